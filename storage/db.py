@@ -1,0 +1,105 @@
+"""The relational database: async engine and sessions, readiness ping, migrations."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from storage.errors import BackendUnavailable
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+__all__ = ["DEFAULT_DATABASE_URL", "Database", "alembic_config", "upgrade"]
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./omnirelay.db"
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class Database:
+    """An async engine plus session factory for one database URL.
+
+    Use ``async with db.session() as s`` for reads (caller commits) and
+    ``async with db.transaction() as s`` for a unit of work committed on success.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(url, echo=echo, **engine_kwargs)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session; nothing is committed unless the caller commits."""
+        async with self._sessions() as s:
+            yield s
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside a transaction: committed on success, rolled back on error."""
+        async with self._sessions() as s, s.begin():
+            yield s
+
+    async def ping(self) -> None:
+        """Run ``SELECT 1``; raises `BackendUnavailable` when the database is unreachable."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (OperationalError, DBAPIError, OSError) as e:
+            raise BackendUnavailable(f"database unreachable: {e}") from e
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic `Config` aimed at ``url`` and the migrations shipped inside this package."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    # ConfigParser interpolation: a literal % in a URL (escaped password) must be doubled.
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["url"] = url
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Run ``alembic upgrade <revision>`` on ``url``.
+
+    Blocking, and it runs its own event loop: from async code call it via `asyncio.to_thread`.
+    """
+    from alembic import command
+
+    try:
+        command.upgrade(alembic_config(url), revision)
+    except (OperationalError, OSError) as e:
+        raise BackendUnavailable(f"cannot migrate database: {e}") from e

@@ -1,0 +1,422 @@
+"""`MessageQueue` over Redis Streams, shared by several worker processes.
+
+Layout: ``partitions`` streams; a message goes to partition ``crc32(key) % partitions``, so all
+messages of one key sit in one stream, in order. Each partition is read by exactly one process
+at a time, the holder of a renewable lease. The consumer-group consumer name is the *partition
+number*, not the process: whoever takes a partition over first re-reads that name's pending
+entries (what a killed process had in flight), then reads new ones. Entries are acked and
+deleted after the handler succeeded, so a stream holds exactly the unacked messages.
+
+Processes announce themselves in a heartbeat ZSET; each holds at most
+``ceil(partitions / live consumers)`` partitions and releases surplus ones (after finishing
+their buffered messages) when another process appears.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import socket
+import time
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from storage.errors import BackendUnavailable
+from storage.keys import DEAD_LETTER_MAXLEN, PARTITION_LEASE_MS, Keys
+from storage.lua import RELEASE_IF_OWNER, RENEW_IF_OWNER
+from storage.queue import Delivery, Handler, KeyedDispatcher, wait_event
+
+__all__ = ["RedisStreamQueue"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Owned:
+    """A partition this process holds the lease of."""
+
+    partition: int
+    stop_reading: asyncio.Event = field(default_factory=asyncio.Event)
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+    outstanding: int = 0
+    releasing: bool = False
+    lost: bool = False
+    reader: asyncio.Task[None] | None = None
+
+
+class RedisStreamQueue:
+    """Partitioned Redis Streams queue with per-key ordering across processes."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: Keys,
+        *,
+        partitions: int = 8,
+        group: str = "workers",
+        consumer_id: str | None = None,
+        lease_ms: int = PARTITION_LEASE_MS,
+        max_attempts: int = 5,
+        retry_delay: float = 0.1,
+        max_retry_delay: float = 5.0,
+        block_ms: int = 1000,
+        batch: int = 100,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self.partitions = partitions
+        self._group = group
+        self.consumer_id = (
+            consumer_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        )
+        self._lease_ms = lease_ms
+        self._max_attempts = max_attempts
+        self._retry_delay = retry_delay
+        self._max_retry_delay = max_retry_delay
+        self._block_ms = block_ms
+        self._batch = batch
+        self._renew = redis.register_script(RENEW_IF_OWNER)
+        self._release = redis.register_script(RELEASE_IF_OWNER)
+        self._owned: dict[int, _Owned] = {}
+        # (partition, entry id) -> the ownership it was read under; entry ids repeat across streams
+        self._owner_of: dict[tuple[int, str], _Owned] = {}
+        self._dispatcher: KeyedDispatcher | None = None
+        self._buffer_limit = batch
+        self._stopping = False
+        self._side_tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def owned_partitions(self) -> frozenset[int]:
+        """Partitions whose lease this process currently holds."""
+        return frozenset(self._owned)
+
+    def partition_of(self, key: str) -> int:
+        """The partition of ordering key ``key`` (stable across processes and restarts)."""
+        return zlib.crc32(key.encode()) % self.partitions
+
+    async def publish(self, key: str, body: bytes) -> str:
+        """See `MessageQueue.publish`."""
+        stream = self._keys.stream(self.partition_of(key))
+        try:
+            entry_id = await self._redis.xadd(stream, {b"k": key.encode(), b"b": body})
+        except RedisError as e:
+            raise BackendUnavailable(f"Redis queue publish failed: {e}") from e
+        return _text(entry_id)
+
+    async def depth(self) -> int:
+        """See `MessageQueue.depth` (acked entries are deleted, so this sums XLEN)."""
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for p in range(self.partitions):
+                    pipe.xlen(self._keys.stream(p))
+                lengths = await pipe.execute()
+        except RedisError as e:
+            raise BackendUnavailable(f"Redis queue depth failed: {e}") from e
+        return sum(int(n) for n in lengths)
+
+    async def dead_letters(self, count: int = 100) -> list[Delivery]:
+        """The oldest ``count`` dead-lettered messages (for inspection and tests)."""
+        try:
+            entries: Any = await self._redis.xrange(self._keys.dead_letters(), count=count)
+        except RedisError as e:
+            raise BackendUnavailable(f"Redis dead-letter read failed: {e}") from e
+        return [
+            Delivery(_text(f[b"id"]), _text(f[b"k"]), f[b"b"], int(f[b"attempt"]))
+            for _, f in entries
+        ]
+
+    async def close(self) -> None:
+        """Nothing to release: the Redis client belongs to the caller."""
+
+    async def ensure_groups(self) -> None:
+        """Create every partition stream and the consumer group, idempotently."""
+        for p in range(self.partitions):
+            try:
+                await self._redis.xgroup_create(
+                    self._keys.stream(p), self._group, id="0", mkstream=True
+                )
+            except ResponseError as e:
+                if "BUSYGROUP" not in str(e):
+                    raise BackendUnavailable(f"Redis XGROUP CREATE failed: {e}") from e
+            except RedisError as e:
+                raise BackendUnavailable(f"Redis XGROUP CREATE failed: {e}") from e
+
+    async def consume(self, handler: Handler, *, concurrency: int, stop: asyncio.Event) -> None:
+        """See `MessageQueue.consume`.
+
+        Cancelling this coroutine acts like a crash: nothing is acked or released, and the
+        leases expire so another process takes the partitions over.
+        """
+        if self._dispatcher is not None:
+            raise RuntimeError("consume() is already running on this queue object")
+        await self.ensure_groups()
+        self._stopping = False
+        self._buffer_limit = max(4 * concurrency, 16)
+        self._dispatcher = dispatcher = KeyedDispatcher(
+            handler,
+            concurrency=concurrency,
+            max_attempts=self._max_attempts,
+            on_ack=self._ack,
+            on_dead=self._dead,
+            on_abandon=self._settle,
+            retry_delay=self._retry_delay,
+            max_retry_delay=self._max_retry_delay,
+        )
+        quit_maintaining = asyncio.Event()
+        maintainer = asyncio.create_task(self._maintain(quit_maintaining), name="queue-maintain")
+        try:
+            await stop.wait()
+            self._stopping = True
+            for owned in self._owned.values():
+                owned.stop_reading.set()
+            dispatcher.stop()  # readers leave what they still read pending in the stream
+            await asyncio.gather(*self._readers(), return_exceptions=True)
+            await dispatcher.drain()
+            quit_maintaining.set()
+            await maintainer
+            await asyncio.gather(*self._readers(), *self._side_tasks, return_exceptions=True)
+            await self._release_all()
+        except asyncio.CancelledError:
+            for owned in self._owned.values():
+                owned.stop_reading.set()
+            tasks = [maintainer, *self._readers(), *self._side_tasks]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await dispatcher.cancel()
+            raise
+        finally:
+            self._owned.clear()
+            self._owner_of.clear()
+            self._dispatcher = None
+
+    def _readers(self) -> list[asyncio.Task[None]]:
+        return [o.reader for o in self._owned.values() if o.reader is not None]
+
+    # -- partition ownership -------------------------------------------------------------
+
+    async def _maintain(self, quit_event: asyncio.Event) -> None:
+        while not quit_event.is_set():
+            try:
+                await self._tick()
+            except RedisError as e:
+                _raise_if_cancelling()
+                log.warning("queue consumer %s: Redis error in heartbeat: %s", self.consumer_id, e)
+            await wait_event(quit_event, self._lease_ms / 3000)
+
+    async def _tick(self) -> None:
+        now_ms = int(time.time() * 1000)
+        consumers = self._keys.consumers()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(consumers, {self.consumer_id: now_ms})
+            pipe.zremrangebyscore(consumers, "-inf", now_ms - self._lease_ms)
+            pipe.zcard(consumers)
+            pipe.pexpire(consumers, self._lease_ms * 10)
+            _, _, live, _ = await pipe.execute()
+        for p, owned in list(self._owned.items()):
+            if not await self._renew(
+                keys=[self._keys.partition_lease(p)], args=[self.consumer_id, self._lease_ms]
+            ):
+                log.error("queue consumer %s lost the lease of partition %d", self.consumer_id, p)
+                owned.lost = True
+                owned.stop_reading.set()
+                self._owned.pop(p, None)
+        if self._stopping:
+            return
+        quota = math.ceil(self.partitions / max(1, int(live)))
+        active = sorted(p for p, o in self._owned.items() if not o.releasing)
+        for p in active[quota:]:
+            self._start_release(self._owned[p])
+        if len(active) >= quota:
+            return
+        start = zlib.crc32(self.consumer_id.encode()) % self.partitions
+        for i in range(self.partitions):
+            p = (start + i) % self.partitions
+            if p in self._owned:
+                continue
+            if self._stopping:
+                return
+            if await self._redis.set(
+                self._keys.partition_lease(p), self.consumer_id, nx=True, px=self._lease_ms
+            ):
+                self._take(p)
+                active.append(p)
+                if len(active) >= quota:
+                    return
+
+    def _take(self, p: int) -> None:
+        owned = _Owned(p)
+        owned.idle.set()
+        owned.reader = asyncio.create_task(self._read(owned), name=f"queue-read:{p}")
+        self._owned[p] = owned
+        log.info("queue consumer %s took partition %d", self.consumer_id, p)
+
+    def _start_release(self, owned: _Owned) -> None:
+        owned.releasing = True
+        owned.stop_reading.set()
+        task = asyncio.create_task(
+            self._release_when_idle(owned), name=f"queue-release:{owned.partition}"
+        )
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
+    async def _release_when_idle(self, owned: _Owned) -> None:
+        if owned.reader is not None:
+            await asyncio.gather(owned.reader, return_exceptions=True)
+        await owned.idle.wait()
+        if self._owned.get(owned.partition) is owned:
+            del self._owned[owned.partition]
+            await self._release_lease(owned.partition)
+            log.info("queue consumer %s released partition %d", self.consumer_id, owned.partition)
+
+    async def _release_all(self) -> None:
+        for p in list(self._owned):
+            await self._release_lease(p)
+        with contextlib.suppress(RedisError):
+            await self._redis.zrem(self._keys.consumers(), self.consumer_id)
+
+    async def _release_lease(self, p: int) -> None:
+        try:
+            await self._release(keys=[self._keys.partition_lease(p)], args=[self.consumer_id])
+        except RedisError as e:
+            log.warning("releasing lease of partition %d failed (it will expire): %s", p, e)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def _read(self, owned: _Owned) -> None:
+        stream = self._keys.stream(owned.partition)
+        name = str(owned.partition)
+        last: bytes | str = "0"  # first the entries this consumer name left unacked
+        while not owned.stop_reading.is_set():
+            assert self._dispatcher is not None
+            await self._dispatcher.wait_below(self._buffer_limit)
+            if owned.stop_reading.is_set():
+                return
+            room = max(1, min(self._batch, self._buffer_limit - self._dispatcher.buffered))
+            try:
+                resp: Any
+                if last == ">":
+                    resp = await self._redis.xreadgroup(
+                        self._group, name, {stream: ">"}, count=room, block=self._block_ms
+                    )
+                else:
+                    resp = await self._redis.xreadgroup(
+                        self._group, name, {stream: last}, count=room
+                    )
+                entries: list[tuple[bytes, dict[bytes, bytes] | None]] = resp[0][1] if resp else []
+                if last != ">" and not entries:
+                    last = ">"
+                    continue
+                counts = await self._delivery_counts(stream, name, entries) if last != ">" else {}
+            except RedisError as e:
+                _raise_if_cancelling()
+                if "NOGROUP" in str(e):
+                    await self.ensure_groups()
+                    continue
+                log.warning("queue partition %d read failed: %s", owned.partition, e)
+                await wait_event(owned.stop_reading, 1.0)
+                continue
+            if last != ">" and entries:
+                last = entries[-1][0]
+            await self._submit(owned, stream, entries, counts)
+
+    async def _delivery_counts(
+        self, stream: str, name: str, entries: list[tuple[bytes, dict[bytes, bytes] | None]]
+    ) -> dict[bytes, int]:
+        if not entries:
+            return {}
+        rows: list[dict[str, Any]] = await self._redis.xpending_range(
+            stream,
+            self._group,
+            min=entries[0][0],
+            max=entries[-1][0],
+            count=len(entries),
+            consumername=name,
+        )
+        return {row["message_id"]: int(row["times_delivered"]) for row in rows}
+
+    async def _submit(
+        self,
+        owned: _Owned,
+        stream: str,
+        entries: list[tuple[bytes, dict[bytes, bytes] | None]],
+        counts: dict[bytes, int],
+    ) -> None:
+        assert self._dispatcher is not None
+        if self._dispatcher.stopping or owned.lost:
+            return  # left pending under this partition's consumer name: redelivered later
+        for entry_id, fields in entries:
+            if not fields:  # deleted while pending: nothing to deliver
+                await self._redis.xack(stream, self._group, entry_id)
+                continue
+            owned.outstanding += 1
+            owned.idle.clear()
+            self._owner_of[owned.partition, _text(entry_id)] = owned
+            key = _text(fields[b"k"])
+            self._dispatcher.submit(
+                Delivery(_text(entry_id), key, fields[b"b"], counts.get(entry_id, 1))
+            )
+
+    # -- settling --------------------------------------------------------------------------
+
+    async def _ack(self, delivery: Delivery) -> None:
+        stream = self._keys.stream(self.partition_of(delivery.key))
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.xack(stream, self._group, delivery.id)
+                pipe.xdel(stream, delivery.id)
+                await pipe.execute()
+        except RedisError as e:
+            log.error(
+                "ack of key=%s id=%s failed, it will be redelivered: %s",
+                delivery.key,
+                delivery.id,
+                e,
+            )
+        await self._settle(delivery)
+
+    async def _dead(self, delivery: Delivery) -> None:
+        fields: dict[Any, Any] = {
+            b"k": delivery.key,
+            b"b": delivery.body,
+            b"id": delivery.id,
+            b"attempt": delivery.attempt,
+            b"consumer": self.consumer_id,
+        }
+        try:
+            await self._redis.xadd(
+                self._keys.dead_letters(), fields, maxlen=DEAD_LETTER_MAXLEN, approximate=True
+            )
+        except RedisError as e:
+            log.error("dead-lettering key=%s id=%s failed: %s", delivery.key, delivery.id, e)
+            await self._settle(delivery)  # leave it pending: it is retried after a takeover
+            return
+        await self._ack(delivery)
+
+    async def _settle(self, delivery: Delivery) -> None:
+        owned = self._owner_of.pop((self.partition_of(delivery.key), delivery.id), None)
+        if owned is None:
+            return
+        owned.outstanding -= 1
+        if owned.outstanding <= 0:
+            owned.outstanding = 0
+            owned.idle.set()
+
+
+def _raise_if_cancelling() -> None:
+    """redis-py may turn a cancelled command into a connection error; keep the cancellation."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

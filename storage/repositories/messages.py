@@ -1,0 +1,223 @@
+"""The transcript of every message, which doubles as the outbound outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Message
+from storage.repositories._sql import insert_ignoring_conflicts
+
+__all__ = ["OUTBOUND_FINAL", "MessageRepository"]
+
+#: Statuses after which the outbox sweeper leaves a row alone.
+OUTBOUND_FINAL = frozenset({"sent", "failed", "undeliverable", "delivered", "seen"})
+# A delivery receipt never moves a message backwards (a late "delivered" after "seen").
+_RECEIPT_FROM = {
+    "delivered": ("pending", "sent"),
+    "seen": ("pending", "sent", "delivered"),
+}
+
+
+class MessageRepository:
+    """Writes transcript lines and drives the outbox."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_inbound(
+        self,
+        *,
+        customer_id: int,
+        conversation_id: int | None,
+        channel: str,
+        external_user_id: str,
+        platform_message_id: str | None,
+        text: str | None,
+        payload: str | None = None,
+        intent: str | None = None,
+        now: dt.datetime,
+    ) -> Message | None:
+        """Record an inbound message; None when (channel, "in", platform_message_id) exists."""
+        stmt = insert_ignoring_conflicts(
+            self.session, Message, ["channel", "direction", "platform_message_id"]
+        ).values(
+            customer_id=customer_id,
+            conversation_id=conversation_id,
+            channel=channel,
+            external_user_id=external_user_id,
+            direction="in",
+            sender_kind="customer",
+            text=text,
+            payload=payload,
+            platform_message_id=platform_message_id,
+            intent=intent,
+            status="received",
+            attempts=0,
+            created_at=now,
+        )
+        new_id = (await self.session.execute(stmt.returning(Message.id))).scalar()
+        if new_id is None:
+            return None
+        return await self.session.get(Message, new_id)
+
+    async def find_inbound(self, channel: str, platform_message_id: str) -> Message | None:
+        """The inbound message with this platform id, or None."""
+        return await self.session.scalar(
+            select(Message).where(
+                Message.channel == channel,
+                Message.direction == "in",
+                Message.platform_message_id == platform_message_id,
+            )
+        )
+
+    async def add_outbound(
+        self,
+        customer_id: int,
+        conversation_id: int | None,
+        channel: str,
+        external_user_id: str,
+        sender_kind: str,
+        text: str | None,
+        body: dict[str, Any] | None,
+        in_reply_to_id: int | None,
+        now: dt.datetime,
+        *,
+        status: str = "pending",
+        due_at: dt.datetime | None = None,
+    ) -> Message:
+        """Put a reply into the outbox: status "pending", due ``due_at`` (default ``now``).
+
+        A process that sends the reply itself right away passes a ``due_at`` in the future:
+        the sweeper then leaves the row alone unless that process dies before sending it.
+        ``status="sent"`` records a reply that was delivered in the request itself (REST).
+        """
+        if status not in ("pending", "sent"):
+            raise ValueError(f"a new outbound message is pending or sent, not {status!r}")
+        sent = status == "sent"
+        message = Message(
+            customer_id=customer_id,
+            conversation_id=conversation_id,
+            channel=channel,
+            external_user_id=external_user_id,
+            direction="out",
+            sender_kind=sender_kind,
+            text=text,
+            body=body,
+            in_reply_to_id=in_reply_to_id,
+            status=status,
+            attempts=0,
+            next_attempt_at=None if sent else (due_at or now),
+            created_at=now,
+            sent_at=now if sent else None,
+        )
+        self.session.add(message)
+        await self.session.flush()
+        return message
+
+    async def replies_to(self, inbound_id: int) -> list[Message]:
+        """Outbound messages caused by one inbound message, in creation order."""
+        rows = await self.session.scalars(
+            select(Message).where(Message.in_reply_to_id == inbound_id).order_by(Message.id)
+        )
+        return list(rows)
+
+    async def claim_due_outbound(
+        self, now: dt.datetime, lease_seconds: float, limit: int
+    ) -> list[Message]:
+        """Take up to ``limit`` pending rows due at ``now`` for sending.
+
+        In one statement the rows' ``next_attempt_at`` moves to ``now + lease_seconds`` and
+        ``attempts`` grows by one, so a concurrent sweeper never gets the same row
+        (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serialises writers). A row whose
+        sender crashed becomes due again when the lease runs out.
+        """
+        due = (Message.status == "pending", Message.next_attempt_at <= now)
+        picked = (
+            select(Message.id)
+            .where(*due)
+            .order_by(Message.next_attempt_at, Message.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = update(Message)
+        if self.session.get_bind().dialect.name == "postgresql":
+            # A materialised CTE runs once. Inside ``IN (subquery)`` PostgreSQL may rescan the
+            # subquery per row, skip the rows this very statement just updated and so hand out
+            # more than ``limit`` rows.
+            cte = picked.cte("picked").prefix_with("MATERIALIZED")
+            stmt = stmt.where(Message.id == cte.c.id)
+        else:
+            stmt = stmt.where(Message.id.in_(picked.scalar_subquery()), *due)
+        stmt = (
+            stmt.values(
+                next_attempt_at=now + dt.timedelta(seconds=lease_seconds),
+                attempts=Message.attempts + 1,
+            )
+            .returning(Message)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        rows = list(await self.session.scalars(stmt))
+        rows.sort(key=lambda m: (m.created_at, m.id))
+        return rows
+
+    async def mark_sent(
+        self, message_id: int, platform_message_id: str | None, now: dt.datetime
+    ) -> None:
+        """The platform accepted the message."""
+        await self._set(
+            message_id,
+            status="sent",
+            platform_message_id=platform_message_id,
+            sent_at=now,
+            next_attempt_at=None,
+            error=None,
+        )
+
+    async def schedule_retry(self, message_id: int, at: dt.datetime, error: str) -> None:
+        """Sending failed transiently; try again at ``at``."""
+        await self._set(message_id, status="pending", next_attempt_at=at, error=error)
+
+    async def mark_failed(self, message_id: int, status: str, error: str) -> None:
+        """Give up: ``status`` is "failed" or "undeliverable" (user blocked the bot...)."""
+        if status not in ("failed", "undeliverable"):
+            raise ValueError(f"not a failure status: {status!r}")
+        await self._set(message_id, status=status, next_attempt_at=None, error=error)
+
+    async def set_delivery_status(
+        self, channel: str, platform_message_id: str, status: str, error: str | None = None
+    ) -> bool:
+        """Apply a platform receipt ("delivered", "seen", "failed"...); False if no row changed."""
+        stmt = update(Message).where(
+            Message.channel == channel,
+            Message.direction == "out",
+            Message.platform_message_id == platform_message_id,
+        )
+        if status in _RECEIPT_FROM:
+            stmt = stmt.where(Message.status.in_(_RECEIPT_FROM[status]))
+        values: dict[str, Any] = {"status": status}
+        if error is not None:
+            values["error"] = error
+        result = await self.session.execute(stmt.values(**values).returning(Message.id))
+        return bool(result.all())
+
+    async def transcript(self, customer_id: int, limit: int | None = None) -> list[Message]:
+        """The customer's messages across channels in time order (the last ``limit`` if set)."""
+        stmt = select(Message).where(Message.customer_id == customer_id)
+        if limit is None:
+            return list(await self.session.scalars(stmt.order_by(Message.created_at, Message.id)))
+        newest = await self.session.scalars(
+            stmt.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
+        )
+        return list(reversed(list(newest)))
+
+    async def _set(self, message_id: int, **values: Any) -> None:
+        await self.session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(**values)
+            .execution_options(synchronize_session="fetch")
+        )

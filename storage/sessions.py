@@ -1,0 +1,185 @@
+"""Customer sessions: one JSON document per customer, with TTL and optimistic concurrency.
+
+A session belongs to the customer, not to the channel. Every save states the version it was
+loaded at; when somebody else saved in between, `StaleSession` is raised and the caller
+reloads and re-applies its change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from storage.errors import BackendUnavailable, StaleSession, StorageError
+from storage.keys import SESSION_TTL_SECONDS, Keys
+
+__all__ = ["MemorySessionStore", "RedisSessionStore", "Session", "SessionStore"]
+
+_FIELDS: frozenset[str] = frozenset()
+
+
+@dataclass
+class Session:
+    """Dialogue state of one customer, shared by all their channels."""
+
+    customer_id: int
+    version: int = 0  # optimistic concurrency; 0 = never saved
+    language: str | None = None
+    flow: str | None = None
+    step: str | None = None
+    slots: dict[str, Any] = field(default_factory=dict)
+    fallback_count: int = 0
+    handoff: str | None = None  # None | "pending" | "agent"
+    last_channel: str | None = None
+    last_inbound_id: int | None = None  # db id of the last processed inbound message
+    data: dict[str, Any] = field(default_factory=dict)  # free-form (unfinished task etc.)
+    updated_at: float = 0.0
+
+    def to_json(self) -> bytes:
+        """Serialise to JSON bytes (slots and data must be JSON-compatible)."""
+        try:
+            return orjson.dumps(dataclasses.asdict(self))
+        except TypeError as e:
+            raise StorageError(f"session of customer {self.customer_id} is not JSON: {e}") from e
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Session:
+        """Parse `to_json` output; unknown fields (from a newer release) are ignored."""
+        doc = orjson.loads(raw)
+        if not isinstance(doc, dict):
+            raise StorageError("session JSON is not an object")
+        return cls(**{k: v for k, v in doc.items() if k in _field_names()})
+
+
+def _field_names() -> frozenset[str]:
+    global _FIELDS
+    if not _FIELDS:
+        _FIELDS = frozenset(f.name for f in dataclasses.fields(Session))
+    return _FIELDS
+
+
+class SessionStore(Protocol):
+    """Where sessions live between messages."""
+
+    async def get(self, customer_id: int) -> Session:
+        """The stored session, or a fresh ``Session(customer_id)`` when absent or expired."""
+        ...
+
+    async def save(self, session: Session) -> Session:
+        """Store ``session`` if the stored version still equals ``session.version``.
+
+        Returns a copy with ``version + 1`` and ``updated_at`` set; refreshes the TTL.
+        Raises `StaleSession` when the stored version differs.
+        """
+        ...
+
+    async def delete(self, customer_id: int) -> None:
+        """Forget the customer's session."""
+        ...
+
+
+def _next(session: Session) -> Session:
+    return dataclasses.replace(session, version=session.version + 1, updated_at=time.time())
+
+
+class MemorySessionStore:
+    """In-process `SessionStore`; stores serialised copies so callers never share objects."""
+
+    def __init__(self, ttl_seconds: float = SESSION_TTL_SECONDS) -> None:
+        self._ttl = ttl_seconds
+        self._items: dict[int, tuple[float, int, bytes]] = {}  # id -> (expires, version, json)
+
+    def _live(self, customer_id: int) -> tuple[int, bytes] | None:
+        item = self._items.get(customer_id)
+        if item is None:
+            return None
+        expires, version, raw = item
+        if expires <= time.monotonic():
+            del self._items[customer_id]
+            return None
+        return version, raw
+
+    async def get(self, customer_id: int) -> Session:
+        """See `SessionStore.get`."""
+        live = self._live(customer_id)
+        return Session(customer_id) if live is None else Session.from_json(live[1])
+
+    async def save(self, session: Session) -> Session:
+        """See `SessionStore.save`."""
+        live = self._live(session.customer_id)
+        stored = 0 if live is None else live[0]
+        if stored != session.version:
+            raise StaleSession(
+                f"session of customer {session.customer_id} is at version {stored}, "
+                f"not {session.version}"
+            )
+        new = _next(session)
+        self._items[session.customer_id] = (
+            time.monotonic() + self._ttl,
+            new.version,
+            new.to_json(),
+        )
+        return new
+
+    async def delete(self, customer_id: int) -> None:
+        """See `SessionStore.delete`."""
+        self._items.pop(customer_id, None)
+
+
+# KEYS[1] = session hash; ARGV = expected version, new JSON, ttl ms.
+# Returns the stored version when it differs from the expected one, else -1.
+_SAVE_LUA = """
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v ~= tonumber(ARGV[1]) then return v end
+redis.call('HSET', KEYS[1], 'v', v + 1, 'd', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return -1
+"""
+
+
+class RedisSessionStore:
+    """`SessionStore` in a Redis hash (``v`` = version, ``d`` = JSON) with a Lua compare-and-set."""
+
+    def __init__(
+        self, redis: aioredis.Redis, keys: Keys, ttl_seconds: float = SESSION_TTL_SECONDS
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._ttl_ms = max(1, int(ttl_seconds * 1000))
+        self._save = redis.register_script(_SAVE_LUA)
+
+    async def get(self, customer_id: int) -> Session:
+        """See `SessionStore.get`."""
+        try:
+            raw: Any = await self._redis.hget(self._keys.session(customer_id), "d")
+        except RedisError as e:
+            raise BackendUnavailable(f"Redis session read failed: {e}") from e
+        return Session(customer_id) if raw is None else Session.from_json(raw)
+
+    async def save(self, session: Session) -> Session:
+        """See `SessionStore.save`."""
+        new = _next(session)
+        key = self._keys.session(session.customer_id)
+        try:
+            res = await self._save(keys=[key], args=[session.version, new.to_json(), self._ttl_ms])
+        except RedisError as e:
+            raise BackendUnavailable(f"Redis session write failed: {e}") from e
+        if int(res) != -1:
+            raise StaleSession(
+                f"session of customer {session.customer_id} is at version {int(res)}, "
+                f"not {session.version}"
+            )
+        return new
+
+    async def delete(self, customer_id: int) -> None:
+        """See `SessionStore.delete`."""
+        try:
+            await self._redis.delete(self._keys.session(customer_id))
+        except RedisError as e:
+            raise BackendUnavailable(f"Redis session delete failed: {e}") from e
