@@ -1,0 +1,139 @@
+"""Outbound rate limiting: token buckets per chat and overall that wait instead of failing.
+
+`await limiter.acquire(chat_id)` returns when one more message to that chat may be sent. Each
+call reserves its token at once (the bucket may go negative) and sleeps for the debt, so
+concurrent callers are served in arrival order and a burst becomes a queue, not errors. The
+per-chat token is taken first and the global one only when the chat is ready, so a message
+held back by its chat never spends global capacity it cannot use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bots.channels.base import ChannelLimits
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class TokenBucket:
+    """`rate` tokens per second, at most `capacity` saved up; `tokens` may go negative (debt)."""
+
+    rate: float
+    capacity: float
+    tokens: float
+    updated: float
+
+    def _refill(self, now: float) -> None:
+        if now > self.updated:
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+
+    def reserve(self, now: float) -> float:
+        """Take one token; return how many seconds to wait before using it."""
+        self._refill(now)
+        self.tokens -= 1
+        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+
+    def refund(self, now: float) -> None:
+        """Give back a reserved token that was not used (the waiter was cancelled)."""
+        self._refill(now)
+        self.tokens = min(self.capacity, self.tokens + 1)
+
+    def idle(self, now: float) -> bool:
+        self._refill(now)
+        return self.tokens >= self.capacity
+
+
+class RateLimiter:
+    """Per-chat and global token buckets; a rate of None means no limit on that level."""
+
+    def __init__(
+        self,
+        per_chat_rate: float | None,
+        global_rate: float | None,
+        *,
+        per_chat_burst: float = 1.0,
+        global_burst: float | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        max_idle_chats: int = 10_000,
+    ) -> None:
+        for label, value in (("per_chat_rate", per_chat_rate), ("global_rate", global_rate)):
+            if value is not None and value <= 0:
+                raise ValueError(f"{label} must be positive or None")
+        if per_chat_burst < 1 or (global_burst is not None and global_burst < 1):
+            raise ValueError("bursts must be at least 1")
+        self._chat_rate = per_chat_rate
+        self._chat_burst = per_chat_burst
+        self._clock = clock
+        self._sleep = sleep
+        self._max_idle_chats = max_idle_chats
+        self._chats: dict[str, TokenBucket] = {}
+        self._global: TokenBucket | None = None
+        if global_rate is not None:
+            burst = global_burst if global_burst is not None else max(1.0, global_rate)
+            self._global = TokenBucket(global_rate, burst, burst, clock())
+
+    @classmethod
+    def from_limits(
+        cls,
+        limits: ChannelLimits,
+        *,
+        per_chat_burst: float = 1.0,
+        global_burst: float | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> RateLimiter:
+        """A limiter for a channel's declared rates."""
+        return cls(
+            limits.per_chat_rate,
+            limits.global_rate,
+            per_chat_burst=per_chat_burst,
+            global_burst=global_burst,
+            clock=clock,
+            sleep=sleep,
+        )
+
+    async def acquire(self, chat_id: str) -> None:
+        """Wait until one message to `chat_id` may be sent now."""
+        if self._chat_rate is not None:
+            await self._take(self._chat_bucket(chat_id))
+        if self._global is not None:
+            await self._take(self._global)
+
+    async def _take(self, bucket: TokenBucket) -> None:
+        delay = bucket.reserve(self._clock())
+        if delay <= 0:
+            return
+        try:
+            await self._sleep(delay)
+        except asyncio.CancelledError:
+            bucket.refund(self._clock())
+            raise
+
+    def _chat_bucket(self, chat_id: str) -> TokenBucket:
+        bucket = self._chats.get(chat_id)
+        if bucket is None:
+            assert self._chat_rate is not None
+            if len(self._chats) >= self._max_idle_chats:
+                self._forget_idle()
+            now = self._clock()
+            bucket = TokenBucket(self._chat_rate, self._chat_burst, self._chat_burst, now)
+            self._chats[chat_id] = bucket
+        return bucket
+
+    def _forget_idle(self) -> None:
+        """Drop full buckets: a new bucket starts full, so forgetting them changes nothing."""
+        now = self._clock()
+        for chat_id in [c for c, b in self._chats.items() if b.idle(now)]:
+            del self._chats[chat_id]
+
+    @property
+    def tracked_chats(self) -> int:
+        return len(self._chats)

@@ -1,0 +1,87 @@
+"""Build the configured channels from settings. A channel without its token is off."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bots.channels.base import Channel
+from bots.channels.rest import RestChannel
+from bots.config import Settings, secret
+from bots.messages import ChannelEvent, OutboundMessage
+from storage.mailbox import ReplyMailbox
+
+log = logging.getLogger(__name__)
+
+
+def build_channels(
+    settings: Settings,
+    *,
+    mailbox: Callable[[], ReplyMailbox],
+    register_webhooks: bool = True,
+) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {
+        "rest": RestChannel(
+            mailbox, token=secret(settings.rest_token), reply_timeout=settings.rest_reply_timeout
+        )
+    }
+    public_url = settings.public_url if register_webhooks else None
+    if settings.telegram_token is not None:
+        from bots.channels.telegram import TelegramChannel
+
+        channels["telegram"] = TelegramChannel(
+            token=secret(settings.telegram_token) or "",
+            webhook_secret=secret(settings.telegram_webhook_secret),
+            api_base=settings.telegram_api_base,
+            public_url=public_url,
+            mode=settings.telegram_mode,
+        )
+    if settings.viber_token is not None:
+        from bots.channels.viber import ViberChannel
+
+        channels["viber"] = ViberChannel(
+            auth_token=secret(settings.viber_token) or "",
+            bot_name=settings.viber_bot_name,
+            api_base=settings.viber_api_base,
+            public_url=public_url,
+            welcome=viber_welcome(settings.default_language),
+        )
+    if settings.instagram_app_secret is not None:
+        from bots.channels.instagram import InstagramChannel
+
+        missing = [
+            name
+            for name, value in (
+                ("OMNIRELAY_INSTAGRAM_VERIFY_TOKEN", settings.instagram_verify_token),
+                ("OMNIRELAY_INSTAGRAM_ACCESS_TOKEN", settings.instagram_access_token),
+                ("OMNIRELAY_INSTAGRAM_ACCOUNT_ID", settings.instagram_account_id),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"the Instagram channel also needs {', '.join(missing)}")
+        channels["instagram"] = InstagramChannel(
+            app_secret=secret(settings.instagram_app_secret) or "",
+            verify_token=secret(settings.instagram_verify_token) or "",
+            access_token=secret(settings.instagram_access_token) or "",
+            account_id=settings.instagram_account_id or "",
+            api_base=settings.instagram_api_base,
+        )
+    enabled = ", ".join(channels)
+    log.info("channels enabled: %s", enabled)
+    return channels
+
+
+def viber_welcome(default_language: str) -> Callable[[ChannelEvent], OutboundMessage | None]:
+    """Viber's one welcome message on `conversation_started`, in the user's language."""
+    from bots.flows.templates import LANGUAGES, Templates
+
+    templates = Templates(default_language)
+
+    def welcome(event: ChannelEvent) -> OutboundMessage | None:
+        user = event.raw.get("user") if isinstance(event.raw, dict) else None
+        language = str((user or {}).get("language") or "")[:2].lower()
+        lang = language if language in LANGUAGES else default_language
+        return OutboundMessage(text=templates("welcome", lang))
+
+    return welcome

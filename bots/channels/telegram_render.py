@@ -1,0 +1,156 @@
+"""OutboundMessage -> Telegram sendMessage calls, and aiogram errors -> ours."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass
+
+from aiogram.exceptions import (
+    AiogramError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
+
+from bots.channels.base import ChannelLimits, fit_buttons, split_text
+from bots.channels.errors import (
+    PermanentSendError,
+    RateLimited,
+    RecipientUnreachable,
+    SendError,
+    TransientSendError,
+)
+from bots.messages import Button, OutboundMessage
+
+MAX_CALLBACK_DATA = 64  # bytes, Bot API limit for InlineKeyboardButton.callback_data
+HASHED_PREFIX = "~h:"  # marks callback_data that is a digest of a longer payload
+DEFAULT_PHONE_BUTTON = "📱 Share my phone number"
+
+LIMITS = ChannelLimits(
+    max_text=4096,
+    # Inline keyboards take up to 100 buttons, but more than 8 one-per-row buttons stop being
+    # readable on a phone; the surplus becomes a numbered list (fit_buttons).
+    max_buttons=8,
+    max_button_title=64,
+    max_payload_bytes=MAX_CALLBACK_DATA,
+    per_chat_rate=1.0,
+    global_rate=30.0,
+)
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """The sendMessage calls one OutboundMessage becomes; the markup goes on the last part."""
+
+    parts: list[str]
+    markup: Markup | None
+
+
+def callback_data(payload: str) -> str:
+    """`payload` if it fits Telegram's 64-byte callback_data, else a deterministic digest.
+
+    The digest (`~h:` + 22 chars of base64url SHA-256) cannot be reversed without storage,
+    which sender and webhook (different processes) do not share; when it comes back, the parser
+    substitutes the tapped button's title, read from the keyboard Telegram echoes with the
+    callback. Flows should keep payloads within `LIMITS.max_payload_bytes`.
+    """
+    if 1 <= len(payload.encode()) <= MAX_CALLBACK_DATA and not payload.startswith(HASHED_PREFIX):
+        return payload
+    digest = hashlib.sha256(payload.encode()).digest()
+    return HASHED_PREFIX + base64.urlsafe_b64encode(digest).decode()[:22]
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_for_telegram(text: str, max_len: int = LIMITS.max_text) -> list[str]:
+    """Split at `max_len` characters; re-split any part whose UTF-16 length (which is how
+    Telegram counts, emoji outside the BMP being two) still exceeds the limit."""
+    parts: list[str] = []
+    for part in split_text(text, max_len):
+        if _utf16_len(part) > max_len:
+            parts.extend(split_text(part, max_len // 2))
+        else:
+            parts.append(part)
+    return parts
+
+
+def render(message: OutboundMessage, limits: ChannelLimits = LIMITS) -> Rendered:
+    """Render text, buttons and the phone request within Telegram's limits."""
+    text = message.text
+    if message.attachment is not None and message.attachment.url:
+        # No media sending yet: a link still lets Telegram show a preview.
+        text = f"{text}\n{message.attachment.url}" if text else message.attachment.url
+    text, buttons = fit_buttons(text, message.buttons, limits)
+    if not text.strip():
+        raise PermanentSendError("telegram: cannot send a message without text")
+    markup: Markup | None
+    if message.request_phone:
+        markup = _phone_keyboard(buttons)
+    elif buttons:
+        rows = [
+            [InlineKeyboardButton(text=b.title, callback_data=callback_data(b.payload))]
+            for b in buttons
+        ]
+        markup = InlineKeyboardMarkup(inline_keyboard=rows)
+    else:
+        markup = None
+    return Rendered(parts=split_for_telegram(text, limits.max_text), markup=markup)
+
+
+def _phone_keyboard(buttons: list[Button]) -> ReplyKeyboardMarkup:
+    """A one-time reply keyboard whose first button shares the user's own contact.
+
+    Telegram cannot mix inline and reply keyboards in one message, so: the first button, if
+    any, titles the contact button (localisation stays with the flow); the others become plain
+    reply buttons, which send their title as text, matched by the flow like a typed answer.
+    """
+    title = buttons[0].title if buttons else DEFAULT_PHONE_BUTTON
+    rows = [[KeyboardButton(text=title, request_contact=True)]]
+    rows += [[KeyboardButton(text=b.title)] for b in buttons[1:]]
+    return ReplyKeyboardMarkup(keyboard=rows, one_time_keyboard=True, resize_keyboard=True)
+
+
+_RETRY_AFTER = re.compile(r"retry after (\d+)", re.IGNORECASE)
+
+
+def map_error(e: AiogramError) -> SendError:
+    """Our error for an aiogram one (the caller raises it `from e`).
+
+    aiogram classifies by HTTP status, except that a 429 without `parameters.retry_after`
+    becomes a plain TelegramAPIError; the description ("Too Many Requests[: retry after N]")
+    is all that is left of it, and N is used when present.
+    """
+    text = f"telegram: {e}"
+    if isinstance(e, TelegramRetryAfter):
+        return RateLimited(text, retry_after=float(e.retry_after))
+    if isinstance(e, TelegramForbiddenError):
+        return RecipientUnreachable(text)
+    if isinstance(e, TelegramEntityTooLarge):  # a TelegramNetworkError, but not transient
+        return PermanentSendError(text)
+    if isinstance(e, TelegramServerError | TelegramNetworkError):
+        return TransientSendError(text)
+    if isinstance(e, TelegramBadRequest):
+        return PermanentSendError(text)
+    if isinstance(e, TelegramAPIError) and e.message.lower().startswith("too many requests"):
+        match = _RETRY_AFTER.search(e.message)
+        return RateLimited(text, retry_after=float(match.group(1)) if match else None)
+    if isinstance(e, TelegramAPIError):
+        return PermanentSendError(text)  # 401 token, 404, 409, migrated chat
+    # ClientDecodeError: an answer that is not the Bot API's JSON (a proxy's error page).
+    return TransientSendError(text)

@@ -1,0 +1,678 @@
+"""A loopback fake of the Telegram Bot API that records what it receives.
+
+It speaks the real protocol (`GET|POST /bot<token>/<method>`, query, JSON, urlencoded or
+multipart bodies, case-insensitive method names, `{"ok":...}` envelopes, HTTP status = error
+code), so the real aiogram client can be aimed at it with
+`AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url))`.
+
+In tests::
+
+    async with FakeTelegram() as fake:
+        fake.fail_next("sendMessage", status=429, retry_after=3)
+        ...
+        await fake.wait_for(1, method="sendMessage")
+
+Standalone, for benchmarks (`python -m tests.fakes.telegram --port 8081`), a small control API
+under `/_fake/` lets another process push updates, script failures and read the calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+DEFAULT_TOKEN = "123456789:TEST-fake-token_omnirelay"
+BOT_USERNAME = "omnirelay_test_bot"
+
+# Canonical spelling of the methods the fake implements; lookups are case-insensitive.
+_METHODS = (
+    "getMe",
+    "setWebhook",
+    "deleteWebhook",
+    "getWebhookInfo",
+    "getUpdates",
+    "sendMessage",
+    "answerCallbackQuery",
+    "editMessageReplyMarkup",
+)
+_CANONICAL = {m.lower(): m for m in _METHODS}
+
+# Fields that arrive as JSON strings in query/form bodies, and fields Telegram coerces to ints.
+_JSON_FIELDS = {
+    "reply_markup",
+    "allowed_updates",
+    "entities",
+    "link_preview_options",
+    "reply_parameters",
+}
+_INT_FIELDS = {"message_id", "offset", "limit", "timeout", "max_connections", "cache_time"}
+_BOOL_FIELDS = {"drop_pending_updates", "show_alert", "disable_notification", "protect_content"}
+
+_DEFAULT_DESCRIPTIONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden: bot was blocked by the user",
+    404: "Not Found",
+    409: "Conflict",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request the fake received."""
+
+    method: str  # canonical spelling when known ("sendMessage"), else as sent
+    params: dict[str, Any]
+    at: float  # time.monotonic()
+    status: int = 200  # what the fake answered
+    content_type: str = ""  # how the parameters came: application/json, multipart/form-data...
+
+
+@dataclass(slots=True)
+class _Failure:
+    status: int
+    description: str
+    parameters: dict[str, Any] | None
+
+
+class TelegramApiError(Exception):
+    """Raised inside the fake to answer with a Telegram error envelope."""
+
+    def __init__(
+        self, status: int, description: str, parameters: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.parameters = parameters
+
+
+@dataclass
+class _Webhook:
+    url: str = ""
+    secret_token: str | None = None
+    allowed_updates: list[str] | None = None
+    max_connections: int = 40
+
+
+@dataclass
+class _State:
+    webhook: _Webhook = field(default_factory=_Webhook)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    messages: dict[tuple[Any, Any], dict[str, Any]] = field(default_factory=dict)
+
+
+class FakeTelegram:
+    """The fake Bot API server. One instance serves one or more bot tokens."""
+
+    def __init__(
+        self,
+        token: str | Iterable[str] = DEFAULT_TOKEN,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        record: bool = True,
+    ) -> None:
+        self.tokens = {token} if isinstance(token, str) else set(token)
+        self.host = host
+        self.port = port
+        self.record = record
+        self.calls: list[Call] = []
+        self.state = _State()
+        self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
+        self._message_ids = itertools.count(1)
+        self._changed = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._listeners: list[Callable[[str, dict[str, Any], int], None]] = []
+        self._holds: dict[str, deque[asyncio.Event]] = defaultdict(deque)
+        self.held: dict[str, int] = defaultdict(int)  # calls waiting in a hold, per method
+        self.app = web.Application()
+        self.app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        self.app.router.add_get("/_fake/calls", self._ctl_calls)
+        self.app.router.add_post("/_fake/updates", self._ctl_push)
+        self.app.router.add_post("/_fake/fail", self._ctl_fail)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])  # the real one when port=0
+
+    async def stop(self) -> None:
+        self._closing.set()  # wake long-polling getUpdates so shutdown does not wait
+        self._notify()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeTelegram:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """What to pass to `TelegramAPIServer.from_base`."""
+        return f"http://{self.host}:{self.port}"
+
+    # ---- test helpers ----------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 500,
+        description: str | None = None,
+        retry_after: int | None = None,
+        count: int = 1,
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
+        """Answer the next `count` calls of `method` with a Telegram error.
+
+        `retry_after` adds `"parameters": {"retry_after": S}`; a 429 without it imitates the
+        2016-era answers that had no parameters.
+        """
+        if description is None:
+            description = _DEFAULT_DESCRIPTIONS.get(status, "Error")
+            if status == 429 and retry_after is not None:
+                description = f"Too Many Requests: retry after {retry_after}"
+        params = dict(parameters or {})
+        if retry_after is not None:
+            params["retry_after"] = retry_after
+        for _ in range(count):
+            self._failures[method.lower()].append(_Failure(status, description, params or None))
+
+    def add_listener(self, listener: Callable[[str, dict[str, Any], int], None]) -> None:
+        """Call `listener(method, params, status)` for every answered call (benchmarks)."""
+        self._listeners.append(listener)
+
+    def hold_next(self, method: str) -> asyncio.Event:
+        """Keep the next call of `method` unanswered (and unrecorded) until the returned event
+        is set: a platform that hangs, so a test can kill the caller mid-request."""
+        release = asyncio.Event()
+        self._holds[method.lower()].append(release)
+        return release
+
+    def push_update(self, update: dict[str, Any]) -> None:
+        """Queue an update for `getUpdates`."""
+        self.state.updates.append(update)
+        self._notify()
+
+    def calls_to(self, method: str) -> list[Call]:
+        m = method.lower()
+        return [c for c in self.calls if c.method.lower() == m]
+
+    def sent_messages(self, chat_id: int | str | None = None) -> list[dict[str, Any]]:
+        """Params of successful `sendMessage` calls, optionally to one chat."""
+        return [
+            c.params
+            for c in self.calls_to("sendMessage")
+            if c.status == 200 and (chat_id is None or str(c.params.get("chat_id")) == str(chat_id))
+        ]
+
+    async def wait_for(
+        self,
+        condition: int | Callable[[], bool],
+        *,
+        method: str | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109 (the deadline of the wait)
+    ) -> None:
+        """Wait until `condition()` holds, or until `condition` calls (of `method`) were made.
+
+        Woken by every recorded call, with a deadline; raises TimeoutError listing the calls.
+        """
+        if isinstance(condition, int):
+            n = condition
+
+            def check() -> bool:
+                return len(self.calls_to(method) if method else self.calls) >= n
+
+        else:
+            check = condition
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not check():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                seen = [(c.method, c.status) for c in self.calls]
+                raise TimeoutError(f"fake Telegram: condition not met in {timeout} s; calls={seen}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    def _notify(self) -> None:
+        self._changed.set()
+
+    # ---- the Bot API -----------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        token = request.match_info["token"]
+        raw_method = request.match_info["method"]
+        method = _CANONICAL.get(raw_method.lower(), raw_method)
+        ctype = request.content_type if request.can_read_body else ""
+        try:
+            params = await _read_params(request)
+        except TelegramApiError as e:
+            return self._finish(method, {}, e, ctype)
+        try:
+            if token not in self.tokens:
+                raise TelegramApiError(401, "Unauthorized")
+            holds = self._holds.get(method.lower())
+            if holds:
+                release = holds.popleft()
+                self.held[method] += 1
+                self._notify()
+                try:
+                    await release.wait()
+                finally:
+                    self.held[method] -= 1
+                raise TelegramApiError(500, "Internal Server Error: released from a hold")
+            failures = self._failures.get(method.lower())
+            if failures:
+                f = failures.popleft()
+                raise TelegramApiError(f.status, f.description, f.parameters)
+            handler = getattr(self, f"_m_{method.lower()}", None)
+            if handler is None:
+                raise TelegramApiError(404, "Not Found")
+            result = await handler(params)
+        except TelegramApiError as e:
+            return self._finish(method, params, e, ctype)
+        self._record(method, params, 200, ctype)
+        return web.json_response({"ok": True, "result": result})
+
+    def _finish(
+        self, method: str, params: dict[str, Any], e: TelegramApiError, ctype: str
+    ) -> web.Response:
+        self._record(method, params, e.status, ctype)
+        body: dict[str, Any] = {"ok": False, "error_code": e.status, "description": e.description}
+        if e.parameters:
+            body["parameters"] = e.parameters
+        return web.json_response(body, status=e.status)
+
+    def _record(self, method: str, params: dict[str, Any], status: int, ctype: str) -> None:
+        if self.record:
+            call = Call(method, params, at=time.monotonic(), status=status, content_type=ctype)
+            self.calls.append(call)
+        for listener in self._listeners:
+            listener(method, params, status)
+        self._notify()
+
+    def _bot_user(self) -> dict[str, Any]:
+        bot_id = int(next(iter(self.tokens)).partition(":")[0])
+        return {"id": bot_id, "is_bot": True, "first_name": "Omnirelay", "username": BOT_USERNAME}
+
+    async def _m_getme(self, params: dict[str, Any]) -> Any:
+        return {
+            **self._bot_user(),
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    async def _m_setwebhook(self, params: dict[str, Any]) -> Any:
+        url = params.get("url")
+        if url is None:
+            raise TelegramApiError(400, "Bad Request: bad webhook: URL is empty")
+        self.state.webhook = _Webhook(
+            url=str(url),
+            secret_token=params.get("secret_token"),
+            allowed_updates=params.get("allowed_updates"),
+            max_connections=int(params.get("max_connections") or 40),
+        )
+        if params.get("drop_pending_updates"):
+            self.state.updates.clear()
+        return True
+
+    async def _m_deletewebhook(self, params: dict[str, Any]) -> Any:
+        self.state.webhook = _Webhook()
+        if params.get("drop_pending_updates"):
+            self.state.updates.clear()
+        return True
+
+    async def _m_getwebhookinfo(self, params: dict[str, Any]) -> Any:
+        hook = self.state.webhook
+        info: dict[str, Any] = {
+            "url": hook.url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self.state.updates),
+        }
+        if hook.url:
+            info["max_connections"] = hook.max_connections
+            if hook.allowed_updates is not None:
+                info["allowed_updates"] = hook.allowed_updates
+        return info
+
+    async def _m_getupdates(self, params: dict[str, Any]) -> Any:
+        if self.state.webhook.url:
+            raise TelegramApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
+        offset = params.get("offset")
+        if offset is not None:  # confirms (forgets) every update below the offset
+            self.state.updates = [u for u in self.state.updates if u["update_id"] >= offset]
+        limit = int(params.get("limit") or 100)
+        wait = float(params.get("timeout") or 0)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while not self.state.updates and not self._closing.is_set():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+        return self.state.updates[:limit]
+
+    async def _m_sendmessage(self, params: dict[str, Any]) -> Any:
+        chat_id = params.get("chat_id")
+        if chat_id in (None, ""):
+            raise TelegramApiError(400, "Bad Request: chat_id is empty")
+        text = params.get("text")
+        if not text or not str(text).strip():
+            raise TelegramApiError(400, "Bad Request: message text is empty")
+        if len(str(text).encode("utf-16-le")) // 2 > 4096:
+            raise TelegramApiError(400, "Bad Request: message is too long")
+        markup = params.get("reply_markup")
+        _check_markup(markup)
+        message_id = next(self._message_ids)
+        chat: dict[str, Any] = {"id": chat_id}
+        if isinstance(chat_id, int) and chat_id > 0:
+            chat.update(type="private", first_name="Customer")
+        else:
+            chat.update(type="supergroup", title="Chat")
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "from": self._bot_user(),
+            "chat": chat,
+            "date": int(time.time()),
+            "text": text,
+        }
+        # Like Telegram, only inline keyboards are echoed back in the Message.
+        if isinstance(markup, dict) and "inline_keyboard" in markup:
+            message["reply_markup"] = {"inline_keyboard": markup["inline_keyboard"]}
+        self.state.messages[(chat_id, message_id)] = message
+        return message
+
+    async def _m_answercallbackquery(self, params: dict[str, Any]) -> Any:
+        if not params.get("callback_query_id"):
+            raise TelegramApiError(400, "Bad Request: QUERY_ID_INVALID")
+        return True
+
+    async def _m_editmessagereplymarkup(self, params: dict[str, Any]) -> Any:
+        markup = params.get("reply_markup")
+        _check_markup(markup)
+        if params.get("inline_message_id"):
+            return True
+        key: tuple[Any, Any] = (params.get("chat_id"), params.get("message_id"))
+        message = self.state.messages.get(key)
+        if message is None:
+            raise TelegramApiError(400, "Bad Request: message to edit not found")
+        message = dict(message, edit_date=int(time.time()))
+        if isinstance(markup, dict) and markup.get("inline_keyboard"):
+            message["reply_markup"] = markup
+        else:
+            message.pop("reply_markup", None)
+        self.state.messages[key] = message
+        return message
+
+    # ---- control API for out-of-process use (benchmarks) -----------------------------------
+
+    async def _ctl_calls(self, request: web.Request) -> web.Response:
+        """`GET /_fake/calls?method=sendMessage&after=N&timeout=S`: calls with index >= N."""
+        after = int(request.query.get("after", "0"))
+        method = request.query.get("method")
+
+        def pick() -> list[Call]:
+            calls = self.calls[after:]
+            return [c for c in calls if method is None or c.method.lower() == method.lower()]
+
+        timeout = float(request.query.get("timeout", "0"))
+        if timeout > 0:
+            with contextlib.suppress(TimeoutError):
+                await self.wait_for(lambda: bool(pick()), timeout=timeout)
+        return web.json_response({"next": len(self.calls), "calls": [asdict(c) for c in pick()]})
+
+    async def _ctl_push(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        for update in body if isinstance(body, list) else [body]:
+            self.push_update(update)
+        return web.json_response({"ok": True})
+
+    async def _ctl_fail(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.fail_next(**body)
+        return web.json_response({"ok": True})
+
+
+def _check_markup(markup: Any) -> None:
+    if markup is None:
+        return
+    if not isinstance(markup, dict):
+        raise TelegramApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+    for row in markup.get("inline_keyboard") or ():
+        for button in row:
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                raise TelegramApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+
+
+async def _read_params(request: web.Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query)
+    ctype = request.content_type
+    if request.method == "POST" and request.can_read_body:
+        if ctype == "application/json":
+            try:
+                body = await request.json()
+            except ValueError as e:
+                raise TelegramApiError(400, "Bad Request: can't parse JSON") from e
+            if not isinstance(body, dict):
+                raise TelegramApiError(400, "Bad Request: can't parse JSON")
+            return {**params, **body}
+        form = await request.post()
+        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    return {k: _coerce(k, v) for k, v in params.items()}
+
+
+def _coerce(key: str, value: str) -> Any:
+    """Form/query values are strings; turn them into what Telegram would read."""
+    if key in _JSON_FIELDS:
+        try:
+            return json.loads(value)
+        except ValueError as e:
+            raise TelegramApiError(400, f"Bad Request: can't parse {key} JSON object") from e
+    if key == "chat_id" or key in _INT_FIELDS:
+        try:
+            return int(value)
+        except ValueError:
+            return value  # "@channelusername"
+    if key in _BOOL_FIELDS:
+        return value.lower() in ("true", "1")
+    return value
+
+
+# ---- realistic updates -----------------------------------------------------------------------
+
+_update_ids = itertools.count(700_000_001)
+_message_ids = itertools.count(1001)
+
+
+def _user(
+    user_id: int, first_name: str = "Olena", language_code: str | None = "uk"
+) -> dict[str, Any]:
+    user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
+    if language_code:
+        user["language_code"] = language_code
+    return user
+
+
+def _chat(chat_id: int, first_name: str = "Olena") -> dict[str, Any]:
+    return {"id": chat_id, "first_name": first_name, "type": "private"}
+
+
+def message_update(
+    chat_id: int,
+    *,
+    update_id: int | None = None,
+    date: int | None = None,
+    edited: bool = False,
+    **content: Any,
+) -> dict[str, Any]:
+    """An update carrying a private-chat message with the given content fields."""
+    message: dict[str, Any] = {
+        "message_id": next(_message_ids),
+        "from": _user(chat_id),
+        "chat": _chat(chat_id),
+        "date": date if date is not None else int(time.time()),
+        **content,
+    }
+    if edited:
+        message["edit_date"] = message["date"] + 5
+    key = "edited_message" if edited else "message"
+    return {"update_id": update_id or next(_update_ids), key: message}
+
+
+def text_update(chat_id: int, text: str, **kw: Any) -> dict[str, Any]:
+    return message_update(chat_id, text=text, **kw)
+
+
+def start_update(chat_id: int, payload: str | None = None, **kw: Any) -> dict[str, Any]:
+    """`/start PAYLOAD`, what a `t.me/<bot>?start=PAYLOAD` deep link sends."""
+    text = "/start" if payload is None else f"/start {payload}"
+    return message_update(
+        chat_id, text=text, entities=[{"offset": 0, "length": 6, "type": "bot_command"}], **kw
+    )
+
+
+def contact_update(
+    chat_id: int, phone: str, *, user_id: int | None = None, first_name: str | None = "Olena"
+) -> dict[str, Any]:
+    """A shared contact; `user_id` is present only for a Telegram user (own or another)."""
+    contact: dict[str, Any] = {"phone_number": phone, "first_name": first_name}
+    if user_id is not None:
+        contact["user_id"] = user_id
+    return message_update(chat_id, contact=contact)
+
+
+def edited_update(chat_id: int, text: str, **kw: Any) -> dict[str, Any]:
+    return message_update(chat_id, text=text, edited=True, **kw)
+
+
+def callback_update(
+    chat_id: int,
+    data: str,
+    *,
+    message_id: int = 1,
+    keyboard: list[list[dict[str, Any]]] | None = None,
+    update_id: int | None = None,
+) -> dict[str, Any]:
+    """A tap on an inline button of the bot's message `message_id`."""
+    message: dict[str, Any] = {
+        "message_id": message_id,
+        "from": {
+            "id": 123456789,
+            "is_bot": True,
+            "first_name": "Omnirelay",
+            "username": BOT_USERNAME,
+        },
+        "chat": _chat(chat_id),
+        "date": int(time.time()) - 10,
+        "text": "Choose",
+        "reply_markup": {"inline_keyboard": keyboard or [[{"text": data, "callback_data": data}]]},
+    }
+    return {
+        "update_id": update_id or next(_update_ids),
+        "callback_query": {
+            "id": str(4_382_000_000_000_000_000 + next(_update_ids)),
+            "from": _user(chat_id),
+            "message": message,
+            "chat_instance": "-7398437598134",
+            "data": data,
+        },
+    }
+
+
+def my_chat_member_update(chat_id: int, *, blocked: bool) -> dict[str, Any]:
+    """Block (`member`->`kicked`) or unblock (`kicked`->`member`) of the bot in a private chat."""
+    bot = {"id": 123456789, "is_bot": True, "first_name": "Omnirelay", "username": BOT_USERNAME}
+    member = {"user": bot, "status": "member"}
+    kicked = {"user": bot, "status": "kicked", "until_date": 0}
+    old, new = (member, kicked) if blocked else (kicked, member)
+    return {
+        "update_id": next(_update_ids),
+        "my_chat_member": {
+            "chat": _chat(chat_id),
+            "from": _user(chat_id),
+            "date": int(time.time()),
+            "old_chat_member": old,
+            "new_chat_member": new,
+        },
+    }
+
+
+def poll_update() -> dict[str, Any]:
+    """An update kind the gateway does not handle (a poll's state)."""
+    return {
+        "update_id": next(_update_ids),
+        "poll": {
+            "id": "5370000000000000001",
+            "question": "Best time?",
+            "options": [
+                {"text": "Morning", "voter_count": 1},
+                {"text": "Evening", "voter_count": 0},
+            ],
+            "total_voter_count": 1,
+            "is_closed": False,
+            "is_anonymous": True,
+            "type": "regular",
+            "allows_multiple_answers": False,
+        },
+    }
+
+
+# ---- standalone ------------------------------------------------------------------------------
+
+
+async def _serve(host: str, port: int, tokens: list[str], record: bool) -> None:
+    fake = FakeTelegram(tokens, host=host, port=port, record=record)
+    await fake.start()
+    print(f"fake Telegram Bot API on {fake.base_url} (tokens: {', '.join(tokens)})", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await fake.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Loopback fake of the Telegram Bot API")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--token", action="append", help="accepted bot token (repeatable)")
+    parser.add_argument("--no-record", action="store_true", help="do not keep the call log")
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args.host, args.port, args.token or [DEFAULT_TOKEN], not args.no_record))
+
+
+if __name__ == "__main__":
+    main()
