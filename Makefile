@@ -1,0 +1,50 @@
+# omnirelay: the two commands a newcomer needs are `make run` and `make test`.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+BENCH_OUT ?= bench-results
+NLU_DATA ?= ../shared/benchmarks/nlu
+
+.PHONY: run test venv lint bench bench-load bench-load-scaleout bench-nlu bench-rasa clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	$(BIN)/omnirelay db upgrade
+	$(BIN)/omnirelay demo seed
+	$(BIN)/omnirelay run
+
+test: venv
+	$(BIN)/pytest -q
+
+lint: venv
+	$(BIN)/ruff check bots nlu handoff storage tests
+	$(BIN)/ruff format --check bots nlu handoff storage tests
+	$(BIN)/mypy storage nlu bots/channels
+
+# Benchmarks are not part of `make test`; each prints its figures and writes JSON to $(BENCH_OUT)/.
+bench: bench-load bench-nlu
+
+bench-load: venv
+	mkdir -p $(BENCH_OUT)
+	$(BIN)/python tests/benchmarks/bench_load.py --mode embedded --out $(BENCH_OUT)/load-embedded.json
+	$(BIN)/python tests/benchmarks/bench_load.py --mode scaleout --out $(BENCH_OUT)/load-scaleout.json
+
+bench-nlu: venv
+	mkdir -p $(BENCH_OUT)
+	$(BIN)/python tests/benchmarks/bench_nlu.py --data $(NLU_DATA) --out $(BENCH_OUT)/nlu.json
+
+bench-rasa: venv
+	mkdir -p $(BENCH_OUT)
+	bash tests/benchmarks/rasa/run.sh $(NLU_DATA) $(BENCH_OUT)/rasa.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(BENCH_OUT)

@@ -1,0 +1,220 @@
+"""`create_app(settings)`: the aiohttp application, with each resource opened in one
+setup/cleanup context. `role` picks the halves: "all" (one process), "gateway" or "worker"."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Literal
+
+from aiohttp import web
+
+from bots.channels.base import Channel, IngestResult
+from bots.channels.registry import build_channels
+from bots.config import Settings
+from bots.flows.backends import SqlOrderBackend
+from bots.flows.engine import Dialogue
+from bots.flows.order_status import OrderStatusFlow
+from bots.flows.templates import Templates
+from bots.http import error_middleware, health_routes
+from bots.ingress import QueueIngress
+from bots.messages import InboundEvent
+from bots.metrics import Metrics
+from bots.nlu_setup import open_nlu
+from bots.outbox import Outbox
+from bots.web import web_routes
+from bots.worker import Worker
+from nlu import NluModel
+from storage.backends import Backends, open_backends
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+Role = Literal["all", "gateway", "worker"]
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+DATABASE = web.AppKey("database", Database)
+BACKENDS = web.AppKey("backends", Backends)
+NLU: web.AppKey[NluModel] = web.AppKey("nlu")
+CHANNELS: web.AppKey[dict[str, Channel]] = web.AppKey("channels")
+WORKER = web.AppKey("worker", Worker)
+OUTBOX = web.AppKey("outbox", Outbox)
+INGRESS = web.AppKey("ingress", QueueIngress)
+
+
+def create_app(settings: Settings, role: Role = "all") -> web.Application:
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_backends)
+    if role in ("all", "worker"):
+        app.cleanup_ctx.append(_nlu)
+    app.cleanup_ctx.append(_channels)
+    if role in ("all", "worker"):
+        app.cleanup_ctx.append(_worker)
+    # Channels are plain objects until `start()`; their routes must exist before the router
+    # freezes, so they get providers for the resources the cleanup contexts open later.
+    channels = build_channels(
+        settings, mailbox=lambda: app[BACKENDS].mailbox, register_webhooks=role != "worker"
+    )
+    app[CHANNELS] = channels
+    app.add_routes(health_routes())
+    if role in ("all", "gateway"):
+        ingress = LazyIngress(lambda: app[INGRESS])
+        for channel in channels.values():
+            app.add_routes(channel.routes(ingress))
+        app.add_routes(web_routes())
+        if settings.telegram_mode == "polling" and "telegram" in channels:
+            app.cleanup_ctx.append(_telegram_polling)
+    return app
+
+
+async def _telegram_polling(app: web.Application) -> AsyncIterator[None]:
+    """Development mode without a public URL: long-poll getUpdates into the same ingress."""
+    from bots.channels.telegram import TelegramChannel
+
+    channel = app[CHANNELS]["telegram"]
+    assert isinstance(channel, TelegramChannel)
+    stop = asyncio.Event()
+    task = asyncio.create_task(channel.poll(app[INGRESS], stop), name="telegram-polling")
+    yield
+    stop.set()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+class LazyIngress:
+    """Hands events to the app's `QueueIngress`, which exists once the backends are open."""
+
+    def __init__(self, provider: Callable[[], QueueIngress]) -> None:
+        self._provider = provider
+
+    async def accept(self, events: Sequence[InboundEvent]) -> IngestResult:
+        return await self._provider().accept(events)
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    db = Database(app[SETTINGS].database_url)
+    app[DATABASE] = db
+    yield
+    await db.dispose()
+
+
+async def _backends(app: web.Application) -> AsyncIterator[None]:
+    s = app[SETTINGS]
+    metrics = app[METRICS]
+    backends = await open_backends(
+        s.redis_url,
+        keys_prefix=s.redis_prefix,
+        session_ttl=s.session_ttl,
+        dedup_ttl=s.dedup_ttl,
+        partitions=s.queue_partitions,
+        consumer_id=f"{uuid.uuid4().hex[:12]}",
+        lease_ms=s.queue_lease_ms,
+    )
+    app[BACKENDS] = backends
+    app[INGRESS] = QueueIngress(backends.dedup, backends.queue, metrics)
+    yield
+    await backends.close()
+
+
+async def _nlu(app: web.Application) -> AsyncIterator[None]:
+    async with open_nlu(app[SETTINGS]) as model:
+        app[NLU] = model
+        yield
+
+
+async def _channels(app: web.Application) -> AsyncIterator[None]:
+    channels: dict[str, Channel] = app[CHANNELS]
+    started: list[Channel] = []
+    try:
+        for channel in channels.values():
+            await channel.start()
+            started.append(channel)
+        yield
+    finally:
+        for channel in reversed(started):
+            await channel.close()
+
+
+async def _worker(app: web.Application) -> AsyncIterator[None]:
+    s = app[SETTINGS]
+    db, backends, metrics = app[DATABASE], app[BACKENDS], app[METRICS]
+    channels: dict[str, Channel] = app[CHANNELS]
+    outbox = Outbox(
+        db,
+        channels,
+        metrics,
+        max_attempts=s.send_max_attempts,
+        max_retry_after=s.send_max_retry_after,
+        lease=s.send_lease,
+    )
+    templates = Templates(s.default_language)
+    dialogue = Dialogue(
+        templates,
+        [OrderStatusFlow(SqlOrderBackend(db))],
+        default_language=s.default_language,
+    )
+    review = _review_log(s)
+    worker = Worker(
+        db=db,
+        backends=backends,
+        nlu=app[NLU],
+        dialogue=dialogue,
+        outbox=outbox,
+        metrics=metrics,
+        lock_timeout=s.lock_timeout,
+        timezone=s.timezone,
+        review_log=review,
+        send_lease=s.send_lease,
+    )
+    app[WORKER] = worker
+    app[OUTBOX] = outbox
+    stop = asyncio.Event()
+    consumer = asyncio.create_task(
+        backends.queue.consume(worker.handle, concurrency=s.workers, stop=stop),
+        name="queue-consumer",
+    )
+    sweeper = asyncio.create_task(
+        outbox.run_sweeper(stop, interval=min(2.0, s.send_lease / 2)), name="outbox-sweeper"
+    )
+    yield
+    stop.set()
+    await asyncio.gather(consumer, sweeper, return_exceptions=True)
+    await outbox.drain()
+
+
+def _review_log(s: Settings) -> Any:
+    if s.nlu_review_log is None:
+        return None
+    from nlu import ReviewLog
+
+    return ReviewLog(s.nlu_review_log)
+
+
+async def ready_checks(app: web.Application) -> dict[str, str]:
+    """What `/readyz` reports: each dependency really asked, not assumed."""
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(app[DATABASE].ping(), timeout=3)
+        checks["database"] = "ok"
+    except Exception as e:
+        checks["database"] = f"error: {type(e).__name__}: {e}"
+    redis = app[BACKENDS].redis
+    if redis is not None:
+        try:
+            await asyncio.wait_for(redis.ping(), timeout=3)
+            checks["redis"] = "ok"
+        except Exception as e:
+            checks["redis"] = f"error: {type(e).__name__}: {e}"
+    if NLU in app:
+        model = app[NLU]
+        try:
+            info = model.info()
+            checks["nlu"] = "ok" if info else "error: no model loaded"
+        except Exception as e:
+            checks["nlu"] = f"error: {type(e).__name__}: {e}"
+    return checks

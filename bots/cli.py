@@ -1,0 +1,105 @@
+"""The `omnirelay` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bots.config import Settings
+from bots.logs import setup_logging
+
+log = logging.getLogger("omnirelay")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="omnirelay", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (
+        ("run", "gateway + workers + web chat in one process (embedded defaults)"),
+        ("gateway", "webhooks only; needs OMNIRELAY_REDIS_URL to reach the workers"),
+        ("worker", "queue workers only (serves /healthz, /readyz, /metrics); needs Redis"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--host", default=None)
+        p.add_argument("--port", type=int, default=None)
+    db = sub.add_parser("db", help="database migrations")
+    db.add_argument("action", choices=["upgrade"])
+    demo = sub.add_parser("demo", help="demo business data")
+    demo.add_argument("action", choices=["seed"])
+    sub.add_parser("nlu", help="train, test, parse, validate and review NLU data", add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["nlu"]:
+        from nlu.cli import main as nlu_main
+
+        return nlu_main(args_list[1:])
+    args = _parser().parse_args(args_list)
+    settings = Settings()
+    setup_logging(settings.log_level, settings.log_format)
+    if args.command == "db":
+        return _db_upgrade(settings)
+    if args.command == "demo":
+        return asyncio.run(_demo_seed(settings))
+    return _serve(settings, args.command, args.host, args.port)
+
+
+def _db_upgrade(settings: Settings) -> int:
+    from storage.db import upgrade
+
+    upgrade(settings.database_url)
+    log.info("database at %s is up to date", _safe_url(settings.database_url))
+    return 0
+
+
+async def _demo_seed(settings: Settings) -> int:
+    from bots.demo import seed_demo
+    from storage.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        added = await seed_demo(db)
+    finally:
+        await db.dispose()
+    log.info("demo data: %d orders added", added)
+    return 0
+
+
+def _serve(settings: Settings, role: str, host: str | None, port: int | None) -> int:
+    from aiohttp import web
+
+    from bots.app import create_app
+    from bots.nlu_setup import ensure_model
+
+    if role in ("gateway", "worker") and not settings.redis_url:
+        log.error("`omnirelay %s` needs OMNIRELAY_REDIS_URL: the halves meet over Redis", role)
+        return 2
+    if role == "run" and settings.database_url.startswith("sqlite"):
+        _db_upgrade(settings)
+    if role in ("run", "worker"):
+        ensure_model(settings)
+    app = create_app(settings, "all" if role == "run" else role)  # type: ignore[arg-type]
+    web.run_app(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        access_log=None,
+        print=lambda text: log.info("%s", text.strip()),
+        shutdown_timeout=10,
+    )
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""Greetings, thanks, goodbyes, a request for a person, and the polite fallback."""
+
+from __future__ import annotations
+
+from bots.flows.base import Turn
+
+FALLBACKS_BEFORE_HANDOFF = 2
+
+
+class SmallTalk:
+    def __init__(self, business_name: str) -> None:
+        self.business = business_name
+
+    def respond(self, turn: Turn) -> None:
+        intent = turn.understanding.intent
+        session = turn.session
+        if intent == "greet":
+            name = turn.ctx.customer_name
+            name_part = f", {name}" if name else ""
+            turn.say("greet", menu="greet_buttons", name_part=name_part, business=self.business)
+        elif intent == "thank":
+            turn.say("thank")
+        elif intent == "goodbye":
+            turn.say("goodbye")
+        elif intent == "request_human":
+            turn.say("human_requested")
+            turn.escalate("customer_asked_for_a_person")
+        elif intent == "stop":
+            turn.finish()
+            turn.say("stopped")
+        elif intent == "affirm" and session.flow is None:
+            turn.say("affirm_idle")
+        elif intent == "deny" and session.flow is None:
+            turn.say("deny_idle")
+        elif session.fallback_count >= FALLBACKS_BEFORE_HANDOFF:
+            session.fallback_count = 0
+            turn.say("fallback_twice")
+            turn.escalate("repeated_misunderstanding")
+        else:
+            turn.say("fallback", menu="fallback_buttons")

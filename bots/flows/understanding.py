@@ -1,0 +1,78 @@
+"""What the dialogue needs from one customer message: intent, entities, language."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+FALLBACK = "nlu_fallback"
+
+# Button payloads follow Rasa's convention: "/intent" or '/intent{"slot": "value"}'.
+_PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z_][\w.-]*)(?P<entities>\{.*\})?$", re.S)
+
+# Demo order numbers look like A1001; customers type "#a1001", "А1001" (Cyrillic А) or "a 1001".
+_ORDER = re.compile(r"(?<![\w])#?\s?([A-Za-zА-Яа-яІіЇїЄєҐґ])\s?-?(\d{4,8})(?![\w])")
+_CYR_TO_LAT = str.maketrans("АаВвЕеКкМмНнОоРрСсТтХхІі", "AaBbEeKkMmHhOoPpCcTtXxIi")
+
+
+@dataclass(slots=True)
+class Understanding:
+    intent: str
+    confidence: float = 1.0
+    entities: dict[str, list[Any]] = field(default_factory=dict)
+    language: str | None = None
+    from_button: bool = False
+
+    def first(self, entity: str) -> Any:
+        values = self.entities.get(entity)
+        return values[0] if values else None
+
+
+def from_payload(payload: str) -> Understanding | None:
+    match = _PAYLOAD.match(payload.strip())
+    if not match:
+        return None
+    entities: dict[str, list[Any]] = {}
+    if match.group("entities"):
+        try:
+            doc = orjson.loads(match.group("entities"))
+        except orjson.JSONDecodeError:
+            return None
+        if isinstance(doc, dict):
+            entities = {str(k): [v] for k, v in doc.items()}
+    return Understanding(intent=match.group("intent"), entities=entities, from_button=True)
+
+
+def from_parse(parse: Any) -> Understanding:
+    entities: dict[str, list[Any]] = {}
+    for entity in parse.entities:
+        entities.setdefault(entity.entity, []).append(entity.value)
+    number = find_order_number(parse.text)
+    if number and "order_number" not in entities:
+        entities["order_number"] = [number]
+    return Understanding(
+        intent=parse.intent,
+        confidence=parse.confidence,
+        entities=entities,
+        language=parse.language,
+    )
+
+
+def find_order_number(text: str | None) -> str | None:
+    """The first thing in `text` shaped like an order number, normalised ("а1001" -> "A1001")."""
+    if not text:
+        return None
+    match = _ORDER.search(text)
+    if not match:
+        return None
+    letter = match.group(1).translate(_CYR_TO_LAT).upper()
+    if not ("A" <= letter <= "Z"):
+        return None
+    return f"{letter}{match.group(2)}"
+
+
+def normalise_order_number(value: Any) -> str | None:
+    return find_order_number(str(value)) if value is not None else None

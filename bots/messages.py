@@ -1,0 +1,164 @@
+"""Channel-neutral messages: what the core sees of every platform.
+
+Inbound events are parsed from a platform webhook by a channel adapter; outbound
+messages are produced by flows (or agents) and rendered by a channel adapter.
+They are frozen dataclasses and serialise to plain JSON for the queue.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+import orjson
+
+
+class EventKind(StrEnum):
+    """Non-message events a platform reports about a user or a message we sent."""
+
+    BLOCKED = "blocked"  # Telegram my_chat_member -> kicked, Viber unsubscribed
+    UNBLOCKED = "unblocked"  # Telegram kicked -> member, Viber subscribed
+    CONVERSATION_STARTED = "conversation_started"  # Viber, opened the chat
+    DELIVERED = "delivered"
+    SEEN = "seen"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    kind: Literal["image", "file", "video", "audio", "location", "sticker", "other"]
+    url: str | None = None
+    name: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A choice the customer can tap. `payload` comes back as `InboundMessage.payload`."""
+
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One customer message, from any channel."""
+
+    channel: str  # "telegram", "viber", "instagram", "rest"
+    user_id: str  # the platform's id of the customer (chat id for Telegram private chats)
+    message_id: str  # the platform's id of this message; (channel, message_id) is unique
+    timestamp: datetime
+    text: str | None = None
+    payload: str | None = None  # button / quick-reply / callback payload
+    contact_phone: str | None = None  # phone shared with the platform's own contact button
+    contact_verified: bool = False  # True only when the platform vouches it is the sender's own
+    attachments: tuple[Attachment, ...] = ()
+    deep_link: str | None = None  # /start PAYLOAD, Viber context, Instagram ref
+    user_name: str | None = None
+    language_hint: str | None = None  # the platform's language code for the user, if any
+    edited: bool = False
+    reply_to: str | None = None  # routing hint for synchronous channels (REST): gateway id
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.channel}:{self.message_id}"
+
+    @property
+    def ordering_key(self) -> str:
+        """Messages with one ordering key are processed one at a time, in order."""
+        return f"{self.channel}:{self.user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelEvent:
+    """A non-message event: block/unblock, delivery receipts, conversation opened."""
+
+    channel: str
+    user_id: str
+    kind: EventKind
+    event_id: str  # unique per platform event, for dedup
+    timestamp: datetime
+    message_id: str | None = None  # the outbound platform message id it refers to
+    detail: str | None = None  # e.g. failure description, Viber context
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.channel}:event:{self.event_id}"
+
+    @property
+    def ordering_key(self) -> str:
+        return f"{self.channel}:{self.user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """What a flow or an agent says. Channels render it within their limits."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    request_phone: bool = False  # ask for the platform's share-contact button if it has one
+    attachment: Attachment | None = None
+    sender: Literal["bot", "agent"] = "bot"
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """What a channel reports after a successful send."""
+
+    platform_message_id: str | None
+    parts: int = 1  # how many platform messages the outbound message became
+
+
+InboundEvent = InboundMessage | ChannelEvent
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---- JSON (de)serialisation for the queue ---------------------------------------------------
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def encode_event(event: InboundEvent) -> bytes:
+    kind = "message" if isinstance(event, InboundMessage) else "event"
+    data = dataclasses.asdict(event)
+    data["timestamp"] = event.timestamp.isoformat()
+    return orjson.dumps({"type": kind, "data": data}, default=_default)
+
+
+def decode_event(body: bytes) -> InboundEvent:
+    doc = orjson.loads(body)
+    data = doc["data"]
+    data["timestamp"] = datetime.fromisoformat(data["timestamp"])
+    if doc["type"] == "message":
+        data["attachments"] = tuple(Attachment(**a) for a in data.get("attachments") or ())
+        return InboundMessage(**data)
+    data["kind"] = EventKind(data["kind"])
+    return ChannelEvent(**data)
+
+
+def encode_outbound(message: OutboundMessage) -> dict[str, Any]:
+    return dataclasses.asdict(message)
+
+
+def decode_outbound(data: dict[str, Any]) -> OutboundMessage:
+    attachment = data.get("attachment")
+    return OutboundMessage(
+        text=data["text"],
+        buttons=tuple(Button(**b) for b in data.get("buttons") or ()),
+        request_phone=bool(data.get("request_phone")),
+        attachment=Attachment(**attachment) if attachment else None,
+        sender=data.get("sender", "bot"),
+    )

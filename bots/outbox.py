@@ -1,0 +1,260 @@
+"""Sending stored replies: per-chat order, retries, rate-limit waits, unreachable users.
+
+Replies are stored (status `pending`) before the inbound message is acked, so sending can
+fail, wait or crash without losing anything: a sweeper re-claims due rows from the database.
+Each (channel, chat) has its own ordered lane, so a 429 or a slow platform for one customer
+never blocks another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from bots.channels.base import Channel, SendContext
+from bots.channels.errors import (
+    OutsideMessagingWindow,
+    PermanentSendError,
+    RateLimited,
+    RecipientUnreachable,
+    SendError,
+    TransientSendError,
+)
+from bots.messages import decode_outbound, now_utc
+from bots.metrics import Metrics
+from bots.pipeline import PendingSend
+from storage.db import Database
+from storage.repositories.customers import CustomerRepository
+from storage.repositories.messages import MessageRepository
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETRY_AFTER = 1.0  # a 429 without retry_after (Telegram 2016-era answers)
+INLINE_WAIT_LIMIT = 30.0  # longer waits are handed to the sweeper instead of held in memory
+
+
+@dataclass(slots=True)
+class _Item:
+    send: PendingSend
+    last_inbound_at: datetime | None
+    attempt: int = 1
+    deferred_until: datetime | None = None
+
+
+class Outbox:
+    def __init__(
+        self,
+        db: Database,
+        channels: Mapping[str, Channel],
+        metrics: Metrics,
+        *,
+        max_attempts: int = 8,
+        max_retry_after: float = 3600.0,
+        base_backoff: float = 0.5,
+        lease: float = 30.0,
+    ) -> None:
+        self._db = db
+        self._channels = channels
+        self._metrics = metrics
+        self._max_attempts = max_attempts
+        self._max_retry_after = max_retry_after
+        self._base_backoff = base_backoff
+        self._lease = lease
+        self._lanes: dict[tuple[str, str], asyncio.Queue[_Item]] = {}
+        self._lane_tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._queued: set[int] = set()
+
+    # ---- entry points --------------------------------------------------------------------------
+
+    def dispatch(self, send: PendingSend, *, last_inbound_at: datetime | None = None) -> None:
+        """Queue a stored reply for sending on its chat's lane."""
+        self._enqueue(_Item(send, last_inbound_at))
+
+    async def sweep(self, limit: int = 200) -> int:
+        """Claim due pending rows (left by a crash or scheduled for later) and queue them."""
+        now = now_utc()
+        async with self._db.transaction() as s:
+            rows = await MessageRepository(s).claim_due_outbound(now, self._lease, limit)
+        count = 0
+        for row in rows:
+            if row.id in self._queued or not row.body:
+                continue
+            send = PendingSend(row.id, row.channel, row.external_user_id, decode_outbound(row.body))
+            self._enqueue(_Item(send, None, attempt=row.attempts + 1))
+            count += 1
+        return count
+
+    async def run_sweeper(self, stop: asyncio.Event, interval: float = 2.0) -> None:
+        while not stop.is_set():
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("outbox sweep failed; will try again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    async def drain(self, grace: float = 10.0) -> None:
+        """Wait for queued sends to finish (shutdown); what is left stays pending in the DB."""
+        tasks = list(self._lane_tasks.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._queued)
+
+    # ---- lanes -----------------------------------------------------------------------------------
+
+    def _enqueue(self, item: _Item) -> None:
+        key = (item.send.channel, item.send.recipient_id)
+        self._queued.add(item.send.row_id)
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = asyncio.Queue()
+        lane.put_nowait(item)
+        if key not in self._lane_tasks:
+            self._lane_tasks[key] = asyncio.create_task(self._run_lane(key, lane))
+
+    async def _run_lane(self, key: tuple[str, str], lane: asyncio.Queue[_Item]) -> None:
+        try:
+            while not lane.empty():
+                item = lane.get_nowait()
+                try:
+                    keep_going = await self._deliver(item)
+                finally:
+                    self._queued.discard(item.send.row_id)
+                if not keep_going:
+                    await self._defer_rest(lane, item.deferred_until)
+        finally:
+            self._lane_tasks.pop(key, None)
+            self._lanes.pop(key, None)
+
+    async def _defer_rest(self, lane: asyncio.Queue[_Item], until: datetime | None) -> None:
+        """Later replies of a chat whose earlier reply is deferred (or whose user is unreachable)
+        are handed to the sweeper too, scheduled just after it, so they still arrive in order."""
+        at = until or now_utc()
+        rest: list[_Item] = []
+        while not lane.empty():
+            rest.append(lane.get_nowait())
+        if not rest:
+            return
+        async with self._db.transaction() as s:
+            repo = MessageRepository(s)
+            for i, item in enumerate(rest, start=1):
+                await repo.schedule_retry(
+                    item.send.row_id, at + timedelta(milliseconds=i), "waiting for an earlier reply"
+                )
+        for item in rest:
+            self._queued.discard(item.send.row_id)
+
+    async def _deliver(self, item: _Item) -> bool:
+        """Send one row with inline retries. False: the lane must stop (deferred/unreachable)."""
+        send = item.send
+        channel = self._channels.get(send.channel)
+        if channel is None:
+            await self._fail(send.row_id, "failed", f"channel {send.channel!r} is not configured")
+            return True
+        context = SendContext(last_inbound_at=item.last_inbound_at, sender=send.message.sender)
+        while True:
+            try:
+                sent = await channel.send(send.recipient_id, send.message, context)
+            except RateLimited as e:
+                wait = e.retry_after if e.retry_after is not None else DEFAULT_RETRY_AFTER
+                self._metrics.sent.labels(channel=send.channel, result="rate_limited").inc()
+                log.warning(
+                    "%s rate limited for %s; retry in %.1fs",
+                    send.channel,
+                    _mask(send.recipient_id),
+                    wait,
+                )
+                verdict = await self._wait_or_defer(item, min(wait, self._max_retry_after), str(e))
+                if verdict != "retry":
+                    return verdict == "next"
+            except TransientSendError as e:
+                self._metrics.sent.labels(channel=send.channel, result="transient").inc()
+                wait = self._base_backoff * 2 ** (item.attempt - 1) * (1 + random.random() / 4)
+                log.warning(
+                    "%s send failed (%s); attempt %d, retry in %.1fs",
+                    send.channel,
+                    e,
+                    item.attempt,
+                    wait,
+                )
+                verdict = await self._wait_or_defer(item, wait, str(e))
+                if verdict != "retry":
+                    return verdict == "next"
+            except RecipientUnreachable as e:
+                self._metrics.sent.labels(channel=send.channel, result="unreachable").inc()
+                log.warning(
+                    "%s user %s unreachable (%s); marking the identity and stopping",
+                    send.channel,
+                    _mask(send.recipient_id),
+                    e,
+                )
+                await self._unreachable(send, str(e))
+                return False
+            except OutsideMessagingWindow as e:
+                self._metrics.sent.labels(channel=send.channel, result="outside_window").inc()
+                log.warning("%s reply %d kept undeliverable: %s", send.channel, send.row_id, e)
+                await self._fail(send.row_id, "undeliverable", str(e))
+                return True
+            except (PermanentSendError, SendError) as e:
+                self._metrics.sent.labels(channel=send.channel, result="failed").inc()
+                log.error("%s reply %d rejected by the platform: %s", send.channel, send.row_id, e)
+                await self._fail(send.row_id, "failed", str(e))
+                return True
+            else:
+                self._metrics.sent.labels(channel=send.channel, result="sent").inc()
+                async with self._db.transaction() as s:
+                    await MessageRepository(s).mark_sent(
+                        send.row_id, sent.platform_message_id, now_utc()
+                    )
+                return True
+
+    async def _wait_or_defer(
+        self, item: _Item, wait: float, error: str
+    ) -> Literal["retry", "next", "defer"]:
+        """Wait in memory and retry, give up (next reply), or defer the lane to the sweeper."""
+        item.attempt += 1
+        if item.attempt > self._max_attempts:
+            log.error(
+                "reply %d gave up after %d attempts: %s", item.send.row_id, item.attempt - 1, error
+            )
+            await self._fail(item.send.row_id, "failed", f"gave up: {error}")
+            return "next"
+        if wait > INLINE_WAIT_LIMIT:
+            at = now_utc() + timedelta(seconds=wait)
+            item.deferred_until = at
+            async with self._db.transaction() as s:
+                await MessageRepository(s).schedule_retry(item.send.row_id, at, error)
+            log.info("reply %d deferred until %s", item.send.row_id, at.isoformat())
+            return "defer"
+        if wait > self._lease / 4:
+            # keep other processes' sweepers off this row while we wait in memory
+            until = now_utc() + timedelta(seconds=wait + self._lease)
+            async with self._db.transaction() as s:
+                await MessageRepository(s).schedule_retry(item.send.row_id, until, error)
+        await asyncio.sleep(wait)
+        return "retry"
+
+    async def _fail(self, row_id: int, status: str, error: str) -> None:
+        async with self._db.transaction() as s:
+            await MessageRepository(s).mark_failed(row_id, status, error)
+
+    async def _unreachable(self, send: PendingSend, error: str) -> None:
+        async with self._db.transaction() as s:
+            await CustomerRepository(s).set_reachable(send.channel, send.recipient_id, False)
+            await MessageRepository(s).mark_failed(send.row_id, "undeliverable", error)
+
+
+def _mask(value: str) -> str:
+    return value if len(value) <= 4 else "…" + value[-4:]

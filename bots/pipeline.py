@@ -1,0 +1,64 @@
+"""The worker's turn: a short middleware chain over one typed context object.
+
+Order of the chain (outermost first), see `bots.worker.Worker`:
+metrics -> identity -> lock -> errors -> dispatch -> idempotency -> session -> persist
+-> handoff gate -> understand (NLU) -> dialogue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bots.messages import InboundMessage, OutboundMessage
+from storage.sessions import Session
+
+
+@dataclass(slots=True)
+class PendingSend:
+    """An outbound row that is stored and waits to be sent by the outbox."""
+
+    row_id: int
+    channel: str
+    recipient_id: str
+    message: OutboundMessage
+
+
+@dataclass(slots=True)
+class TurnContext:
+    message: InboundMessage
+    attempt: int
+    now: datetime
+    customer_id: int | None = None
+    customer_name: str | None = None
+    customer_phone: str | None = None
+    last_inbound_at: datetime | None = None
+    session: Session | None = None
+    parse: Any = None  # nlu.ParseResult
+    replies: list[OutboundMessage] = field(default_factory=list)
+    to_send: list[PendingSend] = field(default_factory=list)
+    inbound_row_id: int | None = None
+    duplicate: bool = False  # the message was processed before: replies were re-queued
+    escalation: str | None = None  # a reason, when the turn asks for a person
+    bot_silent: bool = False  # a human agent owns the conversation
+
+
+Next = Callable[[TurnContext], Awaitable[None]]
+Middleware = Callable[[TurnContext, Next], Awaitable[None]]
+
+
+def chain(middlewares: Sequence[Middleware], endpoint: Next) -> Next:
+    """Compose middlewares around an endpoint, the first one outermost."""
+    handler = endpoint
+    for mw in reversed(middlewares):
+        handler = _bind(mw, handler)
+    return handler
+
+
+def _bind(mw: Middleware, nxt: Next) -> Next:
+    async def call(ctx: TurnContext) -> None:
+        await mw(ctx, nxt)
+
+    return call

@@ -1,0 +1,151 @@
+"""Fixtures for end-to-end tests of the running service: the real app on a loopback port,
+the real aiogram client aimed at the fake Bot API, both backends.
+
+`mode` runs a test twice: `embedded` (SQLite file + in-process memory) and `scaleout`
+(a throw-away PostgreSQL database + Redis with a random key prefix).
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bots.app import create_app
+from bots.config import Settings
+from bots.demo import seed_demo
+from storage.db import Database
+from tests.conftest import drop_postgres_database, fresh_postgres_database
+from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
+
+TG_SECRET = "test-secret_token-1"
+
+
+@pytest.fixture(scope="session")
+def nlu_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled NLU model, trained once per test session."""
+    from nlu import train_model
+
+    path = tmp_path_factory.mktemp("nlu") / "nlu.model"
+    train_model(None, path)
+    return path
+
+
+@pytest.fixture
+def pg_e2e_url(postgres_url: str, _postgres_template: str) -> Iterator[str]:
+    """A migrated throw-away PostgreSQL database of this test's own (a template copy)."""
+    name, url = fresh_postgres_database(postgres_url, _postgres_template)
+    try:
+        yield url
+    finally:
+        drop_postgres_database(postgres_url, name)
+
+
+@pytest.fixture(
+    params=["embedded", pytest.param("scaleout", marks=[pytest.mark.redis, pytest.mark.postgres])]
+)
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url_for(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[str], str]:
+    def pick(mode: str) -> str:
+        if mode == "embedded":
+            path = tmp_path / "omnirelay.db"
+            shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+            return f"sqlite+aiosqlite:///{path}"
+        return str(request.getfixturevalue("pg_e2e_url"))
+
+    return pick
+
+
+@pytest.fixture
+def make_settings(
+    mode: str,
+    database_url_for: Callable[[str], str],
+    nlu_model_path: Path,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> Callable[..., Settings]:
+    db_url = database_url_for(mode)
+    redis_url = request.getfixturevalue("redis_url") if mode == "scaleout" else None
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": db_url,
+            "redis_url": redis_url,
+            "redis_prefix": prefix,
+            "nlu_model": nlu_model_path,
+            "nlu_review_log": tmp_path / "review.jsonl",
+            "rest_reply_timeout": 10.0,
+            "default_language": "en",
+            "queue_lease_ms": 2000,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return build
+
+
+class Service:
+    """The app under test plus the client that talks to it."""
+
+    def __init__(self, client: TestClient[web.Request, web.Application], settings: Settings):
+        self.client = client
+        self.settings = settings
+
+    @property
+    def app(self) -> web.Application:
+        return self.client.app  # type: ignore[return-value]
+
+    async def telegram(self, update: dict[str, Any], secret: str | None = TG_SECRET) -> Any:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+        return await self.client.post("/webhooks/telegram", json=update, headers=headers)
+
+    async def rest(self, sender: str, text: str | None = None, **extra: Any) -> Any:
+        body: dict[str, Any] = {"sender": sender, **extra}
+        if text is not None:
+            body["text"] = text
+        return await self.client.post("/webhooks/rest", json=body)
+
+
+@pytest.fixture
+async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(DEFAULT_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def service(
+    make_settings: Callable[..., Settings], fake_telegram: FakeTelegram
+) -> AsyncIterator[Service]:
+    settings = make_settings(
+        telegram_token=DEFAULT_TOKEN,
+        telegram_webhook_secret=TG_SECRET,
+        telegram_api_base=fake_telegram.base_url,
+    )
+    db = Database(settings.database_url)
+    try:
+        await seed_demo(db)
+    finally:
+        await db.dispose()
+    app = create_app(settings)
+    async with TestClient(TestServer(app)) as client:
+        yield Service(client, settings)
+
+
+def new_chat_id() -> int:
+    """Random private-chat ids keep tests apart in a shared database."""
+    return 10_000_000 + uuid.uuid4().int % 1_000_000_000
+
+
+def new_update_id() -> int:
+    return uuid.uuid4().int % 2_000_000_000

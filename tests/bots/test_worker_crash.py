@@ -1,0 +1,206 @@
+"""A worker process killed mid-message (Redis + PostgreSQL mode): after a restart the message
+is processed and the customer gets exactly one reply.
+
+The gateway runs in this test process; workers are real `omnirelay worker` processes, killed
+with SIGKILL (no cleanup, no ack, no lease release)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bots.app import create_app
+from bots.config import Settings
+from bots.demo import seed_demo
+from storage.db import Database
+from tests.bots.conftest import TG_SECRET, new_chat_id, new_update_id
+from tests.fakes import wait_until
+from tests.fakes.rasa import FakeRasa
+from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram, text_update
+
+LEASE_MS = 1500
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def scaleout_env(
+    pg_e2e_url: str, redis_url: str, nlu_model_path: Path, tmp_path: Path
+) -> dict[str, str]:
+    return {
+        "OMNIRELAY_DATABASE_URL": pg_e2e_url,
+        "OMNIRELAY_REDIS_URL": redis_url,
+        "OMNIRELAY_REDIS_PREFIX": f"crash{uuid.uuid4().hex[:8]}",
+        "OMNIRELAY_NLU_MODEL": str(nlu_model_path),
+        "OMNIRELAY_NLU_REVIEW_LOG": str(tmp_path / "review.jsonl"),
+        "OMNIRELAY_QUEUE_LEASE_MS": str(LEASE_MS),
+        "OMNIRELAY_SEND_LEASE": "3",
+        "OMNIRELAY_TELEGRAM_TOKEN": DEFAULT_TOKEN,
+        "OMNIRELAY_TELEGRAM_WEBHOOK_SECRET": TG_SECRET,
+        "OMNIRELAY_DEFAULT_LANGUAGE": "en",
+        "OMNIRELAY_LOG_LEVEL": "INFO",
+    }
+
+
+class Workers:
+    def __init__(self, env: dict[str, str], logdir: Path) -> None:
+        self.env = {**os.environ, **env}
+        self.logdir = logdir
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        log = open(self.logdir / f"worker{len(self.procs)}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bots.cli", "worker", "--port", str(_free_port())],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.logdir.glob("*.log")))
+
+    def stop_all(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+@pytest.fixture
+def workers(scaleout_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[[], Workers]]:
+    made: list[Workers] = []
+
+    def factory() -> Workers:
+        w = Workers(scaleout_env, tmp_path)
+        made.append(w)
+        return w
+
+    yield factory
+    for w in made:
+        w.stop_all()
+
+
+@pytest.fixture
+async def gateway(
+    scaleout_env: dict[str, str], fake_telegram: FakeTelegram
+) -> AsyncIterator[TestClient[Any, Any]]:
+    env = {**scaleout_env, "OMNIRELAY_TELEGRAM_API_BASE": fake_telegram.base_url}
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        **{k.removeprefix("OMNIRELAY_").lower(): v for k, v in env.items()},
+    )
+    db = Database(settings.database_url)
+    try:
+        await seed_demo(db)
+    finally:
+        await db.dispose()
+    async with TestClient(TestServer(create_app(settings, "gateway"))) as client:
+        yield client
+
+
+async def _post(client: TestClient[Any, Any], update: dict[str, Any]) -> None:
+    resp = await client.post(
+        "/webhooks/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
+    )
+    assert resp.status == 200
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+async def test_worker_killed_while_sending_reply_sent_once_after_restart(
+    gateway: TestClient[Any, Any],
+    fake_telegram: FakeTelegram,
+    workers: Callable[[], Workers],
+    scaleout_env: dict[str, str],
+) -> None:
+    scaleout_env["OMNIRELAY_TELEGRAM_API_BASE"] = fake_telegram.base_url
+    pool = workers()
+    first = pool.start()
+    chat = new_chat_id()
+    fake_telegram.hold_next("sendMessage")  # the platform hangs: the worker is mid-send
+    await _post(gateway, text_update(chat, "order A1001", update_id=new_update_id()))
+    await fake_telegram.wait_for(lambda: fake_telegram.held["sendMessage"] == 1, timeout=60)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert fake_telegram.sent_messages(chat_id=chat) == []
+
+    pool.start()  # a new worker process: its outbox sweeper finds the stored, unsent reply
+    await fake_telegram.wait_for(
+        lambda: len(fake_telegram.sent_messages(chat_id=chat)) >= 1, timeout=60
+    )
+    # one more message proves the new worker has caught up; then count
+    await _post(gateway, text_update(chat, "thanks", update_id=new_update_id()))
+    await fake_telegram.wait_for(
+        lambda: len(fake_telegram.sent_messages(chat_id=chat)) >= 2, timeout=60
+    )
+    texts = [m["text"] for m in fake_telegram.sent_messages(chat_id=chat)]
+    assert len(texts) == 2, pool.logs()
+    assert "A1001" in texts[0] and "welcome" in texts[1].lower()
+
+
+@pytest.fixture
+async def fake_rasa() -> AsyncIterator[FakeRasa]:
+    async with FakeRasa(mode="hang") as rasa:
+        yield rasa
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+async def test_worker_killed_before_replies_stored_message_redelivered_once(
+    gateway: TestClient[Any, Any],
+    fake_telegram: FakeTelegram,
+    workers: Callable[[], Workers],
+    scaleout_env: dict[str, str],
+    fake_rasa: FakeRasa,
+) -> None:
+    """The worker dies while the NLU (a Rasa server here) has not answered: nothing was stored
+    or acked, so the stream redelivers the message to the next worker's partition."""
+    scaleout_env.update(
+        OMNIRELAY_TELEGRAM_API_BASE=fake_telegram.base_url,
+        OMNIRELAY_NLU_BACKEND="rasa",
+        OMNIRELAY_RASA_URL=fake_rasa.url,
+    )
+    pool = workers()
+    first = pool.start()
+    chat = new_chat_id()
+    await _post(gateway, text_update(chat, "hello", update_id=new_update_id()))
+    await wait_until(lambda: len(fake_rasa.requests) == 1, timeout=60, what="the worker in the NLU")
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    fake_rasa.mode = "ok"  # the NLU recovers; the first request stays hung with its dead caller
+
+    pool.start()
+    await fake_telegram.wait_for(
+        lambda: len(fake_telegram.sent_messages(chat_id=chat)) >= 1, timeout=60
+    )
+    await _post(gateway, text_update(chat, "hi again", update_id=new_update_id()))
+    await fake_telegram.wait_for(
+        lambda: len(fake_telegram.sent_messages(chat_id=chat)) >= 2, timeout=60
+    )
+    texts = [m["text"] for m in fake_telegram.sent_messages(chat_id=chat)]
+    assert len(texts) == 2, pool.logs()
+    assert all(t.startswith("Hi") for t in texts), texts
+    assert len(fake_rasa.requests) == 3  # hung, redelivered, second message
