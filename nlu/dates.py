@@ -1,0 +1,237 @@
+"""Date and time extraction for Ukrainian and English, resolved against a reference time.
+
+A small grammar finds the span ("завтра о 15:00", "next Tuesday at 3pm", "15.12",
+"через 2 дні") and resolves the common forms itself; other date phrases ("15 грудня",
+"dec 15") are handed to dateparser. Values are ISO strings: ``YYYY-MM-DD`` for a day,
+``YYYY-MM-DDTHH:MM:SS+HH:MM`` when a time of day is known.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import dateparser
+
+_WEEKDAYS = {
+    0: r"monday|mon|понеділ\w*|пн",
+    1: r"tuesday|tue|tues|вівтор\w*|вт",
+    2: r"wednesday|wed|серед\w*|ср",
+    3: r"thursday|thu|thurs|четвер\w*|чт",
+    4: r"friday|fri|п'?ятниц\w*|п’ятниц\w*|пт",
+    5: r"saturday|sat|субот\w*|сб",
+    6: r"sunday|sun|неділ\w*|нд",
+}
+_REL_DAYS = {
+    r"today|tonight|сьогодні|сьодні|седня": 0,
+    r"tomorrow|tmrw|tmr|завтра|завтро": 1,
+    r"day after tomorrow|післязавтра|післязавтро": 2,
+    r"yesterday|вчора|учора": -1,
+}
+_MONTHS = (
+    r"jan\w*|feb\w*|mar\w*|apr\w*|may|jun\w*|jul\w*|aug\w*|sep\w*|oct\w*|nov\w*|dec\w*|"
+    r"січ\w*|лют\w*|берез\w*|квіт\w*|травн\w*|черв\w*|лип\w*|серп\w*|верес\w*|жовт\w*|"
+    r"листопад\w*|груд\w*"
+)
+_UNITS = {
+    r"days?|дн\w*|день|доби": "days",
+    r"weeks?|тиж\w*": "weeks",
+    r"hours?|hrs?|годин\w*|год": "hours",
+    r"minutes?|mins?|хвилин\w*|хв": "minutes",
+}
+_NUM_WORDS = {"one": 1, "two": 2, "three": 3, "a": 1, "an": 1, "один": 1, "одну": 1, "два": 2,
+              "дві": 2, "три": 3, "чотири": 4, "пару": 2}  # fmt: skip
+
+_WD = "|".join(f"(?:{p})" for p in _WEEKDAYS.values())
+_REL = "|".join(sorted(_REL_DAYS, key=len, reverse=True))
+_UNIT = "|".join(_UNITS)
+_NUMW = "|".join(_NUM_WORDS)
+_TOD = {
+    r"morning|зранку|вранці|зрання|ранком|з ранку": time(9, 0),
+    r"noon|midday|в обід|обід|опівдні": time(12, 0),
+    r"afternoon|після обіду|по обіді": time(14, 0),
+    r"evening|tonight|ввечері|увечері|вечером|ввечорі": time(18, 0),
+}
+_TIME = (
+    r"(?:(?P<pre>at|о|об|в|на|o|@)\s*)?"
+    r"(?:(?P<h>[01]?\d|2[0-3])[:.](?P<m>[0-5]\d)\s*(?P<ap>am|pm|a\.m\.|p\.m\.)?"
+    r"|(?P<h2>1[0-2]|0?\d)\s*(?P<ap2>am|pm|a\.m\.|p\.m\.)"
+    r"|(?P<h3>[01]?\d|2[0-3])(?!\s*[.\d])(?:\s*(?:год\w*|h|ранку|вечора|дня))?"
+    rf"|(?P<tod>{'|'.join(_TOD)}))"
+)
+_DATE = (
+    rf"(?P<rel>{_REL})"
+    rf"|(?P<next>next|this|наступн\w*|цього|цей|цю|у|в|on)?\s*(?P<wd>\b(?:{_WD})\b)"
+    rf"|(?P<d>[0-3]?\d)[./](?P<mo>[01]?\d)(?:[./](?P<y>\d{{2,4}}))?(?![\d:])"
+    rf"|(?P<in>in|через)\s+(?P<n>\d+|{_NUMW})?\s*(?P<unit>{_UNIT})\b"
+    r"|(?P<wk>next|this|наступн\w*|цього|цей|на цьому|на наступному)\s+(?P<wku>week|тиж\w*)"
+    rf"|(?P<md>\d{{1,2}}\s+(?:{_MONTHS})|(?:{_MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?)"
+)
+_TIME_RE = re.compile(
+    rf"(?<![\w:]){_TIME}(?![\w:])(?!\s*(?:грн|uah|usd|eur|\$|€|%))", re.IGNORECASE
+)
+_DATE_RE = re.compile(rf"(?<![\w.])(?:{_DATE})(?![\w])", re.IGNORECASE)
+
+
+# Word stems every digit-free date contains (a day word, a weekday, a unit, a month); a message
+# with neither a digit nor one of these skips the (slow) grammar entirely.
+_TRIGGER_STEMS = (
+    "today", "tonight", "tomorrow", "tmr", "yesterday", "day", "week", "hour", "minute", "mon",
+    "tue", "wed", "thu", "fri", "sat", "sun", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
+    "sep", "oct", "nov", "dec", "сьо", "седн", "завтр", "післязавтр", "вчор", "учор", "понед",
+    "вівт", "серед", "четв", "п'ят", "п’ят", "пят", "субот", "неділ", "через", "січ", "лют",
+    "берез", "квіт", "травн", "черв", "лип", "серп", "верес", "жовт", "листоп", "груд",
+    "дн", "день", "доб", "тиж", "годин", "хвилин", "пн", "вт", "ср", "чт", "пт", "сб", "нд",
+    "morning", "noon", "midday", "afternoon", "evening", "зран", "вран", "ранк", "обід", "вечер",
+    "ввеч", "увеч", "опівдн",
+)  # fmt: skip
+_DIGIT = re.compile(r"\d")
+_WORDS = re.compile(r"[^\W\d_][\w'’]*")
+
+
+def _may_contain_date(text: str) -> bool:
+    if _DIGIT.search(text):
+        return True
+    return any(w.startswith(_TRIGGER_STEMS) for w in _WORDS.findall(text.lower()))
+
+
+@dataclass(frozen=True)
+class DateMatch:
+    """A date/time found in text: span, matched text and ISO value."""
+
+    start: int
+    end: int
+    text: str
+    value: str
+
+
+def _resolve_date(m: re.Match[str], today: date, lang: str) -> date | timedelta | None:
+    g = m.groupdict()
+    if g["rel"]:
+        rel = g["rel"].lower()
+        for pat, days in _REL_DAYS.items():
+            if re.fullmatch(pat, rel):
+                return today + timedelta(days=days)
+    if g["wd"]:
+        wd_text = g["wd"].lower()
+        wd = next(k for k, p in _WEEKDAYS.items() if re.fullmatch(p, wd_text))
+        ahead = (wd - today.weekday()) % 7
+        nxt = (g["next"] or "").lower()
+        if nxt.startswith(("next", "наступн")) and ahead == 0:
+            ahead = 7
+        return today + timedelta(days=ahead)
+    if g["d"]:
+        day, month = int(g["d"]), int(g["mo"])
+        year = int(g["y"]) if g["y"] else today.year
+        year += 2000 if year < 100 else 0
+        try:
+            found = date(year, month, day)
+        except ValueError:
+            return None
+        if not g["y"] and found < today:
+            found = found.replace(year=today.year + 1)
+        return found
+    if g["unit"]:
+        n_raw = (g["n"] or "1").lower()
+        n = int(n_raw) if n_raw.isdigit() else _NUM_WORDS.get(n_raw, 1)
+        unit = next(u for p, u in _UNITS.items() if re.fullmatch(p, g["unit"].lower()))
+        return timedelta(**{unit: n})
+    if g["wk"]:
+        if re.match(r"next|наступн|на наступному", g["wk"], re.IGNORECASE):
+            return today + timedelta(days=7 - today.weekday())  # next Monday
+        return today
+    if g["md"]:
+        parsed = dateparser.parse(
+            g["md"],
+            languages=[lang, "en"] if lang != "en" else ["en"],
+            settings={
+                "RELATIVE_BASE": datetime.combine(today, time()),
+                "PREFER_DATES_FROM": "future",
+            },
+        )
+        return parsed.date() if parsed else None
+    return None
+
+
+def _resolve_time(m: re.Match[str]) -> time | None:
+    g = m.groupdict()
+    if g["tod"]:
+        tod = g["tod"].lower()
+        return next(t for p, t in _TOD.items() if re.fullmatch(p, tod))
+    if g["h3"] and (g["pre"] or "").lower() not in ("о", "об", "at", "o"):
+        return None  # a bare number is a time only after "о"/"at" ("о 15", "at 3")
+    h_raw = g["h"] or g["h2"] or g["h3"]
+    if h_raw is None:
+        return None
+    hour, minute = int(h_raw), int(g["m"] or 0)
+    ap = (g["ap"] or g["ap2"] or "").lower().replace(".", "")
+    if ap == "pm" and hour < 12:
+        hour += 12
+    elif ap == "am" and hour == 12:
+        hour = 0
+    elif not ap and g["h3"] and 1 <= hour <= 7:
+        hour += 12  # "о 3" in a booking chat means the afternoon
+    elif not ap and re.search(r"вечора|дня", m.group(0)) and hour < 12:
+        hour += 12
+    return time(hour, minute)
+
+
+def extract_dates(
+    text: str, *, now: datetime | None = None, tz: str | None = None, lang: str = "uk"
+) -> list[DateMatch]:
+    """Find dates/times in ``text`` relative to ``now`` (default: the current time in ``tz``)."""
+    if not _may_contain_date(text):
+        return []
+    zone = ZoneInfo(tz) if tz else None
+    ref = now or datetime.now(zone)
+    if zone is not None:
+        ref = ref.astimezone(zone) if ref.tzinfo else ref.replace(tzinfo=zone)
+    today = ref.date()
+    dates = [(m, _resolve_date(m, today, lang)) for m in _DATE_RE.finditer(text)]
+    times = [(m, _resolve_time(m)) for m in _TIME_RE.finditer(text)]
+    dates = [(m, v) for m, v in dates if v is not None]
+    times = [(m, v) for m, v in times if v is not None and not _inside(m, [d for d, _ in dates])]
+    out: list[DateMatch] = []
+    used_times: set[int] = set()
+    for dm, dv in dates:
+        when = dv if isinstance(dv, date) else None
+        at: time | None = None
+        start, end = dm.start(), dm.end()
+        if isinstance(dv, timedelta):
+            moment = ref + dv
+            when = moment.date()
+            at = moment.time().replace(second=0, microsecond=0) if dv < timedelta(days=1) else None
+        for i, (tm, tv) in enumerate(times):
+            gap = text[end : tm.start()] if tm.start() >= end else text[tm.end() : start]
+            if i not in used_times and (tm.start() >= end or tm.end() <= start) and len(gap) <= 4:
+                at, used_times = tv, used_times | {i}
+                start, end = min(start, tm.start()), max(end, tm.end())
+                break
+        assert when is not None
+        out.append(_match(text, start, end, when, at, ref))
+    for i, (tm, tv) in enumerate(times):
+        if i not in used_times:
+            out.append(_match(text, tm.start(), tm.end(), today, tv, ref))
+    return sorted(out, key=lambda d: d.start)
+
+
+def _inside(m: re.Match[str], others: list[re.Match[str]]) -> bool:
+    return any(o.start() <= m.start() and m.end() <= o.end() for o in others)
+
+
+_LEADING = re.compile(r"(?:(?:at|on|о|об|у|в|на|o|@)\s+|@)", re.IGNORECASE)
+
+
+def _match(text: str, start: int, end: int, day: date, at: time | None, ref: datetime) -> DateMatch:
+    # Spans start at the date itself, not at a preposition ("at 3pm" -> "3pm").
+    lead = _LEADING.match(text, start)
+    if lead and lead.end() < end:
+        start = lead.end()
+    while start < end and not text[start].isalnum():
+        start += 1
+    if at is None:
+        return DateMatch(start, end, text[start:end], day.isoformat())
+    moment = datetime.combine(day, at, tzinfo=ref.tzinfo)
+    return DateMatch(start, end, text[start:end], moment.isoformat())

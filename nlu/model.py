@@ -1,0 +1,226 @@
+"""The built-in NLU model: training, parsing, saving and loading."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nlu.classifier import ClassifierConfig, IntentClassifier
+from nlu.crf import CrfEntityExtractor
+from nlu.errors import DataError, ModelLoadError
+from nlu.extractors import ExtractorConfig, RuleExtractor, apply_synonyms, drop_overlaps
+from nlu.lang import detect_language
+from nlu.modelfile import library_versions, read_model_file, write_model_file
+from nlu.training_data import TrainingData, load_data
+from nlu.types import FALLBACK_INTENT, Entity, IntentScore, ParseResult
+
+log = logging.getLogger(__name__)
+DEFAULT_MODEL_PATH = Path("models/nlu.model")
+RANKING_SIZE = 10
+
+
+def bundled_data_path() -> Path:
+    """Folder of the bundled Ukrainian/English training data (``train/``; ``test/`` is held out)."""
+    return Path(__file__).parent / "data" / "train"
+
+
+def bundled_test_path() -> Path:
+    """The held-out 20% of the bundled data."""
+    return Path(__file__).parent / "data" / "test"
+
+
+def data_hash(data: TrainingData) -> str:
+    """SHA-256 over the examples, synonyms, regexes and lookups, independent of file order."""
+    canon = {
+        "examples": sorted(f"{e.intent}\t{e.annotated()}" for e in data.examples),
+        "synonyms": sorted(data.synonyms.items()),
+        "regexes": sorted((k, sorted(v)) for k, v in data.regexes.items()),
+        "lookups": sorted((k, sorted(v)) for k, v in data.lookups.items()),
+    }
+    return hashlib.sha256(json.dumps(canon, ensure_ascii=False).encode()).hexdigest()
+
+
+class BuiltinModel:
+    """A trained pipeline: intent classifier, CRF entities, rule extractors, synonyms."""
+
+    def __init__(
+        self,
+        classifier: IntentClassifier,
+        crf: CrfEntityExtractor,
+        rules: RuleExtractor,
+        synonyms: dict[str, str],
+        meta: dict[str, Any],
+    ) -> None:
+        self.classifier = classifier
+        self.crf = crf
+        self.rules = rules
+        self.synonyms = synonyms
+        self.meta = meta
+        self.fallback_threshold: float | None = None  # overrides the tuned threshold when set
+
+    @property
+    def threshold(self) -> float:
+        """Confidence under which the intent becomes ``nlu_fallback`` (tuned at training time
+        on validation data, unless ``fallback_threshold`` overrides it)."""
+        if self.fallback_threshold is not None:
+            return self.fallback_threshold
+        return self.classifier.threshold
+
+    def info(self) -> dict[str, Any]:
+        """Metadata: data hash, labels, entity types, threshold, training date, versions."""
+        return dict(self.meta)
+
+    async def parse(
+        self,
+        text: str,
+        *,
+        language: str | None = None,
+        now: datetime | None = None,
+        tz: str | None = None,
+    ) -> ParseResult:
+        """Parse inline: the work is sub-millisecond, cheaper than an executor hop."""
+        return self.parse_sync(text, language=language, now=now, tz=tz)
+
+    def parse_sync(
+        self,
+        text: str,
+        *,
+        language: str | None = None,
+        now: datetime | None = None,
+        tz: str | None = None,
+    ) -> ParseResult:
+        """Parse one message. ``language`` is the hint used when the text has no letters."""
+        return self.parse_batch([text], language=language, now=now, tz=tz)[0]
+
+    def parse_batch(
+        self,
+        texts: Sequence[str],
+        *,
+        language: str | None = None,
+        now: datetime | None = None,
+        tz: str | None = None,
+        entities: bool = True,
+    ) -> list[ParseResult]:
+        """Parse many messages with one vectorisation pass."""
+        if not texts:
+            return []
+        proba = self.classifier.predict_proba(list(texts))
+        labels = self.classifier.labels
+        crf_ents = self.crf.extract_batch(texts) if entities else [[] for _ in texts]
+        out = []
+        for text, row, crf_found in zip(texts, proba, crf_ents, strict=True):
+            lang = detect_language(text, default=language or "en")
+            order = np.argsort(-row)[:RANKING_SIZE]
+            ranking = [IntentScore(labels[i], float(row[i])) for i in order]
+            intent, conf = ranking[0].name, ranking[0].confidence
+            if not text.strip() or conf < self.threshold:
+                intent = FALLBACK_INTENT
+            found: list[Entity] = []
+            if entities:
+                rule_found = self.rules.extract(text, lang=lang, now=now, tz=tz)
+                found = apply_synonyms(drop_overlaps(rule_found + crf_found), self.synonyms)
+            out.append(ParseResult(text, intent, conf, ranking, found, lang))
+        return out
+
+    def save(self, path: str | Path) -> None:
+        """Write the model file (atomically) with its checksum header."""
+        payload = {
+            "classifier": self.classifier,
+            "crf": self.crf,
+            "rules": self.rules,
+            "synonyms": self.synonyms,
+        }
+        write_model_file(path, {"meta": self.meta, "versions": self.meta["versions"]}, payload)
+
+
+def train_data(
+    data: TrainingData,
+    *,
+    val: TrainingData | None = None,
+    extractors: ExtractorConfig | None = None,
+    classifier: ClassifierConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BuiltinModel:
+    """Train a model on already-loaded data (``val``: tune temperature/threshold on it)."""
+    say = progress or (lambda _msg: None)
+    t0 = time.perf_counter()
+    texts = [e.text for e in data.examples]
+    labels = [e.intent for e in data.examples]
+    if len(set(labels)) < 2:
+        where = data.files[0] if data.files else None
+        raise DataError("training needs at least two intents", file=where)
+    say(f"training intent classifier on {len(texts)} examples, {len(set(labels))} intents")
+    val_xy = ([e.text for e in val.examples], [e.intent for e in val.examples]) if val else None
+    clf = IntentClassifier(classifier).fit(texts, labels, val=val_xy)
+    say(f"intent classifier done (threshold {clf.threshold:.3f}); training entity CRF")
+    crf = CrfEntityExtractor().fit(data.examples)
+    rules = RuleExtractor(extractors or ExtractorConfig(), data.regexes, data.lookups)
+    meta = {
+        "data_hash": data_hash(data),
+        "extractors": dataclasses.asdict(rules.config),
+        "labels": clf.labels,
+        "entities": data.entity_types,
+        "threshold": clf.threshold,
+        "temperature": clf.temperature,
+        "examples": len(texts),
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "train_seconds": round(time.perf_counter() - t0, 2),
+        "versions": library_versions(),
+        "files": data.files,
+    }
+    say(f"done in {meta['train_seconds']} s")
+    return BuiltinModel(clf, crf, rules, dict(data.synonyms), meta)
+
+
+def train_model(
+    data_paths: Sequence[str | Path] | None = None,
+    out: str | Path | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+    extractors: ExtractorConfig | None = None,
+) -> BuiltinModel:
+    """Load data (default: the bundled data), train, and save to ``out`` when given.
+
+    ``extractors`` configures the rule extractors stored with the model (order-number pattern,
+    phone region, which extractors run).
+    """
+    paths = list(data_paths) if data_paths else [bundled_data_path()]
+    if progress:
+        progress("loading " + ", ".join(str(p) for p in paths))
+    model = train_data(load_data(paths), extractors=extractors, progress=progress)
+    if out is not None:
+        model.save(out)
+        if progress:
+            progress(f"saved {out}")
+    return model
+
+
+def load_model(path: str | Path) -> BuiltinModel:
+    """Load a model file; raises ``ModelLoadError`` for missing/corrupted/incompatible files."""
+    header, payload = read_model_file(path)
+    try:
+        model = BuiltinModel(
+            payload["classifier"],
+            payload["crf"],
+            payload["rules"],
+            payload["synonyms"],
+            header["meta"],
+        )
+    except (KeyError, TypeError) as e:
+        raise ModelLoadError(f"{path}: model payload is incomplete ({e})") from e
+    if not isinstance(model.classifier, IntentClassifier) or not isinstance(
+        model.crf, CrfEntityExtractor
+    ):
+        raise ModelLoadError(f"{path}: model payload has the wrong type")
+    if getattr(model.classifier, "_weights", None) is None or not hasattr(model.crf, "_model"):
+        raise ModelLoadError(f"{path}: model was built by an incompatible version; retrain it")
+    return model

@@ -1,0 +1,196 @@
+"""NLU benchmark: BANKING77 and CLINC150 with the built-in model (not part of the test suite).
+
+    python tests/benchmarks/bench_nlu.py --data ../shared/benchmarks/nlu --out results.json
+
+Per dataset: training time, test accuracy and macro-F1; for CLINC150 also in-scope accuracy and
+out-of-scope recall at the fallback threshold chosen on its ``val`` split (BANKING77 has no
+validation split: the model tunes on a stratified 15% hold-out of ``train`` and then retrains on
+all of it). Latency: single-message ``parse_sync`` p50/p99 over test messages, and batch
+throughput of ``parse_batch``. Everything goes through the Rasa YAML loader and the full parse
+pipeline (classifier, CRF, rule extractors, language detection).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from nlu.evaluate import intent_metrics  # noqa: E402
+from nlu.model import BuiltinModel, train_data  # noqa: E402
+from nlu.modelfile import library_versions  # noqa: E402
+from nlu.training_data import TrainingData, load_data  # noqa: E402
+from nlu.types import FALLBACK_INTENT, OUT_OF_SCOPE_INTENT  # noqa: E402
+
+TARGETS = {
+    "banking77_accuracy": 0.92,
+    "clinc150_in_scope_accuracy": 0.92,
+    "clinc150_oos_recall": 0.70,
+    "train_seconds": 60.0,
+    "parse_ms_p99": 5.0,
+    "batch_per_second": 3000.0,
+}
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, cores, Python and library versions: the context the figures need."""
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cpu_model": cpu,
+        "cpu_count": os.cpu_count(),
+        "usable_cores": usable,
+        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "libraries": library_versions(),
+    }
+
+
+def latency(model: BuiltinModel, texts: list[str], n: int) -> dict[str, float]:
+    """Single-message p50/p99 (ms) over ``n`` texts, then batch throughput over all of them."""
+    sample = texts[:n]
+    for t in sample[:50]:  # warm caches (dateparser, CRF tagger)
+        model.parse_sync(t)
+    times = []
+    for t in sample:
+        t0 = time.perf_counter()
+        model.parse_sync(t)
+        times.append((time.perf_counter() - t0) * 1000)
+    t0 = time.perf_counter()
+    for i in range(0, len(texts), 256):
+        model.parse_batch(texts[i : i + 256])
+    batch_s = time.perf_counter() - t0
+    return {
+        "parse_ms_p50": round(float(np.percentile(times, 50)), 3),
+        "parse_ms_p99": round(float(np.percentile(times, 99)), 3),
+        "batch_per_second": round(len(texts) / batch_s, 1),
+        "latency_sample": len(sample),
+        "batch_size": 256,
+    }
+
+
+def run_dataset(name: str, folder: Path, n_latency: int) -> dict[str, Any]:
+    """Train on train(.yml), tune on val when present, evaluate on test."""
+    train = load_data([folder / "train.yml"])
+    val: TrainingData | None = (
+        load_data([folder / "val.yml"]) if (folder / "val.yml").exists() else None
+    )
+    test = load_data([folder / "test.yml"])
+    t0 = time.perf_counter()
+    model = train_data(train, val=val)
+    train_s = time.perf_counter() - t0
+    texts = [e.text for e in test.examples]
+    gold = [e.intent for e in test.examples]
+    results = model.parse_batch(texts)
+    raw = [r.ranking[0].name for r in results]  # before the fallback threshold
+    final = [r.intent for r in results]
+    out: dict[str, Any] = {
+        "dataset": name,
+        "train_examples": len(train.examples),
+        "test_examples": len(texts),
+        "intents": len(train.intents),
+        "train_seconds": round(train_s, 2),
+        "threshold": round(model.threshold, 4),
+        "threshold_tuned_on": "val split" if val else "15% hold-out of train",
+    }
+    has_oos = OUT_OF_SCOPE_INTENT in gold
+    if has_oos:
+        ins = [i for i, g in enumerate(gold) if g != OUT_OF_SCOPE_INTENT]
+        oos = [i for i, g in enumerate(gold) if g == OUT_OF_SCOPE_INTENT]
+        caught = {OUT_OF_SCOPE_INTENT, FALLBACK_INTENT}
+        out["in_scope_accuracy"] = round(float(np.mean([final[i] == gold[i] for i in ins])), 4)
+        out["oos_recall"] = round(float(np.mean([final[i] in caught for i in oos])), 4)
+        out["in_scope_accuracy_no_threshold"] = round(
+            float(np.mean([raw[i] == gold[i] for i in ins])), 4
+        )
+        pred = [OUT_OF_SCOPE_INTENT if p == FALLBACK_INTENT else p for p in final]
+        # The trade-off curve on test, for the README only: the threshold in use was chosen on val.
+        conf = np.array([r.confidence for r in results])
+        curve = []
+        for t in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
+            fb = conf < t
+            curve.append({
+                "threshold": t,
+                "in_scope_accuracy": round(float(np.mean(
+                    [raw[i] == gold[i] and not fb[i] for i in ins])), 4),
+                "oos_recall": round(float(np.mean(
+                    [raw[i] == OUT_OF_SCOPE_INTENT or fb[i] for i in oos])), 4),
+            })  # fmt: skip
+        out["test_operating_points"] = curve
+    else:
+        pred = raw  # no out-of-scope class: the intent decision is the ranking's top
+        out["fallback_rate"] = round(float(np.mean([p == FALLBACK_INTENT for p in final])), 4)
+    m = intent_metrics(gold, pred)
+    out["accuracy"] = m["accuracy"]
+    out["macro_f1"] = m["macro_f1"]
+    out["weighted_f1"] = m["weighted_f1"]
+    out.update(latency(model, texts, n_latency))
+    return out
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The README table."""
+    head = (
+        f"{'dataset':<11}{'train s':>8}{'acc':>8}{'macroF1':>9}{'in-scope':>10}{'oos rec':>9}"
+        f"{'p50 ms':>8}{'p99 ms':>8}{'batch/s':>9}"
+    )
+    lines = [head]
+    for r in rows:
+        ins = f"{r['in_scope_accuracy']:.4f}" if "in_scope_accuracy" in r else "-"
+        oos = f"{r['oos_recall']:.4f}" if "oos_recall" in r else "-"
+        lines.append(
+            f"{r['dataset']:<11}{r['train_seconds']:>8.1f}{r['accuracy']:>8.4f}"
+            f"{r['macro_f1']:>9.4f}{ins:>10}{oos:>9}{r['parse_ms_p50']:>8.3f}"
+            f"{r['parse_ms_p99']:>8.3f}{r['batch_per_second']:>9.0f}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and write the JSON results."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", required=True, help="folder with banking77/ and clinc150/")
+    p.add_argument("--out", default="results.json")
+    p.add_argument("--datasets", default="banking77,clinc150")
+    p.add_argument("--latency-sample", type=int, default=1000)
+    args = p.parse_args(argv)
+    info = machine_info()
+    rows = []
+    for name in args.datasets.split(","):
+        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        rows.append(run_dataset(name, Path(args.data) / name, args.latency_sample))
+    print(table(rows))
+    result = {
+        "benchmark": "nlu",
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": info,
+        "targets": TARGETS,
+        "results": rows,
+    }
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"[bench] written to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
