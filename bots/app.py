@@ -184,6 +184,7 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     yield
     stop.set()
     await asyncio.gather(consumer, sweeper, return_exceptions=True)
+    await worker.close()
     await outbox.drain()
 
 

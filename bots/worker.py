@@ -7,7 +7,8 @@ import dataclasses
 import logging
 import time
 from collections import OrderedDict
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bots.channels.rest import encode_replies
@@ -26,6 +27,7 @@ from storage.repositories.conversations import ConversationRepository
 from storage.repositories.customers import CustomerRepository
 from storage.repositories.messages import MessageRepository
 from storage.sessions import Session
+from storage.turns import Reply, Turn, TurnWriter
 
 if TYPE_CHECKING:
     from bots.flows.engine import Dialogue
@@ -37,6 +39,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FINAL_ATTEMPT = 3  # from this delivery attempt on, a failing turn answers with an apology
+IDENTITY_CACHE_TTL = timedelta(seconds=60)  # identity -> customer changes only on linking
+IDENTITY_CACHE_SIZE = 50_000
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+@dataclass(slots=True)
+class _KnownIdentity:
+    customer_id: int
+    name: str | None
+    phone: str | None
+    last_inbound_at: datetime | None
+    seen: datetime
 
 
 class Worker:
@@ -66,7 +80,9 @@ class Worker:
         self.timezone = timezone
         self.review_log = review_log
         self.send_lease = timedelta(seconds=send_lease)
-        self._identities: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self.turns = TurnWriter(db)
+        self._identities: OrderedDict[tuple[str, str], _KnownIdentity] = OrderedDict()
+        self._touched: dict[tuple[str, str], datetime] = {}
         self._turn = chain(
             [
                 self._mw_metrics,
@@ -82,6 +98,9 @@ class Worker:
             ],
             self._respond,
         )
+
+    async def close(self) -> None:
+        await self.turns.close()
 
     async def handle(self, delivery: Delivery) -> None:
         event = decode_event(delivery.body)
@@ -136,20 +155,38 @@ class Worker:
     async def _mw_identity(self, ctx: TurnContext, nxt: Next) -> None:
         msg = ctx.message
         key = (msg.channel, msg.user_id)
-        async with self.db.transaction() as s:
-            customer, identity = await CustomerRepository(s).resolve_identity(
-                msg.channel,
-                msg.user_id,
-                display_name=msg.user_name,
-                language=msg.language_hint,
-                now=ctx.now,
-            )
-        self._identities[key] = customer.id
-        ctx.customer_id = customer.id
-        ctx.customer_name = customer.display_name
-        ctx.customer_phone = customer.phone
-        ctx.last_inbound_at = identity.last_inbound_at
+        known = self._identities.get(key)
+        if known is None or ctx.now - known.seen > IDENTITY_CACHE_TTL:
+            known = await self._resolve(ctx)
+            self._identities[key] = known
+            if len(self._identities) > IDENTITY_CACHE_SIZE:
+                self._identities.popitem(last=False)
+        else:
+            self._identities.move_to_end(key)
+        ctx.customer_id = known.customer_id
+        ctx.customer_name = known.name
+        ctx.customer_phone = known.phone
+        ctx.last_inbound_at = known.last_inbound_at
         await nxt(ctx)
+
+    async def _resolve(self, ctx: TurnContext) -> _KnownIdentity:
+        """Read the identity; create customer and identity (a write) only when new."""
+        msg = ctx.message
+        async with self.db.session() as s:
+            found = await CustomerRepository(s).lookup(msg.channel, msg.user_id)
+        if found is None:
+            async with self.db.transaction() as s:
+                found = await CustomerRepository(s).resolve_identity(
+                    msg.channel,
+                    msg.user_id,
+                    display_name=msg.user_name,
+                    language=msg.language_hint,
+                    now=ctx.now,
+                )
+        customer, identity = found
+        return _KnownIdentity(
+            customer.id, customer.display_name, customer.phone, identity.last_inbound_at, ctx.now
+        )
 
     async def _mw_lock(self, ctx: TurnContext, nxt: Next) -> None:
         assert ctx.customer_id is not None
@@ -199,50 +236,61 @@ class Worker:
         session.last_channel = msg.channel
         intent = ctx.parse.intent if ctx.parse is not None else None
         synchronous = msg.reply_to is not None
-        async with self.db.transaction() as s:
-            messages = MessageRepository(s)
-            conversation = await ConversationRepository(s).current_or_new(ctx.customer_id, ctx.now)
-            inbound = await messages.add_inbound(
-                customer_id=ctx.customer_id,
-                conversation_id=conversation.id,
-                channel=msg.channel,
-                external_user_id=msg.user_id,
-                platform_message_id=msg.message_id,
-                text=msg.text,
-                payload=msg.payload,
-                intent=intent,
-                now=ctx.now,
-            )
-            if inbound is None:
-                # Processed already (a platform retry that slipped past the dedup window).
-                ctx.duplicate = True
-                ctx.replies = []
-                return
-            ctx.inbound_row_id = inbound.id
-            session.last_inbound_id = inbound.id
-            for reply in ctx.replies:
-                row = await messages.add_outbound(
-                    customer_id=ctx.customer_id,
-                    conversation_id=conversation.id,
-                    channel=msg.channel,
-                    external_user_id=msg.user_id,
-                    sender_kind=reply.sender,
-                    text=reply.text,
-                    body=encode_outbound(reply),
-                    in_reply_to_id=inbound.id,
-                    now=ctx.now,
-                    status="sent" if synchronous else "pending",
-                    # sent by this process right after the commit; the sweeper takes over
-                    # only if this process dies before that
-                    due_at=ctx.now + self.send_lease,
+        # The session as it will be once saved, stored with the message: if this process dies
+        # between the commit and the session save, the redelivery restores it (`_repair`).
+        snapshot = dataclasses.asdict(session)
+        snapshot["version"] = session.version + 1
+        conversation_id = session.data.get("conversation_id")
+        if conversation_id is None:
+            async with self.db.transaction() as s:
+                conversation = await ConversationRepository(s).current_or_new(
+                    ctx.customer_id, ctx.now
                 )
-                if not synchronous:
-                    ctx.to_send.append(PendingSend(row.id, msg.channel, msg.user_id, reply))
-            snapshot = dataclasses.replace(session, version=session.version + 1)
-            inbound.session_snapshot = _session_dict(snapshot)
-            await CustomerRepository(s).touch(
-                ctx.customer_id, msg.channel, ctx.now, external_id=msg.user_id
+            conversation_id = session.data["conversation_id"] = conversation.id
+            snapshot["data"]["conversation_id"] = conversation_id
+        status = "sent" if synchronous else "pending"
+        turn = Turn(
+            customer_id=ctx.customer_id,
+            conversation_id=conversation_id,
+            channel=msg.channel,
+            external_user_id=msg.user_id,
+            platform_message_id=msg.message_id,
+            text=msg.text,
+            payload=msg.payload,
+            intent=intent,
+            session_snapshot=snapshot,
+            now=ctx.now,
+            # pending replies are sent by this process right after the commit; the outbox
+            # sweeper takes over only if this process dies before that
+            replies=[
+                Reply(r.sender, r.text, encode_outbound(r), status, ctx.now + self.send_lease)
+                for r in ctx.replies
+            ],
+            touch=self._needs_touch(ctx),
+        )
+        written = await self.turns.write(turn)
+        if written.inbound_id is None:
+            # Processed already (a platform retry that slipped past the dedup window).
+            ctx.duplicate = True
+            ctx.replies = []
+            return
+        ctx.inbound_row_id = written.inbound_id
+        if not synchronous:
+            ctx.to_send.extend(
+                PendingSend(row_id, msg.channel, msg.user_id, reply)
+                for row_id, reply in zip(written.reply_ids, ctx.replies, strict=True)
             )
+
+    def _needs_touch(self, ctx: TurnContext) -> bool:
+        """Last-seen times are kept to the minute: one UPDATE a minute per chat, not per message."""
+        key = (ctx.message.channel, ctx.message.user_id)
+        last = self._touched.get(key)
+        if last is not None and ctx.now - last < TOUCH_EVERY:
+            return False
+        self._touched[key] = ctx.now
+        if len(self._touched) > IDENTITY_CACHE_SIZE:
+            self._touched.pop(next(iter(self._touched)))
+        return True
 
     async def _mw_handoff_gate(self, ctx: TurnContext, nxt: Next) -> None:
         assert ctx.session is not None
@@ -284,9 +332,10 @@ class Worker:
         ctx.inbound_row_id = row.id
         assert ctx.customer_id is not None
         session = await self.backends.sessions.get(ctx.customer_id)
-        if row.session_snapshot and session.last_inbound_id != row.id:
+        snapshot = row.session_snapshot
+        if snapshot and session.version < snapshot["version"]:
             # The turn was stored but its session was not saved before the crash: restore it.
-            restored = Session(**{**row.session_snapshot, "version": session.version})
+            restored = Session(**{**snapshot, "version": session.version})
             await self.backends.sessions.save(restored)
             log.info("restored session of customer %s from message %s", ctx.customer_id, row.id)
         ctx.replies = [decode_outbound(r.body) for r in replies if r.body]
@@ -320,6 +369,3 @@ class Worker:
 async def _noop(ctx: TurnContext) -> None:
     return None
 
-
-def _session_dict(session: Session) -> dict[str, Any]:
-    return dataclasses.asdict(session)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -41,6 +42,12 @@ class Database:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time, and a transaction that reads first and writes later
+        # fails with "database is locked" instead of waiting when another writer got there
+        # first. In-process, writers queue on this lock instead (no busy-wait sleeps either).
+        self._write_lock: asyncio.Lock | None = (
+            asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        )
 
     @property
     def dialect(self) -> str:
@@ -56,7 +63,11 @@ class Database:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside a transaction: committed on success, rolled back on error."""
-        async with self._sessions() as s, s.begin():
+        if self._write_lock is None:
+            async with self._sessions() as s, s.begin():
+                yield s
+            return
+        async with self._write_lock, self._sessions() as s, s.begin():
             yield s
 
     async def ping(self) -> None:
@@ -75,6 +86,9 @@ class Database:
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL survives a crash of the process (what the outbox relies on) and skips
+    # an fsync per commit; only an OS crash or power loss can drop the last commits.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

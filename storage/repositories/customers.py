@@ -77,6 +77,12 @@ class CustomerRepository:
         ).first()
         return None if row is None else (row[0], row[1])
 
+    async def lookup(
+        self, channel: str, external_id: str
+    ) -> tuple[Customer, ChannelIdentity] | None:
+        """The customer and identity for (channel, external_id), read only; None when new."""
+        return await self._find(channel, external_id)
+
     async def find_by_identity(self, channel: str, external_id: str) -> Customer | None:
         """The customer behind a channel identity, or None."""
         found = await self._find(channel, external_id)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Message
 from storage.repositories._sql import insert_ignoring_conflicts
 
 __all__ = ["OUTBOUND_FINAL", "MessageRepository"]
+
+_INSERT_MESSAGE = insert(Message.__table__).returning(Message.__table__.c.id)
+_INSERT_INBOUND: dict[str, Any] = {}  # per dialect: INSERT ... ON CONFLICT DO NOTHING
 
 #: Statuses after which the outbox sweeper leaves a row alone.
 OUTBOUND_FINAL = frozenset({"sent", "failed", "undeliverable", "delivered", "seen"})
@@ -39,30 +42,66 @@ class MessageRepository:
         text: str | None,
         payload: str | None = None,
         intent: str | None = None,
+        session_snapshot: dict[str, Any] | None = None,
         now: dt.datetime,
     ) -> Message | None:
         """Record an inbound message; None when (channel, "in", platform_message_id) exists."""
-        stmt = insert_ignoring_conflicts(
-            self.session, Message, ["channel", "direction", "platform_message_id"]
-        ).values(
+        new_id = await self.insert_inbound(
             customer_id=customer_id,
             conversation_id=conversation_id,
             channel=channel,
             external_user_id=external_user_id,
-            direction="in",
-            sender_kind="customer",
+            platform_message_id=platform_message_id,
             text=text,
             payload=payload,
-            platform_message_id=platform_message_id,
             intent=intent,
-            status="received",
-            attempts=0,
-            created_at=now,
+            session_snapshot=session_snapshot,
+            now=now,
         )
-        new_id = (await self.session.execute(stmt.returning(Message.id))).scalar()
-        if new_id is None:
-            return None
-        return await self.session.get(Message, new_id)
+        return None if new_id is None else await self.session.get(Message, new_id)
+
+    async def insert_inbound(
+        self,
+        *,
+        customer_id: int,
+        conversation_id: int | None,
+        channel: str,
+        external_user_id: str,
+        platform_message_id: str | None,
+        text: str | None,
+        payload: str | None = None,
+        intent: str | None = None,
+        session_snapshot: dict[str, Any] | None = None,
+        now: dt.datetime,
+    ) -> int | None:
+        """`add_inbound` in one round trip: the new row's id, or None for a duplicate.
+
+        ``session_snapshot`` is the session as it will be after this turn, stored with the
+        message so a crash between this commit and the session save can be repaired."""
+        params = {
+            "customer_id": customer_id,
+            "conversation_id": conversation_id,
+            "channel": channel,
+            "external_user_id": external_user_id,
+            "direction": "in",
+            "sender_kind": "customer",
+            "text": text,
+            "payload": payload,
+            "platform_message_id": platform_message_id,
+            "intent": intent,
+            "status": "received",
+            "attempts": 0,
+            "session_snapshot": session_snapshot,
+            "created_at": now,
+        }
+        dialect = self.session.get_bind().dialect.name
+        stmt = _INSERT_INBOUND.get(dialect)
+        if stmt is None:
+            stmt = _INSERT_INBOUND[dialect] = insert_ignoring_conflicts(
+                self.session, Message.__table__, ["channel", "direction", "platform_message_id"]
+            ).returning(Message.__table__.c.id)
+        new_id: int | None = (await self.session.execute(stmt, params)).scalar()
+        return new_id
 
     async def find_inbound(self, channel: str, platform_message_id: str) -> Message | None:
         """The inbound message with this platform id, or None."""
@@ -95,28 +134,63 @@ class MessageRepository:
         the sweeper then leaves the row alone unless that process dies before sending it.
         ``status="sent"`` records a reply that was delivered in the request itself (REST).
         """
+        new_id = await self.insert_outbound(
+            customer_id,
+            conversation_id,
+            channel,
+            external_user_id,
+            sender_kind,
+            text,
+            body,
+            in_reply_to_id,
+            now,
+            status=status,
+            due_at=due_at,
+        )
+        message = await self.session.get(Message, new_id)
+        assert message is not None
+        return message
+
+    async def insert_outbound(
+        self,
+        customer_id: int,
+        conversation_id: int | None,
+        channel: str,
+        external_user_id: str,
+        sender_kind: str,
+        text: str | None,
+        body: dict[str, Any] | None,
+        in_reply_to_id: int | None,
+        now: dt.datetime,
+        *,
+        status: str = "pending",
+        due_at: dt.datetime | None = None,
+    ) -> int:
+        """`add_outbound` in one round trip; returns the new row's id."""
         if status not in ("pending", "sent"):
             raise ValueError(f"a new outbound message is pending or sent, not {status!r}")
         sent = status == "sent"
-        message = Message(
-            customer_id=customer_id,
-            conversation_id=conversation_id,
-            channel=channel,
-            external_user_id=external_user_id,
-            direction="out",
-            sender_kind=sender_kind,
-            text=text,
-            body=body,
-            in_reply_to_id=in_reply_to_id,
-            status=status,
-            attempts=0,
-            next_attempt_at=None if sent else (due_at or now),
-            created_at=now,
-            sent_at=now if sent else None,
-        )
-        self.session.add(message)
-        await self.session.flush()
-        return message
+        params = {
+            "customer_id": customer_id,
+            "conversation_id": conversation_id,
+            "channel": channel,
+            "external_user_id": external_user_id,
+            "direction": "out",
+            "sender_kind": sender_kind,
+            "text": text,
+            "body": body,
+            "in_reply_to_id": in_reply_to_id,
+            "status": status,
+            "attempts": 0,
+            "next_attempt_at": None if sent else (due_at or now),
+            "created_at": now,
+            "sent_at": now if sent else None,
+        }
+        # A Core insert of the table with the values as execution parameters: compiled once
+        # and cached, where an ORM `.values(...)` statement is rebuilt for every message.
+        stmt = _INSERT_MESSAGE
+        new_id: int = (await self.session.execute(stmt, params)).scalar_one()
+        return new_id
 
     async def replies_to(self, inbound_id: int) -> list[Message]:
         """Outbound messages caused by one inbound message, in creation order."""

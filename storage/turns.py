@@ -1,0 +1,238 @@
+"""Group commit of processed turns: the inbound message, its replies, and bookkeeping.
+
+A worker process handles many customers at once, and each turn ends with the same small write
+(one inbound row with its session snapshot, the replies). Writing each in its own transaction
+makes a single-writer database like SQLite the bottleneck. `TurnWriter` queues turns and writes
+everything queued in one transaction with multi-row inserts: while one batch is being
+committed, the next one gathers. No turn waits for a timer; a lone turn is written at once.
+
+If a batch fails, its turns are retried one by one, so one bad turn cannot fail the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import Database
+from storage.errors import StorageError
+from storage.models import ChannelIdentity, Customer, Message
+from storage.repositories._sql import insert_ignoring_conflicts
+
+__all__ = ["Reply", "Turn", "TurnWriter", "Written"]
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 256
+_MESSAGES = Message.__table__
+
+
+@dataclass(slots=True)
+class Reply:
+    sender_kind: str
+    text: str | None
+    body: dict[str, Any] | None
+    status: str = "pending"  # "pending" (the outbox sends it) or "sent" (answered in-request)
+    due_at: dt.datetime | None = None
+
+
+@dataclass(slots=True)
+class Turn:
+    customer_id: int
+    conversation_id: int | None
+    channel: str
+    external_user_id: str
+    platform_message_id: str
+    text: str | None
+    payload: str | None
+    intent: str | None
+    session_snapshot: dict[str, Any] | None
+    now: dt.datetime
+    replies: list[Reply] = field(default_factory=list)
+    touch: bool = False  # also update the customer's last seen and the identity's last inbound
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    inbound_id: int | None  # None: this message was recorded before (a duplicate)
+    reply_ids: tuple[int, ...] = ()
+
+
+class TurnWriter:
+    """Writes turns in batches. `write` returns once the turn's transaction committed."""
+
+    def __init__(self, db: Database, *, max_batch: int = MAX_BATCH) -> None:
+        self._db = db
+        self._max_batch = max_batch
+        self._pending: list[tuple[Turn, asyncio.Future[Written]]] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def write(self, turn: Turn) -> Written:
+        """Queue a turn and wait until it is committed; raises `StorageError` if it is not."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="turn-writer")
+        future: asyncio.Future[Written] = asyncio.get_running_loop().create_future()
+        self._pending.append((turn, future))
+        self._wakeup.set()
+        return await future
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for _, future in self._pending:
+            if not future.done():
+                future.set_exception(StorageError("the turn writer was closed"))
+        self._pending.clear()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                await self._write_batch(batch)
+
+    async def _write_batch(self, batch: list[tuple[Turn, asyncio.Future[Written]]]) -> None:
+        turns = [t for t, _ in batch]
+        try:
+            async with self._db.transaction() as s:
+                results = await _write(s, turns)
+        except (SQLAlchemyError, StorageError) as e:
+            if len(batch) == 1:
+                _settle(batch[0][1], error=StorageError(f"writing a turn failed: {e}"))
+                return
+            log.warning("a batch of %d turns failed (%s); writing them one by one", len(batch), e)
+            for item in batch:
+                await self._write_batch([item])
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            _settle(future, result=result)
+
+
+def _settle(
+    future: asyncio.Future[Written],
+    *,
+    result: Written | None = None,
+    error: BaseException | None = None,
+) -> None:
+    if future.done():  # the waiter was cancelled
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert result is not None
+        future.set_result(result)
+
+
+async def _write(s: AsyncSession, turns: list[Turn]) -> list[Written]:
+    """Insert all inbound rows (duplicates skipped), then all replies, then the touches."""
+    inbound_stmt = insert_ignoring_conflicts(
+        s, _MESSAGES, ["channel", "direction", "platform_message_id"]
+    ).returning(_MESSAGES.c.id, _MESSAGES.c.channel, _MESSAGES.c.platform_message_id)
+    # The same message twice in one batch: only the first is written, the second is a duplicate.
+    keys: list[tuple[str, str] | None] = []
+    seen: set[tuple[str, str]] = set()
+    rows: list[dict[str, Any]] = []
+    for t in turns:
+        key = (t.channel, t.platform_message_id)
+        if key in seen:
+            keys.append(None)
+            continue
+        seen.add(key)
+        keys.append(key)
+        rows.append(_inbound_row(t))
+    ids: dict[tuple[str, str], int] = {}
+    if rows:
+        for row in (await s.execute(inbound_stmt, rows)).all():
+            ids[(row.channel, row.platform_message_id)] = row.id
+    inbound_ids = [ids.get(key) if key is not None else None for key in keys]
+
+    reply_rows: list[dict[str, Any]] = []
+    for t, inbound_id in zip(turns, inbound_ids, strict=True):
+        if inbound_id is None:
+            continue
+        reply_rows.extend(_reply_row(t, r, inbound_id) for r in t.replies)
+    replies_by_inbound: dict[int, list[int]] = {}
+    if reply_rows:
+        stmt = insert(_MESSAGES).returning(_MESSAGES.c.id, _MESSAGES.c.in_reply_to_id)
+        # ids grow in insertion order within one statement, so sorting by id restores the
+        # order in which each turn listed its replies
+        for row in sorted((await s.execute(stmt, reply_rows)).all(), key=lambda r: r.id):
+            replies_by_inbound.setdefault(row.in_reply_to_id, []).append(row.id)
+
+    for t, inbound_id in zip(turns, inbound_ids, strict=True):
+        if inbound_id is not None and t.touch:
+            await _touch(s, t)
+    return [
+        Written(i, tuple(replies_by_inbound.get(i, ()))) if i is not None else Written(None)
+        for i in inbound_ids
+    ]
+
+
+def _inbound_row(t: Turn) -> dict[str, Any]:
+    return {
+        "customer_id": t.customer_id,
+        "conversation_id": t.conversation_id,
+        "channel": t.channel,
+        "external_user_id": t.external_user_id,
+        "direction": "in",
+        "sender_kind": "customer",
+        "text": t.text,
+        "payload": t.payload,
+        "platform_message_id": t.platform_message_id,
+        "intent": t.intent,
+        "status": "received",
+        "attempts": 0,
+        "session_snapshot": t.session_snapshot,
+        "created_at": t.now,
+    }
+
+
+def _reply_row(t: Turn, r: Reply, inbound_id: int) -> dict[str, Any]:
+    if r.status not in ("pending", "sent"):
+        raise ValueError(f"a new reply is pending or sent, not {r.status!r}")
+    sent = r.status == "sent"
+    return {
+        "customer_id": t.customer_id,
+        "conversation_id": t.conversation_id,
+        "channel": t.channel,
+        "external_user_id": t.external_user_id,
+        "direction": "out",
+        "sender_kind": r.sender_kind,
+        "text": r.text,
+        "body": r.body,
+        "in_reply_to_id": inbound_id,
+        "status": r.status,
+        "attempts": 0,
+        "next_attempt_at": None if sent else (r.due_at or t.now),
+        "created_at": t.now,
+        "sent_at": t.now if sent else None,
+    }
+
+
+async def _touch(s: AsyncSession, t: Turn) -> None:
+    await s.execute(
+        update(Customer)
+        .where(Customer.id == t.customer_id)
+        .values(last_seen_at=t.now, last_channel=t.channel)
+    )
+    await s.execute(
+        update(ChannelIdentity)
+        .where(
+            ChannelIdentity.channel == t.channel,
+            ChannelIdentity.external_id == t.external_user_id,
+        )
+        .values(last_inbound_at=t.now, reachable=True)
+    )
