@@ -24,15 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
 from storage.errors import StorageError
-from storage.models import ChannelIdentity, Customer, Message
+from storage.models import ChannelIdentity, Customer
 from storage.repositories._sql import insert_ignoring_conflicts
+from storage.repositories.messages import MESSAGES, inbound_values, outbound_values
 
 __all__ = ["Reply", "Turn", "TurnWriter", "Written"]
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 256
-_MESSAGES = Message.__table__
 
 
 @dataclass(slots=True)
@@ -139,8 +139,8 @@ def _settle(
 async def _write(s: AsyncSession, turns: list[Turn]) -> list[Written]:
     """Insert all inbound rows (duplicates skipped), then all replies, then the touches."""
     inbound_stmt = insert_ignoring_conflicts(
-        s, _MESSAGES, ["channel", "direction", "platform_message_id"]
-    ).returning(_MESSAGES.c.id, _MESSAGES.c.channel, _MESSAGES.c.platform_message_id)
+        s, MESSAGES, ["channel", "direction", "platform_message_id"]
+    ).returning(MESSAGES.c.id, MESSAGES.c.channel, MESSAGES.c.platform_message_id)
     # The same message twice in one batch: only the first is written, the second is a duplicate.
     keys: list[tuple[str, str] | None] = []
     seen: set[tuple[str, str]] = set()
@@ -166,7 +166,7 @@ async def _write(s: AsyncSession, turns: list[Turn]) -> list[Written]:
         reply_rows.extend(_reply_row(t, r, inbound_id) for r in t.replies)
     replies_by_inbound: dict[int, list[int]] = {}
     if reply_rows:
-        stmt = insert(_MESSAGES).returning(_MESSAGES.c.id, _MESSAGES.c.in_reply_to_id)
+        stmt = insert(MESSAGES).returning(MESSAGES.c.id, MESSAGES.c.in_reply_to_id)
         # ids grow in insertion order within one statement, so sorting by id restores the
         # order in which each turn listed its replies
         for row in sorted((await s.execute(stmt, reply_rows)).all(), key=lambda r: r.id):
@@ -182,44 +182,34 @@ async def _write(s: AsyncSession, turns: list[Turn]) -> list[Written]:
 
 
 def _inbound_row(t: Turn) -> dict[str, Any]:
-    return {
-        "customer_id": t.customer_id,
-        "conversation_id": t.conversation_id,
-        "channel": t.channel,
-        "external_user_id": t.external_user_id,
-        "direction": "in",
-        "sender_kind": "customer",
-        "text": t.text,
-        "payload": t.payload,
-        "platform_message_id": t.platform_message_id,
-        "intent": t.intent,
-        "status": "received",
-        "attempts": 0,
-        "session_snapshot": t.session_snapshot,
-        "created_at": t.now,
-    }
+    return inbound_values(
+        customer_id=t.customer_id,
+        conversation_id=t.conversation_id,
+        channel=t.channel,
+        external_user_id=t.external_user_id,
+        platform_message_id=t.platform_message_id,
+        text=t.text,
+        payload=t.payload,
+        intent=t.intent,
+        session_snapshot=t.session_snapshot,
+        now=t.now,
+    )
 
 
 def _reply_row(t: Turn, r: Reply, inbound_id: int) -> dict[str, Any]:
-    if r.status not in ("pending", "sent"):
-        raise ValueError(f"a new reply is pending or sent, not {r.status!r}")
-    sent = r.status == "sent"
-    return {
-        "customer_id": t.customer_id,
-        "conversation_id": t.conversation_id,
-        "channel": t.channel,
-        "external_user_id": t.external_user_id,
-        "direction": "out",
-        "sender_kind": r.sender_kind,
-        "text": r.text,
-        "body": r.body,
-        "in_reply_to_id": inbound_id,
-        "status": r.status,
-        "attempts": 0,
-        "next_attempt_at": None if sent else (r.due_at or t.now),
-        "created_at": t.now,
-        "sent_at": t.now if sent else None,
-    }
+    return outbound_values(
+        customer_id=t.customer_id,
+        conversation_id=t.conversation_id,
+        channel=t.channel,
+        external_user_id=t.external_user_id,
+        sender_kind=r.sender_kind,
+        text=r.text,
+        body=r.body,
+        in_reply_to_id=inbound_id,
+        now=t.now,
+        status=r.status,
+        due_at=r.due_at,
+    )
 
 
 async def _touch(s: AsyncSession, t: Turn) -> None:

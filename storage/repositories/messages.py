@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Message
@@ -13,7 +13,8 @@ from storage.repositories._sql import insert_ignoring_conflicts
 
 __all__ = ["OUTBOUND_FINAL", "MessageRepository"]
 
-_INSERT_MESSAGE = insert(Message.__table__).returning(Message.__table__.c.id)
+MESSAGES = cast(Table, Message.__table__)
+_INSERT_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id)
 _INSERT_INBOUND: dict[str, Any] = {}  # per dialect: INSERT ... ON CONFLICT DO NOTHING
 
 #: Statuses after which the outbox sweeper leaves a row alone.
@@ -23,6 +24,74 @@ _RECEIPT_FROM = {
     "delivered": ("pending", "sent"),
     "seen": ("pending", "sent", "delivered"),
 }
+
+
+def inbound_values(
+    *,
+    customer_id: int,
+    conversation_id: int | None,
+    channel: str,
+    external_user_id: str,
+    platform_message_id: str | None,
+    text: str | None,
+    payload: str | None,
+    intent: str | None,
+    session_snapshot: dict[str, Any] | None,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Column values of an inbound transcript row."""
+    return {
+        "customer_id": customer_id,
+        "conversation_id": conversation_id,
+        "channel": channel,
+        "external_user_id": external_user_id,
+        "direction": "in",
+        "sender_kind": "customer",
+        "text": text,
+        "payload": payload,
+        "platform_message_id": platform_message_id,
+        "intent": intent,
+        "status": "received",
+        "attempts": 0,
+        "session_snapshot": session_snapshot,
+        "created_at": now,
+    }
+
+
+def outbound_values(
+    *,
+    customer_id: int,
+    conversation_id: int | None,
+    channel: str,
+    external_user_id: str,
+    sender_kind: str,
+    text: str | None,
+    body: dict[str, Any] | None,
+    in_reply_to_id: int | None,
+    now: dt.datetime,
+    status: str = "pending",
+    due_at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Column values of a reply: pending (due ``due_at`` or now) or already sent (REST)."""
+    if status not in ("pending", "sent"):
+        raise ValueError(f"a new outbound message is pending or sent, not {status!r}")
+    sent = status == "sent"
+    return {
+        "customer_id": customer_id,
+        "conversation_id": conversation_id,
+        "channel": channel,
+        "external_user_id": external_user_id,
+        "direction": "out",
+        "sender_kind": sender_kind,
+        "text": text,
+        "body": body,
+        "in_reply_to_id": in_reply_to_id,
+        "status": status,
+        "attempts": 0,
+        "next_attempt_at": None if sent else (due_at or now),
+        "created_at": now,
+        "sent_at": now if sent else None,
+    }
 
 
 class MessageRepository:
@@ -78,28 +147,24 @@ class MessageRepository:
 
         ``session_snapshot`` is the session as it will be after this turn, stored with the
         message so a crash between this commit and the session save can be repaired."""
-        params = {
-            "customer_id": customer_id,
-            "conversation_id": conversation_id,
-            "channel": channel,
-            "external_user_id": external_user_id,
-            "direction": "in",
-            "sender_kind": "customer",
-            "text": text,
-            "payload": payload,
-            "platform_message_id": platform_message_id,
-            "intent": intent,
-            "status": "received",
-            "attempts": 0,
-            "session_snapshot": session_snapshot,
-            "created_at": now,
-        }
+        params = inbound_values(
+            customer_id=customer_id,
+            conversation_id=conversation_id,
+            channel=channel,
+            external_user_id=external_user_id,
+            platform_message_id=platform_message_id,
+            text=text,
+            payload=payload,
+            intent=intent,
+            session_snapshot=session_snapshot,
+            now=now,
+        )
         dialect = self.session.get_bind().dialect.name
         stmt = _INSERT_INBOUND.get(dialect)
         if stmt is None:
             stmt = _INSERT_INBOUND[dialect] = insert_ignoring_conflicts(
-                self.session, Message.__table__, ["channel", "direction", "platform_message_id"]
-            ).returning(Message.__table__.c.id)
+                self.session, MESSAGES, ["channel", "direction", "platform_message_id"]
+            ).returning(MESSAGES.c.id)
         new_id: int | None = (await self.session.execute(stmt, params)).scalar()
         return new_id
 
@@ -167,25 +232,19 @@ class MessageRepository:
         due_at: dt.datetime | None = None,
     ) -> int:
         """`add_outbound` in one round trip; returns the new row's id."""
-        if status not in ("pending", "sent"):
-            raise ValueError(f"a new outbound message is pending or sent, not {status!r}")
-        sent = status == "sent"
-        params = {
-            "customer_id": customer_id,
-            "conversation_id": conversation_id,
-            "channel": channel,
-            "external_user_id": external_user_id,
-            "direction": "out",
-            "sender_kind": sender_kind,
-            "text": text,
-            "body": body,
-            "in_reply_to_id": in_reply_to_id,
-            "status": status,
-            "attempts": 0,
-            "next_attempt_at": None if sent else (due_at or now),
-            "created_at": now,
-            "sent_at": now if sent else None,
-        }
+        params = outbound_values(
+            customer_id=customer_id,
+            conversation_id=conversation_id,
+            channel=channel,
+            external_user_id=external_user_id,
+            sender_kind=sender_kind,
+            text=text,
+            body=body,
+            in_reply_to_id=in_reply_to_id,
+            now=now,
+            status=status,
+            due_at=due_at,
+        )
         # A Core insert of the table with the values as execution parameters: compiled once
         # and cached, where an ORM `.values(...)` statement is rebuilt for every message.
         stmt = _INSERT_MESSAGE
