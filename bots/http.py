@@ -58,8 +58,12 @@ async def metrics(request: web.Request) -> web.Response:
     from bots.app import BACKENDS, METRICS
 
     m = request.app[METRICS]
+    queue = request.app[BACKENDS].queue
     try:
-        m.queue_depth.set(await request.app[BACKENDS].queue.depth())
+        m.queue_depth.set(await queue.depth())
     except Exception:
         log.warning("queue depth unavailable", exc_info=True)
+    owned = getattr(queue, "owned_partitions", None)
+    if owned is not None:
+        m.partitions_owned.set(len(owned))
     return web.Response(body=m.render(), content_type="text/plain", charset="utf-8")

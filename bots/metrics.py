@@ -34,6 +34,11 @@ class Metrics:
             "omnirelay_sent_total", "Outbound sends by result", ["channel", "result"], registry=r
         )
         self.intents = Counter("omnirelay_intents_total", "Parsed intents", ["intent"], registry=r)
+        self.partitions_owned = Gauge(
+            "omnirelay_queue_partitions_owned",
+            "Queue partitions this worker process holds the lease of (Redis mode)",
+            registry=r,
+        )
         self.queue_depth = Gauge(
             "omnirelay_queue_depth", "Messages published but not yet acked", registry=r
         )

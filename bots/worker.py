@@ -368,4 +368,3 @@ class Worker:
 
 async def _noop(ctx: TurnContext) -> None:
     return None
-

@@ -6,6 +6,7 @@ with SIGKILL (no cleanup, no ack, no lease release)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -61,11 +63,14 @@ class Workers:
         self.env = {**os.environ, **env}
         self.logdir = logdir
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.ports: list[int] = []
 
     def start(self) -> subprocess.Popen[bytes]:
         log = open(self.logdir / f"worker{len(self.procs)}.log", "wb")  # noqa: SIM115
+        port = _free_port()
+        self.ports.append(port)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bots.cli", "worker", "--port", str(_free_port())],
+            [sys.executable, "-m", "bots.cli", "worker", "--port", str(port)],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -204,3 +209,57 @@ async def test_worker_killed_before_replies_stored_message_redelivered_once(
     assert len(texts) == 2, pool.logs()
     assert all(t.startswith("Hi") for t in texts), texts
     assert len(fake_rasa.requests) == 3  # hung, redelivered, second message
+
+
+async def _processed(port: int, metric: str = "omnirelay_processed_total{") -> float:
+    """A metric (summed over labels) read from a worker's /metrics; -1 when it is not up."""
+    async with aiohttp.ClientSession() as http:
+        try:
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
+                text = await resp.text()
+        except aiohttp.ClientError:
+            return -1.0
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(metric)
+    )
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+async def test_two_worker_processes_share_the_stream_in_order(
+    gateway: TestClient[Any, Any],
+    fake_telegram: FakeTelegram,
+    workers: Callable[[], Workers],
+    scaleout_env: dict[str, str],
+) -> None:
+    scaleout_env["OMNIRELAY_TELEGRAM_API_BASE"] = fake_telegram.base_url
+    pool = workers()
+    pool.start()
+    pool.start()
+    # both workers hold partitions before the load, so both must take part
+    for port in pool.ports:
+        await wait_until(
+            lambda p=port: _owns_partitions(p), timeout=60, what=f"worker :{port} owns partitions"
+        )
+    chats = [new_chat_id() for _ in range(40)]
+    orders = ["A1001", "A1002", "A1003"]
+
+    async def customer(chat: int) -> None:
+        for number in orders:
+            await _post(gateway, text_update(chat, f"order {number}", update_id=new_update_id()))
+
+    await asyncio.gather(*(customer(c) for c in chats))
+    total = len(chats) * len(orders)
+    await fake_telegram.wait_for(lambda: len(fake_telegram.sent_messages()) >= total, timeout=90)
+    assert len(fake_telegram.sent_messages()) == total, pool.logs()
+    for chat in chats:
+        texts = [m["text"] for m in fake_telegram.sent_messages(chat_id=chat)]
+        assert [n for n in orders if any(n in t for t in texts)] == orders
+        assert all(n in t for n, t in zip(orders, texts, strict=True)), texts
+    counts = [await _processed(port) for port in pool.ports]
+    assert sum(counts) == total, counts
+    assert all(c > 0 for c in counts), f"one worker did all the work: {counts}"
+
+
+async def _owns_partitions(port: int) -> bool:
+    return await _processed(port, "omnirelay_queue_partitions_owned ") > 0
