@@ -93,3 +93,15 @@ async def test_nlu_outage_ends_in_an_apology_and_an_escalation(
         assert session.handoff == "pending"
         assert session.data["escalation"]["reason"] == "processing_error"
     assert any("retried" in r.getMessage() for r in caplog.records)
+
+
+async def test_readyz_tells_the_truth_when_the_database_is_down(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/nothing")
+    async with TestClient(TestServer(create_app(settings, "gateway"))) as client:
+        assert (await client.get("/healthz")).status == 200  # alive...
+        ready = await client.get("/readyz")  # ...but not ready
+        assert ready.status == 503
+        body = await ready.json()
+        assert body["checks"]["database"].startswith("error")
