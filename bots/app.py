@@ -161,6 +161,7 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
         max_attempts=s.send_max_attempts,
         max_retry_after=s.send_max_retry_after,
         lease=s.send_lease,
+        rate_limits=s.outbound_rate_limits,
     )
     templates = Templates(s.default_language)
     dialogue = Dialogue(

@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     rest_reply_timeout: float = 10.0
     max_body_bytes: int = 1024 * 1024
     send_max_attempts: int = 8
-    send_lease: float = 30.0  # a stored reply not sent within this is re-sent by a sweeper
+    send_lease: float = 30.0
+    # pace sends to each platform's published limits; off only for load tests against fakes
+    outbound_rate_limits: bool = True  # a stored reply not sent within this is re-sent by a sweeper
     send_max_retry_after: float = 3600.0
     lock_timeout: float = 30.0
     timezone: str = "Europe/Kyiv"

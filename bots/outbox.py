@@ -26,6 +26,7 @@ from bots.channels.errors import (
     SendError,
     TransientSendError,
 )
+from bots.channels.ratelimit import RateLimiter
 from bots.messages import decode_outbound, now_utc
 from bots.metrics import Metrics
 from bots.pipeline import PendingSend
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RETRY_AFTER = 1.0  # a 429 without retry_after (Telegram 2016-era answers)
 INLINE_WAIT_LIMIT = 30.0  # longer waits are handed to the sweeper instead of held in memory
+BURST = 3.0  # replies of one turn (text + a follow-up) may go out together
 
 
 @dataclass(slots=True)
@@ -58,6 +60,7 @@ class Outbox:
         max_retry_after: float = 3600.0,
         base_backoff: float = 0.5,
         lease: float = 30.0,
+        rate_limits: bool = True,
     ) -> None:
         self._db = db
         self._channels = channels
@@ -66,6 +69,14 @@ class Outbox:
         self._max_retry_after = max_retry_after
         self._base_backoff = base_backoff
         self._lease = lease
+        # Each platform's declared pace (Telegram ~1/s per chat, 30/s overall...): a burst
+        # waits its turn in the chat's lane instead of being refused with 429s.
+        self._limiters = {
+            name: RateLimiter.from_limits(channel.limits, per_chat_burst=BURST)
+            for name, channel in channels.items()
+            if rate_limits
+            and (channel.limits.per_chat_rate is not None or channel.limits.global_rate is not None)
+        }
         self._lanes: dict[tuple[str, str], asyncio.Queue[_Item]] = {}
         self._lane_tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._queued: set[int] = set()
@@ -164,7 +175,10 @@ class Outbox:
             await self._fail(send.row_id, "failed", f"channel {send.channel!r} is not configured")
             return True
         context = SendContext(last_inbound_at=item.last_inbound_at, sender=send.message.sender)
+        limiter = self._limiters.get(send.channel)
         while True:
+            if limiter is not None:
+                await limiter.acquire(send.recipient_id)
             try:
                 sent = await channel.send(send.recipient_id, send.message, context)
             except RateLimited as e:

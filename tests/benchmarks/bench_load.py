@@ -88,6 +88,9 @@ class Services:
             OMNIRELAY_NLU_REVIEW_LOG=str(self.workdir / "review.jsonl"),
             OMNIRELAY_LOG_LEVEL="WARNING",
             OMNIRELAY_DEFAULT_LANGUAGE="en",
+            # The fake Bot API enforces no limits; with Telegram's 1 message/s per chat the
+            # closed loop would measure the pacing, not the pipeline.
+            OMNIRELAY_OUTBOUND_RATE_LIMITS="false",
         )
         return env
 

@@ -72,3 +72,18 @@ async def test_a_rate_limited_customer_does_not_block_others(
     # the other customer was answered while the first one was still waiting out its 429
     assert replies_to(fake_telegram, slow) == []
     await fake_telegram.wait_for(lambda: len(replies_to(fake_telegram, slow)) == 1, timeout=10)
+
+
+async def test_replies_to_one_chat_are_paced_not_refused(
+    service: Service, fake_telegram: FakeTelegram
+) -> None:
+    """Telegram allows about one message a second to a chat: a burst of replies waits its
+    turn in the chat's lane (after a short burst) instead of drawing 429s."""
+    chat = new_chat_id()
+    for number in ("A1001", "A1002", "A1003", "A1005", "A1008"):
+        await service.telegram(text_update(chat, f"order {number}", update_id=new_update_id()))
+    await fake_telegram.wait_for(lambda: len(replies_to(fake_telegram, chat)) == 5, timeout=20)
+    calls = [c for c in fake_telegram.calls_to("sendMessage") if c.status == 200]
+    assert len(calls) == 5
+    # the burst of 3 may go at once; the 4th and 5th are paced about a second apart
+    assert calls[4].at - calls[2].at >= 1.5
