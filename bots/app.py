@@ -189,9 +189,7 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
         backends.queue.consume(worker.handle, concurrency=s.workers, stop=stop),
         name="queue-consumer",
     )
-    sweeper = asyncio.create_task(
-        outbox.run_sweeper(stop, interval=min(2.0, s.send_lease / 2)), name="outbox-sweeper"
-    )
+    sweeper = asyncio.create_task(outbox.run_sweeper(stop, interval=2.0), name="outbox-sweeper")
     yield
     stop.set()
     await asyncio.gather(consumer, sweeper, return_exceptions=True)

@@ -15,7 +15,10 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from functools import partial
+from typing import Any, Literal
+
+from sqlalchemy.orm import Session
 
 from bots.channels.base import Channel, SendContext
 from bots.channels.errors import (
@@ -32,7 +35,7 @@ from bots.metrics import Metrics
 from bots.pipeline import PendingSend
 from storage.db import Database
 from storage.repositories.customers import CustomerRepository
-from storage.repositories.messages import MessageRepository
+from storage.repositories.messages import MessageRepository, mark_sent_statement
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +104,23 @@ class Outbox:
             count += 1
         return count
 
+    async def heartbeat(self) -> int:
+        """Renew the lease of every reply this process holds in a lane (waiting for its turn,
+        its rate limit or a retry), so no other process's sweeper sends it a second time."""
+        held = list(self._queued)
+        if not held:
+            return 0
+        until = now_utc() + timedelta(seconds=self._lease)
+        async with self._db.transaction() as s:
+            return await MessageRepository(s).extend_leases(held, until)
+
     async def run_sweeper(self, stop: asyncio.Event, interval: float = 2.0) -> None:
+        """Every `interval` (at most a quarter of the lease): renew held leases, then claim
+        due rows left by a dead process or scheduled for later."""
+        interval = min(interval, self._lease / 4)
         while not stop.is_set():
             try:
+                await self.heartbeat()
                 await self.sweep()
             except Exception:
                 log.exception("outbox sweep failed; will try again")
@@ -228,10 +245,8 @@ class Outbox:
                 return True
             else:
                 self._metrics.sent.labels(channel=send.channel, result="sent").inc()
-                async with self._db.transaction() as s:
-                    await MessageRepository(s).mark_sent(
-                        send.row_id, sent.platform_message_id, now_utc()
-                    )
+                statement = mark_sent_statement(send.row_id, sent.platform_message_id, now_utc())
+                await self._db.run(partial(_execute, statement))
                 return True
 
     async def _wait_or_defer(
@@ -268,6 +283,10 @@ class Outbox:
         async with self._db.transaction() as s:
             await CustomerRepository(s).set_reachable(send.channel, send.recipient_id, False)
             await MessageRepository(s).mark_failed(send.row_id, "undeliverable", error)
+
+
+def _execute(statement: Any, session: Session) -> None:
+    session.execute(statement)
 
 
 def _mask(value: str) -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from storage.errors import BackendUnavailable
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 __all__ = ["DEFAULT_DATABASE_URL", "Database", "alembic_config", "upgrade"]
+
+T = TypeVar("T")
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./omnirelay.db"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -38,6 +42,14 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False, **engine_kwargs: Any) -> None:
         self.url = url
+        # Overflow connections are closed when returned; for aiosqlite each new connection is
+        # a new thread plus pragmas, so keep a fixed pool that callers wait on instead.
+        if url.startswith("sqlite") and ":memory:" not in url:
+            engine_kwargs.setdefault("pool_size", 8)
+            engine_kwargs.setdefault("max_overflow", 0)
+        elif url.startswith("postgresql"):
+            engine_kwargs.setdefault("pool_size", 20)
+            engine_kwargs.setdefault("max_overflow", 10)
         self.engine: AsyncEngine = create_async_engine(url, echo=echo, **engine_kwargs)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -47,6 +59,9 @@ class Database:
         # first. In-process, writers queue on this lock instead (no busy-wait sleeps either).
         self._write_lock: asyncio.Lock | None = (
             asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        )
+        self._sync: _SyncSqlite | None = (
+            _SyncSqlite(url) if self._write_lock is not None and ":memory:" not in url else None
         )
 
     @property
@@ -70,6 +85,27 @@ class Database:
         async with self._write_lock, self._sessions() as s, s.begin():
             yield s
 
+    async def run(self, work: Callable[[Session], T], *, write: bool = True) -> T:
+        """Run ``work(session)`` (plain synchronous SQLAlchemy code) as one unit of work,
+        committed on success (``write``) or rolled back (reads).
+
+        On SQLite the whole unit runs in one hop on a dedicated thread with a synchronous
+        connection, instead of one aiosqlite thread hop per statement; writes queue on the
+        same lock as `transaction`. On PostgreSQL it runs in an async session (`run_sync`).
+        """
+        if self._sync is None:
+            async with self._sessions() as s:
+                if not write:
+                    return await s.run_sync(work)
+                async with s.begin():
+                    return await s.run_sync(work)
+        loop = asyncio.get_running_loop()
+        if not write:
+            return await loop.run_in_executor(self._sync.readers, self._sync.unit, work, False)
+        assert self._write_lock is not None
+        async with self._write_lock:
+            return await loop.run_in_executor(self._sync.writer, self._sync.unit, work, True)
+
     async def ping(self) -> None:
         """Run ``SELECT 1``; raises `BackendUnavailable` when the database is unreachable."""
         try:
@@ -81,6 +117,32 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self._sync is not None:
+            self._sync.close()
+
+
+class _SyncSqlite:
+    """A synchronous engine on the same SQLite file: one writer thread, two reader threads."""
+
+    def __init__(self, url: str) -> None:
+        sync_url = make_url(url).set(drivername="sqlite+pysqlite")
+        self.engine: Engine = create_engine(sync_url, pool_size=4, max_overflow=0)
+        event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self.readers = ThreadPoolExecutor(2, thread_name_prefix="sqlite-reader")
+
+    def unit(self, work: Callable[[Session], T], write: bool) -> T:
+        with self.sessions() as s:
+            if not write:
+                return work(s)
+            with s.begin():
+                return work(s)
+
+    def close(self) -> None:
+        self.writer.shutdown(wait=True)
+        self.readers.shutdown(wait=True)
+        self.engine.dispose()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

@@ -20,13 +20,19 @@ from typing import Any
 
 from sqlalchemy import insert, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from storage.db import Database
 from storage.errors import StorageError
 from storage.models import ChannelIdentity, Customer
 from storage.repositories._sql import insert_ignoring_conflicts
-from storage.repositories.messages import MESSAGES, inbound_values, outbound_values
+from storage.repositories.messages import (
+    INBOUND_KEY,
+    INBOUND_WHERE,
+    MESSAGES,
+    inbound_values,
+    outbound_values,
+)
 
 __all__ = ["Reply", "Turn", "TurnWriter", "Written"]
 
@@ -107,8 +113,7 @@ class TurnWriter:
     async def _write_batch(self, batch: list[tuple[Turn, asyncio.Future[Written]]]) -> None:
         turns = [t for t, _ in batch]
         try:
-            async with self._db.transaction() as s:
-                results = await _write(s, turns)
+            results = await self._db.run(lambda s: _write(s, turns))
         except (SQLAlchemyError, StorageError) as e:
             if len(batch) == 1:
                 _settle(batch[0][1], error=StorageError(f"writing a turn failed: {e}"))
@@ -136,11 +141,11 @@ def _settle(
         future.set_result(result)
 
 
-async def _write(s: AsyncSession, turns: list[Turn]) -> list[Written]:
+def _write(s: Session, turns: list[Turn]) -> list[Written]:
     """Insert all inbound rows (duplicates skipped), then all replies, then the touches."""
-    inbound_stmt = insert_ignoring_conflicts(
-        s, MESSAGES, ["channel", "direction", "platform_message_id"]
-    ).returning(MESSAGES.c.id, MESSAGES.c.channel, MESSAGES.c.platform_message_id)
+    inbound_stmt = insert_ignoring_conflicts(s, MESSAGES, INBOUND_KEY, INBOUND_WHERE).returning(
+        MESSAGES.c.id, MESSAGES.c.channel, MESSAGES.c.platform_message_id
+    )
     # The same message twice in one batch: only the first is written, the second is a duplicate.
     keys: list[tuple[str, str] | None] = []
     seen: set[tuple[str, str]] = set()
@@ -155,7 +160,7 @@ async def _write(s: AsyncSession, turns: list[Turn]) -> list[Written]:
         rows.append(_inbound_row(t))
     ids: dict[tuple[str, str], int] = {}
     if rows:
-        for row in (await s.execute(inbound_stmt, rows)).all():
+        for row in s.execute(inbound_stmt, rows).all():
             ids[(row.channel, row.platform_message_id)] = row.id
     inbound_ids = [ids.get(key) if key is not None else None for key in keys]
 
@@ -169,12 +174,12 @@ async def _write(s: AsyncSession, turns: list[Turn]) -> list[Written]:
         stmt = insert(MESSAGES).returning(MESSAGES.c.id, MESSAGES.c.in_reply_to_id)
         # ids grow in insertion order within one statement, so sorting by id restores the
         # order in which each turn listed its replies
-        for row in sorted((await s.execute(stmt, reply_rows)).all(), key=lambda r: r.id):
+        for row in sorted(s.execute(stmt, reply_rows).all(), key=lambda r: r.id):
             replies_by_inbound.setdefault(row.in_reply_to_id, []).append(row.id)
 
     for t, inbound_id in zip(turns, inbound_ids, strict=True):
         if inbound_id is not None and t.touch:
-            await _touch(s, t)
+            _touch(s, t)
     return [
         Written(i, tuple(replies_by_inbound.get(i, ()))) if i is not None else Written(None)
         for i in inbound_ids
@@ -212,13 +217,13 @@ def _reply_row(t: Turn, r: Reply, inbound_id: int) -> dict[str, Any]:
     )
 
 
-async def _touch(s: AsyncSession, t: Turn) -> None:
-    await s.execute(
+def _touch(s: Session, t: Turn) -> None:
+    s.execute(
         update(Customer)
         .where(Customer.id == t.customer_id)
         .values(last_seen_at=t.now, last_channel=t.channel)
     )
-    await s.execute(
+    s.execute(
         update(ChannelIdentity)
         .where(
             ChannelIdentity.channel == t.channel,

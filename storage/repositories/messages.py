@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, Update, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Message
@@ -14,6 +14,9 @@ from storage.repositories._sql import insert_ignoring_conflicts
 __all__ = ["OUTBOUND_FINAL", "MessageRepository"]
 
 MESSAGES = cast(Table, Message.__table__)
+# the partial unique index that makes a redelivered inbound message a no-op
+INBOUND_KEY = ["channel", "platform_message_id"]
+INBOUND_WHERE = MESSAGES.c.direction == "in"
 _INSERT_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id)
 _INSERT_INBOUND: dict[str, Any] = {}  # per dialect: INSERT ... ON CONFLICT DO NOTHING
 
@@ -94,6 +97,23 @@ def outbound_values(
     }
 
 
+def mark_sent_statement(
+    message_id: int, platform_message_id: str | None, now: dt.datetime
+) -> Update:
+    """The UPDATE that records a reply the platform accepted (sync or async sessions)."""
+    return (
+        update(Message)
+        .where(Message.id == message_id)
+        .values(
+            status="sent",
+            platform_message_id=platform_message_id,
+            sent_at=now,
+            next_attempt_at=None,
+            error=None,
+        )
+    )
+
+
 class MessageRepository:
     """Writes transcript lines and drives the outbox."""
 
@@ -163,7 +183,7 @@ class MessageRepository:
         stmt = _INSERT_INBOUND.get(dialect)
         if stmt is None:
             stmt = _INSERT_INBOUND[dialect] = insert_ignoring_conflicts(
-                self.session, MESSAGES, ["channel", "direction", "platform_message_id"]
+                self.session, MESSAGES, INBOUND_KEY, INBOUND_WHERE
             ).returning(MESSAGES.c.id)
         new_id: int | None = (await self.session.execute(stmt, params)).scalar()
         return new_id
@@ -297,18 +317,27 @@ class MessageRepository:
         rows.sort(key=lambda m: (m.created_at, m.id))
         return rows
 
+    async def extend_leases(self, message_ids: list[int], until: dt.datetime) -> int:
+        """Keep pending replies that a live process still holds in memory away from other
+        processes' sweepers: push ``next_attempt_at`` to ``until`` (never earlier)."""
+        if not message_ids:
+            return 0
+        result = await self.session.execute(
+            update(Message)
+            .where(
+                Message.id.in_(message_ids),
+                Message.status == "pending",
+                Message.next_attempt_at < until,
+            )
+            .values(next_attempt_at=until)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def mark_sent(
         self, message_id: int, platform_message_id: str | None, now: dt.datetime
     ) -> None:
         """The platform accepted the message."""
-        await self._set(
-            message_id,
-            status="sent",
-            platform_message_id=platform_message_id,
-            sent_at=now,
-            next_attempt_at=None,
-            error=None,
-        )
+        await self.session.execute(mark_sent_statement(message_id, platform_message_id, now))
 
     async def schedule_retry(self, message_id: int, at: dt.datetime, error: str) -> None:
         """Sending failed transiently; try again at ``at``."""

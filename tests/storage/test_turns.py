@@ -121,3 +121,22 @@ def test_reply_status_is_checked() -> None:
         from storage.turns import _reply_row
 
         _reply_row(_turn(1, "x"), Reply("bot", "t", None, status="failed"), 1)
+
+
+async def test_outbound_platform_ids_may_repeat_across_chats(db: Database) -> None:
+    """Telegram numbers messages per chat: two chats' replies can both be message 7."""
+    customer = await _customer(db)
+    writer = TurnWriter(db)
+    try:
+        first = await writer.write(_turn(customer, "in-1"))
+        second = await writer.write(_turn(customer, "in-2"))
+    finally:
+        await writer.close()
+    now = dt.datetime.now(dt.UTC)
+    async with db.transaction() as s:
+        repo = MessageRepository(s)
+        await repo.mark_sent(first.reply_ids[0], "7", now)
+        await repo.mark_sent(second.reply_ids[0], "7", now)
+    async with db.session() as s:
+        replies = await MessageRepository(s).replies_to(second.inbound_id or 0)
+        assert replies[0].status == "sent" and replies[0].platform_message_id == "7"

@@ -161,12 +161,22 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
-        sa.UniqueConstraint(
-            "channel",
-            "direction",
-            "platform_message_id",
-            name=op.f("uq_messages_channel_direction_platform_message_id"),
-        ),
+    )
+    # Inbound platform ids are unique per channel (the dedup key of a redelivery); outbound
+    # ones are not (Telegram numbers messages per chat), so only inbound rows are constrained.
+    op.create_index(
+        "uq_messages_inbound_platform_id",
+        "messages",
+        ["channel", "platform_message_id"],
+        unique=True,
+        sqlite_where=sa.text("direction = 'in'"),
+        postgresql_where=sa.text("direction = 'in'"),
+    )
+    op.create_index(
+        op.f("ix_messages_channel_platform_message_id"),
+        "messages",
+        ["channel", "platform_message_id"],
+        unique=False,
     )
     op.create_index(
         op.f("ix_messages_conversation_id"), "messages", ["conversation_id"], unique=False
@@ -189,6 +199,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_messages_channel_platform_message_id"), table_name="messages")
+    op.drop_index("uq_messages_inbound_platform_id", table_name="messages")
     op.drop_index(op.f("ix_messages_status_next_attempt_at"), table_name="messages")
     op.drop_index(op.f("ix_messages_in_reply_to_id"), table_name="messages")
     op.drop_index(op.f("ix_messages_customer_id_created_at"), table_name="messages")
