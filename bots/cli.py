@@ -66,7 +66,7 @@ async def _demo_seed(settings: Settings) -> int:
         added = await seed_demo(db)
     finally:
         await db.dispose()
-    log.info("demo data: %d orders added", added)
+    log.info("demo data: %d rows added (orders, services, staff, bookings)", added)
     return 0
 
 

@@ -1,11 +1,30 @@
-"""`omnirelay demo seed`: a demo shop with orders in every status."""
+"""`omnirelay demo seed`: a demo shop with orders in every status, and a dental and beauty
+clinic with services, staff on different (some split) shifts and a few upcoming bookings.
+
+Seeding is idempotent: rows are found by their natural key (order number, service code, staff
+name, booking reference) and only the missing ones are added, so it can run on every start.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import logging
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from storage.booking_errors import InvalidSlot, SlotTaken
 from storage.db import Database
-from storage.repositories.orders import OrderRepository
+from storage.models import Order
+from storage.repositories import (
+    BookingRepository,
+    OrderRepository,
+    ServiceRepository,
+    StaffRepository,
+)
+from storage.repositories.orders import history_entry
+
+log = logging.getLogger(__name__)
 
 # number, status, items, days until ETA (None: no ETA), tracking number
 DEMO_ORDERS: list[tuple[str, str, list[dict[str, object]], int | None, str | None]] = [
@@ -31,26 +50,160 @@ TOTALS = {
     "Beans 1 kg": 899,
 }
 
+_LIFECYCLE = ["new", "paid", "packed", "shipped", "delivered"]
+
+# code, Ukrainian name, English name, minutes, price in UAH
+DEMO_SERVICES: list[tuple[str, str, str, int, str]] = [
+    ("consultation", "Консультація стоматолога", "Dental consultation", 30, "400"),
+    ("cleaning", "Професійна чистка зубів", "Professional teeth cleaning", 60, "1500"),
+    ("filling", "Пломбування зуба", "Tooth filling", 60, "1800"),
+    ("whitening", "Відбілювання зубів", "Teeth whitening", 90, "4500"),
+    ("facial", "Чистка обличчя", "Facial cleansing", 75, "1200"),
+]
+
+_WEEKDAYS_MON_FRI = ("mon", "tue", "wed", "thu", "fri")
+
+
+_SPLIT_9_18 = [["09:00", "13:00"], ["14:00", "18:00"]]
+# name, skills, working hours (Europe/Kyiv wall clock)
+DEMO_STAFF: list[tuple[str, list[str], dict[str, list[list[str]]]]] = [
+    (
+        "Dr. Olena Kovalenko",
+        ["consultation", "cleaning", "filling"],
+        {**{d: _SPLIT_9_18 for d in _WEEKDAYS_MON_FRI}, "sat": [["10:00", "14:00"]]},
+    ),
+    (
+        "Dr. Andrii Melnyk",
+        ["consultation", "filling", "whitening"],
+        {
+            "mon": [["12:00", "20:00"]],
+            "tue": [["08:00", "12:00"], ["16:00", "20:00"]],
+            "wed": [["12:00", "20:00"]],
+            "thu": [["08:00", "12:00"], ["16:00", "20:00"]],
+            "fri": [["12:00", "20:00"]],
+            "sat": [["09:00", "15:00"]],
+        },
+    ),
+    (
+        "Iryna Shevchenko",
+        ["cleaning", "whitening"],
+        {d: [["10:00", "19:00"]] for d in (*_WEEKDAYS_MON_FRI, "sat")},
+    ),
+    (
+        "Maria Bondar",
+        ["facial"],
+        {d: [["11:00", "15:00"], ["16:00", "20:00"]] for d in ("tue", "wed", "thu", "fri", "sat")},
+    ),
+]
+
+# reference, service, staff name, days from today, local time, customer name, phone
+DEMO_BOOKINGS: list[tuple[str, str, str, int, str, str, str]] = [
+    ("BK-DEMO01", "cleaning", "Dr. Olena Kovalenko", 1, "10:00", "Oksana Lysenko", "+380501234501"),
+    ("BK-DEMO02", "consultation", "Dr. Andrii Melnyk", 1, "17:00", "Petro Bilyk", "+380671234502"),
+    ("BK-DEMO03", "whitening", "Iryna Shevchenko", 2, "11:00", "Kateryna Ivanova", "+380931234503"),
+    ("BK-DEMO04", "facial", "Maria Bondar", 3, "16:00", "Sofiia Marchenko", "+380661234504"),
+]  # fmt: skip
+
+CLINIC_TZ = ZoneInfo("Europe/Kyiv")
+
 
 async def seed_demo(db: Database, *, now: datetime | None = None) -> int:
-    """Insert the demo orders that are not there yet; returns how many were added."""
+    """Insert whatever demo rows are missing (orders, services, staff, bookings); returns how
+    many rows were added. Orders seeded before status history existed get one."""
     now = now or datetime.now(UTC)
+    added = await _seed_orders(db, now)
+    added += await _seed_clinic(db)
+    added += await _seed_bookings(db, now)
+    return added
+
+
+def _history(status: str, now: datetime) -> list[dict[str, str]]:
+    if status == "cancelled":
+        path = ["new", "cancelled"]
+    elif status == "returned":
+        path = [*_LIFECYCLE, "returned"]
+    else:
+        path = _LIFECYCLE[: _LIFECYCLE.index(status) + 1]
+    start = now - timedelta(days=len(path))
+    return [history_entry(s, start + timedelta(days=i, hours=i * 3)) for i, s in enumerate(path)]
+
+
+async def _seed_orders(db: Database, now: datetime) -> int:
     added = 0
     async with db.transaction() as s:
         repo = OrderRepository(s)
         for number, status, items, eta_days, tracking in DEMO_ORDERS:
-            if await repo.by_number(number) is not None:
+            existing: Order | None = await repo.by_number(number)
+            history = _history(status, now)
+            if existing is not None:
+                if not existing.status_history:
+                    existing.status_history = history
                 continue
             await repo.add(
                 number=number,
                 status=status,
                 items=items,
-                total=sum(TOTALS.get(str(i["name"]), 0) * int(i["qty"]) for i in items),  # type: ignore[call-overload]
+                total=_total(items),
                 eta=now + timedelta(days=eta_days) if eta_days is not None else None,
                 tracking_number=tracking,
-                phone=None,
-                customer_id=None,
-                now=now,
+                status_history=history,
+                now=datetime.fromisoformat(history[0]["at"]),
             )
             added += 1
     return added
+
+
+def _total(items: list[dict[str, Any]]) -> Decimal:
+    return Decimal(sum(TOTALS.get(str(i["name"]), 0) * int(i["qty"]) for i in items))
+
+
+async def _seed_clinic(db: Database) -> int:
+    added = 0
+    async with db.transaction() as s:
+        services = ServiceRepository(s)
+        for code, name_uk, name_en, minutes, price in DEMO_SERVICES:
+            if await services.by_code(code, active_only=False) is None:
+                await services.add(
+                    code, name_uk=name_uk, name_en=name_en, duration_minutes=minutes, price=price
+                )
+                added += 1
+        staff = StaffRepository(s)
+        for name, skills, hours in DEMO_STAFF:
+            if await staff.by_name(name) is None:
+                await staff.add(name, skills=skills, working_hours=hours)
+                added += 1
+    return added
+
+
+async def _seed_bookings(db: Database, now: datetime) -> int:
+    added = 0
+    today = now.astimezone(CLINIC_TZ).date()
+    for ref, service, staff_name, days, at, name, phone in DEMO_BOOKINGS:
+        async with db.session() as s:
+            if await BookingRepository(s).by_reference(ref) is not None:
+                continue
+            member = await StaffRepository(s).by_name(staff_name)
+        if member is None:
+            continue
+        for start in _candidates(today + timedelta(days=days), at):
+            try:
+                async with db.transaction() as s:
+                    await BookingRepository(s).book(
+                        service, member.id, start, now=now, name=name, phone=phone, reference=ref
+                    )
+            except (InvalidSlot, SlotTaken):
+                continue  # a day off or a busy hour: try the next day
+            added += 1
+            break
+        else:
+            log.warning("demo booking %s found no free day", ref)
+    return added
+
+
+def _candidates(first: date, at: str) -> list[datetime]:
+    """``at`` local time on ``first`` and the following week, as aware UTC datetimes."""
+    wall = time.fromisoformat(at)
+    return [
+        datetime.combine(first + timedelta(days=i), wall, tzinfo=CLINIC_TZ).astimezone(UTC)
+        for i in range(7)
+    ]

@@ -7,6 +7,8 @@
 - `storage.queue` (+ `queue_memory`, `queue_redis`): the per-key ordered message queue.
 - `storage.backends`: `open_backends()` picks memory or Redis for all of the above.
 - `storage.models`, `storage.db`, `storage.repositories`, `storage/migrations`: relational data.
+- `storage.slots`, `storage.booking_errors`: booking time arithmetic and errors; the
+  repositories `bookings` (atomic, no double booking) and `availability` (free slots).
 
 Importing this package has no side effects; submodules are imported explicitly.
 """

@@ -1,5 +1,7 @@
 """SQLAlchemy models: customers and their channel identities, conversations, the message
-transcript (which is also the outbound outbox), and demo shop orders.
+transcript (which is also the outbound outbox), demo shop orders, and the clinic's services,
+staff and bookings (with the slot claims that make double booking impossible; see
+`storage.repositories.bookings`).
 
 Datetimes are timezone-aware UTC in Python. `UtcDateTime` stores them portably: ``timestamptz``
 on PostgreSQL, naive UTC on SQLite (which has no time zones), and always returns aware values.
@@ -28,15 +30,19 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.sql import true
+from sqlalchemy.sql import text, true
 
 __all__ = [
     "Base",
+    "Booking",
+    "BookingSlot",
     "ChannelIdentity",
     "Conversation",
     "Customer",
     "Message",
     "Order",
+    "Service",
+    "Staff",
     "UtcDateTime",
     "utcnow",
 ]
@@ -144,7 +150,17 @@ class Message(Base):
 
     __tablename__ = "messages"
     __table_args__ = (
-        UniqueConstraint("channel", "direction", "platform_message_id"),
+        # Inbound platform ids are unique per channel (redelivery dedup); outbound ones are
+        # not (Telegram numbers messages per chat), so the uniqueness is partial.
+        Index(
+            "uq_messages_inbound_platform_id",
+            "channel",
+            "platform_message_id",
+            unique=True,
+            sqlite_where=text("direction = 'in'"),
+            postgresql_where=text("direction = 'in'"),
+        ),
+        Index(None, "channel", "platform_message_id"),
         Index(None, "status", "next_attempt_at"),
         Index(None, "customer_id", "created_at"),
     )
@@ -193,5 +209,83 @@ class Order(Base):
     total: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
     eta: Mapped[dt.datetime | None]
     tracking_number: Mapped[str | None] = mapped_column(String(64))
+    # [{"status": "paid", "at": "2026-11-20T10:00:00+00:00"}, ...], oldest first
+    status_history: Mapped[list[Any]] = mapped_column(default=list, server_default=text("'[]'"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Service(Base):
+    """Something a customer can book (a cleaning, a consultation), with its length and price."""
+
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name_uk: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
+
+class Staff(Base):
+    """A person who serves bookings.
+
+    ``skills`` lists service codes; ``working_hours`` maps a weekday ("mon" ... "sun") to local
+    ``["HH:MM", "HH:MM"]`` intervals in ``timezone`` (several for a split shift).
+    """
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    skills: Mapped[list[Any]] = mapped_column(default=list)
+    working_hours: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    timezone: Mapped[str] = mapped_column(
+        String(64), default="Europe/Kyiv", server_default="Europe/Kyiv"
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
+
+class Booking(Base):
+    """A customer's appointment with one staff member for one service."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        Index(None, "staff_id", "starts_at"),
+        Index(None, "customer_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="SET NULL")
+    )
+    service_id: Mapped[int] = mapped_column(BigId, ForeignKey("services.id"), index=True)
+    staff_id: Mapped[int] = mapped_column(BigId, ForeignKey("staff.id"))
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(String(16), default="confirmed")  # confirmed | cancelled
+    name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class BookingSlot(Base):
+    """One occupied 15-minute cell of a staff member's time, claimed by a confirmed booking.
+
+    The primary key (staff_id, slot_start) is what makes double booking impossible: two
+    bookings that overlap share at least one cell, and the second INSERT fails on any database.
+    """
+
+    __tablename__ = "booking_slots"
+
+    staff_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True
+    )
+    slot_start: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("bookings.id", ondelete="CASCADE"), index=True
+    )

@@ -6,17 +6,22 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Order, utcnow
 
-__all__ = ["OrderRepository"]
+__all__ = ["OrderRepository", "history_entry"]
 
 
 def normalise_number(number: str) -> str:
     """Order numbers are stored upper-case without surrounding blanks ("a1001 " -> "A1001")."""
     return number.strip().upper()
+
+
+def by_number_query(number: str) -> Select[Order]:
+    """The query for one order by number (case-insensitive); for sync and async sessions."""
+    return select(Order).where(Order.number == normalise_number(number))
 
 
 class OrderRepository:
@@ -27,9 +32,8 @@ class OrderRepository:
 
     async def by_number(self, number: str) -> Order | None:
         """The order with this number (case-insensitive), or None."""
-        return await self.session.scalar(
-            select(Order).where(Order.number == normalise_number(number))
-        )
+        order: Order | None = await self.session.scalar(by_number_query(number))
+        return order
 
     async def for_customer(self, customer_id: int) -> list[Order]:
         """The customer's orders, newest first."""
@@ -51,9 +55,13 @@ class OrderRepository:
         phone: str | None = None,
         eta: dt.datetime | None = None,
         tracking_number: str | None = None,
+        status_history: list[dict[str, str]] | None = None,
         now: dt.datetime | None = None,
     ) -> Order:
-        """Insert an order (flushes, so ``id`` is set)."""
+        """Insert an order (flushes, so ``id`` is set).
+
+        Without ``status_history`` the history is the current status, reached at ``now``.
+        """
         now = now or utcnow()
         order = Order(
             number=normalise_number(number),
@@ -64,9 +72,32 @@ class OrderRepository:
             phone=phone,
             eta=eta,
             tracking_number=tracking_number,
+            status_history=(
+                list(status_history) if status_history is not None else [history_entry(status, now)]
+            ),
             created_at=now,
             updated_at=now,
         )
         self.session.add(order)
         await self.session.flush()
         return order
+
+    async def set_status(
+        self, number: str, status: str, *, now: dt.datetime | None = None
+    ) -> Order | None:
+        """Move an order to ``status`` and append it to the history; None for an unknown number."""
+        order = await self.by_number(number)
+        if order is None:
+            return None
+        now = now or utcnow()
+        order.status = status
+        # a new list, so the JSON column is seen as changed
+        order.status_history = [*(order.status_history or []), history_entry(status, now)]
+        order.updated_at = now
+        await self.session.flush()
+        return order
+
+
+def history_entry(status: str, at: dt.datetime) -> dict[str, str]:
+    """One ``status_history`` element: ``{"status": ..., "at": ISO 8601 UTC}``."""
+    return {"status": status, "at": at.astimezone(dt.UTC).isoformat()}
