@@ -69,8 +69,9 @@ class BuiltinModel:
 
     @property
     def threshold(self) -> float:
-        """Confidence under which the intent becomes ``nlu_fallback`` (tuned at training time
-        on validation data, unless ``fallback_threshold`` overrides it)."""
+        """Fallback score (``IntentClassifier.fallback_scores``: the confidence, discounted for
+        words unseen in training) under which the intent becomes ``nlu_fallback``; tuned at
+        training time on validation data, unless ``fallback_threshold`` overrides it."""
         if self.fallback_threshold is not None:
             return self.fallback_threshold
         return self.classifier.threshold
@@ -114,15 +115,16 @@ class BuiltinModel:
         if not texts:
             return []
         proba = self.classifier.predict_proba(list(texts))
+        scores = self.classifier.fallback_scores(texts, proba)
         labels = self.classifier.labels
         crf_ents = self.crf.extract_batch(texts) if entities else [[] for _ in texts]
         out = []
-        for text, row, crf_found in zip(texts, proba, crf_ents, strict=True):
+        for text, row, score, crf_found in zip(texts, proba, scores, crf_ents, strict=True):
             lang = detect_language(text, default=language or "en")
             order = np.argsort(-row)[:RANKING_SIZE]
             ranking = [IntentScore(labels[i], float(row[i])) for i in order]
             intent, conf = ranking[0].name, ranking[0].confidence
-            if not text.strip() or conf < self.threshold:
+            if not text.strip() or score < self.threshold:
                 intent = FALLBACK_INTENT
             found: list[Entity] = []
             if entities:
@@ -171,6 +173,7 @@ def train_data(
         "entities": data.entity_types,
         "threshold": clf.threshold,
         "temperature": clf.temperature,
+        "unknown_power": clf.unknown_power,
         "examples": len(texts),
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "train_seconds": round(time.perf_counter() - t0, 2),
