@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, insert, select, update
+from sqlalchemy import Table, Update, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Message
@@ -16,7 +16,9 @@ __all__ = ["OUTBOUND_FINAL", "MessageRepository"]
 MESSAGES = cast(Table, Message.__table__)
 # the partial unique index that makes a redelivered inbound message a no-op
 INBOUND_KEY = ["channel", "platform_message_id"]
-INBOUND_WHERE = MESSAGES.c.direction == "in"
+# A literal predicate: PostgreSQL infers a partial index for ON CONFLICT only from the same
+# expression, and a bound parameter ("direction = $1") does not always match it.
+INBOUND_WHERE = text("direction = 'in'")
 _INSERT_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id)
 _INSERT_INBOUND: dict[str, Any] = {}  # per dialect: INSERT ... ON CONFLICT DO NOTHING
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -76,6 +77,7 @@ class Services:
         self.model = model
         self.port = free_port()
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.worker_ports: list[int] = []
         self.stack = ExitStack()
 
     def env(self) -> dict[str, str]:
@@ -120,7 +122,9 @@ class Services:
             self._run_once([*cli, "demo", "seed"], env)
             self._spawn([*cli, "gateway", "--port", str(self.port)], env)
             for _ in range(2):
-                self._spawn([*cli, "worker", "--port", str(free_port())], env)
+                port = free_port()
+                self.worker_ports.append(port)
+                self._spawn([*cli, "worker", "--port", str(port)], env)
         return f"http://127.0.0.1:{self.port}"
 
     def _run_once(self, cmd: list[str], env: dict[str, str]) -> None:
@@ -140,6 +144,29 @@ class Services:
             except subprocess.TimeoutExpired:
                 p.kill()
         self.stack.close()
+
+
+async def wait_workers(ports: list[int], session: aiohttp.ClientSession) -> None:
+    """Scale-out: every worker process holds queue partitions (start-up rebalancing done)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        owned = []
+        for port in ports:
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/metrics") as r:
+                    text = await r.text()
+            except aiohttp.ClientError:
+                owned.append(0.0)
+                continue
+            owned.extend(
+                float(line.split()[-1])
+                for line in text.splitlines()
+                if line.startswith("omnirelay_queue_partitions_owned ")
+            )
+        if len(owned) == len(ports) and all(o > 0 for o in owned):
+            return
+        await asyncio.sleep(0.5)
+    raise RuntimeError("workers did not share the queue partitions within 120 s")
 
 
 async def wait_ready(base: str, session: aiohttp.ClientSession, limit: float = 120) -> None:
@@ -162,6 +189,7 @@ class TelegramWatcher:
         self.fake = fake
         self.counts: dict[str, int] = defaultdict(int)
         self.waiters: dict[str, asyncio.Event] = {}
+        self.any_reply = asyncio.Event()
         fake.add_listener(self.on_call)
 
     def on_call(self, method: str, params: dict[str, Any], status: int) -> None:
@@ -169,6 +197,7 @@ class TelegramWatcher:
             return
         chat = str(params.get("chat_id"))
         self.counts[chat] += 1
+        self.any_reply.set()
         event = self.waiters.get(chat)
         if event is not None:
             event.set()
@@ -249,7 +278,15 @@ async def run_load(
 
     lost = duplicated = 0
     if watcher is not None:
-        await asyncio.sleep(2.0)  # let late replies land before counting
+        # Late replies are late, not lost: wait up to 30 s for every one before counting.
+        grace_end = time.monotonic() + 30
+        while time.monotonic() < grace_end and any(
+            watcher.counts.get(k, 0) < n for k, n in sent_per_customer.items()
+        ):
+            watcher.any_reply.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(watcher.any_reply.wait(), 0.5)
+        await asyncio.sleep(1.0)  # and a moment for duplicates to show
         for key, sent in sent_per_customer.items():
             got = watcher.counts.get(key, 0)
             lost += max(0, sent - got)
@@ -281,6 +318,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         try:
             async with aiohttp.ClientSession() as session:
                 await wait_ready(base, session)
+                await wait_workers(services.worker_ports, session)
             for channel in args.channels.split(","):
                 for c in [int(x) for x in args.concurrency.split(",")]:
                     r = await run_load(

@@ -140,3 +140,18 @@ async def test_outbound_platform_ids_may_repeat_across_chats(db: Database) -> No
     async with db.session() as s:
         replies = await MessageRepository(s).replies_to(second.inbound_id or 0)
         assert replies[0].status == "sent" and replies[0].platform_message_id == "7"
+
+
+async def test_many_single_turns_in_a_row(db: Database) -> None:
+    """PostgreSQL re-plans a prepared statement generically after five runs; the ON CONFLICT
+    target of the partial inbound index must still be inferred then (a bound `direction = $1`
+    predicate was not, and every later single-turn write failed)."""
+    customer = await _customer(db)
+    writer = TurnWriter(db)
+    try:
+        results = [await writer.write(_turn(customer, f"seq-{i}")) for i in range(12)]
+        again = await writer.write(_turn(customer, "seq-3"))
+    finally:
+        await writer.close()
+    assert all(r.inbound_id is not None and len(r.reply_ids) == 1 for r in results)
+    assert again.inbound_id is None
