@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BENCH_OUT ?= bench-results
 NLU_DATA ?= ../shared/benchmarks/nlu
 
-.PHONY: run test venv lint bench bench-load bench-load-scaleout bench-nlu bench-rasa clean
+.PHONY: run test venv lint bench bench-load bench-nlu bench-rasa clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
