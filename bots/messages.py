@@ -132,10 +132,10 @@ def _default(obj: Any) -> Any:
 
 
 def encode_event(event: InboundEvent) -> bytes:
+    # orjson serialises dataclasses, datetimes and enums natively (and without the recursive
+    # copy `dataclasses.asdict` makes of the raw platform payload)
     kind = "message" if isinstance(event, InboundMessage) else "event"
-    data = dataclasses.asdict(event)
-    data["timestamp"] = event.timestamp.isoformat()
-    return orjson.dumps({"type": kind, "data": data}, default=_default)
+    return orjson.dumps({"type": kind, "data": event}, default=_default)
 
 
 def decode_event(body: bytes) -> InboundEvent:

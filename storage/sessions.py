@@ -41,10 +41,18 @@ class Session:
     data: dict[str, Any] = field(default_factory=dict)  # free-form (unfinished task etc.)
     updated_at: float = 0.0
 
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict of the fields (slots and data copied one level deep, not recursively:
+        `dataclasses.asdict`'s deep copy was a hot spot of every turn)."""
+        d = {f: getattr(self, f) for f in _field_names()}
+        d["slots"] = dict(self.slots)
+        d["data"] = dict(self.data)
+        return d
+
     def to_json(self) -> bytes:
         """Serialise to JSON bytes (slots and data must be JSON-compatible)."""
         try:
-            return orjson.dumps(dataclasses.asdict(self))
+            return orjson.dumps(self.to_dict())
         except TypeError as e:
             raise StorageError(f"session of customer {self.customer_id} is not JSON: {e}") from e
 

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from storage.booking_errors import InvalidSlot, SlotTaken, UnknownService
 from storage.db import Database
@@ -37,6 +38,7 @@ from storage.repositories import (
     StaffRepository,
 )
 from storage.repositories.bookings import normalise_reference
+from storage.repositories.orders import by_number_query
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +168,14 @@ class SqlOrderBackend:
         self._db = db
 
     async def get(self, number: str) -> OrderView | None:
-        """The order with this number, or None."""
+        """The order with this number, or None (one read, in one hop on SQLite)."""
+
+        def read(s: Session) -> OrderView | None:
+            order = s.scalar(by_number_query(number))
+            return _order_view(order) if order is not None else None
+
         with _database_errors():
-            async with self._db.session() as s:
-                order = await OrderRepository(s).by_number(number)
-                return _order_view(order) if order is not None else None
+            return await self._db.run(read, write=False)
 
     async def for_customer(self, customer_id: int) -> list[OrderView]:
         """The customer's orders, newest first."""
