@@ -136,36 +136,7 @@ class MessageRepository:
         session_snapshot: dict[str, Any] | None = None,
         now: dt.datetime,
     ) -> Message | None:
-        """Record an inbound message; None when (channel, "in", platform_message_id) exists."""
-        new_id = await self.insert_inbound(
-            customer_id=customer_id,
-            conversation_id=conversation_id,
-            channel=channel,
-            external_user_id=external_user_id,
-            platform_message_id=platform_message_id,
-            text=text,
-            payload=payload,
-            intent=intent,
-            session_snapshot=session_snapshot,
-            now=now,
-        )
-        return None if new_id is None else await self.session.get(Message, new_id)
-
-    async def insert_inbound(
-        self,
-        *,
-        customer_id: int,
-        conversation_id: int | None,
-        channel: str,
-        external_user_id: str,
-        platform_message_id: str | None,
-        text: str | None,
-        payload: str | None = None,
-        intent: str | None = None,
-        session_snapshot: dict[str, Any] | None = None,
-        now: dt.datetime,
-    ) -> int | None:
-        """`add_inbound` in one round trip: the new row's id, or None for a duplicate.
+        """Record an inbound message; None when (channel, platform_message_id) exists.
 
         ``session_snapshot`` is the session as it will be after this turn, stored with the
         message so a crash between this commit and the session save can be repaired."""
@@ -188,7 +159,7 @@ class MessageRepository:
                 self.session, MESSAGES, INBOUND_KEY, INBOUND_WHERE
             ).returning(MESSAGES.c.id)
         new_id: int | None = (await self.session.execute(stmt, params)).scalar()
-        return new_id
+        return None if new_id is None else await self.session.get(Message, new_id)
 
     async def find_inbound(self, channel: str, platform_message_id: str) -> Message | None:
         """The inbound message with this platform id, or None."""
@@ -221,39 +192,6 @@ class MessageRepository:
         the sweeper then leaves the row alone unless that process dies before sending it.
         ``status="sent"`` records a reply that was delivered in the request itself (REST).
         """
-        new_id = await self.insert_outbound(
-            customer_id,
-            conversation_id,
-            channel,
-            external_user_id,
-            sender_kind,
-            text,
-            body,
-            in_reply_to_id,
-            now,
-            status=status,
-            due_at=due_at,
-        )
-        message = await self.session.get(Message, new_id)
-        assert message is not None
-        return message
-
-    async def insert_outbound(
-        self,
-        customer_id: int,
-        conversation_id: int | None,
-        channel: str,
-        external_user_id: str,
-        sender_kind: str,
-        text: str | None,
-        body: dict[str, Any] | None,
-        in_reply_to_id: int | None,
-        now: dt.datetime,
-        *,
-        status: str = "pending",
-        due_at: dt.datetime | None = None,
-    ) -> int:
-        """`add_outbound` in one round trip; returns the new row's id."""
         params = outbound_values(
             customer_id=customer_id,
             conversation_id=conversation_id,
@@ -271,7 +209,9 @@ class MessageRepository:
         # and cached, where an ORM `.values(...)` statement is rebuilt for every message.
         stmt = _INSERT_MESSAGE
         new_id: int = (await self.session.execute(stmt, params)).scalar_one()
-        return new_id
+        message = await self.session.get(Message, new_id)
+        assert message is not None
+        return message
 
     async def replies_to(self, inbound_id: int) -> list[Message]:
         """Outbound messages caused by one inbound message, in creation order."""

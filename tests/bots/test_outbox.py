@@ -65,10 +65,10 @@ async def test_a_reply_waiting_in_a_live_lane_is_not_swept_by_another_process(
         s.add(customer)
         await s.flush()
         ids = [
-            await MessageRepository(s).insert_outbound(
+            (await MessageRepository(s).add_outbound(
                 customer.id, None, "slow", "chat-1", "bot", r.text, encode_outbound(r), None,
                 now, due_at=now + dt.timedelta(seconds=lease),
-            )
+            )).id
             for r in replies
         ]  # fmt: skip
     stop = asyncio.Event()
