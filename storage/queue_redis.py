@@ -182,6 +182,8 @@ class RedisStreamQueue:
             await dispatcher.drain()
             quit_maintaining.set()
             await maintainer
+            for owned in self._owned.values():  # anything taken while stopping stops too
+                owned.stop_reading.set()
             await asyncio.gather(*self._readers(), *self._side_tasks, return_exceptions=True)
             await self._release_all()
         except asyncio.CancelledError:
@@ -247,6 +249,10 @@ class RedisStreamQueue:
             if await self._redis.set(
                 self._keys.partition_lease(p), self.consumer_id, nx=True, px=self._lease_ms
             ):
+                if self._stopping:
+                    # stop came while the lease was being taken: no reader would be stopped
+                    await self._release_lease(p)
+                    return
                 self._take(p)
                 active.append(p)
                 if len(active) >= quota:

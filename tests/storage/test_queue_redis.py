@@ -203,3 +203,27 @@ async def test_lost_lease_stops_reading_until_it_is_free_again(
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+
+
+@pytest.mark.parametrize("delay_ms", [0, 1, 3, 7, 15, 40])
+async def test_stop_while_partitions_are_being_taken_always_returns(
+    redis_client: aioredis.Redis, keys: Keys, delay_ms: int
+) -> None:
+    """A stop that lands while the consumer is still taking partition leases must not leave
+    a reader running (consume() once hung forever in that window). Stops at several points
+    of start-up; each must return promptly and leave no lease behind."""
+
+    async def handler(_: object) -> None:
+        return None
+
+    for round_ in range(4):
+        queue = make(redis_client, keys, f"stopper-{delay_ms}-{round_}", lease_ms=2000)
+        stop = asyncio.Event()
+        task = asyncio.create_task(queue.consume(handler, concurrency=4, stop=stop))
+        # vary where in start-up the stop lands (not waiting for work: stopping mid-way)
+        await asyncio.sleep(delay_ms / 1000)
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+        assert queue.owned_partitions == frozenset()
+        leases = [await redis_client.get(keys.partition_lease(p)) for p in range(8)]
+        assert not any(lease == f"stopper-{delay_ms}-{round_}".encode() for lease in leases)
