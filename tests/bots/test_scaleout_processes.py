@@ -41,9 +41,15 @@ def _free_port() -> int:
 
 @pytest.fixture
 def scaleout_env(
-    pg_e2e_url: str, redis_url: str, nlu_model_path: Path, tmp_path: Path
+    pg_e2e_url: str,
+    redis_url: str,
+    nlu_model_path: Path,
+    tmp_path: Path,
+    fake_telegram: FakeTelegram,
 ) -> dict[str, str]:
+    """The environment shared by the in-test gateway and the worker processes."""
     return {
+        "OMNIRELAY_TELEGRAM_API_BASE": fake_telegram.base_url,
         "OMNIRELAY_DATABASE_URL": pg_e2e_url,
         "OMNIRELAY_REDIS_URL": redis_url,
         "OMNIRELAY_REDIS_PREFIX": f"crash{uuid.uuid4().hex[:8]}",
@@ -109,13 +115,10 @@ def workers(scaleout_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[[
 
 
 @pytest.fixture
-async def gateway(
-    scaleout_env: dict[str, str], fake_telegram: FakeTelegram
-) -> AsyncIterator[TestClient[Any, Any]]:
-    env = {**scaleout_env, "OMNIRELAY_TELEGRAM_API_BASE": fake_telegram.base_url}
+async def gateway(scaleout_env: dict[str, str]) -> AsyncIterator[TestClient[Any, Any]]:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        **{k.removeprefix("OMNIRELAY_").lower(): v for k, v in env.items()},
+        **{k.removeprefix("OMNIRELAY_").lower(): v for k, v in scaleout_env.items()},
     )
     db = Database(settings.database_url)
     try:
@@ -139,9 +142,7 @@ async def test_worker_killed_while_sending_reply_sent_once_after_restart(
     gateway: TestClient[Any, Any],
     fake_telegram: FakeTelegram,
     workers: Callable[[], Workers],
-    scaleout_env: dict[str, str],
 ) -> None:
-    scaleout_env["OMNIRELAY_TELEGRAM_API_BASE"] = fake_telegram.base_url
     pool = workers()
     first = pool.start()
     chat = new_chat_id()
@@ -184,7 +185,6 @@ async def test_worker_killed_before_replies_stored_message_redelivered_once(
     """The worker dies while the NLU (a Rasa server here) has not answered: nothing was stored
     or acked, so the stream redelivers the message to the next worker's partition."""
     scaleout_env.update(
-        OMNIRELAY_TELEGRAM_API_BASE=fake_telegram.base_url,
         OMNIRELAY_NLU_BACKEND="rasa",
         OMNIRELAY_RASA_URL=fake_rasa.url,
     )
@@ -230,9 +230,7 @@ async def test_two_worker_processes_share_the_stream_in_order(
     gateway: TestClient[Any, Any],
     fake_telegram: FakeTelegram,
     workers: Callable[[], Workers],
-    scaleout_env: dict[str, str],
 ) -> None:
-    scaleout_env["OMNIRELAY_TELEGRAM_API_BASE"] = fake_telegram.base_url
     pool = workers()
     pool.start()
     pool.start()
