@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -11,6 +12,7 @@ import redis.asyncio as aioredis
 from storage.db import Database
 from storage.keys import Keys
 from storage.redis import connect_redis
+from tests.conftest import drop_postgres_database, fresh_postgres_database
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -69,3 +71,17 @@ async def eventually(
         if loop.time() >= deadline:
             raise AssertionError(f"{what} not reached within {within} s")
         await asyncio.sleep(0.01)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables at all."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        return
+    postgres_url: str = request.getfixturevalue("postgres_url")
+    name, url = fresh_postgres_database(postgres_url)
+    try:
+        yield url
+    finally:
+        drop_postgres_database(postgres_url, name)

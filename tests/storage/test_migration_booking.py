@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import inspect, text
 
 from storage.db import Database, alembic_config, upgrade
-from tests.conftest import drop_postgres_database, fresh_postgres_database
 
 BOOKING_TABLES = {"services", "staff", "bookings", "booking_slots"}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-        return
-    postgres_url: str = request.getfixturevalue("postgres_url")
-    name, url = fresh_postgres_database(postgres_url)
-    try:
-        yield url
-    finally:
-        drop_postgres_database(postgres_url, name)
-
-
-async def test_0002_upgrades_existing_orders_and_downgrades(empty_url: str) -> None:
+async def test_0002_upgrades_existing_orders_and_downgrades(empty_database_url: str) -> None:
     from alembic import command
 
-    await asyncio.to_thread(upgrade, empty_url, "0001")
-    db = Database(empty_url)
+    await asyncio.to_thread(upgrade, empty_database_url, "0001")
+    db = Database(empty_database_url)
     try:
         async with db.engine.begin() as conn:
             await conn.execute(
@@ -41,21 +24,21 @@ async def test_0002_upgrades_existing_orders_and_downgrades(empty_url: str) -> N
                     "VALUES ('OLD1', 'new', '[]', 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
                 )
             )
-        await asyncio.to_thread(upgrade, empty_url)
+        await asyncio.to_thread(upgrade, empty_database_url)
         async with db.engine.connect() as conn:
             tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
             pk = await conn.run_sync(lambda c: inspect(c).get_pk_constraint("booking_slots"))
             history = await conn.scalar(text("SELECT status_history FROM orders"))
         assert tables >= BOOKING_TABLES
-        assert pk["name"] == "pk_booking_slots" or empty_url.startswith("sqlite")
+        assert pk["name"] == "pk_booking_slots" or empty_database_url.startswith("sqlite")
         assert pk["constrained_columns"] == ["staff_id", "slot_start"]
         assert history in ([], "[]")
-        await asyncio.to_thread(command.check, alembic_config(empty_url))
-        await asyncio.to_thread(command.downgrade, alembic_config(empty_url), "0001")
+        await asyncio.to_thread(command.check, alembic_config(empty_database_url))
+        await asyncio.to_thread(command.downgrade, alembic_config(empty_database_url), "0001")
         async with db.engine.connect() as conn:
             tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
             assert not tables & BOOKING_TABLES
             assert await conn.scalar(text("SELECT number FROM orders")) == "OLD1"
-        await asyncio.to_thread(upgrade, empty_url)
+        await asyncio.to_thread(upgrade, empty_database_url)
     finally:
         await db.dispose()

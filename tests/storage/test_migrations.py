@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,23 +10,8 @@ from sqlalchemy import inspect
 
 from storage.db import Database, alembic_config, upgrade
 from storage.errors import BackendUnavailable
-from tests.conftest import drop_postgres_database, fresh_postgres_database
 
 TABLES = {"customers", "channel_identities", "conversations", "messages", "orders"}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database with no tables at all."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-        return
-    postgres_url: str = request.getfixturevalue("postgres_url")
-    name, url = fresh_postgres_database(postgres_url)
-    try:
-        yield url
-    finally:
-        drop_postgres_database(postgres_url, name)
 
 
 async def test_upgrade_creates_schema_and_is_idempotent(empty_database_url: str) -> None:
