@@ -267,11 +267,7 @@ class Outbox:
                 await MessageRepository(s).schedule_retry(item.send.row_id, at, error)
             log.info("reply %d deferred until %s", item.send.row_id, at.isoformat())
             return "defer"
-        if wait > self._lease / 4:
-            # keep other processes' sweepers off this row while we wait in memory
-            until = now_utc() + timedelta(seconds=wait + self._lease)
-            async with self._db.transaction() as s:
-                await MessageRepository(s).schedule_retry(item.send.row_id, until, error)
+        # The row stays held while we wait: `heartbeat` keeps other sweepers off it.
         await asyncio.sleep(wait)
         return "retry"
 
