@@ -1,4 +1,4 @@
-"""Reply templates per language, loaded from `bots/templates/<lang>.yml`."""
+"""Reply templates per language, loaded from `bots/templates/<lang>.yml` and `<area>.<lang>.yml`."""
 
 from __future__ import annotations
 
@@ -13,11 +13,28 @@ LANGUAGES = ("uk", "en")
 
 @cache
 def _load(language: str) -> dict[str, Any]:
-    text = resources.files("bots").joinpath("templates", f"{language}.yml").read_text("utf-8")
-    data = yaml.safe_load(text)
-    if not isinstance(data, dict):
-        raise ValueError(f"templates/{language}.yml must be a mapping")
-    return data
+    """`<lang>.yml` plus every `<area>.<lang>.yml` (one file per area: flows, identity,
+    handoff...), merged; a key defined twice is an error, not a silent override."""
+    folder = resources.files("bots").joinpath("templates")
+    names = sorted(
+        entry.name
+        for entry in folder.iterdir()
+        if entry.name == f"{language}.yml" or entry.name.endswith(f".{language}.yml")
+    )
+    merged: dict[str, Any] = {}
+    for name in names:
+        data = yaml.safe_load(folder.joinpath(name).read_text("utf-8"))
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise ValueError(f"templates/{name} must be a mapping")
+        clash = merged.keys() & data.keys()
+        if clash:
+            raise ValueError(f"templates/{name} redefines {sorted(clash)}")
+        merged.update(data)
+    if not merged:
+        raise ValueError(f"no templates for language {language!r}")
+    return merged
 
 
 class Templates:
