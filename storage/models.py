@@ -30,7 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.sql import text, true
+from sqlalchemy.sql import false, text, true
 
 __all__ = [
     "Base",
@@ -39,6 +39,10 @@ __all__ = [
     "ChannelIdentity",
     "Conversation",
     "Customer",
+    "CustomerMerge",
+    "CustomerPhone",
+    "LinkAttempt",
+    "LinkCode",
     "Message",
     "Order",
     "Service",
@@ -112,6 +116,93 @@ class Customer(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[dt.datetime | None]
     last_channel: Mapped[str | None] = mapped_column(String(32))
+    # {"marketing": bool, "transcripts": bool, ...}: what the customer agreed to
+    consent: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
+    # set when this profile was merged into another one (kept, not deleted, for undo)
+    merged_into_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+
+
+class CustomerPhone(Base):
+    """A phone number of a customer; ``verified`` only when a platform vouched for it (a
+    Telegram contact of the sender's own account, a Viber contact) or a code sent to it came
+    back."""
+
+    __tablename__ = "customer_phones"
+    __table_args__ = (UniqueConstraint("customer_id", "phone"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    phone: Mapped[str] = mapped_column(String(32), index=True)  # E.164
+    verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    verified_via: Mapped[str | None] = mapped_column(String(32))  # channel or "code"
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class LinkCode(Base):
+    """A short-lived one-time code that links a channel identity to ``customer_id``.
+
+    ``kind`` "deep_link": carried by a "continue in ..." link; "phone": sent to the channel
+    where ``phone`` is verified and typed back by ``requester_id``. Only a hash is stored.
+    """
+
+    __tablename__ = "link_codes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # deep_link | phone
+    customer_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    requester_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="CASCADE")
+    )
+    phone: Mapped[str | None] = mapped_column(String(32))
+    sent_channel: Mapped[str | None] = mapped_column(String(32))
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    used_by: Mapped[str | None] = mapped_column(String(170))  # "channel:external id"
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class LinkAttempt(Base):
+    """One code typed or opened by a channel user; failures in a window are rate-limited."""
+
+    __tablename__ = "link_attempts"
+    __table_args__ = (Index(None, "channel", "external_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CustomerMerge(Base):
+    """A merge of ``absorbed_id`` into ``survivor_id``: who, when, why and exactly which rows
+    moved (``moved``: table -> ids), so an admin can undo it."""
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    survivor_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    absorbed_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    actor: Mapped[str] = mapped_column(String(100))  # "customer" | "admin" | ...
+    reason: Mapped[str] = mapped_column(String(32))  # link_code, verified_phone, phone_code...
+    moved: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    survivor_before: Mapped[dict[str, Any]] = mapped_column(default=dict)  # profile fields
+    absorbed_session: Mapped[dict[str, Any] | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    undone_at: Mapped[dt.datetime | None]
+    undone_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class ChannelIdentity(Base):
