@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+
+import orjson
 
 from bots.flows.templates import Templates
 from bots.flows.understanding import Understanding
@@ -14,8 +17,21 @@ if TYPE_CHECKING:
     from storage.sessions import Session
 
 
-# Menu entries in the templates are short names; these are the intents they trigger.
+# Menu entries in the templates are short names or intents; these are the intents they trigger.
 MENU_INTENTS = {"order_status": "check_order_status", "human": "request_human"}
+
+MISSES_BEFORE_HANDOFF = 2  # misunderstood messages in a row before a person is asked for
+ASK = "_ask"  # slot holding the pending question, see `Turn.ask`
+
+Localised: TypeAlias = str | dict[str, str]  # a text, or one per language
+
+
+def payload(intent: str, **entities: Any) -> str:
+    """A Rasa-style button payload: `/intent` or `/intent{"slot":"value"}` (compact JSON, so
+    it stays within Telegram's 64-byte callback data)."""
+    if not entities:
+        return f"/{intent}"
+    return f"/{intent}{orjson.dumps(entities).decode()}"
 
 
 @dataclass(slots=True)
@@ -29,42 +45,114 @@ class Turn:
     language: str
     t: Templates
     replies: list[OutboundMessage] = field(default_factory=list)
+    missed: bool = False  # this message was not understood (counts toward a handoff)
 
-    def say(self, key: str, menu: str | None = None, **values: object) -> None:
+    def say(
+        self,
+        key: str,
+        menu: str | None = None,
+        *,
+        buttons: tuple[Button, ...] = (),
+        request_phone: bool = False,
+        **values: object,
+    ) -> None:
         """Add a templated reply; `menu` names a template mapping of button titles whose
         keys are intents, tapped as Rasa-style payloads (`/intent`)."""
         text = self.t(key, self.language, **values)
-        buttons: tuple[Button, ...] = ()
         if menu is not None:
-            titles = self.t.raw(menu, self.language)
-            buttons = tuple(
-                Button(title=str(title), payload=f"/{MENU_INTENTS.get(name, name)}")
-                for name, title in titles.items()
-            )
-        self.replies.append(OutboundMessage(text=text, buttons=buttons))
+            buttons = (*buttons, *self.menu(menu))
+        self.replies.append(
+            OutboundMessage(text=text, buttons=buttons, request_phone=request_phone)
+        )
+
+    def menu(self, key: str) -> tuple[Button, ...]:
+        titles = self.t.raw(key, self.language)
+        return tuple(
+            Button(title=str(title), payload=f"/{MENU_INTENTS.get(name, name)}")
+            for name, title in titles.items()
+        )
 
     def say_text(self, text: str, buttons: tuple[Button, ...] = ()) -> None:
         self.replies.append(OutboundMessage(text=text, buttons=buttons))
+
+    def tr(self, key: str, **values: object) -> str:
+        """A template in the turn's language (for composing replies)."""
+        return self.t(key, self.language, **values)
+
+    def miss(self) -> bool:
+        """Count a misunderstood message; True when it is one too many (escalate now)."""
+        self.missed = True
+        self.session.fallback_count += 1
+        return self.session.fallback_count >= MISSES_BEFORE_HANDOFF
 
     def escalate(self, reason: str) -> None:
         """Ask for a person. The handoff package consumes `session.data["escalation"]`."""
         self.ctx.escalation = reason
         self.session.handoff = "pending"
+        self.session.fallback_count = 0
         self.session.data["escalation"] = {
             "reason": reason,
             "intent": self.understanding.intent,
             "at": self.ctx.now.isoformat(),
             "flow": self.session.flow,
+            "step": self.session.step,
             "slots": dict(self.session.slots),
         }
+
+    def ask(
+        self,
+        key: str,
+        *,
+        buttons: Sequence[tuple[Localised, str]] = (),
+        request_phone: bool = False,
+        **values: Localised,
+    ) -> None:
+        """Ask the flow's pending question and remember it (in the session) so that `ask_again`
+        repeats it after a digression, in whatever language the customer speaks by then.
+        Values and button titles are strings or ``{"uk": ..., "en": ...}``."""
+        self.session.slots[ASK] = {
+            "key": key,
+            "values": values,
+            "buttons": [[title, pay] for title, pay in buttons],
+            "phone": request_phone,
+        }
+        self.ask_again()
+
+    def ask_again(self) -> bool:
+        """Repeat the remembered question; False when there is none."""
+        asked = self.session.slots.get(ASK)
+        if not isinstance(asked, dict):
+            return False
+        values = {k: self.local(v) for k, v in asked["values"].items()}
+        buttons = tuple(Button(self.local(t), p) for t, p in asked["buttons"])
+        self.say(asked["key"], buttons=buttons, request_phone=asked["phone"], **values)
+        return True
+
+    def local(self, value: Localised) -> str:
+        if isinstance(value, dict):
+            return str(value.get(self.language) or value.get("en") or next(iter(value.values())))
+        return str(value)
 
     def finish(self) -> None:
         self.session.flow = None
         self.session.step = None
         self.session.slots = {}
 
+    def goto(self, flow: str, step: str) -> None:
+        self.session.flow, self.session.step = flow, step
+
 
 class Flow(Protocol):
+    """A small state machine over `session.flow/step/slots` (JSON values only).
+
+    `start` begins it (it may finish at once, e.g. an FAQ answer or an order found by number:
+    the dialogue then returns to any flow that was interrupted); `step` continues it and
+    returns False when the message is not for it (a digression: the dialogue answers it and
+    calls `remind`).
+
+    Optional: ``claims(turn) -> bool``: while active, take a message whose intent would start
+    another flow (a name that the NLU reads as something else)."""
+
     name: str
     intents: frozenset[str]  # intents that start this flow
     entity_triggers: frozenset[str]  # entities that start it when given on their own

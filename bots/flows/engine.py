@@ -1,20 +1,32 @@
-"""The dialogue: pick the flow for a message, keep the session's flow state, speak the language."""
+"""The dialogue: pick the flow for a message, keep the session's flow state, speak the language.
+
+Beyond routing, the dialogue owns what every flow shares: "stop" / "скасувати" ends the active
+flow; a question answered by another flow in one turn (opening hours mid-booking) returns to
+the same step; a flow interrupted by another that needs several turns is suspended and resumed
+after it; an unfinished flow is offered again when the customer greets or comes back after a
+pause; a failing backend is apologised for and escalated.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from bots.flows.base import Flow, Turn
 from bots.flows.smalltalk import SmallTalk
 from bots.flows.templates import LANGUAGES, Templates
 from bots.flows.understanding import FALLBACK, Understanding, from_parse, from_payload
-from bots.messages import OutboundMessage
+from bots.messages import Button, OutboundMessage
 from bots.pipeline import TurnContext
+from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 
 MIN_LETTERS_TO_SWITCH_LANGUAGE = 3
+RESUME_AFTER = timedelta(minutes=30)  # a pause after which an unfinished flow is offered again
+LAST_AT, SUSPENDED, RESUME_OFFERED = "last_at", "suspended", "resume_offered"
 
 
 class Dialogue:
@@ -25,14 +37,21 @@ class Dialogue:
         templates: Templates,
         flows: Sequence[Flow],
         *,
-        business_name: str = "omnirelay",
+        business_name: dict[str, str] | str = "omnirelay",
         default_language: str = "uk",
+        closers: Sequence[Callable[[], Awaitable[Any]]] = (),
     ) -> None:
         self.t = templates
         self.flows = {f.name: f for f in flows}
         self.by_intent = {intent: f for f in flows for intent in f.intents}
         self.smalltalk = SmallTalk(business_name)
         self.default_language = default_language
+        self._closers = list(closers)
+
+    async def aclose(self) -> None:
+        """Close what the flows' backends hold open (HTTP sessions)."""
+        for close in self._closers:
+            await close()
 
     async def respond(self, ctx: TurnContext) -> list[OutboundMessage]:
         assert ctx.session is not None
@@ -40,29 +59,152 @@ class Dialogue:
         understanding = self._understand(ctx)
         session.language = self._language(ctx, understanding)
         turn = Turn(ctx, session, understanding, ctx.message.text, session.language, self.t)
-
-        if understanding.intent == FALLBACK:
-            session.fallback_count += 1
-        else:
+        paused = self._paused(ctx)
+        session.data[LAST_AT] = ctx.now.isoformat()
+        try:
+            await self._route(turn, paused)
+        except StorageError as e:
+            # The database or the business system failed (booking errors such as a taken slot
+            # are handled inside the flows): apologise and ask for a person, keeping the
+            # flow's state so the agent (or a later retry) sees where the customer was.
+            log.warning("backend error in flow %s: %s: %s", session.flow, type(e).__name__, e)
+            turn.replies.clear()
+            turn.say("backend_error")
+            turn.escalate("backend_error")
+        if not turn.missed:
             session.fallback_count = 0
-
-        active = self.flows.get(session.flow or "")
-        continues = active is not None and not self._starts_other_flow(understanding, active)
-        if continues and active is not None and await active.step(turn):
-            return turn.replies
-        flow = self.by_intent.get(understanding.intent) or self._by_entities(understanding)
-        if flow is not None:
-            await flow.start(turn)
-            return turn.replies
-        self.smalltalk.respond(turn)
-        if active is not None and session.flow == active.name and session.step:
-            # A digression answered: remind the customer where we were.
-            active.remind(turn)
         return turn.replies
 
     def apology(self, ctx: TurnContext) -> list[OutboundMessage]:
         language = (ctx.session.language if ctx.session else None) or self.default_language
         return [OutboundMessage(text=self.t("apology", language))]
+
+    # ---- routing ---------------------------------------------------------------------------
+
+    async def _route(self, turn: Turn, paused: bool) -> None:
+        u, session = turn.understanding, turn.session
+        active = self.flows.get(session.flow or "")
+        if session.flow and active is None:
+            log.info(
+                "session of %s names unknown flow %r; dropped", session.customer_id, session.flow
+            )
+            turn.finish()
+        offered = session.data.pop(RESUME_OFFERED, False)
+        if active is not None and (u.intent == "resume" or (offered and u.intent == "affirm")):
+            active.remind(turn)
+            return
+        if active is not None and (self._is_stop(u, active) or (offered and u.intent == "deny")):
+            self._stop(turn)
+            return
+        if u.intent == "stop" and session.data.get(SUSPENDED):
+            self._stop(turn)
+            return
+        if active is not None and u.intent == "greet":
+            self.smalltalk.respond(turn)
+            self._offer_resume(turn, active)
+            return
+        continues = active is not None and (
+            not self._starts_other_flow(u, active) or self._claimed(turn, active)
+        )
+        if continues and active is not None and await active.step(turn):
+            self._after(turn)
+            return
+        flow = self.by_intent.get(u.intent) or self._by_entities(u)
+        if flow is not None:
+            await self._start(turn, flow, active, paused)
+            self._after(turn)
+            return
+        self.smalltalk.respond(turn)
+        if active is not None and session.flow == active.name and not turn.ctx.escalation:
+            self._back(turn, active, paused)
+        self._after(turn)
+
+    def _back(self, turn: Turn, active: Flow, paused: bool) -> None:
+        """A digression answered: back to where we were (asking first after a long pause)."""
+        if paused:
+            self._offer_resume(turn, active)
+        else:
+            active.remind(turn)
+
+    @staticmethod
+    def _claimed(turn: Turn, active: Flow) -> bool:
+        """Whether the active flow takes a message whose intent would start another flow
+        ("мене звати Тарас" reads as account linking, but at the name step it is a name)."""
+        claims = getattr(active, "claims", None)
+        return bool(claims is not None and claims(turn))
+
+    async def _start(self, turn: Turn, flow: Flow, active: Flow | None, paused: bool) -> None:
+        session = turn.session
+        if active is None or flow is active or session.flow != active.name:
+            await flow.start(turn)
+            return
+        saved = {"flow": session.flow, "step": session.step, "slots": dict(session.slots)}
+        await flow.start(turn)
+        if session.flow is None and not turn.ctx.escalation:
+            # Answered in one turn (opening hours, an order found by number): same step again.
+            self._restore(turn, saved)
+            self._back(turn, active, paused)
+        elif session.flow is not None and session.flow != saved["flow"]:
+            session.data[SUSPENDED] = saved
+
+    def _after(self, turn: Turn) -> None:
+        """A flow that ended while another was suspended: go back to the suspended one."""
+        session = turn.session
+        saved = session.data.get(SUSPENDED)
+        if session.flow is not None or not saved or turn.ctx.escalation:
+            return
+        flow = self.flows.get(saved["flow"])
+        del session.data[SUSPENDED]
+        if flow is None:
+            return
+        self._restore(turn, saved)
+        turn.say("back_to_flow", flow=self._flow_name(turn, flow.name))
+        flow.remind(turn)
+
+    @staticmethod
+    def _restore(turn: Turn, saved: dict[str, Any]) -> None:
+        turn.session.flow, turn.session.step = saved["flow"], saved["step"]
+        turn.session.slots = dict(saved["slots"])
+
+    def _stop(self, turn: Turn) -> None:
+        turn.finish()
+        turn.session.data.pop(SUSPENDED, None)
+        turn.say("stopped", menu="greet_buttons")
+
+    def _offer_resume(self, turn: Turn, active: Flow) -> None:
+        turn.session.data[RESUME_OFFERED] = True
+        titles = turn.t.raw("resume_buttons", turn.language)
+        turn.say(
+            "resume_offer",
+            buttons=(
+                Button(str(titles["resume"]), "/resume"),
+                Button(str(titles["stop"]), "/stop"),
+            ),
+            flow=self._flow_name(turn, active.name),
+        )
+
+    @staticmethod
+    def _flow_name(turn: Turn, name: str) -> str:
+        names = turn.t.raw("flow_names", turn.language)
+        return str(names.get(name) or names["other"])
+
+    def _paused(self, ctx: TurnContext) -> bool:
+        assert ctx.session is not None
+        last = ctx.session.data.get(LAST_AT)
+        if not isinstance(last, str):
+            return False
+        try:
+            return ctx.now - datetime.fromisoformat(last) > RESUME_AFTER
+        except (ValueError, TypeError):
+            return False
+
+    @staticmethod
+    def _is_stop(u: Understanding, active: Flow) -> bool:
+        # "скасувати" on its own is read as cancel_appointment; inside another flow it means
+        # "cancel this", not "cancel my visit".
+        return u.intent == "stop" or (
+            u.intent == "cancel_appointment" and "cancel_appointment" not in active.intents
+        )
 
     def _by_entities(self, understanding: Understanding) -> Flow | None:
         """A bare slot value ("A1003") with no flow running starts the flow that needs it."""
@@ -75,7 +217,11 @@ class Dialogue:
 
     def _starts_other_flow(self, understanding: Understanding, active: Flow) -> bool:
         flow = self.by_intent.get(understanding.intent)
-        return flow is not None and flow is not active and understanding.confidence >= 0.6
+        if flow is None or flow is active:
+            return False
+        return understanding.from_button or understanding.confidence >= 0.6
+
+    # ---- understanding ---------------------------------------------------------------------
 
     def _understand(self, ctx: TurnContext) -> Understanding:
         payload = ctx.message.payload

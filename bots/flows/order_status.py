@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from bots.flows.backends import OrderBackend, OrderView
-from bots.flows.base import Turn
+from bots.flows.base import Turn, payload
 from bots.flows.understanding import find_order_number, normalise_order_number
+from bots.messages import Button
 
 STOP_INTENTS = frozenset({"stop", "deny"})
-MAX_INVALID = 2
+MAX_LISTED = 5
+NUMBER_INTENTS = frozenset({"inform", "nlu_fallback", "out_of_scope", "check_order_status"})
 
 
 class OrderStatusFlow:
@@ -24,8 +26,9 @@ class OrderStatusFlow:
         if number:
             await self._answer(turn, number)
             return
+        if await self._list_known(turn):
+            return
         turn.session.flow, turn.session.step = self.name, "ask_number"
-        turn.session.slots = {"invalid": 0}
         turn.say("ask_order_number")
 
     async def step(self, turn: Turn) -> bool:
@@ -37,14 +40,12 @@ class OrderStatusFlow:
             turn.finish()
             turn.say("stopped")
             return True
-        if turn.understanding.intent not in ("inform", "nlu_fallback", "check_order_status"):
+        if turn.understanding.intent not in NUMBER_INTENTS:
             return False  # a digression: let the dialogue answer it and keep the step
-        invalid = int(turn.session.slots.get("invalid", 0)) + 1
-        turn.session.slots["invalid"] = invalid
-        if invalid > MAX_INVALID:
-            turn.finish()
+        if turn.miss():
             turn.say("fallback_twice")
             turn.escalate("order_number_not_understood")
+            turn.finish()
             return True
         turn.say("order_invalid")
         return True
@@ -52,6 +53,26 @@ class OrderStatusFlow:
     def remind(self, turn: Turn) -> None:
         if turn.session.step == "ask_number":
             turn.say("ask_order_number")
+
+    async def _list_known(self, turn: Turn) -> bool:
+        """A known customer's orders, listed without asking for a number."""
+        if turn.ctx.customer_id is None:
+            return False
+        orders = await self._orders.for_customer(turn.ctx.customer_id)
+        if not orders:
+            return False
+        if len(orders) == 1:
+            turn.say_text(describe(turn, orders[0]))
+            return True
+        names = turn.t.raw("order_status_names", turn.language)
+        lines = "\n".join(
+            f"{o.number}: {names.get(o.status, o.status)}" for o in orders[:MAX_LISTED]
+        )
+        buttons = tuple(
+            Button(o.number, payload("inform", order_number=o.number)) for o in orders[:MAX_LISTED]
+        )
+        turn.say("orders_list", buttons=buttons, orders=lines)
+        return True
 
     def _number(self, turn: Turn) -> str | None:
         return normalise_order_number(turn.understanding.first("order_number")) or (
@@ -62,7 +83,6 @@ class OrderStatusFlow:
         order = await self._orders.get(number)
         if order is None:
             turn.session.flow, turn.session.step = self.name, "ask_number"
-            turn.session.slots = {"invalid": int(turn.session.slots.get("invalid", 0))}
             turn.say("order_not_found", number=number)
             return
         turn.finish()

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from bots.flows.base import Turn
 
-FALLBACKS_BEFORE_HANDOFF = 2
-
 
 class SmallTalk:
-    def __init__(self, business_name: str) -> None:
+    def __init__(self, business_name: dict[str, str] | str) -> None:
         self.business = business_name
 
     def respond(self, turn: Turn) -> None:
@@ -17,7 +15,12 @@ class SmallTalk:
         if intent == "greet":
             name = turn.ctx.customer_name
             name_part = f", {name}" if name else ""
-            turn.say("greet", menu="greet_buttons", name_part=name_part, business=self.business)
+            turn.say(
+                "greet",
+                menu="greet_buttons",
+                name_part=name_part,
+                business=turn.local(self.business),
+            )
         elif intent == "thank":
             turn.say("thank")
         elif intent == "goodbye":
@@ -32,8 +35,7 @@ class SmallTalk:
             turn.say("affirm_idle")
         elif intent == "deny" and session.flow is None:
             turn.say("deny_idle")
-        elif session.fallback_count >= FALLBACKS_BEFORE_HANDOFF:
-            session.fallback_count = 0
+        elif turn.miss():
             turn.say("fallback_twice")
             turn.escalate("repeated_misunderstanding")
         else:

@@ -25,6 +25,7 @@ class Understanding:
     entities: dict[str, list[Any]] = field(default_factory=dict)
     language: str | None = None
     from_button: bool = False
+    texts: dict[str, list[str]] = field(default_factory=dict)  # entity -> the words it came from
 
     def first(self, entity: str) -> Any:
         values = self.entities.get(entity)
@@ -48,8 +49,10 @@ def from_payload(payload: str) -> Understanding | None:
 
 def from_parse(parse: Any) -> Understanding:
     entities: dict[str, list[Any]] = {}
+    texts: dict[str, list[str]] = {}
     for entity in parse.entities:
         entities.setdefault(entity.entity, []).append(entity.value)
+        texts.setdefault(entity.entity, []).append(entity.text)
     number = find_order_number(parse.text)
     if number and "order_number" not in entities:
         entities["order_number"] = [number]
@@ -58,6 +61,7 @@ def from_parse(parse: Any) -> Understanding:
         confidence=parse.confidence,
         entities=entities,
         language=parse.language,
+        texts=texts,
     )
 
 

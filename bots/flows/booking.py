@@ -1,0 +1,286 @@
+"""Booking: service -> date -> time (nearest free times offered) -> name and phone when unknown
+-> summary -> confirmation -> booking reference.
+
+Any message may fill several slots ("a cleaning tomorrow at 3pm") or correct one ("no, make it
+Friday"); the flow then asks for whatever is still missing. Slots (JSON): ``service``,
+``date``, ``time``, ``starts_at``, ``name``, ``phone``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bots.flows.backends import BookingBackend, ServiceView
+from bots.flows.base import Turn, payload
+from bots.flows.business import match_services
+from bots.flows.when import TimePicker, day_text, local_moment
+from bots.messages import Button
+from storage.booking_errors import InvalidSlot, SlotTaken, UnknownService
+
+# Intents that, without any slot in the message, are a digression (answered elsewhere).
+NOT_FOR_BOOKING = frozenset(
+    {
+        "greet",
+        "goodbye",
+        "thank",
+        "request_human",
+        "ask_opening_hours",
+        "ask_address",
+        "ask_prices",
+        "check_order_status",
+        "link_account",
+        "forget_me",
+        "stop",
+    }
+)
+# What the NLU makes of a bare name ("Іван Франко" reads as out of scope, "Тарас" as a code).
+NAME_INTENTS = frozenset({"inform", "nlu_fallback", "out_of_scope", "link_account"})
+CHANGEABLE = ("service", "date", "time", "name", "phone")
+_NAME_PREFIX = re.compile(
+    r"^\s*(?:my name is|my name's|i am|i'm|it's|this is|name:?|мене звати|моє ім'я|моє ім’я"
+    r"|мене кличуть|я|це|ім'я:?)\s+",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"^[^\W\d_][^\W\d_'’ .-]*(?:[ '’.-]+[^\W\d_]+){0,4}\.?$")
+_PHONE_CHARS = re.compile(r"[\d+()\s-]{9,20}")
+
+
+def read_name(text: str | None) -> str | None:
+    """A person's name typed on its own ("Olena Petrenko", "мене звати Олена"), or None."""
+    if not text:
+        return None
+    name = _NAME_PREFIX.sub("", text.strip()).strip(" .,!")
+    if 2 <= len(name) <= 60 and _NAME.match(name):
+        return " ".join(part[:1].upper() + part[1:] for part in name.split())
+    return None
+
+
+def read_phone(turn: Turn) -> str | None:
+    """A phone number from the message (the NLU's entity, a shared contact, or digits)."""
+    value = turn.understanding.first("phone") or turn.ctx.message.contact_phone
+    if value is None and turn.text and _PHONE_CHARS.fullmatch(turn.text.strip()):
+        value = turn.text
+    if value is None:
+        return None
+    digits = re.sub(r"\D", "", str(value))
+    if len(digits) == 10 and digits.startswith("0"):
+        digits = "38" + digits  # a Ukrainian number typed without the country code
+    return f"+{digits}" if 10 <= len(digits) <= 15 else None
+
+
+class BookingFlow:
+    name = "booking"
+    intents = frozenset({"book_appointment"})
+    entity_triggers = frozenset({"service"})
+
+    def __init__(self, backend: BookingBackend, timezone: str) -> None:
+        self.backend = backend
+        self.tz = ZoneInfo(timezone)
+        self.picker = TimePicker(backend, self.tz)
+
+    async def start(self, turn: Turn) -> None:
+        turn.finish()
+        turn.goto(self.name, "service")
+        await self._absorb(turn, turn.session.slots)
+        await self._advance(turn)
+
+    async def step(self, turn: Turn) -> bool:
+        slots = turn.session.slots
+        intent = turn.understanding.intent
+        if intent == "change" and turn.understanding.from_button:
+            which = turn.understanding.first("slot")
+            self._drop(slots, which)
+            await self._advance(turn)
+            return True
+        step = turn.session.step
+        changed = await self._absorb(turn, slots)
+        if step == "name" and not changed and "name" not in slots and self._is_name(turn):
+            slots["name"], changed = read_name(turn.text), True
+        if changed:
+            await self._advance(turn)
+            return True
+        if intent in NOT_FOR_BOOKING:
+            return False
+        if step == "confirm" and intent == "affirm":
+            await self._book(turn)
+            return True
+        if step == "confirm" and intent == "deny":
+            turn.say("booking_change_what", buttons=self._change_buttons(turn))
+            return True
+        if intent in ("affirm", "deny", "book_appointment"):
+            self.remind(turn)
+            return True
+        if turn.miss():
+            turn.say("fallback_twice")
+            turn.escalate("repeated_misunderstanding")
+            return True
+        turn.say(f"invalid_{step}" if step in ("name", "phone") else "booking_not_understood")
+        turn.ask_again()
+        return True
+
+    def remind(self, turn: Turn) -> None:
+        turn.ask_again()
+
+    def claims(self, turn: Turn) -> bool:
+        """A name at the name step, or "make it Friday instead" (read as rescheduling)."""
+        if turn.understanding.intent == "reschedule_appointment":
+            return True
+        return turn.session.step == "name" and self._is_name(turn)
+
+    @staticmethod
+    def _is_name(turn: Turn) -> bool:
+        u = turn.understanding
+        if read_name(turn.text) is None:
+            return False
+        if _NAME_PREFIX.match(turn.text or "") or u.intent in NAME_INTENTS:
+            return True
+        return u.intent not in NOT_FOR_BOOKING | {"affirm", "deny"} or u.confidence < 0.6
+
+    # ---- slots ---------------------------------------------------------------------------
+
+    async def _absorb(self, turn: Turn, slots: dict[str, Any]) -> bool:
+        """Every slot the message gives; True when any slot changed."""
+        changed = False
+        if turn.session.step not in ("name", "phone") or turn.understanding.from_button:
+            service = await self._service_from(turn)
+            if service is not None and service != slots.get("service"):
+                slots["service"], changed = service, True
+                slots.pop("starts_at", None)
+                slots.pop("_choices", None)
+        if self.picker.apply(turn, slots):
+            changed = True
+        phone = read_phone(turn)
+        if phone is not None and phone != slots.get("phone"):
+            slots["phone"], changed = phone, True
+        return changed
+
+    async def _service_from(self, turn: Turn) -> str | None:
+        given = turn.understanding.first("service")
+        services = await self.backend.services()
+        codes = {s.code for s in services}
+        if given in codes:
+            return str(given)
+        choices = turn.session.slots.get("_choices")
+        candidates = [s for s in services if s.code in choices] if choices else services
+        found = match_services(turn.text, candidates) or (
+            match_services(str(given), services) if given else []
+        )
+        if len(found) == 1:
+            return found[0].code
+        if 1 < len(found) < len(services):
+            turn.session.slots["_choices"] = [s.code for s in found]  # "чистка": which one?
+        return None
+
+    @staticmethod
+    def _drop(slots: dict[str, Any], which: Any) -> None:
+        if which in CHANGEABLE:
+            slots.pop(str(which), None)
+            if which in ("service", "date", "time"):
+                slots.pop("starts_at", None)
+
+    # ---- asking --------------------------------------------------------------------------
+
+    async def _advance(self, turn: Turn) -> None:
+        """Ask for the first missing slot, or show the summary."""
+        session, slots = turn.session, turn.session.slots
+        services = await self.backend.services()
+        if not slots.get("service"):
+            session.step = "service"
+            await self._ask_service(turn, services)
+            return
+        service = next((s for s in services if s.code == slots["service"]), None)
+        if service is None:
+            slots.pop("service", None)
+            session.step = "service"
+            await self._ask_service(turn, services)
+            return
+        if not await self.picker.settle(turn, slots, service.code):
+            return
+        profile = session.data.get("profile") or {}
+        slots.setdefault("name", profile.get("name") or turn.ctx.customer_name)
+        slots.setdefault("phone", profile.get("phone") or turn.ctx.customer_phone)
+        if not slots.get("name"):
+            slots.pop("name", None)
+            session.step = "name"
+            turn.ask("ask_name")
+            return
+        if not slots.get("phone"):
+            slots.pop("phone", None)
+            session.step = "phone"
+            turn.ask("ask_phone", request_phone=True)
+            return
+        session.step = "confirm"
+        self._summary(turn, service)
+
+    async def _ask_service(self, turn: Turn, services: list[ServiceView]) -> None:
+        choices = turn.session.slots.get("_choices")
+        shown = [s for s in services if s.code in choices] if choices else services
+        buttons = [
+            ({"uk": s.name_uk, "en": s.name_en}, payload("inform", service=s.code)) for s in shown
+        ]
+        turn.ask("ask_service", buttons=buttons)
+
+    def _summary(self, turn: Turn, service: ServiceView) -> None:
+        slots = turn.session.slots
+        moment = local_moment(slots, self.tz)
+        assert moment is not None
+        turn.ask(
+            "booking_summary",
+            buttons=[
+                (self._titles(turn, "yes"), "/affirm"),
+                (self._titles(turn, "change"), "/deny"),
+                (self._titles(turn, "cancel"), "/stop"),
+            ],
+            service={"uk": service.name_uk, "en": service.name_en},
+            day=day_text(moment.date(), turn),
+            time=slots["time"],
+            name=slots["name"],
+            phone=slots["phone"],
+            price=f"{service.price:.0f}",
+        )
+
+    @staticmethod
+    def _titles(turn: Turn, key: str) -> dict[str, str]:
+        return {lang: str(turn.t.raw("confirm_buttons", lang)[key]) for lang in ("uk", "en")}
+
+    def _change_buttons(self, turn: Turn) -> tuple[Button, ...]:
+        titles = turn.t.raw("change_buttons", turn.language)
+        return tuple(Button(str(titles[k]), payload("change", slot=k)) for k in CHANGEABLE)
+
+    # ---- acting --------------------------------------------------------------------------
+
+    async def _book(self, turn: Turn) -> None:
+        slots = turn.session.slots
+        starts_at = dt.datetime.fromisoformat(slots["starts_at"])
+        try:
+            booking = await self.backend.book(
+                slots["service"],
+                starts_at,
+                customer_id=turn.ctx.customer_id,
+                name=slots.get("name"),
+                phone=slots.get("phone"),
+            )
+        except (SlotTaken, InvalidSlot):
+            # Someone else was faster: offer the nearest free times instead.
+            slots.pop("starts_at", None)
+            turn.say("slot_gone")
+            await self._advance(turn)
+            return
+        except UnknownService:
+            slots.pop("service", None)
+            await self._advance(turn)
+            return
+        turn.session.data["profile"] = {"name": slots.get("name"), "phone": slots.get("phone")}
+        local = booking.starts_at.astimezone(self.tz)
+        turn.finish()
+        turn.say(
+            "booked",
+            reference=booking.reference,
+            service=booking.service_name_uk if turn.language == "uk" else booking.service_name_en,
+            day=turn.local(day_text(local.date(), turn)),
+            time=f"{local:%H:%M}",
+            staff=booking.staff_name,
+        )

@@ -1,0 +1,220 @@
+"""Reschedule and cancel: the customer's upcoming bookings (choose one when there are several),
+a new time (reschedule), confirmation; the old time is released by the backend.
+
+Slots (JSON): ``mode`` ("cancel" | "reschedule"), ``booking`` (reference), ``service``,
+``staff_id``, and for rescheduling ``date``, ``time``, ``starts_at`` (see `bots.flows.when`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bots.flows.backends import BookingBackend, BookingView
+from bots.flows.base import Localised, Turn, payload
+from bots.flows.when import TimePicker, day_text, local_moment, read_when, slot_title
+from storage.booking_errors import BookingNotFound, InvalidSlot, SlotTaken
+from storage.errors import Conflict
+
+_REFERENCE = re.compile(r"\bBK-?[A-Z0-9]{6}\b", re.IGNORECASE)
+DIGRESSIONS = frozenset(
+    {
+        "greet",
+        "goodbye",
+        "thank",
+        "request_human",
+        "ask_opening_hours",
+        "ask_address",
+        "ask_prices",
+        "check_order_status",
+        "link_account",
+        "forget_me",
+        "stop",
+    }
+)
+
+
+class ManageBookingFlow:
+    name = "manage_booking"
+    intents = frozenset({"reschedule_appointment", "cancel_appointment"})
+    entity_triggers: frozenset[str] = frozenset()
+
+    def __init__(self, backend: BookingBackend, timezone: str) -> None:
+        self.backend = backend
+        self.tz = ZoneInfo(timezone)
+        self.picker = TimePicker(backend, self.tz)
+
+    async def start(self, turn: Turn) -> None:
+        mode = "cancel" if turn.understanding.intent == "cancel_appointment" else "reschedule"
+        turn.finish()
+        turn.goto(self.name, "choose")
+        turn.session.slots["mode"] = mode
+        bookings = await self._upcoming(turn)
+        if not bookings:
+            turn.finish()
+            turn.say("manage_none", buttons=turn.menu("manage_none_buttons"))
+            return
+        chosen = self._pick(turn, bookings) or (bookings[0] if len(bookings) == 1 else None)
+        if chosen is None:
+            self._ask_which(turn, bookings)
+            return
+        await self._chosen(turn, chosen)
+
+    async def step(self, turn: Turn) -> bool:
+        slots, step = turn.session.slots, turn.session.step
+        intent = turn.understanding.intent
+        if step == "choose":
+            bookings = await self._upcoming(turn)
+            chosen = self._pick(turn, bookings)
+            if chosen is not None:
+                await self._chosen(turn, chosen)
+                return True
+        elif self._picking(step, slots) and self.picker.apply(turn, slots):
+            await self._settle(turn)
+            return True
+        if intent in DIGRESSIONS:
+            return False
+        if step == "confirm" and intent == "affirm":
+            await self._act(turn)
+            return True
+        if step == "confirm" and intent == "deny" and slots["mode"] == "reschedule":
+            for key in ("date", "time", "starts_at"):
+                slots.pop(key, None)
+            await self._settle(turn)
+            return True
+        if step == "confirm" and intent == "deny":
+            turn.finish()
+            turn.say("manage_kept")
+            return True
+        if intent in ("affirm", "deny", *self.intents):
+            self.remind(turn)
+            return True
+        if turn.miss():
+            turn.say("fallback_twice")
+            turn.escalate("repeated_misunderstanding")
+            return True
+        turn.say("booking_not_understood")
+        turn.ask_again()
+        return True
+
+    def remind(self, turn: Turn) -> None:
+        turn.ask_again()
+
+    @staticmethod
+    def _picking(step: str | None, slots: dict[str, Any]) -> bool:
+        return step in ("date", "time") or (step == "confirm" and slots["mode"] == "reschedule")
+
+    # ---- choosing --------------------------------------------------------------------------
+
+    async def _upcoming(self, turn: Turn) -> list[BookingView]:
+        if turn.ctx.customer_id is None:
+            return []
+        return await self.backend.upcoming_for_customer(turn.ctx.customer_id, now=turn.ctx.now)
+
+    def _pick(self, turn: Turn, bookings: list[BookingView]) -> BookingView | None:
+        """The booking the message names: by reference, or by a date only one booking has."""
+        wanted = turn.understanding.first("booking")
+        if wanted is None and turn.text:
+            found = _REFERENCE.search(turn.text)
+            wanted = found.group(0) if found else None
+        if wanted is not None:
+            ref = str(wanted).upper().replace("BK", "").lstrip("-")
+            return next((b for b in bookings if b.reference.endswith(ref)), None)
+        day, at = read_when(turn, self.tz)
+        if day is None:
+            return None
+        same = [b for b in bookings if b.starts_at.astimezone(self.tz).date().isoformat() == day]
+        if at is not None and len(same) > 1:
+            same = [b for b in same if f"{b.starts_at.astimezone(self.tz):%H:%M}" == at]
+        return same[0] if len(same) == 1 else None
+
+    def _ask_which(self, turn: Turn, bookings: list[BookingView]) -> None:
+        buttons: list[tuple[Localised, str]] = [
+            (self._title(turn, b), payload("inform", booking=b.reference)) for b in bookings[:8]
+        ]
+        key = "manage_which_cancel" if turn.session.slots["mode"] == "cancel" else "manage_which"
+        turn.ask(key, buttons=buttons)
+
+    def _title(self, turn: Turn, b: BookingView) -> dict[str, str]:
+        when = slot_title(b.starts_at, self.tz, turn)
+        return {
+            "uk": f"{b.service_name_uk}, {when['uk']}",
+            "en": f"{b.service_name_en}, {when['en']}",
+        }
+
+    async def _chosen(self, turn: Turn, booking: BookingView) -> None:
+        slots = turn.session.slots
+        slots.update(
+            booking=booking.reference, service=booking.service_code, staff_id=booking.staff_id
+        )
+        slots["current"] = self._title(turn, booking)
+        if slots["mode"] == "cancel":
+            turn.session.step = "confirm"
+            turn.ask(
+                "manage_cancel_confirm",
+                buttons=self._yes_no(turn),
+                booking=slots["current"],
+                reference=booking.reference,
+            )
+            return
+        self.picker.apply(turn, slots)
+        await self._settle(turn)
+
+    # ---- rescheduling ----------------------------------------------------------------------
+
+    async def _settle(self, turn: Turn) -> None:
+        slots = turn.session.slots
+        if not slots.get("date") and not slots.get("time"):
+            turn.say("manage_new_time", booking=turn.local(slots["current"]))
+        if not await self.picker.settle(turn, slots, slots["service"], staff_id=slots["staff_id"]):
+            return
+        moment = local_moment(slots, self.tz)
+        assert moment is not None
+        turn.session.step = "confirm"
+        turn.ask(
+            "manage_reschedule_confirm",
+            buttons=self._yes_no(turn),
+            booking=slots["current"],
+            day=day_text(moment.date(), turn),
+            time=slots["time"],
+        )
+
+    @staticmethod
+    def _yes_no(turn: Turn) -> list[tuple[Localised, str]]:
+        titles = {lang: turn.t.raw("confirm_buttons", lang) for lang in ("uk", "en")}
+        return [
+            ({lang: str(t["yes"]) for lang, t in titles.items()}, "/affirm"),
+            ({lang: str(t["no"]) for lang, t in titles.items()}, "/deny"),
+        ]
+
+    async def _act(self, turn: Turn) -> None:
+        slots = turn.session.slots
+        reference = slots["booking"]
+        try:
+            if slots["mode"] == "cancel":
+                await self.backend.cancel(reference)
+                turn.finish()
+                turn.say("manage_cancelled", reference=reference)
+                return
+            moment = dt.datetime.fromisoformat(slots["starts_at"])
+            booking = await self.backend.reschedule(reference, moment)
+        except (SlotTaken, InvalidSlot):
+            for key in ("time", "starts_at"):
+                slots.pop(key, None)
+            turn.say("slot_gone")
+            await self._settle(turn)
+            return
+        except (BookingNotFound, Conflict):
+            turn.finish()
+            turn.say("manage_gone", reference=reference)
+            return
+        local = booking.starts_at.astimezone(self.tz)
+        turn.finish()
+        turn.say(
+            "manage_rescheduled",
+            reference=reference,
+            day=turn.local(day_text(local.date(), turn)),
+            time=f"{local:%H:%M}",
+        )

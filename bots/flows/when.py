@@ -1,0 +1,184 @@
+"""Picking a time: read dates and times from a message, check them against free slots, and offer
+the nearest free ones as buttons when the customer is vague or the wanted time is taken.
+
+Shared by booking and rescheduling. The slots it keeps are JSON: ``date`` ("YYYY-MM-DD") and
+``time`` ("HH:MM") in the business's time zone, and ``starts_at`` (ISO, UTC) once the time is
+known to be free.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bots.flows.backends import BookingBackend, SlotView
+from bots.flows.base import Localised, Turn, payload
+
+OFFER = 4  # free times offered at once
+_TIME_ONLY = re.compile(
+    r"^\s*(?:at|о|об|o|в|на|@)?\s*\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.|год\w*|h)?\s*$"
+    r"|^\s*(?:morning|noon|midday|afternoon|evening|зранку|вранці|в обід|обід|після обіду"
+    r"|по обіді|ввечері|увечері)\s*$",
+    re.IGNORECASE,
+)
+
+
+def read_when(turn: Turn, tz: ZoneInfo) -> tuple[str | None, str | None]:
+    """The local date ("YYYY-MM-DD") and time ("HH:MM") the message names, each or both None.
+
+    A time alone ("at 3pm") leaves the date open: the NLU resolves it to today, but the
+    customer usually means the day already being discussed."""
+    values = turn.understanding.entities.get("time") or []
+    texts = turn.understanding.texts.get("time") or []
+    day: str | None = None
+    at: str | None = None
+    for i, value in enumerate(values):
+        parsed = _parse(value, tz)
+        if parsed is None:
+            continue
+        when_day, when_at = parsed
+        time_only = i < len(texts) and bool(_TIME_ONLY.match(texts[i]))
+        if when_day is not None and not time_only and day is None:
+            day = when_day
+        if when_at is not None and at is None:
+            at = when_at
+    return day, at
+
+
+def _parse(value: Any, tz: ZoneInfo) -> tuple[str | None, str | None] | None:
+    text = str(value)
+    try:
+        if "T" in text:
+            moment = dt.datetime.fromisoformat(text)
+            if moment.tzinfo is not None:
+                moment = moment.astimezone(tz)
+            return moment.date().isoformat(), moment.strftime("%H:%M")
+        return dt.date.fromisoformat(text).isoformat(), None
+    except ValueError:
+        return None
+
+
+def local_moment(slots: dict[str, Any], tz: ZoneInfo) -> dt.datetime | None:
+    """The wanted start as an aware datetime, when both date and time are known."""
+    if not slots.get("date") or not slots.get("time"):
+        return None
+    day = dt.date.fromisoformat(slots["date"])
+    return dt.datetime.combine(day, dt.time.fromisoformat(slots["time"]), tzinfo=tz)
+
+
+def slot_title(starts_at: dt.datetime, tz: ZoneInfo, turn: Turn) -> dict[str, str]:
+    """A button title in both languages: "Wed 11.03 15:00" / "Ср 11.03 15:00"."""
+    local = starts_at.astimezone(tz)
+    return {
+        lang: f"{turn.t.raw('weekdays_short', lang)[local.weekday()]} {local:%d.%m %H:%M}"
+        for lang in ("uk", "en")
+    }
+
+
+def day_text(day: dt.date, turn: Turn) -> dict[str, str]:
+    """The day as "Wednesday, 11.03", in both languages."""
+    return {
+        lang: f"{turn.t.raw('weekdays', lang)[day.weekday()]}, {day:%d.%m}" for lang in ("uk", "en")
+    }
+
+
+def slot_buttons(slots: list[SlotView], tz: ZoneInfo, turn: Turn) -> list[tuple[Localised, str]]:
+    return [
+        (slot_title(s.starts_at, tz, turn), payload("inform", time=s.starts_at.isoformat()))
+        for s in slots
+    ]
+
+
+def spread(slots: list[SlotView], n: int = OFFER) -> list[SlotView]:
+    """``n`` slots spread over the day rather than the first ``n`` half-hours."""
+    if len(slots) <= n:
+        return slots
+    step = (len(slots) - 1) / (n - 1)
+    return [slots[round(i * step)] for i in range(n)]
+
+
+class TimePicker:
+    """Settles ``date``/``time`` slots into a free ``starts_at`` or asks for what is missing."""
+
+    def __init__(self, backend: BookingBackend, tz: ZoneInfo) -> None:
+        self.backend = backend
+        self.tz = tz
+
+    def apply(self, turn: Turn, slots: dict[str, Any]) -> bool:
+        """Take a date and/or time from the message into ``slots``; True if anything changed."""
+        day, at = read_when(turn, self.tz)
+        changed = False
+        if day is not None and day != slots.get("date"):
+            slots["date"], changed = day, True
+        if at is not None and at != slots.get("time"):
+            slots["time"], changed = at, True
+        if changed:
+            slots.pop("starts_at", None)
+        return changed
+
+    async def settle(
+        self, turn: Turn, slots: dict[str, Any], service: str, *, staff_id: int | None = None
+    ) -> bool:
+        """True when ``slots`` hold a free time (``starts_at`` set); otherwise the question or
+        the offer of free times has been said (with `Turn.ask`) and the step is updated."""
+        if slots.get("starts_at"):
+            return True
+        now = turn.ctx.now
+        if not slots.get("date"):
+            nearest = await self.backend.nearest(
+                service, now, limit=OFFER, staff_id=staff_id, now=now
+            )
+            turn.session.step = "date"
+            if not nearest:
+                turn.ask("no_free_time")
+                return False
+            turn.ask("ask_when", buttons=slot_buttons(nearest, self.tz, turn))
+            return False
+        day = dt.date.fromisoformat(slots["date"])
+        wanted = local_moment(slots, self.tz)
+        if wanted is not None and wanted < now:
+            slots.pop("time", None)
+            later = await self.backend.nearest(service, now, limit=OFFER, staff_id=staff_id)
+            turn.session.step = "time"
+            turn.ask("time_past", buttons=slot_buttons(later, self.tz, turn))
+            return False
+        free = await self.backend.free_slots(service, day, day, staff_id=staff_id, now=now)
+        if wanted is None:
+            if not free:
+                return await self._day_full(turn, slots, service, day, staff_id)
+            turn.session.step = "time"
+            turn.ask(
+                "ask_time_on_day",
+                buttons=slot_buttons(spread(free), self.tz, turn),
+                day=day_text(day, turn),
+            )
+            return False
+        if any(s.starts_at == wanted for s in free):
+            slots["starts_at"] = wanted.astimezone(dt.UTC).isoformat()
+            return True
+        slots.pop("time", None)
+        later = await self.backend.nearest(service, wanted, limit=OFFER, staff_id=staff_id, now=now)
+        turn.session.step = "time"
+        turn.ask(
+            "slot_taken",
+            buttons=slot_buttons(later, self.tz, turn),
+            when=slot_title(wanted, self.tz, turn),
+        )
+        return False
+
+    async def _day_full(
+        self, turn: Turn, slots: dict[str, Any], service: str, day: dt.date, staff_id: int | None
+    ) -> bool:
+        start = dt.datetime.combine(day, dt.time(0), tzinfo=self.tz)
+        later = await self.backend.nearest(
+            service, start, limit=OFFER, staff_id=staff_id, now=turn.ctx.now
+        )
+        slots.pop("date", None)
+        slots.pop("time", None)
+        turn.session.step = "date"
+        turn.ask(
+            "no_slots_day", buttons=slot_buttons(later, self.tz, turn), day=day_text(day, turn)
+        )
+        return False
