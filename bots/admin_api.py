@@ -1,0 +1,200 @@
+"""Admin JSON API for customers: profiles with their channel identities, the cross-channel
+timeline, merging two profiles and undoing a merge. Bearer ``OMNIRELAY_ADMIN_TOKEN``; without
+a configured token every call is refused (401), never open."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bots.config import Settings, secret
+from bots.identity import IdentityService, build_identity, normalise_phone
+from bots.messages import now_utc
+from storage.backends import Backends
+from storage.db import Database
+from storage.errors import NotFound
+from storage.repositories.identity import IdentityRepository, MergeRefused, Profile
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Resources = Callable[[], tuple[Database, Backends]]
+
+
+def admin_routes(settings: Settings, resources: Resources) -> list[web.RouteDef]:
+    """Routes of the admin API; ``resources`` gives the app's database and backends once open."""
+    api = _AdminApi(settings, resources)
+    return [
+        web.get("/api/customers", api.guard(api.search)),
+        web.get("/api/customers/{id}", api.guard(api.customer)),
+        web.get("/api/customers/{id}/transcript", api.guard(api.transcript)),
+        web.post("/api/customers/{id}/merge", api.guard(api.merge)),
+        web.post("/api/merges/{id}/undo", api.guard(api.undo)),
+    ]
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError as e:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "the id must be a number"}), content_type="application/json"
+        ) from e
+
+
+class _AdminApi:
+    def __init__(self, settings: Settings, resources: Resources) -> None:
+        self._token = secret(settings.admin_token)
+        self._settings = settings
+        self._resources = resources
+
+    def guard(self, handler: Handler) -> Handler:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            given = request.headers.get("Authorization", "")
+            expected = f"Bearer {self._token}" if self._token else None
+            if expected is None or not hmac.compare_digest(given.encode(), expected.encode()):
+                log.warning(
+                    "admin API: refused %s %s from %s", request.method, request.path, request.remote
+                )
+                return _error(401, "a valid admin bearer token is required")
+            try:
+                return await handler(request)
+            except NotFound as e:
+                return _error(404, str(e))
+            except MergeRefused as e:
+                return _error(409, str(e))
+
+        return guarded
+
+    def _service(self) -> IdentityService:
+        db, backends = self._resources()
+        return build_identity(self._settings, db, backends)
+
+    async def search(self, request: web.Request) -> web.Response:
+        raw = request.query.get("phone", "")
+        phone = normalise_phone(raw)
+        if phone is None:
+            return _error(400, "give ?phone= as a valid phone number, e.g. +380501234567")
+        db, _ = self._resources()
+        async with db.session() as s:
+            repo = IdentityRepository(s)
+            found = await repo.find_by_phone(phone)
+            profiles = [await repo.profile(c.id) for c in found]
+        return web.json_response({"customers": [_profile(p) for p in profiles]})
+
+    async def customer(self, request: web.Request) -> web.Response:
+        db, _ = self._resources()
+        async with db.session() as s:
+            profile = await IdentityRepository(s).profile(_id(request))
+        return web.json_response(_profile(profile))
+
+    async def transcript(self, request: web.Request) -> web.Response:
+        db, _ = self._resources()
+        customer_id = _id(request)
+        async with db.session() as s:
+            repo = IdentityRepository(s)
+            await repo.profile(customer_id)  # 404 for an unknown id
+            entries = await repo.timeline(customer_id)
+        return web.json_response(
+            {
+                "customer_id": customer_id,
+                "transcript": [
+                    {"at": e.at.isoformat(), "channel": e.channel, "from": e.sender, "text": e.text}
+                    for e in entries
+                ],
+            }
+        )
+
+    async def merge(self, request: web.Request) -> web.Response:
+        """Body ``{"other": ID, "code": "123456"}`` or ``{"other": ID, "force": true}``: merge
+        ``other`` into this customer. Two profiles with different verified phones need a
+        phone code the other profile received, or an explicit ``force``."""
+        survivor = _id(request)
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _error(400, "the body must be JSON")
+        other = body.get("other") if isinstance(body, dict) else None
+        if not isinstance(other, int) or isinstance(other, bool):
+            return _error(400, 'give {"other": <customer id>} (and "code" or "force")')
+        force = body.get("force") is True
+        db, _ = self._resources()
+        async with db.session() as s:
+            repo = IdentityRepository(s)
+            mine, theirs = await repo.verified_phones(survivor), await repo.verified_phones(other)
+        if mine and theirs and not (mine & theirs) and not force:
+            code = body.get("code")
+            if not isinstance(code, str) or not await self._code_ok(code, other, survivor):
+                return _error(
+                    409,
+                    "the profiles have different verified phones: give the code sent to the "
+                    'other profile ("code") or "force": true',
+                )
+        actor = "admin" + (":force" if force else "")
+        record = await self._service().merge(
+            survivor, other, actor=actor, reason="admin", now=now_utc()
+        )
+        return web.json_response(
+            {"merge_id": record.id, "survivor": survivor, "absorbed": other, "moved": record.moved}
+        )
+
+    async def _code_ok(self, code: str, owner: int, requester: int) -> bool:
+        from storage.repositories.identity import LinkCodeError
+
+        db, _ = self._resources()
+        async with db.transaction() as s:
+            try:
+                row = await IdentityRepository(s).redeem(
+                    code, kind="phone", by="admin", now=now_utc(), requester_id=requester
+                )
+            except LinkCodeError:
+                return False
+            return row.customer_id == owner
+
+    async def undo(self, request: web.Request) -> web.Response:
+        merge_id = _id(request)
+        record = await self._service().undo(merge_id, actor="admin", now=now_utc())
+        return web.json_response(
+            {
+                "merge_id": record.id,
+                "undone_at": record.undone_at.isoformat() if record.undone_at else None,
+            }
+        )
+
+
+def _profile(p: Profile) -> dict[str, Any]:
+    c = p.customer
+    return {
+        "id": c.id,
+        "name": c.display_name,
+        "email": c.email,
+        "language": c.language,
+        "consent": c.consent or {},
+        "created_at": c.created_at.isoformat(),
+        "last_seen_at": c.last_seen_at.isoformat() if c.last_seen_at else None,
+        "last_channel": c.last_channel,
+        "merged_into": c.merged_into_id,
+        "phones": [
+            {"phone": ph.phone, "verified": ph.verified, "verified_via": ph.verified_via}
+            for ph in p.phones
+        ],
+        "identities": [
+            {
+                "channel": i.channel,
+                "external_id": i.external_id,
+                "name": i.display_name,
+                "reachable": i.reachable,
+                "last_inbound_at": i.last_inbound_at.isoformat() if i.last_inbound_at else None,
+            }
+            for i in p.identities
+        ],
+    }
