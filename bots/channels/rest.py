@@ -147,6 +147,7 @@ def encode_replies(replies: list[OutboundMessage]) -> bytes:
                 {
                     "text": r.text,
                     "buttons": [{"title": b.title, "payload": b.payload} for b in r.buttons],
+                    "request_phone": r.request_phone,
                 }
                 for r in replies
             ]
