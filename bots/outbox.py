@@ -191,6 +191,10 @@ class Outbox:
         if channel is None:
             await self._fail(send.row_id, "failed", f"channel {send.channel!r} is not configured")
             return True
+        if item.last_inbound_at is None:
+            # A reply the sweeper picked up, or an agent's: the messaging window (Instagram
+            # 24 h / 7 days) counts from the customer's last message, so look it up.
+            item.last_inbound_at = await self._last_inbound(send)
         context = SendContext(last_inbound_at=item.last_inbound_at, sender=send.message.sender)
         limiter = self._limiters.get(send.channel)
         while True:
@@ -270,6 +274,11 @@ class Outbox:
         # The row stays held while we wait: `heartbeat` keeps other sweepers off it.
         await asyncio.sleep(wait)
         return "retry"
+
+    async def _last_inbound(self, send: PendingSend) -> datetime | None:
+        async with self._db.session() as s:
+            identity = await CustomerRepository(s).identity(send.channel, send.recipient_id)
+        return identity.last_inbound_at if identity is not None else None
 
     async def _fail(self, row_id: int, status: str, error: str) -> None:
         async with self._db.transaction() as s:

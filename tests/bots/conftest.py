@@ -22,9 +22,17 @@ from bots.config import Settings
 from bots.demo import seed_demo
 from storage.db import Database
 from tests.conftest import drop_postgres_database, fresh_postgres_database
+from tests.fakes import instagram as ig
+from tests.fakes import viber as vb
+from tests.fakes.instagram import FakeInstagram
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
+from tests.fakes.viber import FakeViber
 
 TG_SECRET = "test-secret_token-1"
+VIBER_TOKEN = "4453b6ac12345678-e02c5f12174805f9-daec2ca9b6fd6d28"
+IG_APP_SECRET = "test-app-secret-0123456789abcdef"
+IG_VERIFY_TOKEN = "test-verify-token"
+IG_ACCESS_TOKEN = "IGQVJtest-access-token"
 
 
 @pytest.fixture(scope="session")
@@ -110,6 +118,20 @@ class Service:
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
         return await self.client.post("/webhooks/telegram", json=update, headers=headers)
 
+    async def viber(self, doc: dict[str, Any], token: str = VIBER_TOKEN) -> Any:
+        """POST a Viber callback signed (header and `?sig=`) with `token`."""
+        signed = vb.sign_callback(token, doc)
+        return await self.client.post(
+            "/webhooks/viber" + signed.query, data=signed.body, headers=signed.headers
+        )
+
+    async def instagram(self, doc: dict[str, Any], app_secret: str = IG_APP_SECRET) -> Any:
+        """POST an Instagram webhook body, serialised and signed the way Meta does."""
+        signed = ig.sign(app_secret, doc)
+        return await self.client.post(
+            "/webhooks/instagram", data=signed.body, headers=signed.headers
+        )
+
     async def rest(self, sender: str, text: str | None = None, **extra: Any) -> Any:
         body: dict[str, Any] = {"sender": sender, **extra}
         if text is not None:
@@ -124,13 +146,36 @@ async def fake_telegram() -> AsyncIterator[FakeTelegram]:
 
 
 @pytest.fixture
+async def fake_viber() -> AsyncIterator[FakeViber]:
+    async with FakeViber(VIBER_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def fake_instagram() -> AsyncIterator[FakeInstagram]:
+    async with FakeInstagram(IG_ACCESS_TOKEN, ig.ACCOUNT_ID) as fake:
+        yield fake
+
+
+@pytest.fixture
 async def service(
-    make_settings: Callable[..., Settings], fake_telegram: FakeTelegram
+    make_settings: Callable[..., Settings],
+    fake_telegram: FakeTelegram,
+    fake_viber: FakeViber,
+    fake_instagram: FakeInstagram,
 ) -> AsyncIterator[Service]:
+    """The app with all three platform channels, each aimed at its loopback fake."""
     settings = make_settings(
         telegram_token=DEFAULT_TOKEN,
         telegram_webhook_secret=TG_SECRET,
         telegram_api_base=fake_telegram.base_url,
+        viber_token=VIBER_TOKEN,
+        viber_api_base=fake_viber.base_url,
+        instagram_app_secret=IG_APP_SECRET,
+        instagram_verify_token=IG_VERIFY_TOKEN,
+        instagram_access_token=IG_ACCESS_TOKEN,
+        instagram_account_id=ig.ACCOUNT_ID,
+        instagram_api_base=fake_instagram.base_url,
     )
     db = Database(settings.database_url)
     try:
