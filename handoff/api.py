@@ -1,0 +1,394 @@
+"""The agent and admin HTTP API, the console login, and `setup(app, ...)` that wires handoff
+into the application with one call.
+
+Authentication: ``Authorization: Bearer <agent token | OMNIRELAY_ADMIN_TOKEN>``, or the console
+session cookie (HttpOnly, SameSite=Strict) set by ``POST /console/login``. A state-changing
+request authenticated by the cookie must carry the session's CSRF token in ``X-CSRF-Token``
+(``GET /api/me`` and the login answer tell it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from handoff import auth, console
+from handoff.auth import Principal
+from handoff.config import HandoffConfig
+from handoff.errors import Forbidden, HandoffError, NotFound
+from handoff.events import EventBus, HandoffEvent, MemoryEventBus, RedisEventBus
+from handoff.hook import HandoffHook
+from handoff.models import Agent
+from handoff.routing import can_see
+from handoff.service import HandoffService, Outlet, Texts
+from handoff.views import agent_json, list_tickets, queues_summary, ticket_detail, ticket_json
+from handoff.webhook import WebhookSender
+from storage.backends import Backends
+from storage.db import Database
+
+__all__ = ["HANDOFF", "HOOK", "setup"]
+
+log = logging.getLogger(__name__)
+
+HANDOFF = web.AppKey("handoff", HandoffService)
+HOOK = web.AppKey("handoff_hook", HandoffHook)
+COOKIE = "omnirelay_console"
+SSE_KEEPALIVE = 15.0
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+Handler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
+
+
+def setup(
+    app: web.Application,
+    settings: Any,
+    *,
+    role: str = "all",
+    database: Callable[[], Database],
+    backends: Callable[[], Backends],
+    texts: Texts,
+    outlet: Outlet | None = None,
+) -> None:
+    """Open the handoff service with the app (after the database and backends), run the
+    routing ticker, and serve the API on gateway processes (``role`` "all" or "gateway")."""
+    config = HandoffConfig.from_settings(settings)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        opened = backends()
+        bus: EventBus
+        if opened.redis is not None and opened.keys is not None:
+            bus = RedisEventBus(opened.redis, f"{opened.keys.prefix}:handoff:events")
+        else:
+            bus = MemoryEventBus()
+        await bus.start()
+        webhook = (
+            WebhookSender(config.webhook_url, config.webhook_secret) if config.webhook_url else None
+        )
+        service = HandoffService(
+            db=database(),
+            backends=opened,
+            config=config,
+            texts=texts,
+            bus=bus,
+            outlet=outlet,
+            webhook=webhook,
+            lock_timeout=float(getattr(settings, "lock_timeout", 30.0)),
+            send_lease=float(getattr(settings, "send_lease", 30.0)),
+        )
+        app[HANDOFF] = service
+        app[HOOK] = HandoffHook(service)
+        stop = asyncio.Event()
+        ticker = asyncio.create_task(service.run_ticker(stop), name="handoff-ticker")
+        yield
+        stop.set()
+        await asyncio.gather(ticker, return_exceptions=True)
+        if webhook is not None:
+            await webhook.drain()
+        await bus.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    if role in ("all", "gateway"):
+        app.add_routes(routes(config))
+        app.add_routes(console.routes())  # the page the agents work in
+
+
+def routes(config: HandoffConfig) -> list[web.RouteDef]:
+    api = _Api(config)
+    guard = api.guard
+    return [
+        web.post("/console/login", api.login),
+        web.post("/console/logout", guard(api.logout)),
+        web.get("/api/me", guard(api.me)),
+        web.post("/api/me/status", guard(api.set_status)),
+        web.get("/api/queues", guard(api.queues)),
+        web.get("/api/tickets", guard(api.tickets)),
+        web.post("/api/tickets", guard(api.take_over)),
+        web.get("/api/tickets/{id:\\d+}", guard(api.ticket)),
+        web.post("/api/tickets/{id:\\d+}/claim", guard(api.claim)),
+        web.post("/api/tickets/{id:\\d+}/messages", guard(api.message)),
+        web.post("/api/tickets/{id:\\d+}/close", guard(api.close)),
+        web.post("/api/tickets/{id:\\d+}/transfer", guard(api.transfer)),
+        web.get("/api/events", guard(api.events)),
+        web.get("/api/agents", guard(api.agents)),
+        web.post("/api/agents", guard(api.add_agent)),
+    ]
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    try:
+        doc = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise HandoffError("the body must be a JSON object") from e
+    if not isinstance(doc, dict):
+        raise HandoffError("the body must be a JSON object")
+    return doc
+
+
+def _text(doc: dict[str, Any], key: str, *, required: bool = True, limit: int = 4000) -> str:
+    value = doc.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise HandoffError(f"{key!r} must be a non-empty string")
+    if len(value) > limit:
+        raise HandoffError(f"{key!r} is longer than {limit} characters")
+    return value
+
+
+class _Api:
+    def __init__(self, config: HandoffConfig) -> None:
+        self.config = config
+
+    # ---- authentication -------------------------------------------------------------------------
+
+    def guard(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            service = request.app[HANDOFF]
+            principal = await self._principal(request, service.db)
+            if principal is None:
+                return _error(401, "missing or wrong credentials")
+            if principal.csrf_token is not None and request.method in UNSAFE:
+                sent = request.headers.get("X-CSRF-Token", "")
+                if not hmac.compare_digest(sent.encode(), principal.csrf_token.encode()):
+                    log.warning("%s %s: missing or wrong CSRF token", request.method, request.path)
+                    return _error(403, "missing or wrong CSRF token")
+            try:
+                return await handler(request, principal)
+            except HandoffError as e:
+                return _error(e.status, str(e))
+
+        return wrapped
+
+    async def _principal(self, request: web.Request, db: Database) -> Principal | None:
+        header = request.headers.get("Authorization")
+        if header is not None:
+            scheme, _, token = header.partition(" ")
+            token = token.strip()
+            if scheme.lower() != "bearer" or not token:
+                return None
+            admin = self.config.admin_token
+            if admin and hmac.compare_digest(token.encode(), admin.encode()):
+                return Principal.admin()
+            agent = await auth.agent_by_token(db, token)
+            return Principal.of(agent) if agent is not None else None
+        cookie = request.cookies.get(COOKIE)
+        if cookie:
+            return await auth.session_principal(db, cookie)
+        return None
+
+    async def login(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        name, password = form.get("name"), form.get("password")
+        if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
+            return _error(400, "name and password are required")
+        service = request.app[HANDOFF]
+        ttl = dt.timedelta(hours=self.config.console_session_hours)
+        try:
+            agent, token, csrf = await auth.login(service.db, name, password, ttl)
+        except NotFound:
+            log.warning("console: failed login for %r from %s", name[:100], request.remote)
+            return _error(401, "unknown name or wrong password")
+        if "text/html" in request.headers.get("Accept", ""):
+            response = web.Response(status=303, headers={"Location": "/console"})
+        else:
+            response = web.json_response({"agent": agent_json(agent), "csrf_token": csrf})
+        response.set_cookie(
+            COOKIE,
+            token,
+            max_age=int(ttl.total_seconds()),
+            path="/",
+            httponly=True,
+            samesite="Strict",
+            secure=self.config.cookie_secure,
+        )
+        return response
+
+    async def logout(self, request: web.Request, principal: Principal) -> web.Response:
+        cookie = request.cookies.get(COOKIE)
+        if cookie:
+            await auth.logout(request.app[HANDOFF].db, cookie)
+        response = web.json_response({"ok": True})
+        response.del_cookie(COOKIE, path="/")
+        return response
+
+    # ---- who am I -------------------------------------------------------------------------------
+
+    async def me(self, request: web.Request, principal: Principal) -> web.Response:
+        doc: dict[str, Any] = {"name": principal.name, "role": principal.role, "id": None}
+        if principal.agent_id is not None:
+            async with request.app[HANDOFF].db.session() as s:
+                agent = await s.get(Agent, principal.agent_id)
+            if agent is not None:
+                doc = agent_json(agent)
+        doc["csrf_token"] = principal.csrf_token
+        return web.json_response(doc)
+
+    async def set_status(self, request: web.Request, principal: Principal) -> web.Response:
+        doc = await _json(request)
+        await request.app[HANDOFF].set_status(principal, _text(doc, "status"))
+        return web.json_response({"status": doc["status"]})
+
+    async def agents(self, request: web.Request, principal: Principal) -> web.Response:
+        async with request.app[HANDOFF].db.session() as s:
+            rows = await s.scalars(select(Agent).order_by(Agent.name))
+            return web.json_response({"agents": [agent_json(a) for a in rows]})
+
+    async def add_agent(self, request: web.Request, principal: Principal) -> web.Response:
+        if principal.role != "admin":
+            raise Forbidden("only an admin can create agents")
+        doc = await _json(request)
+        skills, languages = doc.get("skills", []), doc.get("languages", ["uk", "en"])
+        if not _strings(skills) or not _strings(languages):
+            raise HandoffError("skills and languages are lists of strings")
+        max_tickets = doc.get("max_tickets", 3)
+        if not isinstance(max_tickets, int):
+            raise HandoffError("max_tickets is an integer")
+        password = doc.get("password")
+        if password is not None and not isinstance(password, str):
+            raise HandoffError("password is a string")
+        agent, token = await auth.create_agent(
+            request.app[HANDOFF].db,
+            _text(doc, "name", limit=100),
+            role=str(doc.get("role", "agent")),
+            skills=skills,
+            languages=languages,
+            max_tickets=max_tickets,
+            password=password,
+        )
+        return web.json_response({**agent_json(agent), "token": token}, status=201)
+
+    # ---- tickets --------------------------------------------------------------------------------
+
+    async def queues(self, request: web.Request, principal: Principal) -> web.Response:
+        service = request.app[HANDOFF]
+        return web.json_response({"queues": await queues_summary(service.db, principal)})
+
+    async def tickets(self, request: web.Request, principal: Principal) -> web.Response:
+        service = request.app[HANDOFF]
+        found = await list_tickets(service.db, principal, request.query.get("status"))
+        return web.json_response({"tickets": found})
+
+    async def ticket(self, request: web.Request, principal: Principal) -> web.Response:
+        service = request.app[HANDOFF]
+        ticket, queue = await service.router.load(int(request.match_info["id"]))
+        if not can_see(principal, ticket, queue):
+            raise Forbidden("this ticket is not in your queues")
+        return web.json_response(await ticket_detail(service.db, ticket, queue))
+
+    async def take_over(self, request: web.Request, principal: Principal) -> web.Response:
+        doc = await _json(request)
+        customer_id = doc.get("customer_id")
+        if not isinstance(customer_id, int):
+            raise HandoffError("customer_id is an integer")
+        service = request.app[HANDOFF]
+        ticket = await service.take_over(customer_id, principal)
+        return await self._ticket_answer(request, ticket.id, status=201)
+
+    async def claim(self, request: web.Request, principal: Principal) -> web.Response:
+        ticket = await request.app[HANDOFF].claim(int(request.match_info["id"]), principal)
+        return await self._ticket_answer(request, ticket.id)
+
+    async def message(self, request: web.Request, principal: Principal) -> web.Response:
+        doc = await _json(request)
+        row = await request.app[HANDOFF].agent_message(
+            int(request.match_info["id"]), principal, _text(doc, "text")
+        )
+        return web.json_response(
+            {"id": row.id, "channel": row.channel, "status": row.status, "from": "agent"},
+            status=201,
+        )
+
+    async def close(self, request: web.Request, principal: Principal) -> web.Response:
+        doc = await _json(request)
+        resolution = _text(doc, "resolution")
+        ticket = await request.app[HANDOFF].close(
+            int(request.match_info["id"]), principal, resolution
+        )
+        return await self._ticket_answer(request, ticket.id)
+
+    async def transfer(self, request: web.Request, principal: Principal) -> web.Response:
+        doc = await _json(request)
+        agent_id = doc.get("agent_id")
+        if agent_id is not None and not isinstance(agent_id, int):
+            raise HandoffError("agent_id is an integer")
+        topic = _text(doc, "topic", required=False, limit=64) or None
+        language = _text(doc, "language", required=False, limit=16) or None
+        if agent_id is None and topic is None and language is None:
+            raise HandoffError("give agent_id, or a topic and/or language for the new queue")
+        ticket = await request.app[HANDOFF].transfer(
+            int(request.match_info["id"]),
+            principal,
+            topic=topic,
+            language=language,
+            agent_id=agent_id,
+        )
+        return await self._ticket_answer(request, ticket.id)
+
+    async def _ticket_answer(
+        self, request: web.Request, ticket_id: int, status: int = 200
+    ) -> web.Response:
+        service = request.app[HANDOFF]
+        ticket, queue = await service.router.load(ticket_id)
+        return web.json_response(ticket_json(ticket, queue), status=status)
+
+    # ---- live events ----------------------------------------------------------------------------
+
+    async def events(self, request: web.Request, principal: Principal) -> web.StreamResponse:
+        """Server-sent events: `event: <kind>` and `data: <json>` for what this agent may see."""
+        service = request.app[HANDOFF]
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        async with service.bus.subscribe() as sub:
+            await response.prepare(request)
+            await response.write(b": connected\n\n")
+            visible: dict[int, bool] = {}
+            while True:
+                event = await sub.get(timeout=SSE_KEEPALIVE)
+                if event is None:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                if not await _may_see(service, principal, event, visible):
+                    continue
+                await response.write(
+                    f"id: {event.id}\nevent: {event.kind}\ndata: ".encode()
+                    + event.to_json()
+                    + b"\n\n"
+                )
+        return response  # pragma: no cover (the loop ends when the client goes away)
+
+
+async def _may_see(
+    service: HandoffService, principal: Principal, event: HandoffEvent, cache: dict[int, bool]
+) -> bool:
+    if principal.sees_all or event.agent_id == principal.agent_id:
+        return True
+    if event.kind in ("ticket.created", "ticket.offer_expired", "ticket.transferred"):
+        cache.pop(event.ticket_id, None)  # the ticket may have moved between queues
+    if event.ticket_id not in cache:
+        try:
+            ticket, queue = await service.router.load(event.ticket_id)
+        except NotFound:
+            return False
+        cache[event.ticket_id] = can_see(principal, ticket, queue)
+    return cache[event.ticket_id]
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)

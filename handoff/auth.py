@@ -1,0 +1,212 @@
+"""Agents' credentials: salted scrypt passwords, API tokens, console sessions with CSRF tokens.
+
+Tokens are 256-bit random strings; only their SHA-256 is stored (a token is not guessable, so
+a fast hash is enough to make a stolen table useless). Passwords get scrypt with a random salt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from handoff.errors import HandoffError, NotFound
+from handoff.models import ROLES, Agent, AgentSession
+from storage.db import Database
+from storage.models import utcnow
+
+__all__ = [
+    "Principal",
+    "create_agent",
+    "hash_password",
+    "hash_token",
+    "new_token",
+    "verify_password",
+]
+
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+LANGUAGES = ("uk", "en")
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def hash_password(password: str) -> str:
+    """``scrypt$n$r$p$salt$hash`` (base64 parts)."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32
+    )
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    if not stored:
+        return False
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling the API: an agent, or the admin token (``agent is None``)."""
+
+    agent_id: int | None
+    name: str
+    role: str
+    skills: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    csrf_token: str | None = None  # set when authenticated by the console cookie
+
+    @property
+    def sees_all(self) -> bool:
+        return self.role in ("supervisor", "admin")
+
+    @classmethod
+    def of(cls, agent: Agent, csrf_token: str | None = None) -> Principal:
+        return cls(
+            agent.id,
+            agent.name,
+            agent.role,
+            tuple(agent.skills or ()),
+            tuple(agent.languages or ()),
+            csrf_token,
+        )
+
+    @classmethod
+    def admin(cls) -> Principal:
+        return cls(None, "admin", "admin")
+
+
+def _clean(values: Sequence[str], what: str) -> list[str]:
+    cleaned = sorted({v.strip().lower() for v in values if v.strip()})
+    for value in cleaned:
+        if not value.replace("_", "").replace("-", "").isalnum() or len(value) > 64:
+            raise HandoffError(f"bad {what} {value!r}")
+    return cleaned
+
+
+async def create_agent(
+    db: Database,
+    name: str,
+    *,
+    role: str = "agent",
+    skills: Sequence[str] = (),
+    languages: Sequence[str] = LANGUAGES,
+    max_tickets: int = 3,
+    password: str | None = None,
+) -> tuple[Agent, str]:
+    """Create an agent; returns it with its API token (shown once, stored hashed)."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise HandoffError("an agent needs a name of 1-100 characters")
+    if role not in ROLES:
+        raise HandoffError(f"role must be one of {', '.join(ROLES)}")
+    if max_tickets < 1:
+        raise HandoffError("max_tickets must be at least 1")
+    token = new_token()
+    password_hash = await asyncio.to_thread(hash_password, password) if password else None
+    agent = Agent(
+        name=name,
+        role=role,
+        skills=_clean(skills, "skill"),
+        languages=_clean(languages, "language") or list(LANGUAGES),
+        max_tickets=max_tickets,
+        load=0,
+        status="away",
+        password_hash=password_hash,
+        token_hash=hash_token(token),
+    )
+    try:
+        async with db.transaction() as s:
+            s.add(agent)
+    except IntegrityError as e:
+        raise HandoffError(f"an agent named {name!r} exists already") from e
+    return agent, token
+
+
+async def agent_by_token(db: Database, token: str) -> Agent | None:
+    async with db.session() as s:
+        return await s.scalar(select(Agent).where(Agent.token_hash == hash_token(token)))
+
+
+async def login(
+    db: Database, name: str, password: str, ttl: dt.timedelta
+) -> tuple[Agent, str, str]:
+    """Check name + password; returns the agent, a session token and its CSRF token."""
+    async with db.session() as s:
+        agent = await s.scalar(select(Agent).where(Agent.name == name.strip()))
+    ok = await asyncio.to_thread(verify_password, password, agent.password_hash if agent else None)
+    if agent is None or not ok:
+        raise NotFound("unknown name or wrong password")
+    token, csrf = new_token(), new_token()
+    now = utcnow()
+    async with db.transaction() as s:
+        await s.execute(
+            delete(AgentSession).where(
+                AgentSession.agent_id == agent.id, AgentSession.expires_at < now
+            )
+        )
+        s.add(
+            AgentSession(
+                token_hash=hash_token(token),
+                agent_id=agent.id,
+                csrf_token=csrf,
+                created_at=now,
+                expires_at=now + ttl,
+            )
+        )
+    return agent, token, csrf
+
+
+async def session_principal(db: Database, token: str) -> Principal | None:
+    async with db.session() as s:
+        row = (
+            await s.execute(
+                select(AgentSession, Agent)
+                .join(Agent, Agent.id == AgentSession.agent_id)
+                .where(AgentSession.token_hash == hash_token(token))
+            )
+        ).first()
+    if row is None:
+        return None
+    session, agent = row
+    if session.expires_at <= utcnow():
+        return None
+    return Principal.of(agent, csrf_token=session.csrf_token)
+
+
+async def logout(db: Database, token: str) -> None:
+    async with db.transaction() as s:
+        await s.execute(delete(AgentSession).where(AgentSession.token_hash == hash_token(token)))

@@ -1,0 +1,222 @@
+"""The worker's side of handoff: what happens to a customer message around the bot's turn.
+
+`bots.worker.Worker._mw_handoff_gate` calls:
+
+- `intercept(ctx)` before the NLU and the dialogue. While a ticket is open (queued, offered
+  or with an agent) the message is relayed to the ticket and the bot stays silent, so old
+  buttons cannot restart a flow; right after a close the customer's 1-5 answer is stored as
+  the CSAT score. Returns notices to send, or None to let the bot run.
+- `after_turn(ctx)` after the dialogue: an escalation of this turn (a request for a person,
+  two fallbacks, a business rule), or a pending one left by an earlier failure, opens the
+  customer's ticket (exactly one, also under redelivery) and says how long the wait is.
+- `on_failure(ctx)` when the turn fails for the last time: the ticket is opened before the
+  worker apologises.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from typing import Any, Protocol
+
+from handoff.events import HandoffEvent
+from handoff.service import CSAT_PAYLOAD, Escalation, HandoffService, Notice
+from storage.repositories.orders import OrderRepository, normalise_number
+from storage.sessions import Session
+
+__all__ = ["HandoffHook", "TurnView"]
+
+log = logging.getLogger(__name__)
+
+HIGH_PRIORITY_REASONS = frozenset({"complaint", "processing_error", "stale_order"})
+UNDELIVERED = frozenset({"new", "paid", "packed", "shipped"})
+_SCORE = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*[.!⭐*]*\s*$")
+_ORDER = re.compile(r"\b([A-Za-z]\d{3,})\b")
+
+
+class _Message(Protocol):
+    channel: str
+    user_id: str
+    message_id: str
+    text: str | None
+    payload: str | None
+
+
+class TurnView(Protocol):
+    """What the hook reads and writes of `bots.pipeline.TurnContext`."""
+
+    message: Any  # _Message
+    now: dt.datetime
+    customer_id: int | None
+    session: Session | None
+    parse: Any
+    escalation: str | None
+
+
+class HandoffHook:
+    def __init__(self, service: HandoffService) -> None:
+        self.service = service
+
+    # ---- before the bot -------------------------------------------------------------------------
+
+    async def intercept(self, ctx: TurnView) -> list[Notice] | None:
+        session, customer_id = ctx.session, ctx.customer_id
+        assert session is not None and customer_id is not None
+        if session.version == 0:
+            # A session that was never saved: after a restart of an embedded (memory) session
+            # store, or an expired one. The database knows whether a ticket is open.
+            ticket = await self.service.open_ticket_of(customer_id)
+            if ticket is not None:
+                session.handoff = "agent" if ticket.status == "assigned" else "pending"
+                session.data["ticket_id"] = ticket.id
+        ticket_id = session.data.get("ticket_id")
+        if ticket_id is None and session.handoff == "pending":
+            return None  # an escalation without a ticket: `after_turn` opens it
+        if ticket_id is not None:
+            ticket, _ = await self.service.router.load(int(ticket_id))
+            if ticket.status != "closed":
+                await self._relay(ctx, ticket.id, ticket.queue_id, ticket.agent_id)
+                return []
+            session.handoff = None  # closed while the session missed it: the bot is back
+            session.data.pop("ticket_id", None)
+        csat = session.data.pop("csat", None)
+        if csat is not None:
+            score = _score(ctx.message.text, ctx.message.payload)
+            if score is not None:
+                await self.service.record_csat(int(csat["ticket_id"]), score)
+                return [Notice(self.service.texts("handoff_csat_thanks", self._language(ctx)))]
+        return None
+
+    async def _relay(
+        self, ctx: TurnView, ticket_id: int, queue_id: int, agent_id: int | None
+    ) -> None:
+        msg = ctx.message
+        assert ctx.customer_id is not None
+        event = HandoffEvent(
+            kind="message.customer",
+            ticket_id=ticket_id,
+            customer_id=ctx.customer_id,
+            queue_id=queue_id,
+            agent_id=agent_id,
+            data={
+                "text": msg.text,
+                "payload": msg.payload,
+                "channel": msg.channel,
+                "at": ctx.now.isoformat(),
+            },
+            id=f"{msg.channel}:{msg.message_id}",
+        )
+        await self.service.bus.publish(event)
+        if self.service.webhook is not None:
+            self.service.webhook.submit(event)
+
+    # ---- after the bot ---------------------------------------------------------------------------
+
+    async def after_turn(self, ctx: TurnView) -> list[Notice]:
+        session = ctx.session
+        assert session is not None
+        if session.data.get("ticket_id") is None:
+            if ctx.escalation is None and session.handoff is None:
+                await self._business_rules(ctx)
+            if ctx.escalation is not None or session.handoff == "pending":
+                return await self._open(ctx)
+        return []
+
+    async def on_failure(self, ctx: TurnView) -> None:
+        """The turn failed for good: open the ticket now (the worker then apologises)."""
+        if ctx.session is None or ctx.customer_id is None:
+            return
+        if ctx.session.data.get("ticket_id") is not None:
+            return
+        ctx.escalation = "processing_error"
+        try:
+            await self._open(ctx)
+        except Exception:
+            log.exception("could not open a ticket for customer %s", ctx.customer_id)
+
+    async def _open(self, ctx: TurnView) -> list[Notice]:
+        session, customer_id = ctx.session, ctx.customer_id
+        assert session is not None and customer_id is not None
+        data = session.data.get("escalation") or {}
+        reason = ctx.escalation or data.get("reason") or "unknown"
+        language = self._language(ctx)
+        esc = Escalation(
+            reason=reason,
+            intent=data.get("intent") or _intent(ctx),
+            flow=data.get("flow") or session.flow,
+            slots=data.get("slots") or dict(session.slots),
+            language=language,
+            channel=ctx.message.channel,
+            priority=2 if reason in HIGH_PRIORITY_REASONS else 1,
+        )
+        ticket, created = await self.service.open_ticket(customer_id, esc, ctx.now)
+        session.handoff = "agent" if ticket.status == "assigned" else "pending"
+        session.data["ticket_id"] = ticket.id
+        log.info(
+            "customer %s escalated (%s): ticket %s %s",
+            customer_id,
+            reason,
+            ticket.id,
+            "opened" if created else "already open",
+        )
+        return [await self.service.wait_notice(ticket, language, ctx.now)]
+
+    async def _business_rules(self, ctx: TurnView) -> None:
+        """Configurable escalations: a complaint intent; an old order still undelivered."""
+        config = self.service.config
+        intent = _intent(ctx)
+        if intent is not None and intent in config.complaint_intents:
+            self._escalate(ctx, "complaint", intent)
+            return
+        if config.stale_order_days <= 0:
+            return
+        number = _order_number(ctx)
+        if number is None:
+            return
+        async with self.service.db.session() as s:
+            order = await OrderRepository(s).by_number(number)
+        if order is None or order.status not in UNDELIVERED:
+            return
+        if ctx.now - order.created_at >= dt.timedelta(days=config.stale_order_days):
+            self._escalate(ctx, "stale_order", intent)
+            ctx.session.slots["order_number"] = order.number  # type: ignore[union-attr]
+
+    def _escalate(self, ctx: TurnView, reason: str, intent: str | None) -> None:
+        session = ctx.session
+        assert session is not None
+        ctx.escalation = reason
+        session.handoff = "pending"
+        session.data["escalation"] = {
+            "reason": reason,
+            "intent": intent,
+            "at": ctx.now.isoformat(),
+            "flow": session.flow,
+            "slots": dict(session.slots),
+        }
+
+    def _language(self, ctx: TurnView) -> str:
+        session = ctx.session
+        language = session.language if session is not None else None
+        return language or self.service.config.default_language
+
+
+def _intent(ctx: TurnView) -> str | None:
+    intent = getattr(ctx.parse, "intent", None)
+    return str(intent) if intent else None
+
+
+def _order_number(ctx: TurnView) -> str | None:
+    for entity in getattr(ctx.parse, "entities", None) or ():
+        if getattr(entity, "entity", None) == "order_number" and getattr(entity, "value", None):
+            return normalise_number(str(entity.value))
+    match = _ORDER.search(ctx.message.text or "")
+    return normalise_number(match.group(1)) if match else None
+
+
+def _score(text: str | None, payload: str | None) -> int | None:
+    if payload and payload.startswith(CSAT_PAYLOAD):
+        match = re.search(r'"score"\s*:\s*([1-5])\b', payload)
+        return int(match.group(1)) if match else None
+    match = _SCORE.match(text or "")
+    return int(match.group(1)) if match else None

@@ -1,0 +1,353 @@
+"""Routing: which queue a ticket waits in, which agent it is offered to, and the guarded moves
+of a ticket between agents.
+
+Every move runs in one transaction made of conditional UPDATEs, agents first, then the ticket:
+
+- ``agents.load`` grows only ``WHERE load < max_tickets`` (nobody exceeds their limit);
+- a ticket moves only ``WHERE id = :id AND status = :expected [AND agent_id = :expected]``.
+
+If the ticket UPDATE matches no row somebody else moved the ticket first, and the whole
+transaction (with the agent's load) is rolled back. On PostgreSQL a concurrent UPDATE of the
+same row waits for the first one to commit and then re-checks its WHERE clause; on SQLite the
+writer is serialised. So this holds with any number of processes on one database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, true, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handoff.auth import Principal
+from handoff.config import HandoffConfig
+from handoff.errors import Conflict, Forbidden, NotFound
+from handoff.models import Agent, HandoffQueue, Ticket, TicketEvent
+from storage.db import Database
+
+__all__ = ["Emit", "Router", "visible_clause"]
+
+#: After this many unclaimed offers a ticket is escalated to supervisors.
+OFFERS_BEFORE_SUPERVISOR = 2
+CLAIM_RETRIES = 5
+
+Emit = Callable[[str, Ticket, "int | None", "dict[str, Any] | None"], Awaitable[None]]
+
+
+class _Lost(Exception):
+    """The ticket moved under us: roll the transaction back."""
+
+
+def visible_clause(principal: Principal) -> Any:
+    """SQL filter of the tickets an agent may see: their queues and their own tickets."""
+    if principal.sees_all:
+        return true()
+    own = Ticket.agent_id == principal.agent_id
+    queues = and_(
+        HandoffQueue.topic.in_(principal.skills), HandoffQueue.language.in_(principal.languages)
+    )
+    return or_(own, queues)
+
+
+def can_see(principal: Principal, ticket: Ticket, queue: HandoffQueue) -> bool:
+    if principal.sees_all or ticket.agent_id == principal.agent_id:
+        return True
+    return queue.topic in principal.skills and queue.language in principal.languages
+
+
+def serves(agent: Agent, queue: HandoffQueue) -> bool:
+    skills = agent.skills or []
+    return (queue.topic in skills or "*" in skills) and queue.language in (agent.languages or [])
+
+
+async def take_capacity(s: AsyncSession, agent_id: int, *, online: bool) -> bool:
+    """One more open ticket for the agent, only while under their limit."""
+    stmt = update(Agent).where(Agent.id == agent_id, Agent.load < Agent.max_tickets)
+    if online:
+        stmt = stmt.where(Agent.status == "online")
+    result = await s.execute(stmt.values(load=Agent.load + 1))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def give_back(s: AsyncSession, agent_id: int | None) -> None:
+    if agent_id is not None:
+        await s.execute(
+            update(Agent).where(Agent.id == agent_id, Agent.load > 0).values(load=Agent.load - 1)
+        )
+
+
+async def move(
+    s: AsyncSession, ticket: Ticket, values: dict[str, Any], *, statuses: Iterable[str]
+) -> None:
+    """UPDATE the ticket if it is still as we read it (status and agent); else `_Lost`."""
+    agent_match = (
+        Ticket.agent_id.is_(None) if ticket.agent_id is None else Ticket.agent_id == ticket.agent_id
+    )
+    result = await s.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.status.in_(list(statuses)), agent_match)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(result, "rowcount", 0):
+        raise _Lost
+
+
+class Router:
+    def __init__(self, db: Database, config: HandoffConfig, emit: Emit) -> None:
+        self.db = db
+        self.config = config
+        self.emit = emit
+
+    # ---- queues -----------------------------------------------------------------------------
+
+    async def queue_for(self, topic: str, language: str) -> HandoffQueue:
+        """The queue of a topic and language, created on first use (race-safe)."""
+        query = select(HandoffQueue).where(
+            HandoffQueue.topic == topic, HandoffQueue.language == language
+        )
+        async with self.db.session() as s:
+            found = await s.scalar(query)
+        if found is not None:
+            return found
+        try:
+            async with self.db.transaction() as s:
+                s.add(HandoffQueue(topic=topic, language=language))
+        except IntegrityError:
+            pass  # another process created it first
+        async with self.db.session() as s:
+            created = await s.scalar(query)
+        assert created is not None
+        return created
+
+    # ---- offering -----------------------------------------------------------------------------
+
+    async def _candidates(
+        self, queue: HandoffQueue, escalated: bool, exclude: set[int]
+    ) -> list[Agent]:
+        async with self.db.session() as s:
+            rows = await s.scalars(
+                select(Agent)
+                .where(Agent.status == "online", Agent.load < Agent.max_tickets)
+                .order_by(Agent.load, Agent.id)
+            )
+            agents = list(rows)
+        if escalated:
+            picked = [a for a in agents if a.role in ("supervisor", "admin")]
+        else:
+            picked = [a for a in agents if serves(a, queue)]
+        preferred = [a for a in picked if a.id not in exclude]
+        return preferred or picked
+
+    async def route(
+        self, ticket_id: int, now: dt.datetime, exclude: Iterable[int] = ()
+    ) -> Agent | None:
+        """Offer a queued ticket to the least-loaded online agent who serves its queue."""
+        async with self.db.session() as s:
+            ticket = await s.get(Ticket, ticket_id)
+            if ticket is None or ticket.status != "queued":
+                return None
+            queue = await s.get(HandoffQueue, ticket.queue_id)
+        assert queue is not None
+        for agent in await self._candidates(queue, ticket.escalated, set(exclude)):
+            try:
+                async with self.db.transaction() as s:
+                    if not await take_capacity(s, agent.id, online=True):
+                        continue
+                    await move(
+                        s,
+                        ticket,
+                        {"status": "offered", "agent_id": agent.id, "offered_at": now},
+                        statuses=("queued",),
+                    )
+                    s.add(TicketEvent(ticket_id=ticket.id, kind="offered", agent_id=agent.id))
+            except _Lost:
+                return None  # claimed, routed or closed by somebody else meanwhile
+            ticket.status, ticket.agent_id, ticket.offered_at = "offered", agent.id, now
+            await self.emit("ticket.offered", ticket, agent.id, {"agent": agent.name})
+            return agent
+        return None
+
+    async def route_waiting(self, now: dt.datetime, limit: int = 100) -> int:
+        """Offer waiting tickets (highest priority, oldest first) to whoever is free now."""
+        async with self.db.session() as s:
+            ids = list(
+                await s.scalars(
+                    select(Ticket.id)
+                    .where(Ticket.status == "queued")
+                    .order_by(Ticket.priority.desc(), Ticket.created_at, Ticket.id)
+                    .limit(limit)
+                )
+            )
+        offered = 0
+        for ticket_id in ids:
+            if await self.route(ticket_id, now) is not None:
+                offered += 1
+        return offered
+
+    async def expire_offers(self, now: dt.datetime) -> int:
+        """Offers unclaimed after the timeout go back to the queue and to another agent; the
+        second expiry escalates the ticket to supervisors (and raises its priority)."""
+        cutoff = now - dt.timedelta(seconds=self.config.offer_timeout)
+        async with self.db.session() as s:
+            stale = list(
+                await s.scalars(
+                    select(Ticket).where(Ticket.status == "offered", Ticket.offered_at <= cutoff)
+                )
+            )
+        expired = 0
+        for ticket in stale:
+            previous = ticket.agent_id
+            count = ticket.offer_count + 1
+            escalate = count >= OFFERS_BEFORE_SUPERVISOR and not ticket.escalated
+            values: dict[str, Any] = {
+                "status": "queued",
+                "agent_id": None,
+                "offered_at": None,
+                "offer_count": count,
+            }
+            if escalate:
+                values.update(escalated=True, priority=ticket.priority + 1)
+            try:
+                async with self.db.transaction() as s:
+                    await give_back(s, previous)
+                    await move(s, ticket, values, statuses=("offered",))
+                    kind = "escalated" if escalate else "offer_expired"
+                    s.add(TicketEvent(ticket_id=ticket.id, kind=kind, agent_id=previous))
+            except _Lost:
+                continue
+            expired += 1
+            for key, value in values.items():
+                setattr(ticket, key, value)
+            await self.emit(
+                "ticket.escalated" if escalate else "ticket.offer_expired",
+                ticket,
+                previous,
+                {"offer_count": count},
+            )
+            await self.route(ticket.id, now, exclude={previous} if previous else ())
+        return expired
+
+    # ---- taking and giving back ---------------------------------------------------------------
+
+    async def claim(self, ticket_id: int, principal: Principal, now: dt.datetime) -> Ticket:
+        """The calling agent takes the ticket (queued, offered to them, or, for supervisors,
+        offered to somebody else). Idempotent for the owner."""
+        me = principal.agent_id
+        if me is None:
+            raise Forbidden("the admin token is not an agent: log in as an agent to claim")
+        for _ in range(CLAIM_RETRIES):
+            ticket, queue = await self.load(ticket_id)
+            if not can_see(principal, ticket, queue):
+                raise Forbidden("this ticket is not in your queues")
+            if ticket.status == "assigned" and ticket.agent_id == me:
+                return ticket
+            if ticket.status not in ("queued", "offered") or (
+                ticket.status == "offered" and ticket.agent_id != me and not principal.sees_all
+            ):
+                raise Conflict(f"ticket {ticket_id} is {ticket.status}; it cannot be claimed")
+            values = {"status": "assigned", "agent_id": me, "assigned_at": now}
+            try:
+                async with self.db.transaction() as s:
+                    mine = ticket.status == "offered" and ticket.agent_id == me
+                    if not mine and not await take_capacity(s, me, online=False):
+                        raise Conflict("you are at your limit of open tickets")
+                    await move(s, ticket, values, statuses=(ticket.status,))
+                    if not mine:
+                        await give_back(s, ticket.agent_id)
+                    s.add(TicketEvent(ticket_id=ticket.id, kind="assigned", agent_id=me))
+            except _Lost:
+                continue
+            for key, value in values.items():
+                setattr(ticket, key, value)
+            await self.emit("ticket.assigned", ticket, me, {"agent": principal.name})
+            return ticket
+        raise Conflict(f"ticket {ticket_id} keeps changing; try again")
+
+    async def hand_over(
+        self,
+        ticket: Ticket,
+        values: dict[str, Any],
+        *,
+        kind: str,
+        actor: int | None,
+        to_agent: int | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Move an open ticket away from its current agent (transfer, close): the old agent's
+        load drops, the new agent's (if any) must fit their limit."""
+        try:
+            async with self.db.transaction() as s:
+                if to_agent is not None and not await take_capacity(s, to_agent, online=False):
+                    raise Conflict("that agent is at their limit of open tickets")
+                await move(s, ticket, values, statuses=(ticket.status,))
+                if ticket.status in ("offered", "assigned"):
+                    await give_back(s, ticket.agent_id)
+                s.add(TicketEvent(ticket_id=ticket.id, kind=kind, agent_id=actor, data=data or {}))
+        except _Lost as e:
+            raise Conflict(f"ticket {ticket.id} changed meanwhile; reload it") from e
+        for key, value in values.items():
+            setattr(ticket, key, value)
+
+    async def load(self, ticket_id: int) -> tuple[Ticket, HandoffQueue]:
+        async with self.db.session() as s:
+            ticket = await s.get(Ticket, ticket_id)
+            if ticket is None:
+                raise NotFound(f"no ticket {ticket_id}")
+            queue = await s.get(HandoffQueue, ticket.queue_id)
+        assert queue is not None
+        return ticket, queue
+
+    # ---- expected wait ------------------------------------------------------------------------
+
+    async def expected_wait_minutes(self, ticket: Ticket) -> int:
+        """Minutes until a person answers: the tickets ahead in the queue, times the queue's
+        recent handling time, shared by the online agents who serve the queue."""
+        if ticket.status in ("offered", "assigned"):
+            return 1
+        async with self.db.session() as s:
+            queue = await s.get(HandoffQueue, ticket.queue_id)
+            assert queue is not None
+            ahead = await s.scalar(
+                select(func.count(Ticket.id)).where(
+                    Ticket.queue_id == ticket.queue_id,
+                    Ticket.status == "queued",
+                    Ticket.id != ticket.id,
+                    or_(
+                        Ticket.priority > ticket.priority,
+                        and_(
+                            Ticket.priority == ticket.priority,
+                            Ticket.created_at <= ticket.created_at,
+                        ),
+                    ),
+                )
+            )
+            recent = list(
+                (
+                    await s.execute(
+                        select(Ticket.assigned_at, Ticket.resolved_at)
+                        .where(
+                            Ticket.queue_id == ticket.queue_id,
+                            Ticket.status == "closed",
+                            Ticket.assigned_at.is_not(None),
+                        )
+                        .order_by(Ticket.resolved_at.desc())
+                        .limit(20)
+                    )
+                ).all()
+            )
+            online = [
+                a
+                for a in await s.scalars(select(Agent).where(Agent.status == "online"))
+                if serves(a, queue)
+            ]
+        handle = self.config.avg_handle_minutes
+        spans = [(end - start).total_seconds() / 60 for start, end in recent if start and end]
+        if spans:
+            handle = max(1.0, sum(spans) / len(spans))
+        slots = max(1, sum(a.max_tickets for a in online))
+        return max(1, math.ceil((int(ahead or 0) + 1) * handle / slots))

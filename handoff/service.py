@@ -1,0 +1,483 @@
+"""The handoff service: opens tickets, relays both ways, closes with CSAT.
+
+It is built once per process by `handoff.api.setup` and shared by the worker's handoff gate
+(`handoff.hook`), the agent API and the routing ticker. What it needs from the rest of the
+application is injected: the database, the session store and locks, reply templates, and an
+`Outlet` that hands stored replies to this process's outbox (when it runs one; otherwise a
+worker process's outbox sweeper sends them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handoff.auth import Principal
+from handoff.config import HandoffConfig
+from handoff.errors import Conflict, Forbidden, HandoffError, NotFound
+from handoff.events import EventBus, HandoffEvent
+from handoff.hours import BusinessHours
+from handoff.models import OPEN_STATUSES, Agent, Ticket, TicketEvent
+from handoff.routing import Router, can_see
+from handoff.webhook import WebhookSender
+from storage.backends import Backends
+from storage.db import Database
+from storage.errors import StaleSession
+from storage.models import Message, utcnow
+from storage.repositories.messages import MessageRepository
+from storage.sessions import Session
+
+__all__ = ["HandoffService", "Notice", "Outlet", "Texts"]
+
+log = logging.getLogger(__name__)
+
+CSAT_PAYLOAD = "/csat_score"
+SESSION_RETRIES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A reply the handoff package wants the customer to get: text and (title, payload) buttons."""
+
+    text: str
+    buttons: tuple[tuple[str, str], ...] = ()
+
+
+class Texts(Protocol):
+    """Reply templates (`bots.flows.templates.Templates`)."""
+
+    def __call__(self, key: str, language: str | None, **values: Any) -> str: ...
+
+    def raw(self, key: str, language: str | None) -> Any: ...
+
+
+class Outlet(Protocol):
+    """Hands a stored pending reply to this process's outbox."""
+
+    @property
+    def live(self) -> bool:
+        """Whether this process sends replies itself (else the sweeper of a worker does)."""
+        ...
+
+    def dispatch(
+        self,
+        row_id: int,
+        channel: str,
+        recipient_id: str,
+        body: dict[str, Any],
+        last_inbound_at: dt.datetime | None,
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    reason: str
+    intent: str | None = None
+    flow: str | None = None
+    slots: dict[str, Any] | None = None
+    language: str = "uk"
+    channel: str | None = None
+    priority: int = 1
+
+
+class HandoffService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        backends: Backends,
+        config: HandoffConfig,
+        texts: Texts,
+        bus: EventBus,
+        outlet: Outlet | None = None,
+        webhook: WebhookSender | None = None,
+        lock_timeout: float = 30.0,
+        send_lease: float = 30.0,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.backends = backends
+        self.config = config
+        self.texts = texts
+        self.bus = bus
+        self.outlet = outlet
+        self.webhook = webhook
+        self.lock_timeout = lock_timeout
+        self.send_lease = dt.timedelta(seconds=send_lease)
+        self.clock = clock
+        self.hours = BusinessHours(config.business_hours, config.timezone)
+        self.router = Router(db, config, self.emit)
+
+    # ---- events -------------------------------------------------------------------------------
+
+    async def emit(
+        self, kind: str, ticket: Ticket, agent_id: int | None, data: dict[str, Any] | None = None
+    ) -> None:
+        """Publish to the consoles (SSE) and, when configured, to the outbound webhook."""
+        event = HandoffEvent(
+            kind=kind,
+            ticket_id=ticket.id,
+            customer_id=ticket.customer_id,
+            queue_id=ticket.queue_id,
+            agent_id=agent_id,
+            data={"status": ticket.status, **(data or {})},
+            id=uuid.uuid4().hex,
+        )
+        await self.bus.publish(event)
+        if self.webhook is not None:
+            self.webhook.submit(event)
+
+    # ---- opening ------------------------------------------------------------------------------
+
+    async def open_ticket(
+        self, customer_id: int, esc: Escalation, now: dt.datetime
+    ) -> tuple[Ticket, bool]:
+        """The customer's open ticket: a new one, or the one already open (idempotent: the
+        partial unique index allows one open ticket per customer). True when created."""
+        topic = self.config.topic_for(esc.flow, esc.intent)
+        queue = await self.router.queue_for(topic, esc.language)
+        task = None
+        if esc.flow:
+            task = {"flow": esc.flow, "resume": self._resume_intent(esc.flow, esc.intent)}
+        ticket = Ticket(
+            customer_id=customer_id,
+            queue_id=queue.id,
+            status="queued",
+            reason=esc.reason[:100],
+            intent=esc.intent,
+            slots=esc.slots or {},
+            task=task,
+            language=esc.language,
+            channel=esc.channel,
+            priority=esc.priority,
+            created_at=now,
+        )
+        try:
+            async with self.db.transaction() as s:
+                s.add(ticket)
+                await s.flush()
+                s.add(TicketEvent(ticket_id=ticket.id, kind="created", data={"reason": esc.reason}))
+        except IntegrityError:
+            existing = await self.open_ticket_of(customer_id)
+            if existing is None:
+                raise
+            return existing, False
+        await self.emit("ticket.created", ticket, None, {"reason": esc.reason, "topic": topic})
+        await self.router.route(ticket.id, now)
+        fresh, _ = await self.router.load(ticket.id)
+        return fresh, True
+
+    def _resume_intent(self, flow: str, intent: str | None) -> str | None:
+        starts = {
+            "order_status": "check_order_status",
+            "booking": "book_appointment",
+            "reschedule": "reschedule_appointment",
+            "cancel": "cancel_appointment",
+        }
+        return starts.get(flow) or (intent if intent in starts.values() else None)
+
+    async def open_ticket_of(self, customer_id: int) -> Ticket | None:
+        async with self.db.session() as s:
+            return await s.scalar(
+                select(Ticket).where(
+                    Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_STATUSES)
+                )
+            )
+
+    async def wait_notice(self, ticket: Ticket, language: str, now: dt.datetime) -> Notice:
+        """The wait notice: about N minutes, or when the team is back after hours."""
+        if not self.hours.is_open(now):
+            opens = self.hours.next_open(now)
+            day = self.texts.raw("handoff_weekdays", language)[opens.weekday()]
+            return Notice(
+                self.texts("handoff_after_hours", language, day=day, time=opens.strftime("%H:%M"))
+            )
+        minutes = await self.router.expected_wait_minutes(ticket)
+        return Notice(self.texts("handoff_wait", language, minutes=minutes))
+
+    async def take_over(self, customer_id: int, principal: Principal) -> Ticket:
+        """An agent or supervisor picks a conversation up on their own."""
+        if principal.agent_id is None:
+            raise Forbidden("the admin token is not an agent: log in as an agent to take over")
+        now = self.clock()
+        session = await self.backends.sessions.get(customer_id)
+        async with self.db.session() as s:
+            last = await self._last_inbound(s, customer_id)
+        if last is None:
+            raise NotFound(f"customer {customer_id} has never written to us")
+        esc = Escalation(
+            reason="agent_initiated",
+            intent=None,
+            flow=session.flow,
+            slots=dict(session.slots),
+            language=session.language or self.config.default_language,
+            channel=last.channel,
+        )
+        ticket, _ = await self.open_ticket(customer_id, esc, now)
+        if not principal.sees_all:
+            _, queue = await self.router.load(ticket.id)
+            if not can_see(principal, ticket, queue):
+                raise Forbidden("this customer's ticket is not in your queues")
+        ticket = await self.router.claim(ticket.id, principal, now)
+        await self._set_session(customer_id, _mark(ticket.id, "agent"))
+        return ticket
+
+    # ---- agents at work -------------------------------------------------------------------------
+
+    async def claim(self, ticket_id: int, principal: Principal) -> Ticket:
+        ticket = await self.router.claim(ticket_id, principal, self.clock())
+        await self._set_session(ticket.customer_id, _mark(ticket.id, "agent"))
+        return ticket
+
+    async def agent_message(self, ticket_id: int, principal: Principal, text: str) -> Message:
+        """Store the agent's reply in the transcript and send it where the customer wrote last."""
+        text = text.strip()
+        if not text:
+            raise HandoffError("the message text is empty")
+        ticket, _ = await self.router.load(ticket_id)
+        if ticket.status != "assigned":
+            raise Conflict(f"ticket {ticket_id} is {ticket.status}: claim it before replying")
+        if ticket.agent_id != principal.agent_id and not principal.sees_all:
+            raise Forbidden("this ticket belongs to another agent")
+        now = self.clock()
+        row = await self._send(ticket.customer_id, text, (), "agent", now)
+        async with self.db.transaction() as s:
+            await s.execute(
+                update(Ticket)
+                .where(Ticket.id == ticket.id, Ticket.first_response_at.is_(None))
+                .values(first_response_at=now)
+            )
+        await self.emit(
+            "message.agent",
+            ticket,
+            principal.agent_id,
+            {"text": text, "channel": row.channel, "message_id": row.id, "at": now.isoformat()},
+        )
+        return row
+
+    async def transfer(
+        self,
+        ticket_id: int,
+        principal: Principal,
+        *,
+        topic: str | None = None,
+        language: str | None = None,
+        agent_id: int | None = None,
+    ) -> Ticket:
+        """To another queue (it waits there and is routed again) or straight to an agent."""
+        ticket, queue = await self.router.load(ticket_id)
+        if ticket.status not in OPEN_STATUSES:
+            raise Conflict(f"ticket {ticket_id} is closed")
+        if not (principal.sees_all or ticket.agent_id == principal.agent_id):
+            raise Forbidden("only the ticket's agent or a supervisor can transfer it")
+        now = self.clock()
+        if agent_id is not None:
+            async with self.db.session() as s:
+                target = await s.get(Agent, agent_id)
+            if target is None:
+                raise NotFound(f"no agent {agent_id}")
+            values: dict[str, Any] = {"status": "assigned", "agent_id": target.id}
+            values["assigned_at"] = now
+            await self.router.hand_over(
+                ticket,
+                values,
+                kind="transferred",
+                actor=principal.agent_id,
+                to_agent=target.id,
+                data={"to_agent": target.id},
+            )
+            await self._set_session(ticket.customer_id, _mark(ticket.id, "agent"))
+            await self.emit("ticket.transferred", ticket, target.id, {"agent": target.name})
+            await self.emit("ticket.assigned", ticket, target.id, {"agent": target.name})
+            return ticket
+        new_queue = await self.router.queue_for(
+            (topic or queue.topic).strip().lower(), (language or queue.language).strip().lower()
+        )
+        values = {
+            "status": "queued",
+            "agent_id": None,
+            "offered_at": None,
+            "queue_id": new_queue.id,
+        }
+        await self.router.hand_over(
+            ticket,
+            values,
+            kind="transferred",
+            actor=principal.agent_id,
+            data={"queue": f"{new_queue.topic}/{new_queue.language}"},
+        )
+        await self._set_session(ticket.customer_id, _mark(ticket.id, "pending"))
+        await self.emit(
+            "ticket.transferred", ticket, principal.agent_id, {"queue_id": new_queue.id}
+        )
+        await self.router.route(ticket.id, now)
+        await self.router.route_waiting(now)
+        return (await self.router.load(ticket.id))[0]
+
+    async def close(self, ticket_id: int, principal: Principal, resolution: str) -> Ticket:
+        """Close with a resolution: the bot takes over, offers the unfinished task, asks CSAT."""
+        ticket, _ = await self.router.load(ticket_id)
+        if ticket.status == "closed":
+            raise Conflict(f"ticket {ticket_id} is closed already")
+        if not (principal.sees_all or ticket.agent_id == principal.agent_id):
+            raise Forbidden("only the ticket's agent or a supervisor can close it")
+        now = self.clock()
+        values = {"status": "closed", "resolved_at": now, "resolution": resolution.strip()}
+        await self.router.hand_over(ticket, values, kind="closed", actor=principal.agent_id)
+
+        def back_to_bot(session: Session) -> None:
+            session.handoff = None
+            session.data.pop("ticket_id", None)
+            session.data.pop("escalation", None)
+            session.data["csat"] = {"ticket_id": ticket.id}
+            session.fallback_count = 0
+
+        session = await self._set_session(ticket.customer_id, back_to_bot)
+        language = session.language or ticket.language
+        await self._send(ticket.customer_id, self.texts("handoff_closed", language), (), "bot", now)
+        resume = (ticket.task or {}).get("resume")
+        if resume:
+            tasks = self.texts.raw("handoff_tasks", language)
+            name = tasks.get((ticket.task or {}).get("flow"), tasks.get("other"))
+            button = (self.texts("handoff_resume_button", language), f"/{resume}")
+            await self._send(
+                ticket.customer_id,
+                self.texts("handoff_resume", language, task=name),
+                (button,),
+                "bot",
+                now,
+            )
+        scores = tuple((str(n), f'{CSAT_PAYLOAD}{{"score":{n}}}') for n in range(1, 6))
+        await self._send(
+            ticket.customer_id, self.texts("handoff_csat", language), scores, "bot", now
+        )
+        await self.emit("ticket.closed", ticket, principal.agent_id, {"resolution": resolution})
+        await self.router.route_waiting(now)
+        return ticket
+
+    async def record_csat(self, ticket_id: int, score: int) -> bool:
+        if not 1 <= score <= 5:
+            return False
+        now = self.clock()
+        async with self.db.transaction() as s:
+            result = await s.execute(
+                update(Ticket)
+                .where(Ticket.id == ticket_id, Ticket.status == "closed", Ticket.csat.is_(None))
+                .values(csat=score, csat_at=now)
+            )
+            stored = bool(getattr(result, "rowcount", 0))
+            if stored:
+                s.add(TicketEvent(ticket_id=ticket_id, kind="csat", data={"score": score}))
+        if stored:
+            ticket, _ = await self.router.load(ticket_id)
+            await self.emit("ticket.csat", ticket, ticket.agent_id, {"score": score})
+        return stored
+
+    async def set_status(self, principal: Principal, status: str) -> None:
+        if principal.agent_id is None:
+            raise Forbidden("the admin token has no online status")
+        if status not in ("online", "away"):
+            raise HandoffError("status is online or away")
+        async with self.db.transaction() as s:
+            await s.execute(
+                update(Agent)
+                .where(Agent.id == principal.agent_id)
+                .values(status=status, last_seen_at=self.clock())
+            )
+        if status == "online":
+            await self.router.route_waiting(self.clock())
+
+    async def tick(self) -> None:
+        """Re-offer expired offers and offer waiting tickets to agents who became free."""
+        now = self.clock()
+        await self.router.expire_offers(now)
+        await self.router.route_waiting(now)
+
+    async def run_ticker(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("handoff routing tick failed; will try again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.config.tick)
+
+    # ---- plumbing -------------------------------------------------------------------------------
+
+    async def _set_session(self, customer_id: int, change: Callable[[Session], None]) -> Session:
+        """Change the customer's session under their lock (the worker holds it per message)."""
+        sessions = self.backends.sessions
+        async with self.backends.locks.hold(customer_id, self.lock_timeout):
+            for _ in range(SESSION_RETRIES):
+                session = await sessions.get(customer_id)
+                change(session)
+                try:
+                    return await sessions.save(session)
+                except StaleSession:
+                    continue
+        raise Conflict(f"the session of customer {customer_id} keeps changing")
+
+    async def _last_inbound(self, s: AsyncSession, customer_id: int) -> Message | None:
+        return await s.scalar(
+            select(Message)
+            .where(Message.customer_id == customer_id, Message.direction == "in")
+            .order_by(Message.created_at.desc(), Message.id.desc())
+            .limit(1)
+        )
+
+    async def _send(
+        self,
+        customer_id: int,
+        text: str,
+        buttons: tuple[tuple[str, str], ...],
+        sender: str,
+        now: dt.datetime,
+    ) -> Message:
+        """Store a pending reply on the customer's last channel and hand it to the outbox."""
+        live = self.outlet is not None and self.outlet.live
+        async with self.db.transaction() as s:
+            last = await self._last_inbound(s, customer_id)
+            if last is None:
+                raise NotFound(f"customer {customer_id} has never written to us")
+            body = {
+                "text": text,
+                "buttons": [{"title": t, "payload": p} for t, p in buttons],
+                "request_phone": False,
+                "attachment": None,
+                "sender": sender,
+            }
+            # Sent by this process right after the commit; a sweeper takes over only if this
+            # process dies first (or sends it at once when this process has no outbox).
+            row = await MessageRepository(s).add_outbound(
+                customer_id,
+                last.conversation_id,
+                last.channel,
+                last.external_user_id,
+                sender,
+                text,
+                body,
+                None,
+                now,
+                due_at=now + self.send_lease if live else now,
+            )
+        if live and self.outlet is not None:
+            self.outlet.dispatch(row.id, row.channel, row.external_user_id, body, last.created_at)
+        return row
+
+
+def _mark(ticket_id: int, handoff: str) -> Callable[[Session], None]:
+    def change(session: Session) -> None:
+        session.handoff = handoff
+        session.data["ticket_id"] = ticket_id
+
+    return change
