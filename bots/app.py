@@ -12,19 +12,24 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+import handoff.api
+from bots.admin_api import admin_routes
 from bots.channels.base import Channel, IngestResult
 from bots.channels.registry import build_channels
 from bots.config import Settings
-from bots.flows.backends import SqlOrderBackend
-from bots.flows.engine import Dialogue
-from bots.flows.order_status import OrderStatusFlow
+from bots.flows import build_dialogue
+from bots.flows.clock import Clock
+from bots.flows.linking import LinkingFlow
 from bots.flows.templates import Templates
 from bots.http import error_middleware, health_routes
+from bots.identity import build_identity
 from bots.ingress import QueueIngress
 from bots.messages import InboundEvent
 from bots.metrics import Metrics
 from bots.nlu_setup import open_nlu
 from bots.outbox import Outbox
+from bots.pipeline import StoredReplies
+from bots.simulator import setup_simulator, simulator_settings
 from bots.web import web_routes
 from bots.worker import Worker
 from nlu import NluModel
@@ -44,23 +49,42 @@ CHANNELS: web.AppKey[dict[str, Channel]] = web.AppKey("channels")
 WORKER = web.AppKey("worker", Worker)
 OUTBOX = web.AppKey("outbox", Outbox)
 INGRESS = web.AppKey("ingress", QueueIngress)
+CLOCK = web.AppKey("clock", Clock)
 
 
 def create_app(settings: Settings, role: Role = "all") -> web.Application:
+    simulated = bool(settings.simulator) and role == "all"
+    if simulated:
+        # every platform channel talks to this server's in-process sandbox instead
+        settings = simulator_settings(settings)
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[CLOCK] = Clock(settings.clock_start)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_backends)
     if role in ("all", "worker"):
         app.cleanup_ctx.append(_nlu)
     app.cleanup_ctx.append(_channels)
+    # tickets, routing, the agent API (gateway roles); the worker below uses its gate
+    handoff.api.setup(
+        app,
+        settings,
+        role=role,
+        database=lambda: app[DATABASE],
+        backends=lambda: app[BACKENDS],
+        texts=Templates(settings.default_language),
+        outlet=StoredReplies(lambda: app.get(OUTBOX)),
+    )
     if role in ("all", "worker"):
         app.cleanup_ctx.append(_worker)
     # Channels are plain objects until `start()`; their routes must exist before the router
     # freezes, so they get providers for the resources the cleanup contexts open later.
     channels = build_channels(
-        settings, mailbox=lambda: app[BACKENDS].mailbox, register_webhooks=role != "worker"
+        settings,
+        mailbox=lambda: app[BACKENDS].mailbox,
+        register_webhooks=role != "worker",
+        clock=app[CLOCK],
     )
     app[CHANNELS] = channels
     app.add_routes(health_routes())
@@ -69,7 +93,10 @@ def create_app(settings: Settings, role: Role = "all") -> web.Application:
         ingress = LazyIngress(lambda: app[INGRESS])
         for channel in channels.values():
             app.add_routes(channel.routes(ingress))
-        app.add_routes(web_routes())
+        app.add_routes(web_routes(index=not simulated))
+        app.add_routes(admin_routes(settings, lambda: (app[DATABASE], app[BACKENDS])))
+        if simulated:
+            setup_simulator(app, settings)
         if settings.telegram_mode == "polling" and "telegram" in channels:
             app.cleanup_ctx.append(_telegram_polling)
     return app
@@ -163,12 +190,9 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
         lease=s.send_lease,
         rate_limits=s.outbound_rate_limits,
     )
-    templates = Templates(s.default_language)
-    dialogue = Dialogue(
-        templates,
-        [OrderStatusFlow(SqlOrderBackend(db))],
-        default_language=s.default_language,
-    )
+    clock = app[CLOCK]
+    identity = build_identity(s, db, backends)
+    dialogue = build_dialogue(s, db, clock, extra_flows=[LinkingFlow(identity)])
     review = _review_log(s)
     worker = Worker(
         db=db,
@@ -181,6 +205,9 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
         timezone=s.timezone,
         review_log=review,
         send_lease=s.send_lease,
+        clock=clock,
+        identity=identity,
+        handoff=app[handoff.api.HOOK],
     )
     app[WORKER] = worker
     app[OUTBOX] = outbox
@@ -195,6 +222,7 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(consumer, sweeper, return_exceptions=True)
     await worker.close()
     await outbox.drain()
+    await dialogue.aclose()
 
 
 def _review_log(s: Settings) -> Any:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from bots.config import Settings
 from bots.logs import setup_logging
+from handoff import cli as handoff_cli
 
 log = logging.getLogger("omnirelay")
 
@@ -29,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade"])
     demo = sub.add_parser("demo", help="demo business data")
     demo.add_argument("action", choices=["seed"])
+    handoff_cli.add_parser(sub)
     sub.add_parser("nlu", help="train, test, parse, validate and review NLU data", add_help=False)
     return parser
 
@@ -46,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _db_upgrade(settings)
     if args.command == "demo":
         return asyncio.run(_demo_seed(settings))
+    if args.command == "agent":
+        return handoff_cli.main(settings, args)
     return _serve(settings, args.command, args.host, args.port)
 
 
@@ -83,6 +87,17 @@ def _serve(settings: Settings, role: str, host: str | None, port: int | None) ->
         _db_upgrade(settings)
     if role in ("run", "worker"):
         ensure_model(settings)
+    if role == "run":
+        from bots.simulator import wants_simulator
+
+        # the simulator's sandbox URLs need the address this process will listen on
+        settings = settings.model_copy(
+            update={
+                "host": host or settings.host,
+                "port": port or settings.port,
+                "simulator": wants_simulator(settings),
+            }
+        )
     app = create_app(settings, "all" if role == "run" else role)  # type: ignore[arg-type]
     web.run_app(
         app,

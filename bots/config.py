@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -43,9 +44,39 @@ class Settings(BaseSettings):
     instagram_account_id: str | None = None
     instagram_api_base: str = "https://graph.instagram.com/v21.0"
 
+    # the business's own system (see bots/flows/http_backends.py); unset: omnirelay's database
+    booking_api_url: str | None = None
+    orders_api_url: str | None = None
+    business_api_token: SecretStr | None = None
+    business_api_timeout: float = 10.0
+    # name, address, opening hours (YAML); unset: the bundled demo clinic's profile
+    business_profile: Path | None = None
+    # pin the bot's clock to start at this instant (tests, demos); it then runs at normal speed
+    clock_start: datetime | None = None
+
     public_url: str | None = None
     rest_token: SecretStr | None = None
     admin_token: SecretStr | None = None
+    # where "continue in ..." links point (unset: that channel is not offered)
+    telegram_bot_username: str | None = None  # t.me/<name>?start=CODE
+    viber_chat_uri: str | None = None  # viber://pa?chatURI=<uri>&context=CODE
+    instagram_username: str | None = None  # ig.me/m/<name>?ref=CODE
+    # the simulator page at `/` with in-process platform sandboxes (bots/simulator.py);
+    # unset: `omnirelay run` turns it on when no platform token is set
+    simulator: bool | None = None
+
+    # human handoff (handoff/README.md)
+    handoff_webhook_url: str | None = None  # every ticket event POSTed here, HMAC-signed
+    handoff_webhook_secret: SecretStr | None = None
+    handoff_offer_timeout: float = 120.0  # an unclaimed offer moves on; the 2nd time: supervisors
+    handoff_tick: float = 5.0  # how often expired offers and waiting tickets are looked at
+    handoff_business_hours: str = ""  # "" = always; "mon-fri 09:00-18:00; sat 10:00-14:00"
+    handoff_complaint_intents: list[str] = ["complaint"]  # these intents escalate at once
+    handoff_stale_order_days: int = 0  # > 0: undelivered orders older than this escalate
+    handoff_topics: dict[str, str] = {}  # flow or intent -> queue topic (added to the defaults)
+    handoff_avg_handle_minutes: float = 5.0  # wait estimate before a queue has history
+    console_session_hours: float = 12.0
+    console_cookie_secure: bool = False  # set behind HTTPS
 
     # processing
     workers: int = Field(default=64, description="concurrent message handlers per worker process")

@@ -7,13 +7,17 @@ metrics -> identity -> lock -> errors -> dispatch -> idempotency -> session -> p
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bots.messages import InboundMessage, OutboundMessage
+from bots.messages import Button, InboundMessage, OutboundMessage, decode_outbound
 from storage.sessions import Session
+
+if TYPE_CHECKING:
+    from bots.outbox import Outbox
+    from handoff.service import Notice
 
 
 @dataclass(slots=True)
@@ -62,3 +66,37 @@ def _bind(mw: Middleware, nxt: Next) -> Next:
         await mw(ctx, nxt)
 
     return call
+
+
+def notice_replies(notices: Iterable[Notice]) -> list[OutboundMessage]:
+    """Replies for what the handoff package wants to tell the customer."""
+    return [
+        OutboundMessage(text=n.text, buttons=tuple(Button(t, p) for t, p in n.buttons))
+        for n in notices
+    ]
+
+
+class StoredReplies:
+    """The handoff package's outlet: replies it stored as pending transcript rows (agent
+    messages, the CSAT question) go to this process's outbox at once; a process without an
+    outbox (a gateway) leaves them to a worker's outbox sweeper."""
+
+    def __init__(self, outbox: Callable[[], Outbox | None]) -> None:
+        self._outbox = outbox
+
+    @property
+    def live(self) -> bool:
+        return self._outbox() is not None
+
+    def dispatch(
+        self,
+        row_id: int,
+        channel: str,
+        recipient_id: str,
+        body: dict[str, Any],
+        last_inbound_at: datetime | None,
+    ) -> None:
+        outbox = self._outbox()
+        if outbox is not None:
+            send = PendingSend(row_id, channel, recipient_id, decode_outbound(body))
+            outbox.dispatch(send, last_inbound_at=last_inbound_at)

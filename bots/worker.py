@@ -7,12 +7,14 @@ import dataclasses
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bots.channels.rest import encode_replies
 from bots.flows.understanding import FALLBACK
+from bots.identity import link_result_payload, wants_result
 from bots.messages import (
     ChannelEvent,
     EventKind,
@@ -21,7 +23,8 @@ from bots.messages import (
     encode_outbound,
     now_utc,
 )
-from bots.pipeline import Next, PendingSend, TurnContext, chain
+from bots.pipeline import Next, PendingSend, TurnContext, chain, notice_replies
+from storage.errors import LockTimeout
 from storage.queue import Delivery
 from storage.repositories.conversations import ConversationRepository
 from storage.repositories.customers import CustomerRepository
@@ -31,8 +34,10 @@ from storage.turns import Reply, Turn, TurnWriter
 
 if TYPE_CHECKING:
     from bots.flows.engine import Dialogue
+    from bots.identity import IdentityService
     from bots.metrics import Metrics
     from bots.outbox import Outbox
+    from handoff.hook import HandoffHook
     from storage.backends import Backends
     from storage.db import Database
 
@@ -51,6 +56,7 @@ class _KnownIdentity:
     phone: str | None
     last_inbound_at: datetime | None
     seen: datetime
+    resolved: float = 0.0  # wall clock of the lookup (see `IdentityService.moved_since`)
 
 
 class Worker:
@@ -69,8 +75,14 @@ class Worker:
         timezone: str,
         review_log: Any = None,
         send_lease: float = 30.0,
+        clock: Callable[[], datetime] = now_utc,
+        identity: IdentityService | None = None,
+        handoff: HandoffHook | None = None,
     ) -> None:
+        self.handoff = handoff  # tickets, relay to agents, CSAT; None: the bot only marks it
         self.db = db
+        self.identity = identity  # linking by deep link / verified phone; None: off
+        self.clock = clock  # "now" of every turn; tests pin it (bots.flows.clock.Clock)
         self.backends = backends
         self.nlu = nlu
         self.dialogue = dialogue
@@ -107,7 +119,7 @@ class Worker:
         if isinstance(event, ChannelEvent):
             await self._handle_event(event)
             return
-        ctx = TurnContext(message=event, attempt=delivery.attempt, now=now_utc())
+        ctx = TurnContext(message=event, attempt=delivery.attempt, now=self.clock())
         await self._turn(ctx)
 
     # ---- channel events ----------------------------------------------------------------------
@@ -123,8 +135,15 @@ class Worker:
                     await MessageRepository(s).set_delivery_status(
                         event.channel, event.message_id, event.kind.value, event.detail
                     )
+            elif event.kind is EventKind.CONVERSATION_STARTED and self.identity and event.detail:
+                pass  # linked below, outside this transaction (a merge takes customer locks)
             else:
                 log.info("%s event %s from %s", event.channel, event.kind, event.user_id)
+        if event.kind is EventKind.CONVERSATION_STARTED and self.identity and event.detail:
+            # Viber `context` / Instagram `ref` of a "continue in ..." link
+            result = await self.identity.link_event(event, self.clock())
+            self._identities.pop((event.channel, event.user_id), None)
+            log.info("%s conversation started with a link code: %s", event.channel, result)
 
     # ---- middlewares -------------------------------------------------------------------------
 
@@ -155,6 +174,16 @@ class Worker:
     async def _mw_identity(self, ctx: TurnContext, nxt: Next) -> None:
         msg = ctx.message
         key = (msg.channel, msg.user_id)
+        if self.identity is not None and (msg.deep_link or msg.contact_verified):
+            # A link code or a platform-verified phone may join this identity to another
+            # customer: done before the customer (and so the lock key) is looked up.
+            result = await self.identity.link_inbound(msg, ctx.now)
+            self._identities.pop(key, None)
+            if wants_result(result):
+                assert result is not None
+                ctx.message = msg = dataclasses.replace(
+                    msg, payload=link_result_payload(result.status)
+                )
         known = self._identities.get(key)
         if known is None or ctx.now - known.seen > IDENTITY_CACHE_TTL:
             known = await self._resolve(ctx)
@@ -185,13 +214,35 @@ class Worker:
                 )
         customer, identity = found
         return _KnownIdentity(
-            customer.id, customer.display_name, customer.phone, identity.last_inbound_at, ctx.now
+            customer.id,
+            customer.display_name,
+            customer.phone,
+            identity.last_inbound_at,
+            ctx.now,
+            time.time(),
         )
 
     async def _mw_lock(self, ctx: TurnContext, nxt: Next) -> None:
         assert ctx.customer_id is not None
-        async with self.backends.locks.hold(ctx.customer_id, self.lock_timeout):
-            await nxt(ctx)
+        for _ in range(3):
+            async with self.backends.locks.hold(ctx.customer_id, self.lock_timeout):
+                if not await self._identity_moved(ctx):
+                    await nxt(ctx)
+                    return
+            # Merged into another profile (or a merge undone) since the identity was looked
+            # up: the lock key changed, so look it up again and lock the right customer.
+            key = (ctx.message.channel, ctx.message.user_id)
+            known = self._identities[key] = await self._resolve(ctx)
+            ctx.customer_id, ctx.customer_name = known.customer_id, known.name
+            ctx.customer_phone, ctx.last_inbound_at = known.phone, known.last_inbound_at
+        raise LockTimeout(f"identity {ctx.message.channel}:{ctx.message.user_id} keeps moving")
+
+    async def _identity_moved(self, ctx: TurnContext) -> bool:
+        if self.identity is None or ctx.customer_id is None:
+            return False
+        known = self._identities.get((ctx.message.channel, ctx.message.user_id))
+        resolved = known.resolved if known is not None else 0.0
+        return await self.identity.moved_since(ctx.customer_id, resolved)
 
     async def _mw_dispatch(self, ctx: TurnContext, nxt: Next) -> None:
         await nxt(ctx)
@@ -294,12 +345,31 @@ class Worker:
 
     async def _mw_handoff_gate(self, ctx: TurnContext, nxt: Next) -> None:
         assert ctx.session is not None
+        handoff = self.handoff
+        if handoff is not None:
+            # While a ticket is open the message goes to it (not to flows: old buttons do
+            # nothing); right after a close, a 1-5 answer is the CSAT score.
+            notices = await handoff.intercept(ctx)
+            if notices is not None:
+                ctx.bot_silent = ctx.session.handoff is not None
+                ctx.replies.extend(notice_replies(notices))
+                return
         if ctx.session.handoff == "agent":
             # A person owns this conversation: the bot stays silent; the message is stored
             # (persist) and relayed to the agent by the handoff package.
             ctx.bot_silent = True
             return
-        await nxt(ctx)
+        if handoff is None:
+            await nxt(ctx)
+            return
+        try:
+            await nxt(ctx)
+        except Exception:
+            if ctx.attempt >= FINAL_ATTEMPT:
+                await handoff.on_failure(ctx)  # the ticket exists before the apology
+            raise
+        # an escalation of this turn (or a business rule) opens the ticket: say the wait
+        ctx.replies.extend(notice_replies(await handoff.after_turn(ctx)))
 
     async def _mw_understand(self, ctx: TurnContext, nxt: Next) -> None:
         text = ctx.message.text

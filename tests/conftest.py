@@ -175,3 +175,35 @@ async def backends(request: pytest.FixtureRequest, key_prefix: str) -> AsyncIter
         yield opened
     finally:
         await opened.close()
+
+
+CHROMIUM = "/usr/bin/chromium"
+# Debian's chromium, started as the machine notes say: without the background-networking flags
+# it keeps trying (and failing) to reach Google's hosts on this offline network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """A headless Debian chromium driven by Playwright (never a downloaded browser); skips
+    when it is not installed, fails in CI (`.ci/run` installs it)."""
+    if shutil.which(CHROMIUM) is None:
+        _unavailable("chromium", CHROMIUM, FileNotFoundError("apt-get install chromium"))
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            await chromium.close()

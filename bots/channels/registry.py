@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 from bots.channels.base import Channel
 from bots.channels.rest import RestChannel
 from bots.config import Settings, secret
-from bots.messages import ChannelEvent, OutboundMessage
+from bots.messages import ChannelEvent, OutboundMessage, now_utc
 from storage.mailbox import ReplyMailbox
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,10 @@ def build_channels(
     *,
     mailbox: Callable[[], ReplyMailbox],
     register_webhooks: bool = True,
+    clock: Callable[[], datetime] = now_utc,
 ) -> dict[str, Channel]:
+    """`clock` is the bot's "now": Instagram's messaging window is measured on it, because the
+    customer's last-message time is stored on it too (a pinned clock in tests and demos)."""
     channels: dict[str, Channel] = {
         "rest": RestChannel(
             mailbox, token=secret(settings.rest_token), reply_timeout=settings.rest_reply_timeout
@@ -66,6 +70,7 @@ def build_channels(
             access_token=secret(settings.instagram_access_token) or "",
             account_id=settings.instagram_account_id or "",
             api_base=settings.instagram_api_base,
+            clock=clock,
         )
     enabled = ", ".join(channels)
     log.info("channels enabled: %s", enabled)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from importlib.metadata import entry_points
 from logging.config import fileConfig
 
 from alembic import context
@@ -19,6 +20,9 @@ config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
+# Other packages add their tables to the same metadata (pyproject's "omnirelay.models").
+for _models in entry_points(group="omnirelay.models"):
+    _models.load()
 target_metadata = Base.metadata
 
 
