@@ -28,6 +28,10 @@ class SmallTalk:
         elif intent == "request_human":
             turn.say("human_requested")
             turn.escalate("customer_asked_for_a_person")
+        elif intent == "complaint":
+            # Whether a complaint goes straight to a person is the handoff package's business
+            # rule (OMNIRELAY_HANDOFF_COMPLAINT_INTENTS); the bot only acknowledges it.
+            turn.say("complaint_heard", menu="complaint_buttons")
         elif intent == "stop":
             turn.finish()
             turn.say("stopped")
