@@ -1,0 +1,316 @@
+// omnirelay agent console: vanilla JS over the agent JSON API and /api/events (SSE).
+// Customer text never goes through innerHTML: every node is built with el() and textContent.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  me: null, csrf: "", tab: "queued", tickets: [], current: null, canned: {},
+  events: null, refreshTimer: 0, names: {}, seen: new Set(), live: [], leaving: null,
+};
+// A tab and the ticket statuses it lists ("offered": routed to an agent, not yet claimed).
+const TAB_STATUSES = { queued: "queued,offered", assigned: "assigned", closed: "closed" };
+const EVENT_KINDS = ["ticket.created", "ticket.offered", "ticket.offer_expired", "ticket.escalated",
+  "ticket.assigned", "ticket.transferred", "ticket.closed", "ticket.csat", "message.customer",
+  "message.agent"];
+const FROM_LABEL = { customer: "Customer", bot: "Bot", agent: "Agent" };
+
+// ---- small helpers ---------------------------------------------------------------------
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key.startsWith("data-")) node.setAttribute(key, String(value));
+    else node[key] = value;
+  }
+  for (const child of children) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+function badge(channel) {
+  const name = String(channel || "unknown").toLowerCase();
+  return el("span", { class: "badge " + name.replace(/[^a-z]/g, ""), "data-channel": name }, name);
+}
+
+function notice(text, bad) {
+  const box = $("notice");
+  box.textContent = text;
+  box.className = bad ? "bad" : "";
+  box.hidden = false;
+  clearTimeout(notice.timer);
+  notice.timer = setTimeout(() => { box.hidden = true; }, bad ? 8000 : 3000);
+}
+
+// The API sends UTC ISO times; one without a zone is read as UTC, not as local time.
+function parseTime(iso) {
+  if (!iso) return NaN;
+  return Date.parse(/(Z|[+-]\d\d:?\d\d)$/.test(iso) ? iso : iso + "Z");
+}
+
+function since(iso) {
+  const start = parseTime(iso);
+  if (!iso || Number.isNaN(start)) return "";
+  const minutes = Math.max(0, Math.floor((Date.now() - start) / 60000));
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return minutes + " min";
+  const hours = Math.floor(minutes / 60);
+  return hours < 48 ? hours + " h " + (minutes % 60) + " min" : Math.floor(hours / 24) + " d";
+}
+
+function clock(iso, timeOnly) {
+  const at = new Date(parseTime(iso));
+  if (Number.isNaN(at.getTime())) return "";
+  return timeOnly ? at.toLocaleTimeString() : at.toLocaleString();
+}
+
+class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(path, {
+    method, headers, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let doc = null;
+  try { doc = await res.json(); } catch (_) { doc = null; }
+  if (res.status === 401) { showLogin(); throw new ApiError(401, "Please log in again."); }
+  if (!res.ok) {
+    const message = (doc && (doc.error || doc.message)) || "HTTP " + res.status;
+    throw new ApiError(res.status, message);
+  }
+  return doc;
+}
+
+// Run an action from a button or form; report failures without losing what was typed.
+async function act(what, fn) {
+  try { await fn(); } catch (e) { if (e.status !== 401) notice(what + ": " + e.message, true); }
+}
+
+// ---- what the API sends, read in one place -------------------------------------------------
+
+function customerOf(t) { return t.customer || {}; }
+function customerName(t) {
+  const c = customerOf(t);
+  return t.customer_name || c.name || state.names[t.customer_id] || "Customer #" + (c.id || t.customer_id || "?");
+}
+function queueName(t) {
+  const q = t.queue;
+  if (!q || typeof q !== "object") return q || "";
+  return [q.topic, q.language].filter(Boolean).join(" / ");
+}
+function isMine(t) {
+  const me = state.me || {};
+  return t.status === "assigned" && (me.id != null ? t.agent_id === me.id : assigneeOf(t) === me.name);
+}
+function channelOf(t) { return t.channel || t.last_channel || customerOf(t).last_channel || ""; }
+function languageOf(t) { return t.language || customerOf(t).language || ""; }
+function assigneeOf(t) {
+  const a = t.agent || t.assigned_to || t.assignee;
+  return a && typeof a === "object" ? a.name : a;
+}
+// "customer_asked_for_a_person" -> "Customer asked for a person"
+function humanize(code) {
+  const text = String(code || "").replaceAll("_", " ").trim();
+  return text ? text[0].toUpperCase() + text.slice(1) : "";
+}
+function listOf(doc, key) { return Array.isArray(doc) ? doc : (doc && doc[key]) || []; }
+
+// ---- login / logout / who am I -------------------------------------------------------------
+
+function showLogin(message) {
+  if (state.events) { state.events.close(); state.events = null; }
+  state.me = null;
+  $("app").hidden = true;
+  $("login").hidden = false;
+  $("login-error").hidden = !message;
+  $("login-error").textContent = message || "";
+  $("login-name").focus();
+}
+
+async function login(ev) {
+  ev.preventDefault();
+  const form = new URLSearchParams({ name: $("login-name").value, password: $("login-password").value });
+  const res = await fetch("/console/login", { method: "POST", body: form, credentials: "same-origin" });
+  $("login-password").value = "";
+  if (!res.ok) { showLogin(res.status === 401 || res.status === 403 ? "Wrong name or password." : "Login failed (HTTP " + res.status + ")."); return; }
+  await start();
+}
+
+async function logout() {
+  await act("Log out", async () => {
+    await fetch("/console/logout", { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": state.csrf } });
+    showLogin();
+  });
+}
+
+async function start() {
+  let me;
+  try { me = await api("GET", "/api/me"); } catch (e) { if (e.status !== 401) showLogin(e.message); return; }
+  state.me = me;
+  state.csrf = me.csrf_token || me.csrf || "";
+  $("login").hidden = true;
+  $("app").hidden = false;
+  $("me-name").textContent = me.name || "";
+  $("me-role").textContent = me.role || "agent";
+  renderStatus();
+  await Promise.all([loadCanned(), loadTickets(), loadTransferTargets()]);
+  listen();
+}
+
+function isOnline() {
+  const me = state.me || {};
+  return me.status ? me.status === "online" : Boolean(me.online);
+}
+
+function renderStatus() {
+  const button = $("status-toggle");
+  const online = isOnline();
+  button.textContent = online ? "online" : "away";
+  button.className = "status " + (online ? "online" : "away");
+  button.setAttribute("aria-pressed", String(online));
+  button.title = online ? "You get new tickets. Click to go away." : "You get no new tickets. Click to go online.";
+}
+
+async function toggleStatus() {
+  await act("Status", async () => {
+    const next = isOnline() ? "away" : "online";
+    const doc = await api("POST", "/api/me/status", { status: next });
+    state.me = Object.assign({}, state.me, doc && doc.status ? doc : { status: next });
+    renderStatus();
+  });
+}
+
+// ---- queue view ----------------------------------------------------------------------------
+
+async function loadTickets() {
+  await act("Tickets", async () => {
+    const tab = state.tab;
+    const doc = await api("GET", "/api/tickets?status=" + encodeURIComponent(TAB_STATUSES[tab]));
+    if (tab !== state.tab) return;
+    state.tickets = listOf(doc, "tickets");
+    renderTickets();
+    await lookUpNames(state.tickets);
+  });
+}
+
+// The ticket list carries customer ids; names come with a ticket's detail, asked once per
+// customer (at most a screenful at a time) and remembered.
+async function lookUpNames(tickets) {
+  const missing = tickets.filter((t) => !t.customer_name && !(t.customer && t.customer.name)
+    && t.customer_id != null && !(t.customer_id in state.names)).slice(0, 30);
+  if (!missing.length) return;
+  await Promise.all(missing.map(async (t) => {
+    state.names[t.customer_id] = "";
+    try {
+      const detail = await api("GET", "/api/tickets/" + encodeURIComponent(t.id));
+      const c = detail.customer || {};
+      const named = (c.identities || []).find((i) => i.name);
+      state.names[t.customer_id] = c.name || (named && named.name) || "";
+    } catch (_) { delete state.names[t.customer_id]; }
+  }));
+  renderTickets();
+}
+
+function renderTickets() {
+  for (const button of $("tabs").querySelectorAll("button")) {
+    button.setAttribute("aria-selected", String(button.dataset.status === state.tab));
+  }
+  for (const span of $("tabs").querySelectorAll(".count")) {
+    span.textContent = span.dataset.count === state.tab ? "(" + state.tickets.length + ")" : "";
+  }
+  const rows = state.tickets.map((t) => {
+    const waited = state.tab === "closed" ? "" : since(t.created_at);
+    const li = el("li", { tabIndex: 0, "data-ticket": t.id, class: state.current && state.current.id === t.id ? "current" : "" },
+      el("div", { class: "row1" }, el("span", { class: "name" }, customerName(t)), badge(channelOf(t)),
+        el("span", { class: "tag", title: "language" }, languageOf(t))),
+      el("div", { class: "row2" }, el("span", { class: "reason" }, humanize(t.reason)),
+        assigneeOf(t) ? el("span", {}, (t.status === "offered" ? "offered → " : "→ ") + assigneeOf(t)) : null,
+        waited ? el("span", { class: "waiting", title: "waiting" }, waited) : null));
+    li.addEventListener("click", () => openTicket(t.id));
+    li.addEventListener("keydown", (ev) => { if (ev.key === "Enter") openTicket(t.id); });
+    return li;
+  });
+  $("tickets").replaceChildren(...rows);
+  $("tickets-empty").hidden = rows.length > 0;
+}
+
+function switchTab(tab) {
+  state.tab = tab;
+  state.tickets = [];
+  renderTickets();
+  loadTickets();
+}
+
+// ---- live updates --------------------------------------------------------------------------
+
+function listen() {
+  if (state.events) state.events.close();
+  const source = new EventSource("/api/events");
+  state.events = source;
+  const live = $("live");
+  source.onopen = () => { live.textContent = "live"; live.className = "live on"; };
+  source.onerror = () => {
+    live.textContent = "reconnecting…";
+    live.className = "live";
+    if (source.readyState === EventSource.CLOSED) setTimeout(start, 3000);
+  };
+  source.onmessage = (ev) => onEvent("message", ev.data);
+  for (const kind of EVENT_KINDS) source.addEventListener(kind, (ev) => onEvent(kind, ev.data));
+}
+
+function onEvent(name, raw) {
+  let data = {};
+  try { data = JSON.parse(raw || "{}") || {}; } catch (_) { data = {}; }
+  if (data.id) {  // delivery is at least once
+    if (state.seen.has(data.id)) return;
+    state.seen.add(data.id);
+    if (state.seen.size > 2000) state.seen = new Set([data.id]);
+  }
+  const ticketId = data.ticket_id;
+  const current = state.current;
+  if (name === "message.customer" && current && String(ticketId) === String(current.id)) {
+    const m = data.data || {};
+    state.live.push({ at: m.at || data.at, channel: m.channel, from: "customer", text: m.text || m.payload || "" });
+    renderTimeline(withLive(current.transcript || []), false);
+  }
+  // Coalesce bursts: one queue refresh (and one ticket refresh) per 150 ms.
+  clearTimeout(state.refreshTimer);
+  state.refreshTimer = setTimeout(() => {
+    loadTickets();
+    const shown = state.current && String(ticketId) === String(state.current.id);
+    if (shown && String(ticketId) !== String(state.leaving)) {
+      openTicket(state.current.id);
+    }
+  }, 150);
+  if (name === "ticket.created") notice("New ticket");
+  else if (name === "ticket.offered" && state.me && data.agent_id === state.me.id) notice("A ticket is offered to you");
+}
+
+// ---- wiring --------------------------------------------------------------------------------
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("login-form").addEventListener("submit", (ev) => act("Log in", () => login(ev)));
+  $("logout").addEventListener("click", logout);
+  $("status-toggle").addEventListener("click", toggleStatus);
+  for (const button of $("tabs").querySelectorAll("button")) {
+    button.addEventListener("click", () => switchTab(button.dataset.status));
+  }
+  $("claim").addEventListener("click", claim);
+  $("reply-form").addEventListener("submit", reply);
+  $("close-form").addEventListener("submit", closeTicket);
+  $("transfer-form").addEventListener("submit", transfer);
+  $("canned").addEventListener("change", pickCanned);
+  $("reply-text").addEventListener("keydown", (ev) => {  // Ctrl+Enter sends
+    if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) $("reply-form").requestSubmit();
+  });
+  setInterval(() => { if (state.me) renderTickets(); }, 30000);  // waiting times move on
+  start();
+});

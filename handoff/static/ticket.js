@@ -1,0 +1,222 @@
+// omnirelay agent console: the ticket view (profile, timeline, claim, reply, transfer,
+// close, canned replies). Loaded after console.js, whose helpers and state it uses.
+"use strict";
+
+// ---- ticket view ---------------------------------------------------------------------------
+
+async function openTicket(id) {
+  await act("Ticket", async () => {
+    let t;
+    try {
+      t = await api("GET", "/api/tickets/" + encodeURIComponent(id));
+    } catch (e) {
+      if (e.status !== 403 && e.status !== 404) throw e;
+      if (state.current && String(state.current.id) === String(id)) closeView();
+      notice("That ticket is no longer in your queues.");
+      return;
+    }
+    const switched = !state.current || state.current.id !== t.id;
+    if (switched) { state.live = []; loadTransferTargets(); }
+    state.current = t;
+    renderTicket(switched);
+    renderTickets();
+  });
+}
+
+function closeView() {
+  state.current = null;
+  state.live = [];
+  $("ticket").hidden = true;
+  $("placeholder").hidden = false;
+  renderTickets();
+}
+
+function field(list, label, value) {
+  if (value === undefined || value === null || value === "") return;
+  list.append(el("dt", {}, label), el("dd", {}, typeof value === "object" ? JSON.stringify(value) : value));
+}
+
+function renderTicket(switched) {
+  const t = state.current;
+  $("placeholder").hidden = true;
+  $("ticket").hidden = false;
+  $("ticket").dataset.ticket = t.id;
+  $("ticket").dataset.status = t.status || "";
+  $("ticket-title").textContent = customerName(t);
+  $("ticket-meta").replaceChildren(
+    badge(channelOf(t)), el("span", { class: "tag", title: "language" }, languageOf(t)),
+    el("span", { class: "tag", id: "ticket-status" }, t.status || ""),
+    t.queue ? el("span", { class: "tag", title: "queue" }, "queue: " + queueName(t)) : null,
+    t.priority ? el("span", { class: "tag", title: "priority" }, "priority: " + t.priority) : null,
+    assigneeOf(t) ? el("span", { class: "tag" }, "agent: " + assigneeOf(t)) : null,
+    el("span", {}, humanize(t.reason)));
+
+  const c = customerOf(t);
+  const profile = $("profile-fields");
+  profile.replaceChildren();
+  field(profile, "Name", c.name);
+  field(profile, "Phone", c.phone);
+  field(profile, "E-mail", c.email);
+  field(profile, "Language", c.language || t.language);
+  for (const id of c.identities || []) {
+    field(profile, id.channel || "channel", [id.name, id.external_id].filter(Boolean).join(" · "));
+  }
+  field(profile, "Since", c.created_at && clock(c.created_at));
+  const context = $("context-fields");
+  context.replaceChildren();
+  field(context, "Reason", humanize(t.reason));
+  field(context, "Intent", t.intent);
+  for (const [name, value] of Object.entries(t.slots || {})) field(context, name, value);
+  field(context, "Unfinished task", t.task && (t.task.flow || t.task));
+  field(context, "Created", t.created_at && clock(t.created_at));
+  field(context, "Resolution", t.resolution);
+  field(context, "CSAT", t.csat);
+
+  renderTimeline(withLive(t.transcript || []), switched);
+  const open = t.status !== "closed";
+  const mine = isMine(t);
+  $("claim").hidden = !open || Boolean(mine);
+  $("transfer-form").hidden = !open;
+  $("close-form").hidden = !open;
+  $("reply-form").hidden = !open;
+  $("reply-send").disabled = !mine;
+  $("reply-text").placeholder = mine ? "Reply to the customer…" : "Claim the ticket to reply.";
+  fillCanned(languageOf(t));
+}
+
+// A relayed customer message reaches the console (SSE) before the worker commits it to the
+// transcript: it is shown from the event until the transcript has it (same sender, channel,
+// text, within a few seconds).
+function withLive(transcript) {
+  const used = new Set();
+  state.live = state.live.filter((m) => {
+    const at = parseTime(m.at);
+    const index = transcript.findIndex((r, i) => !used.has(i) && r.from === m.from
+      && r.channel === m.channel && r.text === m.text && Math.abs(parseTime(r.at) - at) < 5000);
+    if (index < 0) return true;
+    used.add(index);
+    return false;
+  });
+  return transcript.concat(state.live);
+}
+
+function renderTimeline(transcript, switched) {
+  const box = $("timeline");
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  box.replaceChildren(...transcript.map((m) => {
+    const from = FROM_LABEL[m.from] ? m.from : "bot";
+    return el("div", { class: "msg from-" + from, "data-from": from },
+      el("div", { class: "who" }, badge(m.channel), el("span", {}, FROM_LABEL[from]),
+        el("time", { dateTime: m.at || "", title: clock(m.at) }, clock(m.at, true))),
+      el("div", { class: "text" }, m.text || ""));
+  }));
+  if (switched || atBottom) box.scrollTop = box.scrollHeight;
+}
+
+async function ticketAction(path, body, done) {
+  const t = state.current;
+  if (!t) return;
+  await act(done, async () => {
+    await api("POST", "/api/tickets/" + encodeURIComponent(t.id) + path, body);
+    notice(done);
+    await Promise.all([openTicket(t.id), loadTickets()]);
+  });
+}
+
+function claim() { return ticketAction("/claim", undefined, "Claimed"); }
+
+async function reply(ev) {
+  ev.preventDefault();
+  const text = $("reply-text").value.trim();
+  if (!text || !state.current || $("reply-send").disabled) return;
+  $("reply-send").disabled = true;
+  const t = state.current;
+  await act("Reply", async () => {
+    await api("POST", "/api/tickets/" + encodeURIComponent(t.id) + "/messages", { text });
+    $("reply-text").value = "";
+    await openTicket(t.id);
+  });
+  $("reply-send").disabled = false;
+}
+
+async function closeTicket(ev) {
+  ev.preventDefault();
+  const resolution = $("resolution").value.trim();
+  if (!resolution) return;
+  await ticketAction("/close", { resolution }, "Closed");
+  $("resolution").value = "";
+}
+
+async function transfer(ev) {
+  ev.preventDefault();
+  const target = $("transfer-target").value;
+  if (!target) return;
+  const [kind, a, b] = target.split(":");
+  const body = kind === "agent" ? { agent_id: Number(a) } : { topic: a, language: b };
+  const t = state.current;
+  if (!t) return;
+  state.leaving = t.id;  // its events may arrive before the answer: don't reload it meanwhile
+  await act("Transfer", async () => {
+    await api("POST", "/api/tickets/" + encodeURIComponent(t.id) + "/transfer", body);
+    notice("Transferred");
+    // the ticket has left this agent; a supervisor still sees it where it went
+    if (state.me && (state.me.role === "supervisor" || state.me.role === "admin")) await openTicket(t.id);
+    else closeView();
+    await loadTickets();
+  });
+  state.leaving = null;
+}
+
+async function loadTransferTargets() {
+  const select = $("transfer-target");
+  const options = [el("option", { value: "" }, "queue or agent…")];
+  // Queues: the ones this agent sees (with their waiting counts), and every topic/language
+  // pair some agent serves, so a ticket can go to a team this agent is not part of.
+  const queues = new Map();
+  const agentOptions = [];
+  try {
+    for (const q of listOf(await api("GET", "/api/queues"), "queues")) {
+      queues.set(q.topic + ":" + q.language, " (" + (q.waiting || 0) + " waiting)");
+    }
+  } catch (_) { /* no queue list: what the agents serve still gives targets */ }
+  try {
+    for (const a of listOf(await api("GET", "/api/agents"), "agents")) {
+      for (const skill of a.skills || []) {
+        for (const language of a.languages || []) {
+          if (skill !== "*" && !queues.has(skill + ":" + language)) queues.set(skill + ":" + language, "");
+        }
+      }
+      if (state.me && a.id === state.me.id) continue;
+      agentOptions.push(el("option", { value: "agent:" + a.id }, "Agent: " + a.name + " (" + (a.status || "away") + ")"));
+    }
+  } catch (_) { /* an agent may not list agents */ }
+  for (const [key, note] of [...queues].sort()) {
+    const [topic, language] = key.split(":");
+    options.push(el("option", { value: "queue:" + key }, "Queue: " + topic + " / " + language + note));
+  }
+  select.replaceChildren(...options, ...agentOptions);
+}
+
+// ---- canned replies ------------------------------------------------------------------------
+
+async function loadCanned() {
+  try { state.canned = (await api("GET", "/console/canned")) || {}; } catch (_) { state.canned = {}; }
+}
+
+function fillCanned(language) {
+  const replies = state.canned[language] || state.canned.en || [];
+  $("canned").replaceChildren(el("option", { value: "" }, "Canned replies…"),
+    ...replies.map((r, i) => el("option", { value: String(i) }, r.title)));
+  $("canned").dataset.language = state.canned[language] ? language : "en";
+}
+
+function pickCanned() {
+  const select = $("canned");
+  const replies = state.canned[select.dataset.language] || [];
+  const chosen = replies[Number(select.value)];
+  if (select.value !== "" && chosen) {
+    $("reply-text").value = chosen.text.replaceAll("{agent}", (state.me && state.me.name) || "");
+    $("reply-text").focus();
+  }
+  select.value = "";
+}
