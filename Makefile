@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BENCH_OUT ?= bench-results
 NLU_DATA ?= ../shared/benchmarks/nlu
 
-.PHONY: run test venv lint bench bench-load bench-nlu bench-rasa bench-tasks clean
+.PHONY: run test venv lint bench bench-load bench-nlu bench-rasa bench-tasks bench-continuity clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -31,7 +31,11 @@ lint: venv
 	$(BIN)/mypy storage nlu bots/channels
 
 # Benchmarks are not part of `make test`; each prints its figures and writes JSON to $(BENCH_OUT)/.
-bench: bench-load bench-nlu bench-tasks
+bench: bench-load bench-nlu bench-tasks bench-continuity
+
+bench-continuity: venv
+	mkdir -p $(BENCH_OUT)
+	$(BIN)/python tests/benchmarks/bench_continuity.py --out $(BENCH_OUT)/continuity.json
 
 bench-tasks: venv
 	mkdir -p $(BENCH_OUT)

@@ -110,6 +110,8 @@ class Drivers:
         kind = button.get("kind")
         if kind == "contact" or kind == "share-phone":
             raise ScriptFailure("a share-phone button is tapped with `contact: PHONE`")
+        if kind == "url":
+            raise ScriptFailure("a link button opens another app: use `open: CODE` there")
         if who.channel == "telegram":
             if kind == "reply":  # a reply-keyboard button sends its title as text
                 return await self.say(who, button["title"])
@@ -128,6 +130,10 @@ class Drivers:
                 tracking_data=button.get("tracking_data"),
             )
             return await self._viber(doc)
+        if who.channel == "instagram" and kind == "postback":
+            postback = {"mid": ig.new_mid(), "title": button["title"], "payload": button["payload"]}
+            doc = ig.item("postback", postback, sender=who.external_id)
+            return await self._instagram(doc, key="postback")
         if who.channel == "instagram":
             doc = ig.message(
                 button["title"], sender=who.external_id, quick_reply={"payload": button["payload"]}
@@ -200,14 +206,16 @@ class Drivers:
     def _ms(self) -> int:
         return int(self.clock().timestamp() * 1000)
 
-    async def _instagram(self, item: dict[str, Any], *, event: bool = False) -> Posted:
+    async def _instagram(
+        self, item: dict[str, Any], *, event: bool = False, key: str = "message"
+    ) -> Posted:
         item["timestamp"] = self._ms() + next(_ig_times)  # distinct: referral event ids
         signed = ig.sign(IG_APP_SECRET, ig.body(ig.entry(item)))
         resp = await self.client.post(
             "/webhooks/instagram", data=signed.body, headers=signed.headers
         )
         await _accepted(resp, "instagram")
-        return Posted(None if event else str(item["message"]["mid"]))
+        return Posted(None if event else str(item[key]["mid"]))
 
     async def _post_rest(self, who: Identity, body: dict[str, Any]) -> Posted:
         body = {"sender": who.external_id, "language": who.language, **body}
@@ -247,7 +255,9 @@ class Drivers:
     def _telegram_messages(self, who: Identity) -> list[BotMessage]:
         fake = self.fakes.telegram
         stored = [
-            (mid, m) for (chat, mid), m in fake.state.messages.items() if str(chat) == who.external_id
+            (mid, m)
+            for (chat, mid), m in fake.state.messages.items()
+            if str(chat) == who.external_id
         ]
         out = []
         for params in fake.sent_messages(chat_id=who.external_id):
@@ -259,14 +269,19 @@ class Drivers:
                 keyboard = markup["inline_keyboard"]
                 # the Message Telegram stored for this send: a tap refers to it
                 mid = max(
-                    (i for i, m in stored if m.get("reply_markup", {}).get("inline_keyboard") == keyboard),
+                    (
+                        i
+                        for i, m in stored
+                        if m.get("reply_markup", {}).get("inline_keyboard") == keyboard
+                    ),
                     default=1,
                 )
                 buttons = [
                     {
                         "title": b["text"],
                         "payload": b.get("callback_data"),
-                        "kind": "inline",
+                        "kind": "url" if b.get("url") else "inline",
+                        "url": b.get("url"),
                         "keyboard": keyboard,
                         "message_id": mid,
                     }
@@ -300,7 +315,8 @@ def _viber_message(body: dict[str, Any]) -> BotMessage:
             "title": b.get("Text", ""),
             "payload": str(b.get("ActionBody", "")).removeprefix(DEFAULT_PAYLOAD_PREFIX),
             "action_body": b.get("ActionBody", ""),
-            "kind": b.get("ActionType"),
+            "kind": "url" if b.get("ActionType") == "open-url" else b.get("ActionType"),
+            "url": b.get("ActionBody") if b.get("ActionType") == "open-url" else None,
             "tracking_data": body.get("tracking_data"),
         }
         for b in keyboard.get("Buttons") or []
@@ -314,7 +330,20 @@ def _instagram_message(body: dict[str, Any]) -> BotMessage:
         {"title": q.get("title", ""), "payload": q.get("payload"), "kind": "quick_reply"}
         for q in message.get("quick_replies") or []
     ]
-    return BotMessage(str(message.get("text") or ""), buttons)
+    text = str(message.get("text") or "")
+    payload = (message.get("attachment") or {}).get("payload") or {}
+    if payload.get("template_type") == "button":  # a button template: text and buttons
+        text = str(payload.get("text") or "")
+        buttons += [
+            {
+                "title": b.get("title", ""),
+                "payload": b.get("payload"),
+                "url": b.get("url"),
+                "kind": "url" if b.get("type") == "web_url" else "postback",
+            }
+            for b in payload.get("buttons") or []
+        ]
+    return BotMessage(text, buttons)
 
 
 async def _accepted(resp: Any, channel: str) -> None:
