@@ -326,6 +326,10 @@ class Worker:
             ctx.replies = []
             return
         ctx.inbound_row_id = written.inbound_id
+        if ctx.bot_silent and self.handoff is not None:
+            # Kept from the bot for an open ticket: relayed to the agent now that it is in the
+            # transcript (a console reloading the ticket on the live event finds it there).
+            await self.handoff.relay(ctx)
         if not synchronous:
             ctx.to_send.extend(
                 PendingSend(row_id, msg.channel, msg.user_id, reply)
@@ -408,6 +412,11 @@ class Worker:
             restored = Session(**{**snapshot, "version": session.version})
             await self.backends.sessions.save(restored)
             log.info("restored session of customer %s from message %s", ctx.customer_id, row.id)
+        ticket_id = ((snapshot or {}).get("data") or {}).get("ticket_id")
+        if self.handoff is not None and ticket_id is not None and not replies:
+            # Kept from the bot for a ticket: the first run may have died between the commit
+            # and the live relay, so relay it again (consoles drop repeats by event id).
+            await self.handoff.relay(ctx, int(ticket_id))
         ctx.replies = [decode_outbound(r.body) for r in replies if r.body]
         for r in replies:
             if r.status == "pending":

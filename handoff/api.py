@@ -21,15 +21,22 @@ from aiohttp import web
 from sqlalchemy import select
 
 from handoff import auth, console
-from handoff.auth import Principal
-from handoff.config import HandoffConfig
+from handoff.auth import LANGUAGES, Principal
+from handoff.config import DEFAULT_TOPIC, HandoffConfig
 from handoff.errors import Forbidden, HandoffError, NotFound
 from handoff.events import EventBus, HandoffEvent, MemoryEventBus, RedisEventBus
 from handoff.hook import HandoffHook
 from handoff.models import Agent
 from handoff.routing import can_see
 from handoff.service import HandoffService, Outlet, Texts
-from handoff.views import agent_json, list_tickets, queues_summary, ticket_detail, ticket_json
+from handoff.views import (
+    agent_json,
+    list_tickets,
+    queues_summary,
+    ticket_detail,
+    ticket_json,
+    transfer_targets,
+)
 from handoff.webhook import WebhookSender
 from storage.backends import Backends
 from storage.db import Database
@@ -65,7 +72,7 @@ def setup(
         opened = backends()
         bus: EventBus
         if opened.redis is not None and opened.keys is not None:
-            bus = RedisEventBus(opened.redis, f"{opened.keys.prefix}:handoff:events")
+            bus = RedisEventBus(opened.redis, opened.keys.handoff_events())
         else:
             bus = MemoryEventBus()
         await bus.start()
@@ -272,8 +279,19 @@ class _Api:
     # ---- tickets --------------------------------------------------------------------------------
 
     async def queues(self, request: web.Request, principal: Principal) -> web.Response:
+        """The caller's queues; with ``?all=1`` every queue a ticket may be transferred to."""
         service = request.app[HANDOFF]
-        return web.json_response({"queues": await queues_summary(service.db, principal)})
+        every = request.query.get("all", "").lower()
+        if every not in ("", "0", "1", "true", "false"):
+            raise HandoffError("all is 1 or 0")
+        if every in ("1", "true"):
+            config = service.config
+            languages = {*LANGUAGES, config.default_language}
+            topics = {*config.topics.values(), DEFAULT_TOPIC}
+            found = await transfer_targets(service.db, topics, languages)
+        else:
+            found = await queues_summary(service.db, principal)
+        return web.json_response({"queues": found})
 
     async def tickets(self, request: web.Request, principal: Principal) -> web.Response:
         service = request.app[HANDOFF]

@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from handoff.errors import HandoffError, NotFound
-from handoff.models import ROLES, Agent, AgentSession
+from handoff.models import ANY_TOPIC, ROLES, Agent, AgentSession
 from storage.db import Database
 from storage.models import utcnow
 
@@ -109,9 +109,11 @@ class Principal:
         return cls(None, "admin", "admin")
 
 
-def _clean(values: Sequence[str], what: str) -> list[str]:
+def _clean(values: Sequence[str], what: str, wildcard: str | None = None) -> list[str]:
     cleaned = sorted({v.strip().lower() for v in values if v.strip()})
     for value in cleaned:
+        if value == wildcard:
+            continue
         if not value.replace("_", "").replace("-", "").isalnum() or len(value) > 64:
             raise HandoffError(f"bad {what} {value!r}")
     return cleaned
@@ -140,7 +142,7 @@ async def create_agent(
     agent = Agent(
         name=name,
         role=role,
-        skills=_clean(skills, "skill"),
+        skills=_clean(skills, "skill", wildcard=ANY_TOPIC),
         languages=_clean(languages, "language") or list(LANGUAGES),
         max_tickets=max_tickets,
         load=0,

@@ -6,7 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DEFAULT_TOPICS", "HandoffConfig"]
+__all__ = ["DEFAULT_TOPIC", "DEFAULT_TOPICS", "HandoffConfig"]
+
+#: The queue topic of everything no flow or intent maps to.
+DEFAULT_TOPIC = "general"
 
 #: Queue topic by flow name or intent; anything else goes to "general".
 DEFAULT_TOPICS: Mapping[str, str] = {
@@ -75,4 +78,4 @@ class HandoffConfig:
         for key in (flow, intent):
             if key and key in self.topics:
                 return self.topics[key]
-        return "general"
+        return DEFAULT_TOPIC

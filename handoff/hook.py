@@ -3,9 +3,12 @@
 `bots.worker.Worker._mw_handoff_gate` calls:
 
 - `intercept(ctx)` before the NLU and the dialogue. While a ticket is open (queued, offered
-  or with an agent) the message is relayed to the ticket and the bot stays silent, so old
+  or with an agent) the message belongs to the ticket and the bot stays silent, so old
   buttons cannot restart a flow; right after a close the customer's 1-5 answer is stored as
   the CSAT score. Returns notices to send, or None to let the bot run.
+- `relay(ctx)` once the worker has committed a message `intercept` kept from the bot to the
+  transcript: the live event for the consoles and the webhook (so whoever reloads the ticket
+  on that event finds the message in it).
 - `after_turn(ctx)` after the dialogue: an escalation of this turn (a request for a person,
   two fallbacks, a business rule), or a pending one left by an earlier failure, opens the
   customer's ticket (exactly one, also under redelivery) and says how long the wait is.
@@ -76,8 +79,7 @@ class HandoffHook:
         if ticket_id is not None:
             ticket, _ = await self.service.router.load(int(ticket_id))
             if ticket.status != "closed":
-                await self._relay(ctx, ticket.id, ticket.queue_id, ticket.agent_id)
-                return []
+                return []  # the bot is silent; `relay` passes the message on once it is stored
             session.handoff = None  # closed while the session missed it: the bot is back
             session.data.pop("ticket_id", None)
         csat = session.data.pop("csat", None)
@@ -88,7 +90,26 @@ class HandoffHook:
                 return [Notice(self.service.texts("handoff_csat_thanks", self._language(ctx)))]
         return None
 
-    async def _relay(
+    async def relay(self, ctx: TurnView, ticket_id: int | None = None) -> None:
+        """Pass a customer message that `intercept` kept from the bot on to the ticket's
+        consoles (live) and the outbound webhook. The worker calls it once the message is
+        committed to the transcript, so a console that reloads the ticket on this event
+        finds the message there (and again for a redelivered one: at least once). Best
+        effort: the transcript stays the record."""
+        session, msg = ctx.session, ctx.message
+        if ticket_id is None and session is not None:
+            ticket_id = session.data.get("ticket_id")
+        if ticket_id is None or ctx.customer_id is None:
+            return
+        try:
+            ticket, _ = await self.service.router.load(int(ticket_id))
+            await self._publish(ctx, ticket.id, ticket.queue_id, ticket.agent_id)
+        except Exception:
+            log.exception(
+                "message %s:%s not relayed to ticket %s", msg.channel, msg.message_id, ticket_id
+            )
+
+    async def _publish(
         self, ctx: TurnView, ticket_id: int, queue_id: int, agent_id: int | None
     ) -> None:
         msg = ctx.message

@@ -23,6 +23,7 @@ from sqlalchemy.sql import false, text
 from storage.models import Base, BigId, utcnow
 
 __all__ = [
+    "ANY_TOPIC",
     "OPEN_STATUSES",
     "ROLES",
     "Agent",
@@ -33,6 +34,8 @@ __all__ = [
 ]
 
 ROLES = ("agent", "supervisor", "admin")
+#: A skill that covers every queue topic (the agent still needs the queue's language).
+ANY_TOPIC = "*"
 #: Ticket statuses: queued (waiting) -> offered (to one agent) -> assigned -> closed.
 OPEN_STATUSES = ("queued", "offered", "assigned")
 OPEN_WHERE = text("status <> 'closed'")

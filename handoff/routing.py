@@ -16,20 +16,21 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from handoff.auth import Principal
 from handoff.config import HandoffConfig
 from handoff.errors import Conflict, Forbidden, NotFound
-from handoff.models import Agent, HandoffQueue, Ticket, TicketEvent
+from handoff.models import ANY_TOPIC, Agent, HandoffQueue, Ticket, TicketEvent
 from storage.db import Database
 
-__all__ = ["Emit", "Router", "visible_clause"]
+__all__ = ["ANY_TOPIC", "Emit", "Router", "can_see", "in_queue", "serves", "visible_clause"]
 
 #: After this many unclaimed offers a ticket is escalated to supervisors.
 OFFERS_BEFORE_SUPERVISOR = 2
@@ -42,26 +43,34 @@ class _Lost(Exception):
     """The ticket moved under us: roll the transaction back."""
 
 
+def in_queue(
+    skills: Collection[str], languages: Collection[str], topic: str, language: str
+) -> bool:
+    """Whether skills and languages cover a queue: the one rule behind routing (`serves`) and
+    visibility (`can_see`, `visible_clause`, the queue list)."""
+    return (topic in skills or ANY_TOPIC in skills) and language in languages
+
+
 def visible_clause(principal: Principal) -> Any:
     """SQL filter of the tickets an agent may see: their queues and their own tickets."""
     if principal.sees_all:
         return true()
     own = Ticket.agent_id == principal.agent_id
-    queues = and_(
-        HandoffQueue.topic.in_(principal.skills), HandoffQueue.language.in_(principal.languages)
-    )
+    queues: ColumnElement[bool] = HandoffQueue.language.in_(principal.languages)
+    if ANY_TOPIC not in principal.skills:
+        queues = and_(HandoffQueue.topic.in_(principal.skills), queues)
     return or_(own, queues)
 
 
 def can_see(principal: Principal, ticket: Ticket, queue: HandoffQueue) -> bool:
     if principal.sees_all or ticket.agent_id == principal.agent_id:
         return True
-    return queue.topic in principal.skills and queue.language in principal.languages
+    return in_queue(principal.skills, principal.languages, queue.topic, queue.language)
 
 
 def serves(agent: Agent, queue: HandoffQueue) -> bool:
-    skills = agent.skills or []
-    return (queue.topic in skills or "*" in skills) and queue.language in (agent.languages or [])
+    """Whether routing may offer the queue's tickets to the agent."""
+    return in_queue(agent.skills or (), agent.languages or (), queue.topic, queue.language)
 
 
 async def take_capacity(s: AsyncSession, agent_id: int, *, online: bool) -> bool:

@@ -28,7 +28,7 @@ from handoff.errors import Conflict, Forbidden, HandoffError, NotFound
 from handoff.events import EventBus, HandoffEvent
 from handoff.hours import BusinessHours
 from handoff.models import OPEN_STATUSES, Agent, Ticket, TicketEvent
-from handoff.routing import Router, can_see
+from handoff.routing import Router, in_queue
 from handoff.webhook import WebhookSender
 from storage.backends import Backends
 from storage.db import Database
@@ -140,10 +140,11 @@ class HandoffService:
     # ---- opening ------------------------------------------------------------------------------
 
     async def open_ticket(
-        self, customer_id: int, esc: Escalation, now: dt.datetime
+        self, customer_id: int, esc: Escalation, now: dt.datetime, *, route: bool = True
     ) -> tuple[Ticket, bool]:
         """The customer's open ticket: a new one, or the one already open (idempotent: the
-        partial unique index allows one open ticket per customer). True when created."""
+        partial unique index allows one open ticket per customer). True when created. With
+        ``route=False`` a new ticket waits in its queue instead of being offered at once."""
         topic = self.config.topic_for(esc.flow, esc.intent)
         queue = await self.router.queue_for(topic, esc.language)
         task = None
@@ -173,7 +174,8 @@ class HandoffService:
                 raise
             return existing, False
         await self.emit("ticket.created", ticket, None, {"reason": esc.reason, "topic": topic})
-        await self.router.route(ticket.id, now)
+        if route:
+            await self.router.route(ticket.id, now)
         fresh, _ = await self.router.load(ticket.id)
         return fresh, True
 
@@ -223,11 +225,21 @@ class HandoffService:
             language=session.language or self.config.default_language,
             channel=last.channel,
         )
-        ticket, _ = await self.open_ticket(customer_id, esc, now)
-        if not principal.sees_all:
-            _, queue = await self.router.load(ticket.id)
-            if not can_see(principal, ticket, queue):
-                raise Forbidden("this customer's ticket is not in your queues")
+        async with self.db.session() as s:
+            me = await s.get(Agent, principal.agent_id)
+        if me is None:
+            raise NotFound(f"no agent {principal.agent_id}")
+        if me.load >= me.max_tickets:
+            raise Conflict("you are at your limit of open tickets")
+        if not principal.sees_all and await self.open_ticket_of(customer_id) is None:
+            # checked before the ticket exists: a refused take-over leaves nothing behind
+            topic = self.config.topic_for(esc.flow, esc.intent)
+            if not in_queue(principal.skills, principal.languages, topic, esc.language):
+                raise Forbidden(
+                    f"a ticket of this customer goes to {topic}/{esc.language}, not your queues"
+                )
+        # not offered to anybody first: the caller claims it (claim checks `can_see`)
+        ticket, _ = await self.open_ticket(customer_id, esc, now, route=False)
         ticket = await self.router.claim(ticket.id, principal, now)
         await self._set_session(customer_id, _mark(ticket.id, "agent"))
         return ticket

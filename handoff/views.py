@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select
 
 from handoff.auth import Principal
 from handoff.errors import HandoffError
-from handoff.models import Agent, HandoffQueue, Ticket, TicketEvent
-from handoff.routing import visible_clause
+from handoff.models import ANY_TOPIC, Agent, HandoffQueue, Ticket, TicketEvent
+from handoff.routing import in_queue, visible_clause
 from storage.db import Database
-from storage.models import ChannelIdentity, Customer
+from storage.models import ChannelIdentity, Customer, Message
 from storage.repositories.messages import MessageRepository
 
-__all__ = ["agent_json", "list_tickets", "queues_summary", "ticket_detail", "ticket_json"]
+__all__ = [
+    "agent_json",
+    "list_tickets",
+    "queues_summary",
+    "ticket_detail",
+    "ticket_json",
+    "transfer_targets",
+]
 
 TRANSCRIPT_LIMIT = 1000
 STATUSES = ("queued", "offered", "assigned", "closed")
@@ -67,13 +75,47 @@ def ticket_json(
     }
 
 
+def _name_of_customer() -> Any:
+    """The customer's name: the profile's, else the first channel identity that has one."""
+    identity_name = (
+        select(ChannelIdentity.display_name)
+        .where(
+            ChannelIdentity.customer_id == Ticket.customer_id,
+            ChannelIdentity.display_name.is_not(None),
+        )
+        .order_by(ChannelIdentity.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(Customer.display_name, identity_name)
+
+
+def _last_channel(customer_id: Any) -> Any:
+    """The channel of the customer's last message: where an agent's reply goes."""
+    return (
+        select(Message.channel)
+        .where(Message.customer_id == customer_id, Message.direction == "in")
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+    )
+
+
 async def list_tickets(
     db: Database, principal: Principal, status: str | None, limit: int = 200
 ) -> list[dict[str, Any]]:
+    """Tickets the principal may see, each with the customer's name and last channel (so a
+    queue view needs no request per ticket)."""
     stmt = (
-        select(Ticket, HandoffQueue, Agent.name)
+        select(
+            Ticket,
+            HandoffQueue,
+            Agent.name,
+            _name_of_customer().label("customer_name"),
+            _last_channel(Ticket.customer_id).scalar_subquery().label("last_channel"),
+        )
         .join(HandoffQueue, HandoffQueue.id == Ticket.queue_id)
         .outerjoin(Agent, Agent.id == Ticket.agent_id)
+        .outerjoin(Customer, Customer.id == Ticket.customer_id)
         .where(visible_clause(principal))
     )
     if status:
@@ -84,7 +126,10 @@ async def list_tickets(
     stmt = stmt.order_by(Ticket.priority.desc(), Ticket.created_at, Ticket.id).limit(limit)
     async with db.session() as s:
         rows = (await s.execute(stmt)).all()
-    return [ticket_json(t, q, name) for t, q, name in rows]
+    return [
+        {**ticket_json(t, q, name), "customer_name": customer, "last_channel": channel}
+        for t, q, name, customer, channel in rows
+    ]
 
 
 async def ticket_detail(db: Database, ticket: Ticket, queue: HandoffQueue) -> dict[str, Any]:
@@ -108,7 +153,9 @@ async def ticket_detail(db: Database, ticket: Ticket, queue: HandoffQueue) -> di
             )
         )
         agent = await s.get(Agent, ticket.agent_id) if ticket.agent_id else None
+        last_channel = await s.scalar(_last_channel(ticket.customer_id))
     doc = ticket_json(ticket, queue, agent.name if agent else None)
+    doc["last_channel"] = last_channel
     doc["customer"] = {
         "id": ticket.customer_id,
         "name": customer.display_name if customer else None,
@@ -147,6 +194,54 @@ async def ticket_detail(db: Database, ticket: Ticket, queue: HandoffQueue) -> di
 
 
 async def queues_summary(db: Database, principal: Principal) -> list[dict[str, Any]]:
+    """The queues the principal works in, with how many tickets wait in each."""
+    return [
+        q
+        for q in await _queues(db)
+        if principal.sees_all
+        or in_queue(principal.skills, principal.languages, q["topic"], q["language"])
+    ]
+
+
+async def transfer_targets(
+    db: Database, topics: Iterable[str], languages: Iterable[str]
+) -> list[dict[str, Any]]:
+    """Every queue a ticket may be transferred to, whoever asks: the queues that exist, every
+    configured topic in every language, and what some agent serves. Queues not created yet
+    have ``id`` null (a transfer creates them); ``online`` counts the online agents who serve
+    each one, so an agent can see where nobody would pick the ticket up."""
+    found = {(q["topic"], q["language"]): q for q in await _queues(db)}
+    async with db.session() as s:
+        agents = list(await s.scalars(select(Agent)))
+    languages = set(languages)
+    for agent in agents:
+        languages.update(agent.languages or ())
+    pairs = set(found) | {(t, lang) for t in set(topics) for lang in languages}
+    for agent in agents:
+        pairs.update(
+            (skill, lang)
+            for skill in agent.skills or ()
+            if skill != ANY_TOPIC
+            for lang in agent.languages or ()
+        )
+    result = []
+    for topic, language in sorted(pairs):
+        queue = found.get((topic, language)) or {
+            "id": None,
+            "topic": topic,
+            "language": language,
+            "waiting": 0,
+        }
+        serving = [
+            a
+            for a in agents
+            if a.status == "online" and in_queue(a.skills or (), a.languages or (), topic, language)
+        ]
+        result.append({**queue, "online": len(serving)})
+    return result
+
+
+async def _queues(db: Database) -> list[dict[str, Any]]:
     stmt = (
         select(HandoffQueue, func.count(Ticket.id))
         .outerjoin(Ticket, (Ticket.queue_id == HandoffQueue.id) & (Ticket.status == "queued"))
@@ -156,7 +251,5 @@ async def queues_summary(db: Database, principal: Principal) -> list[dict[str, A
     async with db.session() as s:
         rows = (await s.execute(stmt)).all()
     return [
-        {"id": q.id, "topic": q.topic, "language": q.language, "waiting": int(n)}
-        for q, n in rows
-        if principal.sees_all or (q.topic in principal.skills and q.language in principal.languages)
+        {"id": q.id, "topic": q.topic, "language": q.language, "waiting": int(n)} for q, n in rows
     ]

@@ -59,3 +59,7 @@ class Keys:
     def mailbox(self, node_id: str) -> str:
         """Pub/sub channel on which one gateway process receives synchronous replies."""
         return f"{self.prefix}:mailbox:{node_id}"
+
+    def handoff_events(self) -> str:
+        """Pub/sub channel of live handoff events (tickets, relayed messages) for consoles."""
+        return f"{self.prefix}:handoff:events"

@@ -177,6 +177,17 @@ async def backends(request: pytest.FixtureRequest, key_prefix: str) -> AsyncIter
         await opened.close()
 
 
+@pytest.fixture(scope="session")
+def nlu_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled NLU model, trained once per test session (for every suite: request it,
+    never import it into another conftest, which would train a second copy)."""
+    from nlu import train_model
+
+    path = tmp_path_factory.mktemp("nlu") / "nlu.model"
+    train_model(None, path)
+    return path
+
+
 CHROMIUM = "/usr/bin/chromium"
 # Debian's chromium, started as the machine notes say: without the background-networking flags
 # it keeps trying (and failing) to reach Google's hosts on this offline network.

@@ -5,7 +5,7 @@
 const $ = (id) => document.getElementById(id);
 const state = {
   me: null, csrf: "", tab: "queued", tickets: [], current: null, canned: {},
-  events: null, refreshTimer: 0, names: {}, seen: new Set(), live: [], leaving: null,
+  events: null, refreshTimer: 0, seen: new Set(), live: [], leaving: null,
 };
 // A tab and the ticket statuses it lists ("offered": routed to an agent, not yet claimed).
 const TAB_STATUSES = { queued: "queued,offered", assigned: "assigned", closed: "closed" };
@@ -97,9 +97,11 @@ async function act(what, fn) {
 // ---- what the API sends, read in one place -------------------------------------------------
 
 function customerOf(t) { return t.customer || {}; }
+// The ticket list carries `customer_name` and `last_channel`; a ticket's detail has `customer`.
 function customerName(t) {
   const c = customerOf(t);
-  return t.customer_name || c.name || state.names[t.customer_id] || "Customer #" + (c.id || t.customer_id || "?");
+  const named = (c.identities || []).find((i) => i.name);
+  return t.customer_name || c.name || (named && named.name) || "Customer #" + (c.id || t.customer_id || "?");
 }
 function queueName(t) {
   const q = t.queue;
@@ -110,7 +112,8 @@ function isMine(t) {
   const me = state.me || {};
   return t.status === "assigned" && (me.id != null ? t.agent_id === me.id : assigneeOf(t) === me.name);
 }
-function channelOf(t) { return t.channel || t.last_channel || customerOf(t).last_channel || ""; }
+// Where the customer wrote last (and so where a reply goes); else where they escalated.
+function channelOf(t) { return t.last_channel || customerOf(t).last_channel || t.channel || ""; }
 function languageOf(t) { return t.language || customerOf(t).language || ""; }
 function assigneeOf(t) {
   const a = t.agent || t.assigned_to || t.assignee;
@@ -197,26 +200,7 @@ async function loadTickets() {
     if (tab !== state.tab) return;
     state.tickets = listOf(doc, "tickets");
     renderTickets();
-    await lookUpNames(state.tickets);
   });
-}
-
-// The ticket list carries customer ids; names come with a ticket's detail, asked once per
-// customer (at most a screenful at a time) and remembered.
-async function lookUpNames(tickets) {
-  const missing = tickets.filter((t) => !t.customer_name && !(t.customer && t.customer.name)
-    && t.customer_id != null && !(t.customer_id in state.names)).slice(0, 30);
-  if (!missing.length) return;
-  await Promise.all(missing.map(async (t) => {
-    state.names[t.customer_id] = "";
-    try {
-      const detail = await api("GET", "/api/tickets/" + encodeURIComponent(t.id));
-      const c = detail.customer || {};
-      const named = (c.identities || []).find((i) => i.name);
-      state.names[t.customer_id] = c.name || (named && named.name) || "";
-    } catch (_) { delete state.names[t.customer_id]; }
-  }));
-  renderTickets();
 }
 
 function renderTickets() {
@@ -304,6 +288,7 @@ document.addEventListener("DOMContentLoaded", () => {
     button.addEventListener("click", () => switchTab(button.dataset.status));
   }
   $("claim").addEventListener("click", claim);
+  $("take-over").addEventListener("click", takeOver);
   $("reply-form").addEventListener("submit", reply);
   $("close-form").addEventListener("submit", closeTicket);
   $("transfer-form").addEventListener("submit", transfer);

@@ -76,6 +76,7 @@ function renderTicket(switched) {
   const open = t.status !== "closed";
   const mine = isMine(t);
   $("claim").hidden = !open || Boolean(mine);
+  $("take-over").hidden = open;  // a closed ticket: pick the conversation up again
   $("transfer-form").hidden = !open;
   $("close-form").hidden = !open;
   $("reply-form").hidden = !open;
@@ -84,9 +85,10 @@ function renderTicket(switched) {
   fillCanned(languageOf(t));
 }
 
-// A relayed customer message reaches the console (SSE) before the worker commits it to the
-// transcript: it is shown from the event until the transcript has it (same sender, channel,
-// text, within a few seconds).
+// A relayed customer message is shown from its live event at once; the ticket reload that
+// follows (the worker publishes only after the transcript has it) replaces it. Until then it
+// is kept, and dropped once the transcript has it (same sender, channel, text, within a few
+// seconds), so it is never shown twice.
 function withLive(transcript) {
   const used = new Set();
   state.live = state.live.filter((m) => {
@@ -124,6 +126,19 @@ async function ticketAction(path, body, done) {
 }
 
 function claim() { return ticketAction("/claim", undefined, "Claimed"); }
+
+// Take a customer's conversation over on one's own (`POST /api/tickets`): a new ticket,
+// assigned to me, or the customer's open one if they escalated meanwhile.
+async function takeOver() {
+  const t = state.current;
+  if (!t) return;
+  await act("Take over", async () => {
+    const taken = await api("POST", "/api/tickets", { customer_id: t.customer_id });
+    notice("The conversation is yours");
+    if (state.tab !== "assigned") switchTab("assigned");
+    await openTicket(taken.id);
+  });
+}
 
 async function reply(ev) {
   ev.preventDefault();
@@ -170,31 +185,19 @@ async function transfer(ev) {
 async function loadTransferTargets() {
   const select = $("transfer-target");
   const options = [el("option", { value: "" }, "queue or agent…")];
-  // Queues: the ones this agent sees (with their waiting counts), and every topic/language
-  // pair some agent serves, so a ticket can go to a team this agent is not part of.
-  const queues = new Map();
-  const agentOptions = [];
-  try {
-    for (const q of listOf(await api("GET", "/api/queues"), "queues")) {
-      queues.set(q.topic + ":" + q.language, " (" + (q.waiting || 0) + " waiting)");
+  // Every queue a ticket may go to (also teams this agent is not part of), then the agents.
+  await act("Transfer targets", async () => {
+    for (const q of listOf(await api("GET", "/api/queues?all=1"), "queues")) {
+      const note = " (" + (q.waiting || 0) + " waiting, " + (q.online || 0) + " online)";
+      options.push(el("option", { value: "queue:" + q.topic + ":" + q.language },
+        "Queue: " + q.topic + " / " + q.language + note));
     }
-  } catch (_) { /* no queue list: what the agents serve still gives targets */ }
-  try {
     for (const a of listOf(await api("GET", "/api/agents"), "agents")) {
-      for (const skill of a.skills || []) {
-        for (const language of a.languages || []) {
-          if (skill !== "*" && !queues.has(skill + ":" + language)) queues.set(skill + ":" + language, "");
-        }
-      }
       if (state.me && a.id === state.me.id) continue;
-      agentOptions.push(el("option", { value: "agent:" + a.id }, "Agent: " + a.name + " (" + (a.status || "away") + ")"));
+      options.push(el("option", { value: "agent:" + a.id }, "Agent: " + a.name + " (" + (a.status || "away") + ")"));
     }
-  } catch (_) { /* an agent may not list agents */ }
-  for (const [key, note] of [...queues].sort()) {
-    const [topic, language] = key.split(":");
-    options.push(el("option", { value: "queue:" + key }, "Queue: " + topic + " / " + language + note));
-  }
-  select.replaceChildren(...options, ...agentOptions);
+  });
+  select.replaceChildren(...options);
 }
 
 // ---- canned replies ------------------------------------------------------------------------

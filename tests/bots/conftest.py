@@ -36,13 +36,10 @@ IG_ACCESS_TOKEN = "IGQVJtest-access-token"
 
 
 @pytest.fixture(scope="session")
-def nlu_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled NLU model, trained once per test session."""
-    from nlu import train_model
-
-    path = tmp_path_factory.mktemp("nlu") / "nlu.model"
-    train_model(None, path)
-    return path
+def nlu_model_path(nlu_model_path: Path) -> Path:
+    """The model of tests/conftest.py, passed through (never trained here): kept only for the
+    conftests that still import this name from here; request the fixture instead."""
+    return nlu_model_path
 
 
 @pytest.fixture

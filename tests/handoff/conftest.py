@@ -23,7 +23,6 @@ from tests.bots.conftest import (  # noqa: F401 (fixtures shared with the bots s
     fake_telegram,
     make_settings,
     mode,
-    nlu_model_path,
     pg_e2e_url,
 )
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram

@@ -2,14 +2,14 @@
 running service on a loopback port, a Telegram customer on the other side (real webhook in,
 real aiogram client out to the fake Bot API).
 
-Chromium is never downloaded: the test uses `/usr/bin/chromium` (Debian's `chromium` package)
-and skips when it is missing, except in CI (env `CI` set), where it fails.
+Chromium is never downloaded: the shared `browser` fixture (tests/conftest.py) starts
+`/usr/bin/chromium` (Debian's `chromium` package) and skips when it is missing, except in CI
+(env `CI` set), where it fails.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -20,7 +20,6 @@ from playwright.async_api import (
     BrowserContext,
     ConsoleMessage,
     Page,
-    async_playwright,
     expect,
 )
 
@@ -34,17 +33,6 @@ from tests.fakes.telegram import FakeTelegram
 from tests.fakes.telegram_updates import text_update
 from tests.handoff.conftest import Api
 
-CHROMIUM = "/usr/bin/chromium"
-# What a root, offline, headless machine needs: no sandbox, and no calls home at start.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "correct horse battery staple"
 LIVE = 20_000  # ms: how long the page may take to show what the server pushed
 
@@ -64,23 +52,6 @@ async def console_api(handoff_settings: Callable[..., Settings]) -> AsyncIterato
 
 def _serves(app: Any, path: str) -> bool:
     return any(getattr(r, "canonical", None) == path for r in app.router.resources())
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not shutil.which(CHROMIUM):
-        message = f"{CHROMIUM} is missing (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 class PageErrors:
@@ -135,6 +106,8 @@ async def test_agent_handles_a_telegram_customer_in_the_console(
     )
     base = str(api.client.make_url("")).rstrip("/")
     context, page, errors = await open_console(browser)
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
     try:
         # a wrong password is refused on the page, without a reload
         await page.goto(f"{base}/console")
@@ -162,6 +135,8 @@ async def test_agent_handles_a_telegram_customer_in_the_console(
         await expect(row.locator(".badge")).to_have_text("telegram")
         await expect(row.locator(".tag")).to_have_text("en")
         assert await page.evaluate("window.__noReload === true")
+        # the list itself names the customer: no ticket was fetched one by one for it
+        assert not [u for u in requested if re.search(r"/api/tickets/\d+", u)], requested
 
         await row.click()
         timeline = page.locator("#timeline")
@@ -211,6 +186,19 @@ async def test_agent_handles_a_telegram_customer_in_the_console(
         await page.click("#tabs button[data-status=closed]")
         await expect(page.locator("#tickets li", has_text="Olena")).to_be_visible()
 
+        # the agent picks the conversation up again on their own from its closed ticket
+        await expect(page.locator("#take-over")).to_be_visible()
+        await page.click("#take-over")
+        await expect(page.locator("#ticket-status")).to_have_text("assigned")
+        await expect(page.locator("#ticket-meta")).to_contain_text("Agent initiated")
+        await expect(page.locator("#take-over")).to_be_hidden()
+        await expect(page.locator("#tabs button[data-status=assigned]")).to_have_attribute(
+            "aria-selected", "true"
+        )
+        await page.fill("#reply-text", "One more thing about A1001")
+        await page.click("#reply-send")
+        await wait_for_text(fake, chat, "One more thing about A1001")
+
         await page.click("#logout")
         await expect(page.locator("#login")).to_be_visible()
         assert errors.errors == []
@@ -249,6 +237,10 @@ async def test_transfer_to_another_team_and_on_to_an_agent(
         await row.click()
         await anna.click("#claim")
         await expect(anna.locator("#ticket-status")).to_have_text("assigned")
+        # every team is a target (not only what some agent serves), with who is there now
+        targets = anna.locator("#transfer-target option")
+        await expect(targets.filter(has_text="Queue: bookings / uk")).to_have_count(1)
+        await expect(targets.filter(has_text="Queue: orders / en")).to_contain_text("1 online")
         await anna.select_option("#transfer-target", "queue:orders:en")
         await anna.click("#transfer")
         await expect(anna.locator("#placeholder")).to_be_visible()

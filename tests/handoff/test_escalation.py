@@ -88,13 +88,22 @@ async def test_business_rules_stale_order_and_complaint_intent(
 
 
 async def test_agent_takes_over_on_their_own(api: Api, fake_telegram: FakeTelegram) -> None:
-    _, token = await api.add_agent("lida", ["general", "orders"])
+    await api.add_agent("mark", ["general"])  # online, idle: routing would pick him
+    _, bookings = await api.add_agent("bohdana", ["bookings"])
+    lida_id, token = await api.add_agent("lida", ["general", "orders"])
     chat = new_chat_id()
     await api.telegram(text_update(chat, "hello", update_id=new_update_id()))
     await fake_telegram.wait_for(lambda: len(fake_telegram.sent_messages(chat)) == 1)
     customer_id = await _customer_of(api, chat)
+    # the conversation would land in a queue she does not work in: refused, nothing opened
+    status, refused = await api.call("POST", "/api/tickets", bookings, {"customer_id": customer_id})
+    assert status == 403 and "general/en" in refused["error"]
+    assert await api.tickets() == []
     ticket = await api.ok("POST", "/api/tickets", token, {"customer_id": customer_id})
     assert ticket["status"] == "assigned" and ticket["reason"] == "agent_initiated"
+    assert ticket["agent_id"] == lida_id  # taken straight away, never offered to mark
+    detail = await api.ok("GET", f"/api/tickets/{ticket['id']}", token)
+    assert [e["kind"] for e in detail["events"]] == ["created", "assigned"]
     await api.ok("POST", f"/api/tickets/{ticket['id']}/messages", token, {"text": "Hi, Lida here"})
     await fake_telegram.wait_for(lambda: len(fake_telegram.sent_messages(chat)) == 2)
     await api.telegram(text_update(chat, "oh hi", update_id=new_update_id()))

@@ -4,13 +4,16 @@ replies out at the fake Bot API; on both backends."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from typing import Any
 
+from bots.app import WORKER
+from bots.messages import InboundMessage, encode_event
 from storage.db import Database
+from storage.queue import Delivery
 from storage.repositories.customers import CustomerRepository
 from storage.repositories.messages import MessageRepository
 from tests.bots.conftest import new_chat_id, new_update_id
-from tests.fakes import wait_until
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.telegram_updates import callback_update, text_update
 from tests.handoff.conftest import Api, next_event, sse_events
@@ -86,10 +89,33 @@ async def test_agent_relay_close_and_csat_over_telegram(
         relayed = await next_event(events, "message.customer")
         assert relayed["data"]["data"]["text"] == "A1003 досі не прийшло"
         assert relayed["data"]["ticket_id"] == ticket["id"]
-        rows = await wait_until(
-            lambda: _with_text(api, chat, "A1003 досі не прийшло"), timeout=10, what="stored"
-        )
+        # relayed only once committed: a console reloading the ticket on the event has it
+        detail = await api.ok("GET", f"/api/tickets/{ticket['id']}", token)
+        assert detail["transcript"][-1]["text"] == "A1003 досі не прийшло"
+        rows = await _rows(api, "telegram", str(chat))
+        assert rows[-1].text == "A1003 досі не прийшло"
         assert rows[-1].direction == "in"  # stored, and the bot did not answer it
+
+        # redelivered (as if its worker died between the commit and the relay): relayed
+        # again with the same event id, stored once
+        stored = rows[-1]
+        again = InboundMessage(
+            channel="telegram",
+            user_id=stored.external_user_id,
+            message_id=stored.platform_message_id,
+            timestamp=dt.datetime.now(dt.UTC),
+            text=stored.text,
+        )
+        worker = api.client.app[WORKER]
+        await worker.handle(Delivery("again", again.ordering_key, encode_event(again), 2))
+        repeat = await next_event(events, "message.customer")
+        assert (
+            repeat["data"]["id"]
+            == relayed["data"]["id"]
+            == f"telegram:{stored.platform_message_id}"
+        )
+        texts = [r.text for r in await _rows(api, "telegram", str(chat))]
+        assert texts.count("A1003 досі не прийшло") == 1
         assert len(fake_telegram.sent_messages(chat)) == sent_before
 
         # the agent answers: out at the fake Bot API, in the transcript as from the agent
@@ -139,8 +165,3 @@ async def test_agent_relay_close_and_csat_over_telegram(
     await fake_telegram.wait_for(
         lambda: "A1001" in fake_telegram.sent_messages(chat)[-1]["text"], timeout=10
     )
-
-
-async def _with_text(api: Api, chat: int, text: str) -> list[Any] | None:
-    rows = await _rows(api, "telegram", str(chat))
-    return rows if any(r.text == text for r in rows) else None
