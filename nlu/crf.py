@@ -116,6 +116,11 @@ class CrfEntityExtractor:
             self._model = (Path(tmp) / "crf.model").read_bytes()
         return self
 
+    def warm_up(self) -> None:
+        """Open the tagger now rather than on the first message."""
+        if self._model is not None:
+            self._get_tagger()
+
     def _get_tagger(self) -> pycrfsuite.Tagger:
         if self._tagger is None:
             tagger = pycrfsuite.Tagger()
@@ -125,20 +130,20 @@ class CrfEntityExtractor:
 
     def extract_batch(self, texts: Sequence[str]) -> list[list[Entity]]:
         """Entities for each text."""
+        return [self.extract(text) for text in texts]
+
+    def extract(self, text: str) -> list[Entity]:
+        """Entities in one text."""
         if self._model is None:
-            return [[] for _ in texts]
+            return []
+        toks = tokenize(text)
+        if not toks:
+            return []
         tagger = self._get_tagger()
-        out: list[list[Entity]] = []
-        for text in texts:
-            toks = tokenize(text)
-            if not toks:
-                out.append([])
-                continue
-            tagger.set(_features(toks))
-            tags = tagger.tag()
-            probs = [tagger.marginal(tag, i) for i, tag in enumerate(tags)]
-            out.append(_decode(text, toks, tags, probs))
-        return out
+        tagger.set(_features(toks))
+        tags = tagger.tag()
+        probs = [tagger.marginal(tag, i) for i, tag in enumerate(tags)]
+        return _decode(text, toks, tags, probs)
 
 
 def _decode(text: str, toks: list[Token], tags: list[str], probs: list[float]) -> list[Entity]:

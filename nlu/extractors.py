@@ -70,7 +70,7 @@ class RuleExtractor:
         """All rule entities, non-overlapping, in text order (earlier extractors win)."""
         found: list[Entity] = []
         cfg = self.config
-        if cfg.emails:
+        if cfg.emails and "@" in text:
             found.extend(self._emails(text))
         if cfg.phones and len(_DIGIT.findall(text)) >= 7:  # shortest valid numbers
             found.extend(self._phones(text))

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from nlu.classifier import ClassifierConfig, IntentClassifier
 from nlu.crf import CrfEntityExtractor
+from nlu.dates import warm_up as warm_dates
 from nlu.errors import DataError, ModelLoadError
 from nlu.extractors import ExtractorConfig, RuleExtractor, apply_synonyms, drop_overlaps
 from nlu.lang import detect_language
@@ -76,6 +78,14 @@ class BuiltinModel:
             return self.fallback_threshold
         return self.classifier.threshold
 
+    def warm_up(self) -> None:
+        """Do the one-off work of a first parse now (lookup tables, CRF tagger, dateparser's
+        language data: about 0.2 s), so that the first customer message is as fast as the rest."""
+        self.classifier.warm_up()
+        self.crf.warm_up()
+        if self.rules.config.dates:
+            warm_dates()
+
     def info(self) -> dict[str, Any]:
         """Metadata: data hash, labels, entity types, threshold, training date, versions."""
         return dict(self.meta)
@@ -100,7 +110,8 @@ class BuiltinModel:
         tz: str | None = None,
     ) -> ParseResult:
         """Parse one message. ``language`` is the hint used when the text has no letters."""
-        return self.parse_batch([text], language=language, now=now, tz=tz)[0]
+        proba, score = self.classifier.score_one(text)
+        return self._result(text, proba, score, self.crf.extract(text), language, now, tz)
 
     def parse_batch(
         self,
@@ -111,27 +122,38 @@ class BuiltinModel:
         tz: str | None = None,
         entities: bool = True,
     ) -> list[ParseResult]:
-        """Parse many messages with one vectorisation pass."""
-        if not texts:
-            return []
-        proba = self.classifier.predict_proba(list(texts))
-        scores = self.classifier.fallback_scores(texts, proba)
-        labels = self.classifier.labels
-        crf_ents = self.crf.extract_batch(texts) if entities else [[] for _ in texts]
+        """Parse many messages: the same numbers as ``parse_sync`` for each."""
         out = []
-        for text, row, score, crf_found in zip(texts, proba, scores, crf_ents, strict=True):
-            lang = detect_language(text, default=language or "en")
-            order = np.argsort(-row)[:RANKING_SIZE]
-            ranking = [IntentScore(labels[i], float(row[i])) for i in order]
-            intent, conf = ranking[0].name, ranking[0].confidence
-            if not text.strip() or score < self.threshold:
-                intent = FALLBACK_INTENT
-            found: list[Entity] = []
-            if entities:
-                rule_found = self.rules.extract(text, lang=lang, now=now, tz=tz)
-                found = apply_synonyms(drop_overlaps(rule_found + crf_found), self.synonyms)
-            out.append(ParseResult(text, intent, conf, ranking, found, lang))
+        for text in texts:
+            proba, score = self.classifier.score_one(text)
+            found = self.crf.extract(text) if entities else None
+            out.append(self._result(text, proba, score, found, language, now, tz))
         return out
+
+    def _result(
+        self,
+        text: str,
+        proba: npt.NDArray[np.float64],
+        score: float,
+        crf_found: list[Entity] | None,
+        language: str | None,
+        now: datetime | None,
+        tz: str | None,
+    ) -> ParseResult:
+        """Ranking, fallback decision, language and entities (``crf_found`` None: skip them)."""
+        labels = self.classifier.labels
+        lang = detect_language(text, default=language or "en")
+        values = proba.tolist()
+        order = np.argsort(-proba)[:RANKING_SIZE].tolist()
+        ranking = [IntentScore(labels[i], values[i]) for i in order]
+        intent, conf = ranking[0].name, ranking[0].confidence
+        if score < self.threshold or not text.strip():
+            intent = FALLBACK_INTENT
+        found: list[Entity] = []
+        if crf_found is not None:
+            rule_found = self.rules.extract(text, lang=lang, now=now, tz=tz)
+            found = apply_synonyms(drop_overlaps(rule_found + crf_found), self.synonyms)
+        return ParseResult(text, intent, conf, ranking, found, lang)
 
     def save(self, path: str | Path) -> None:
         """Write the model file (atomically) with its checksum header."""
@@ -226,4 +248,5 @@ def load_model(path: str | Path) -> BuiltinModel:
         raise ModelLoadError(f"{path}: model payload has the wrong type")
     if getattr(model.classifier, "_weights", None) is None or not hasattr(model.crf, "_model"):
         raise ModelLoadError(f"{path}: model was built by an incompatible version; retrain it")
+    model.warm_up()
     return model

@@ -4,7 +4,9 @@ Run through ``run.sh`` (it installs Rasa into its own Python 3.10 virtualenv). F
 ``rasa train nlu`` on train.yml (timed), ``rasa run --enable-api`` on a free port, then every
 val/test message through ``POST /model/parse`` with the project's own ``RasaHttpModel``. Rasa's
 FallbackClassifier is left out of the pipeline so that both systems get their out-of-scope
-threshold the same way: chosen on CLINC150's val split with the built-in model's criterion.
+threshold the same way: chosen on CLINC150's val split by the same function
+(``nlu.classifier.choose_threshold``) and the same rule (``--min-oos-recall``, default 0.70: the
+best in-scope accuracy on val that keeps out-of-scope recall on val at 0.70).
 The built-in model is trained and scored on the same splits in the same run.
 """
 
@@ -28,10 +30,10 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "benchmarks"))
 
-from bench_nlu import machine_info, run_dataset, table  # noqa: E402
+from bench_nlu import TARGETS, machine_info, run_dataset, table, threshold_rule  # noqa: E402
 
 from nlu import RasaHttpModel  # noqa: E402
-from nlu.classifier import ClassifierConfig  # noqa: E402
+from nlu.classifier import ClassifierConfig, choose_threshold  # noqa: E402
 from nlu.evaluate import intent_metrics  # noqa: E402
 from nlu.training_data import load_data  # noqa: E402
 from nlu.types import OUT_OF_SCOPE_INTENT, ParseResult  # noqa: E402
@@ -102,24 +104,26 @@ async def wait_ready(url: str, deadline_s: float) -> None:
     raise TimeoutError(f"Rasa at {url} not ready after {deadline_s} s")
 
 
-def pick_threshold(val: list[ParseResult], gold: list[str]) -> float:
-    """Same criterion as the built-in model (nlu.classifier): expected accuracy, oos share w."""
-    w = ClassifierConfig().oos_weight
-    conf = np.array([r.confidence for r in val])
+def pick_threshold(val: list[ParseResult], gold: list[str], min_oos_recall: float | None) -> float:
+    """The built-in model's rule, applied to Rasa's confidences: ``nlu.classifier.choose_threshold``
+    (the best in-scope accuracy on val that keeps out-of-scope recall on val at
+    ``min_oos_recall``; ``None``: the library's default expected-accuracy rule)."""
+    conf = np.array([r.confidence for r in val], dtype=np.float64)
     pred = [r.intent for r in val]
-    oos = np.array([g == OUT_OF_SCOPE_INTENT for g in gold])
-    correct = np.array([p == g for p, g in zip(pred, gold, strict=True)])
-    oos_pred = np.array([p == OUT_OF_SCOPE_INTENT for p in pred])
-    best, best_score = 0.0, -1.0
-    for t in np.unique(np.concatenate([[0.0], np.round(conf, 3)])):
-        fb = conf < t
-        score = (1 - w) * np.mean((correct & ~fb)[~oos]) + w * np.mean((fb | oos_pred)[oos])
-        if score > best_score + 1e-9:
-            best, best_score = float(t), float(score)
-    return best
+    threshold, _ = choose_threshold(
+        conf,
+        np.array([p == g for p, g in zip(pred, gold, strict=True)]),
+        np.array([g == OUT_OF_SCOPE_INTENT for g in gold]),
+        np.array([p == OUT_OF_SCOPE_INTENT for p in pred]),
+        oos_weight=ClassifierConfig().oos_weight,
+        min_oos_recall=min_oos_recall,
+    )
+    return threshold
 
 
-def run_rasa(name: str, folder: Path, rasa: str, epochs: int, work: Path) -> dict[str, Any]:
+def run_rasa(
+    name: str, folder: Path, rasa: str, epochs: int, work: Path, min_oos_recall: float | None
+) -> dict[str, Any]:
     config = work / f"{name}-config.yml"
     config.write_text(CONFIG.format(epochs=epochs))
     t0 = time.perf_counter()
@@ -146,11 +150,12 @@ def run_rasa(name: str, folder: Path, rasa: str, epochs: int, work: Path) -> dic
         if (folder / "val.yml").exists():
             val = load_data([folder / "val.yml"])
             val_res, _ = asyncio.run(parse_all(url, [e.text for e in val.examples], 4))
-            thr = pick_threshold(val_res, [e.intent for e in val.examples])
+            thr = pick_threshold(val_res, [e.intent for e in val.examples], min_oos_recall)
             pred = [OUT_OF_SCOPE_INTENT if r.confidence < thr else r.intent for r in results]
             ins = [i for i, g in enumerate(gold) if g != OUT_OF_SCOPE_INTENT]
             oos = [i for i, g in enumerate(gold) if g == OUT_OF_SCOPE_INTENT]
             out["threshold"] = thr
+            out["threshold_rule"] = threshold_rule(min_oos_recall)
             out["in_scope_accuracy"] = round(float(np.mean([pred[i] == gold[i] for i in ins])), 4)
             out["oos_recall"] = round(
                 float(np.mean([pred[i] == OUT_OF_SCOPE_INTENT for i in oos])), 4
@@ -173,16 +178,21 @@ def main() -> int:
     p.add_argument("--rasa", required=True, help="the rasa executable in its own venv")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--datasets", default="banking77,clinc150")
+    p.add_argument(
+        "--min-oos-recall", type=float, default=TARGETS["clinc150_oos_recall"],
+        help="threshold rule for both systems (0: the library's default rule)",
+    )  # fmt: skip
     args = p.parse_args()
+    floor = args.min_oos_recall or None
     info = machine_info()
     builtin, rasa = [], []
     with tempfile.TemporaryDirectory(prefix="omnirelay-rasa-") as tmp:
         for name in args.datasets.split(","):
             folder = Path(args.data) / name
             print(f"[bench-rasa] built-in on {name}", file=sys.stderr, flush=True)
-            builtin.append(run_dataset(name, folder, 1000))
+            builtin.append(run_dataset(name, folder, 1000, floor))
             print(f"[bench-rasa] Rasa 3.6 DIET on {name}", file=sys.stderr, flush=True)
-            rasa.append(run_rasa(name, folder, args.rasa, args.epochs, Path(tmp)))
+            rasa.append(run_rasa(name, folder, args.rasa, args.epochs, Path(tmp), floor))
     print("built-in:\n" + table(builtin))
     print(f"Rasa 3.6 DIET ({args.epochs} epochs; latency over HTTP):\n" + table(rasa))
     Path(args.out).write_text(
@@ -192,6 +202,7 @@ def main() -> int:
                 "command": " ".join(sys.argv),
                 "machine": info,
                 "rasa_epochs": args.epochs,
+                "threshold_rule": threshold_rule(floor),
                 "builtin": builtin,
                 "rasa": rasa,
             },
