@@ -38,10 +38,21 @@ class Attachment:
 
 @dataclass(frozen=True, slots=True)
 class Button:
-    """A choice the customer can tap. `payload` comes back as `InboundMessage.payload`."""
+    """A choice the customer can tap. `payload` comes back as `InboundMessage.payload`.
+
+    A button with a `url` opens that address instead (a web page, or a messenger's deep link
+    such as "continue in Telegram"): nothing comes back to the bot when it is tapped, and its
+    `payload` is unused. Channels render it as their own link button, or as the address in the
+    text where they have none.
+    """
 
     title: str
-    payload: str
+    payload: str = ""
+    url: str | None = None
+
+    @property
+    def is_link(self) -> bool:
+        return self.url is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +168,11 @@ def decode_outbound(data: dict[str, Any]) -> OutboundMessage:
     attachment = data.get("attachment")
     return OutboundMessage(
         text=data["text"],
-        buttons=tuple(Button(**b) for b in data.get("buttons") or ()),
+        # rows stored before buttons had a `url` decode as plain payload buttons
+        buttons=tuple(
+            Button(title=b["title"], payload=b.get("payload") or "", url=b.get("url"))
+            for b in data.get("buttons") or ()
+        ),
         request_phone=bool(data.get("request_phone")),
         attachment=Attachment(**attachment) if attachment else None,
         sender=data.get("sender", "bot"),

@@ -105,15 +105,33 @@ def fit_buttons(
     """Keep what fits as buttons; the surplus becomes a numbered list in the text.
 
     Customers can answer a numbered option by typing its number or its title; the flow
-    layer matches both, so nothing offered is lost when a platform has fewer buttons.
+    layer matches both, so nothing offered is lost when a platform has fewer buttons. A link
+    button (`Button.url`) that does not fit keeps its address in the text.
     """
     kept = [
-        Button(title=truncate(b.title, limits.max_button_title), payload=b.payload)
+        Button(title=truncate(b.title, limits.max_button_title), payload=b.payload, url=b.url)
         for b in buttons[: limits.max_buttons]
     ]
     surplus = buttons[limits.max_buttons :]
     if surplus:
         start = len(kept) + 1
-        lines = [f"{i}. {b.title}" for i, b in enumerate(surplus, start=start)]
+        lines = [listed(b, i) for i, b in enumerate(surplus, start=start)]
         text = text + "\n\n" + "\n".join(lines)
     return text, kept
+
+
+def links_in_text(text: str, buttons: Sequence[Button]) -> str:
+    """`text` with the title and address of every link button on a line of its own: for a
+    place that can show payload buttons but no link buttons (a reply keyboard, say)."""
+    lines = [listed(b) for b in buttons if b.url is not None]
+    if not lines:
+        return text
+    return (text + "\n\n" if text.strip() else "") + "\n".join(lines)
+
+
+def listed(button: Button, number: int | None = None) -> str:
+    """A button as a line of text: `N. title` (typed back as N or the title), or `title: url`
+    for a link, which is opened, not typed (so it has no number)."""
+    if button.url is not None:
+        return f"{button.title}: {button.url}"
+    return f"{number}. {button.title}" if number is not None else button.title

@@ -15,14 +15,21 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from bots.channels.base import ChannelLimits, Ingress, SendContext, fit_buttons, split_text
+from bots.channels.base import (
+    ChannelLimits,
+    Ingress,
+    SendContext,
+    fit_buttons,
+    listed,
+    split_text,
+)
 from bots.channels.errors import (
     MalformedPayload,
     OutsideMessagingWindow,
@@ -33,7 +40,14 @@ from bots.channels.errors import (
     TransientSendError,
 )
 from bots.channels.instagram_parse import parse_body
-from bots.messages import Attachment, InboundEvent, OutboundMessage, SentMessage, now_utc
+from bots.messages import (
+    Attachment,
+    Button,
+    InboundEvent,
+    OutboundMessage,
+    SentMessage,
+    now_utc,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +61,9 @@ RATE_LIMIT_CODES = {4, 17, 32, 613}
 UNREACHABLE_CODES = {551}
 UNREACHABLE_SUBCODES = {2018001}
 TRANSIENT_CODES = {1, 2}  # "unknown error", "service temporarily unavailable"
+MAX_TEMPLATE_BUTTONS = 3  # button template
+MAX_TEMPLATE_TEXT = 640  # characters of a button template's text
+WEB_SCHEMES = ("https://", "http://")  # what a web_url button may open
 
 
 def hub_signature(app_secret: str, body: bytes) -> str:
@@ -180,13 +197,18 @@ class InstagramChannel:
         )
 
     def render(self, message: OutboundMessage) -> list[dict[str, Any]]:
-        """`message` objects of the Send API: attachment first, text split, quick replies last."""
+        """`message` objects of the Send API: attachment first, text split, quick replies last.
+
+        Quick replies cannot open an address, so a message with link buttons ends in a button
+        template instead (see `render_with_links`)."""
         parts: list[dict[str, Any]] = []
         if message.attachment is not None:
             attachment = _render_attachment(message.attachment)
             if attachment is not None:
                 parts.append(attachment)
         text, buttons = fit_buttons(message.text, message.buttons, self.limits)
+        if any(b.url is not None for b in buttons):
+            return parts + render_with_links(text, buttons)
         if text.strip():
             parts.extend(
                 {"text": chunk}
@@ -248,6 +270,46 @@ def graph_error(status: int, answer: dict[str, Any]) -> Exception:
     if code in TRANSIENT_CODES or status >= 500 or error.get("is_transient") is True:
         return TransientSendError(text)
     return PermanentSendError(text)
+
+
+def render_with_links(text: str, buttons: Sequence[Button]) -> list[dict[str, Any]]:
+    """Text parts ending in a button template: `web_url` buttons for the links, `postback`
+    buttons for the payloads, three at most (Meta's limit).
+
+    Only http(s) addresses can be `web_url` buttons; other links (a viber:// deep link) and
+    buttons beyond three go in the text as a numbered list, like any button that does not fit.
+    Instagram shows templates (and quick replies) in its apps, not on the web version.
+    """
+    web = [b for b in buttons if b.url is None or b.url.lower().startswith(WEB_SCHEMES)]
+    # links first: they are why this message is a template
+    web.sort(key=lambda b: b.url is None)
+    in_template, rest = web[:MAX_TEMPLATE_BUTTONS], web[MAX_TEMPLATE_BUTTONS:]
+    rest += [b for b in buttons if b not in web]
+    if rest:
+        lines = [listed(b, i) for i, b in enumerate(rest, start=len(in_template) + 1)]
+        text = (text + "\n\n" if text.strip() else "") + "\n".join(lines)
+    if not text.strip():
+        text = "…"
+    chunks = split_by_bytes(text, MAX_TEXT_BYTES, MAX_TEXT_BYTES)
+    last = chunks.pop()
+    if len(last) > MAX_TEMPLATE_TEXT:
+        # the template's own text is shorter than a message's: the rest goes before it
+        head = split_text(last, MAX_TEMPLATE_TEXT)
+        chunks.extend(head[:-1])
+        last = head[-1]
+    parts: list[dict[str, Any]] = [{"text": chunk} for chunk in chunks]
+    template = {
+        "template_type": "button",
+        "text": last,
+        "buttons": [
+            {"type": "web_url", "url": b.url, "title": b.title}
+            if b.url is not None
+            else {"type": "postback", "title": b.title, "payload": b.payload}
+            for b in in_template
+        ],
+    }
+    parts.append({"attachment": {"type": "template", "payload": template}})
+    return parts
 
 
 def split_by_bytes(text: str, max_chars: int, max_bytes: int) -> list[str]:

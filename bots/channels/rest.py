@@ -1,7 +1,8 @@
 """A plain JSON channel for integrations, tests and load tests.
 
 `POST /webhooks/rest` with `{"sender": "id", "text": "..."}` or `{"sender": "id", "payload": "..."}`
-answers once the message is processed: `{"replies": [{"text", "buttons": [{"title", "payload"}]}]}`.
+answers once the message is processed: `{"replies": [{"text", "buttons": [{"title", "payload"}]}]}`
+(a link button has `url` instead of `payload`).
 The gateway that took the request waits on the reply mailbox; the worker that processed the
 message (possibly another process) delivers the replies there.
 """
@@ -20,7 +21,7 @@ from aiohttp import web
 
 from bots.channels.base import ChannelLimits, Ingress, SendContext
 from bots.channels.errors import PermanentSendError
-from bots.messages import InboundMessage, OutboundMessage, SentMessage, now_utc
+from bots.messages import Button, InboundMessage, OutboundMessage, SentMessage, now_utc
 from storage.mailbox import ReplyMailbox
 
 log = logging.getLogger(__name__)
@@ -146,10 +147,17 @@ def encode_replies(replies: list[OutboundMessage]) -> bytes:
             "replies": [
                 {
                     "text": r.text,
-                    "buttons": [{"title": b.title, "payload": b.payload} for b in r.buttons],
+                    "buttons": [_button(b) for b in r.buttons],
                     "request_phone": r.request_phone,
                 }
                 for r in replies
             ]
         }
     )
+
+
+def _button(button: Button) -> dict[str, str]:
+    """`{"title", "payload"}`, or `{"title", "url"}` for a link (nothing comes back for it)."""
+    if button.url is not None:
+        return {"title": button.title, "url": button.url}
+    return {"title": button.title, "payload": button.payload}

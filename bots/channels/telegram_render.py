@@ -24,7 +24,7 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
 )
 
-from bots.channels.base import ChannelLimits, fit_buttons, split_text
+from bots.channels.base import ChannelLimits, fit_buttons, links_in_text, split_text
 from bots.channels.errors import (
     PermanentSendError,
     RateLimited,
@@ -37,6 +37,7 @@ from bots.messages import Button, OutboundMessage
 MAX_CALLBACK_DATA = 64  # bytes, Bot API limit for InlineKeyboardButton.callback_data
 HASHED_PREFIX = "~h:"  # marks callback_data that is a digest of a longer payload
 DEFAULT_PHONE_BUTTON = "📱 Share my phone number"
+LINK_SCHEMES = ("https://", "http://", "tg://")  # what an inline keyboard's url may open
 
 LIMITS = ChannelLimits(
     max_text=4096,
@@ -97,20 +98,35 @@ def render(message: OutboundMessage, limits: ChannelLimits = LIMITS) -> Rendered
         # No media sending yet: a link still lets Telegram show a preview.
         text = f"{text}\n{message.attachment.url}" if text else message.attachment.url
     text, buttons = fit_buttons(text, message.buttons, limits)
+    # A reply keyboard (the phone request) cannot hold link buttons, and inline link buttons
+    # take only http(s) and tg:// addresses (a viber:// deep link is BUTTON_URL_INVALID):
+    # those links go in the text.
+    in_text = [
+        b for b in buttons if b.url is not None and (message.request_phone or not _linkable(b.url))
+    ]
+    text = links_in_text(text, in_text)
+    buttons = [b for b in buttons if b not in in_text]
     if not text.strip():
         raise PermanentSendError("telegram: cannot send a message without text")
     markup: Markup | None
     if message.request_phone:
         markup = _phone_keyboard(buttons)
     elif buttons:
-        rows = [
-            [InlineKeyboardButton(text=b.title, callback_data=callback_data(b.payload))]
-            for b in buttons
-        ]
-        markup = InlineKeyboardMarkup(inline_keyboard=rows)
+        markup = InlineKeyboardMarkup(inline_keyboard=[[_inline(b)] for b in buttons])
     else:
         markup = None
     return Rendered(parts=split_for_telegram(text, limits.max_text), markup=markup)
+
+
+def _linkable(url: str) -> bool:
+    """Can an inline keyboard button open this address? (Bot API: "HTTP or tg:// URL")"""
+    return url.lower().startswith(LINK_SCHEMES)
+
+
+def _inline(button: Button) -> InlineKeyboardButton:
+    if button.url is not None:
+        return InlineKeyboardButton(text=button.title, url=button.url)
+    return InlineKeyboardButton(text=button.title, callback_data=callback_data(button.payload))
 
 
 def _phone_keyboard(buttons: list[Button]) -> ReplyKeyboardMarkup:

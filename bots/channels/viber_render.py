@@ -36,17 +36,7 @@ def render_keyboard(
     if not buttons and not request_phone:
         return None, None
     columns = 6 if len(buttons) <= MAX_ROWS // 2 else 3
-    rendered: list[dict[str, Any]] = [
-        {
-            "Columns": columns,
-            "Rows": 1,
-            "ActionType": "reply",
-            "ActionBody": prefix + b.payload,
-            "Text": b.title,
-            "TextSize": "regular",
-        }
-        for b in buttons
-    ]
+    rendered: list[dict[str, Any]] = [_button(b, columns, prefix) for b in buttons]
     if request_phone:
         rendered.append(
             {
@@ -62,8 +52,33 @@ def render_keyboard(
     return keyboard, encode_button_titles(buttons)
 
 
+def _button(button: Button, columns: int, prefix: str) -> dict[str, Any]:
+    """A reply button, or an `open-url` one for a link (a web page or a messenger's deep link,
+    opened outside Viber; nothing comes back to the webhook)."""
+    if button.url is not None:
+        return {
+            "Columns": columns,
+            "Rows": 1,
+            "ActionType": "open-url",
+            "ActionBody": button.url,
+            "OpenURLType": "external",
+            "Text": button.title,
+            "TextSize": "regular",
+        }
+    return {
+        "Columns": columns,
+        "Rows": 1,
+        "ActionType": "reply",
+        "ActionBody": prefix + button.payload,
+        "Text": button.title,
+        "TextSize": "regular",
+    }
+
+
 def encode_button_titles(buttons: Sequence[Button]) -> str | None:
-    """`tracking_data` that lets the webhook turn a tapped payload back into its title."""
+    """`tracking_data` that lets the webhook turn a tapped payload back into its title (link
+    buttons send nothing back, so they are left out)."""
+    buttons = [b for b in buttons if b.url is None]
     if not buttons:
         return None
     data = json.dumps(

@@ -192,6 +192,11 @@ def _check(body: dict[str, Any]) -> str | None:
     text = message.get("text")
     if text is not None and len(text.encode()) > MAX_TEXT_BYTES:
         return "(#100) Length of param message[text] must be less than or equal to 1000"
+    attachment = message.get("attachment")
+    if isinstance(attachment, dict) and attachment.get("type") == "template":
+        problem = _check_template(attachment.get("payload"))
+        if problem:
+            return problem
     quick = message.get("quick_replies")
     if quick is not None:
         if not isinstance(quick, list) or not 1 <= len(quick) <= MAX_QUICK_REPLIES:
@@ -199,6 +204,28 @@ def _check(body: dict[str, Any]) -> str | None:
         for q in quick:
             if q.get("content_type") != "text" or not q.get("title") or not q.get("payload"):
                 return "(#100) quick_replies need content_type text, a title and a payload"
+    return None
+
+
+def _check_template(payload: Any) -> str | None:
+    """Meta's button template: text up to 640 characters, 1-3 `web_url` (http(s) `url`) or
+    `postback` (`payload`) buttons with a title of at most 20 characters."""
+    if not isinstance(payload, dict) or payload.get("template_type") != "button":
+        return "(#100) Only the button template is supported by this fake"
+    text = payload.get("text")
+    if not isinstance(text, str) or not text or len(text) > 640:
+        return "(#100) param message[attachment][payload][text] must be 1-640 characters"
+    buttons = payload.get("buttons")
+    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+        return "(#100) param buttons must have 1-3 elements"
+    for b in buttons:
+        if not isinstance(b, dict) or not b.get("title") or len(str(b["title"])) > 20:
+            return "(#100) a button needs a title of at most 20 characters"
+        if b.get("type") == "web_url":
+            if not str(b.get("url") or "").lower().startswith(("http://", "https://")):
+                return "(#100) param url must be a valid URL"
+        elif b.get("type") != "postback" or not b.get("payload"):
+            return f"(#100) unsupported button type {b.get('type')!r}"
     return None
 
 

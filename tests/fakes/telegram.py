@@ -486,6 +486,14 @@ def _check_markup(markup: Any) -> None:
             data = button.get("callback_data")
             if data is not None and not 1 <= len(str(data).encode()) <= 64:
                 raise TelegramApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+            url = button.get("url")
+            # "HTTP or tg:// URL": another scheme (viber://) is refused, as Telegram does
+            if url is not None and not str(url).lower().startswith(
+                ("http://", "https://", "tg://")
+            ):
+                raise TelegramApiError(400, "Bad Request: BUTTON_URL_INVALID")
+            if (data is None) == (url is None):
+                raise TelegramApiError(400, "Bad Request: BUTTON_TYPE_INVALID")
 
 
 async def _read_params(request: web.Request) -> dict[str, Any]:
