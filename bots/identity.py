@@ -48,6 +48,7 @@ ATTEMPT_WINDOW = timedelta(minutes=15)
 MAX_FAILED_ATTEMPTS = 5  # per channel user and window
 MAX_CODES = 5  # issued per customer and window
 LINKING_FLOW = "linking"
+SUSPENDED = "suspended"  # the dialogue's key for a flow interrupted by another (flows.engine)
 
 Status = Literal[
     "linked",  # a new identity joined, or two profiles were merged
@@ -133,9 +134,29 @@ class IdentityService:
             return None
         user = event.raw.get("user") if isinstance(event.raw, dict) else None
         name = user.get("name") if isinstance(user, dict) else None
-        return await self.link_by_code(
+        result = await self.link_by_code(
             event.channel, event.user_id, event.detail, now, display_name=name
         )
+        if result.status in ("linked", "already") and result.customer_id is not None:
+            await self._end_linking(result.customer_id)
+        return result
+
+    async def _end_linking(self, customer_id: int) -> None:
+        """After a link made by an event (no turn of the dialogue follows it): the linking
+        flow that offered the link is over, and the task it interrupted (a booking) is where
+        the customer's next message, on any channel, continues."""
+        async with self._locked([customer_id]):
+            session = await self.backends.sessions.get(customer_id)
+            if session.flow != LINKING_FLOW:
+                return
+            saved = session.data.pop(SUSPENDED, None)
+            if isinstance(saved, dict) and saved.get("flow"):
+                session.flow, session.step = saved["flow"], saved.get("step")
+                session.slots = dict(saved.get("slots") or {})
+            else:
+                session.flow, session.step, session.slots = None, None, {}
+            await self.backends.sessions.save(session)
+        log.info("customer %s: linked by an event; the interrupted task goes on", customer_id)
 
     async def link_by_code(
         self,
@@ -166,8 +187,9 @@ class IdentityService:
                 failure, owner = None, row.customer_id
             current = await CustomerRepository(s).find_by_identity(channel, external_id)
             if failure is not None:
-                if failure.reason == "used" and current is not None:
-                    # a redelivered message whose first run linked already
+                if failure.reason == "used" and current is not None and failure.used_by == by:
+                    # a redelivered message whose first run linked already (another chat
+                    # opening a used code is told it is used, whatever profile it has)
                     return LinkResult("already", current.id)
                 log.info("link code from %s refused: %s", channel, failure.reason)
                 return LinkResult(failure.reason)  # type: ignore[arg-type]
@@ -394,10 +416,18 @@ class IdentityService:
 
     # ---- "continue in ..." links, routing -----------------------------------------------------
 
-    async def continue_links(self, customer_id: int, now: datetime) -> dict[str, str]:
-        """One fresh single-use code in every configured channel's deep link (empty when no
-        channel is configured or the customer asked for too many codes)."""
-        links = self.links
+    async def continue_links(
+        self, customer_id: int, now: datetime, *, exclude: str | None = None
+    ) -> dict[str, str]:
+        """One fresh single-use code in the deep link of every configured channel but
+        ``exclude`` (the one the customer writes from); empty when there is no such channel or
+        the customer asked for too many codes."""
+        links = dataclasses.replace(
+            self.links,
+            telegram_bot=None if exclude == "telegram" else self.links.telegram_bot,
+            viber_chat_uri=None if exclude == "viber" else self.links.viber_chat_uri,
+            instagram_user=None if exclude == "instagram" else self.links.instagram_user,
+        )
         if not (links.telegram_bot or links.viber_chat_uri or links.instagram_user):
             return {}
         async with self.db.transaction() as s:
@@ -422,8 +452,32 @@ class IdentityService:
             return await IdentityRepository(s).reply_target(customer_id, now=now, purpose=purpose)
 
 
+class ProfileContacts:
+    """Keeps contact details typed in a flow on the customer profile, where the admin API and
+    the handoff ticket show them (see `IdentityRepository.remember_contact`)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def remember(
+        self, customer_id: int, *, name: str | None, phone: str | None, now: datetime
+    ) -> None:
+        e164 = normalise_phone(phone) if phone else None
+        if phone and e164 is None:
+            log.info("customer %s: a typed phone is not a valid number; not kept", customer_id)
+        if not name and e164 is None:
+            return
+        async with self.db.transaction() as s:
+            await IdentityRepository(s).remember_contact(
+                customer_id, name=name, phone=e164, now=now
+            )
+
+
 def _has_task(session: Session) -> bool:
-    return session.flow is not None and session.flow != LINKING_FLOW
+    """An unfinished task: a flow other than linking, or one that linking interrupted."""
+    if session.flow == LINKING_FLOW:
+        return bool(session.data.get(SUSPENDED))
+    return session.flow is not None
 
 
 def _prefer(candidate: Session, current: Session) -> bool:

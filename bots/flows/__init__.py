@@ -32,6 +32,7 @@ def build_dialogue(
     from bots.flows.manage_booking import ManageBookingFlow
     from bots.flows.order_status import OrderStatusFlow
     from bots.flows.templates import Templates
+    from bots.identity import ProfileContacts
 
     closers: list[Callable[[], Awaitable[Any]]] = []
     token = secret(settings.business_api_token)
@@ -56,7 +57,7 @@ def build_dialogue(
     tz = settings.timezone
 
     flows: list[Flow] = [
-        BookingFlow(bookings, tz),
+        BookingFlow(bookings, tz, contacts=ProfileContacts(db)),
         ManageBookingFlow(bookings, tz),
         OrderStatusFlow(orders),
         FaqFlow(profile, bookings),

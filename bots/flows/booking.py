@@ -9,9 +9,12 @@ Friday"); the flow then asks for whatever is still missing. Slots (JSON): ``serv
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bots.flows.backends import BookingBackend, ServiceView
 from bots.flows.base import Turn, payload
@@ -19,6 +22,9 @@ from bots.flows.business import match_services
 from bots.flows.when import TimePicker, day_text, local_moment
 from bots.messages import Button
 from storage.booking_errors import InvalidSlot, SlotTaken, UnknownService
+from storage.errors import StorageError
+
+log = logging.getLogger(__name__)
 
 # Intents that, without any slot in the message, are a digression (answered elsewhere).
 NOT_FOR_BOOKING = frozenset(
@@ -71,15 +77,27 @@ def read_phone(turn: Turn) -> str | None:
     return f"+{digits}" if 10 <= len(digits) <= 15 else None
 
 
+class ContactBook(Protocol):
+    """Where the name and phone of a booking are kept beyond the session: the customer
+    profile (`bots.identity.ProfileContacts`)."""
+
+    async def remember(
+        self, customer_id: int, *, name: str | None, phone: str | None, now: dt.datetime
+    ) -> None: ...
+
+
 class BookingFlow:
     name = "booking"
     intents = frozenset({"book_appointment"})
     entity_triggers = frozenset({"service"})
 
-    def __init__(self, backend: BookingBackend, timezone: str) -> None:
+    def __init__(
+        self, backend: BookingBackend, timezone: str, contacts: ContactBook | None = None
+    ) -> None:
         self.backend = backend
         self.tz = ZoneInfo(timezone)
         self.picker = TimePicker(backend, self.tz)
+        self.contacts = contacts
 
     async def start(self, turn: Turn) -> None:
         turn.finish()
@@ -252,6 +270,20 @@ class BookingFlow:
 
     # ---- acting --------------------------------------------------------------------------
 
+    async def _remember_contact(self, turn: Turn) -> None:
+        """The confirmed name and phone onto the customer profile (the phone unverified). The
+        booking is made by now: a storage failure here is logged, never undoes or repeats it."""
+        customer_id = turn.ctx.customer_id
+        if self.contacts is None or customer_id is None:
+            return
+        slots = turn.session.slots
+        try:
+            await self.contacts.remember(
+                customer_id, name=slots.get("name"), phone=slots.get("phone"), now=turn.ctx.now
+            )
+        except (StorageError, SQLAlchemyError) as e:
+            log.warning("customer %s: contact details not kept on the profile: %r", customer_id, e)
+
     async def _book(self, turn: Turn) -> None:
         slots = turn.session.slots
         starts_at = dt.datetime.fromisoformat(slots["starts_at"])
@@ -274,6 +306,7 @@ class BookingFlow:
             await self._advance(turn)
             return
         turn.session.data["profile"] = {"name": slots.get("name"), "phone": slots.get("phone")}
+        await self._remember_contact(turn)
         local = booking.starts_at.astimezone(self.tz)
         turn.finish()
         turn.say(

@@ -15,7 +15,7 @@ from bots.identity import (
     adopt,
     normalise_phone,
 )
-from bots.messages import OutboundMessage
+from bots.messages import Button, OutboundMessage
 
 _CODE = re.compile(r"(?<!\d)(\d{3})[\s-]?(\d{3})(?!\d)")
 _PHONEISH = re.compile(r"\+?\d[\d\s()-]{7,}\d")
@@ -52,11 +52,19 @@ class LinkingFlow:
         if phone is not None:
             await self._got_phone(turn, phone)
             return
-        links = await self.identity.continue_links(turn.session.customer_id, turn.ctx.now)
-        if links:
-            lines = "\n".join(f"{_CHANNELS.get(c, c)}: {url}" for c, url in links.items())
-            turn.say("link_offer", links=lines)
+        links = await self.identity.continue_links(
+            turn.session.customer_id, turn.ctx.now, exclude=turn.ctx.message.channel
+        )
         turn.ask("link_ask_phone", request_phone=True)
+        if links:
+            # "Continue in Telegram": a link button carrying the one-time code in the
+            # platform's deep link; the first message it opens there links the chats. It
+            # comes last: Viber shows only the last message's keyboard.
+            buttons = tuple(
+                Button(turn.tr("link_continue_in", channel=_CHANNELS.get(c, c)), url=url)
+                for c, url in links.items()
+            )
+            turn.say("link_offer", buttons=buttons)
 
     async def step(self, turn: Turn) -> bool:
         u, step = turn.understanding, turn.session.step

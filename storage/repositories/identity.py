@@ -55,9 +55,12 @@ _DEEP_LINK_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read al
 class LinkCodeError(StorageError):
     """A code that links nothing; ``reason`` is invalid | expired | used | rate_limited."""
 
-    def __init__(self, reason: str, message: str | None = None) -> None:
+    def __init__(
+        self, reason: str, message: str | None = None, *, used_by: str | None = None
+    ) -> None:
         super().__init__(message or f"link code {reason}")
         self.reason = reason
+        self.used_by = used_by  # for "used": who redeemed it ("channel:external id"), if known
 
 
 class MergeRefused(Conflict):
@@ -194,6 +197,21 @@ class IdentityRepository:
         await self.session.flush()
         return row
 
+    async def remember_contact(
+        self, customer_id: int, *, name: str | None, phone: str | None, now: dt.datetime
+    ) -> None:
+        """Contact details the customer typed (a booking's name and phone): the name fills an
+        empty display name; the phone is recorded UNVERIFIED (it links nothing by itself) and
+        becomes the main ``phone`` only when the customer has none."""
+        customer = await self.session.get(Customer, customer_id)
+        if customer is None:
+            raise NotFound(f"customer {customer_id} does not exist")
+        if name and not customer.display_name:
+            customer.display_name = name[:200]
+        if phone:
+            await self.add_phone(customer_id, phone, verified=False, via=None, now=now)
+        await self.session.flush()
+
     # ---- identities ---------------------------------------------------------------------------
 
     async def attach_identity(
@@ -287,7 +305,7 @@ class IdentityRepository:
         if row is None:
             raise LinkCodeError("invalid")
         if row.used_at is not None:
-            raise LinkCodeError("used")
+            raise LinkCodeError("used", used_by=row.used_by)
         if row.expires_at <= now:
             raise LinkCodeError("expired")
         # Single use even under a race: only one UPDATE finds used_at still NULL.

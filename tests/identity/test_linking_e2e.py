@@ -4,6 +4,7 @@ Viber `context`. Both backends (embedded and scale-out)."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import Any
@@ -56,7 +57,36 @@ def vb_texts(fake: FakeViber, user_id: str) -> list[str]:
 
 
 def ig_texts(fake: FakeInstagram, user_id: str) -> list[str]:
-    return [b["message"]["text"] for b in fake.sent() if b["recipient"]["id"] == user_id]
+    """Texts sent to an IGSID: plain messages and the text of button templates."""
+    return [_ig_text(b["message"]) for b in fake.sent() if b["recipient"]["id"] == user_id]
+
+
+def _ig_text(message: dict[str, Any]) -> str:
+    if "text" in message:
+        return str(message["text"])
+    return str(message["attachment"]["payload"].get("text") or "")
+
+
+def ig_link_buttons(fake: FakeInstagram, user_id: str) -> list[dict[str, Any]]:
+    """The `web_url` buttons of the button templates sent to an IGSID."""
+    return [
+        button
+        for b in fake.sent()
+        if b["recipient"]["id"] == user_id and "attachment" in b["message"]
+        for button in b["message"]["attachment"]["payload"].get("buttons") or ()
+        if button["type"] == "web_url"
+    ]
+
+
+def tg_url_buttons(fake: FakeTelegram, chat: int) -> list[dict[str, Any]]:
+    """The inline keyboard buttons with a `url` sent to a chat."""
+    found = []
+    for m in fake.sent_messages(chat_id=chat):
+        markup = m.get("reply_markup")
+        markup = json.loads(markup) if isinstance(markup, str) else markup
+        for row in (markup or {}).get("inline_keyboard") or ():
+            found.extend(b for b in row if "url" in b)
+    return found
 
 
 def says_linked(text: str) -> bool:
@@ -142,9 +172,15 @@ async def test_continue_in_telegram_link_carries_a_one_time_code(
     ask = ig.message("Link accounts", sender=igsid, quick_reply={"payload": "/link_account"})
     assert (await app_service.instagram(ig.body(ig.entry(ask)))).status == 200
     texts = await texts_after(lambda: ig_texts(fake_instagram, igsid), 1, "links")
-    link = re.search(r"t\.me/omnirelay_test_bot\?start=([A-Z0-9]+)", "\n".join(texts))
+    # a button template: "Continue in Telegram" opens t.me with the code; Instagram's
+    # web_url buttons take only http(s), so the viber:// link is in the text; and no link
+    # back to Instagram itself is offered
+    buttons = ig_link_buttons(fake_instagram, igsid)
+    assert [b["title"] for b in buttons] == ["Continue in Telegram"]
+    link = re.fullmatch(r"https://t\.me/omnirelay_test_bot\?start=([A-Z0-9]+)", buttons[0]["url"])
     assert link is not None
-    assert "viber://pa?chatURI=omnirelay&context=" in "\n".join(texts)
+    assert "Continue in Viber: viber://pa?chatURI=omnirelay&context=" in "\n".join(texts)
+    assert "ig.me" not in "\n".join(texts)
     ig_customer = await customer_of(app_service, "instagram", igsid)
 
     stranger = new_chat_id()
@@ -173,8 +209,12 @@ async def test_viber_context_links_on_conversation_started(
     await app_service.telegram(text_update(chat, "/link_account"))
     await app_service.telegram(text_update(chat, "I want to link my accounts"))
     texts = await texts_after(lambda: tg_texts(fake_telegram, chat), 2, "links")
-    link = re.search(r"context=([A-Z0-9]+)", "\n".join(texts))
+    # Telegram's inline link buttons take http(s) and tg:// only: the Viber deep link is
+    # in the text, "Continue in Instagram" is a url button carrying the same code
+    link = re.search(r"viber://pa\?chatURI=omnirelay&context=([A-Z0-9]+)", "\n".join(texts))
     assert link is not None
+    urls = [b["url"] for b in tg_url_buttons(fake_telegram, chat)]
+    assert urls == [f"https://ig.me/m/omnirelay?ref={link.group(1)}"]
     tg_customer = await customer_of(app_service, "telegram", str(chat))
     user = viber_user()
     opened = vb.conversation_started(context=link.group(1), user=user)
