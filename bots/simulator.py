@@ -26,7 +26,7 @@ from pydantic import SecretStr
 
 from bots.config import Settings, secret
 from bots.sandbox import SANDBOX_PREFIX, SandboxCredentials, SandboxLog, sandbox_app
-from bots.sandbox.apis import viber_text
+from bots.sandbox.apis import SANDBOX_BOT_USERNAME, viber_text
 from bots.sandbox.payloads import (
     CHANNELS,
     DEFAULT_NAME,
@@ -57,10 +57,14 @@ INSTAGRAM_VERIFY_TOKEN = "sandbox-verify-token"
 INSTAGRAM_ACCESS_TOKEN = "sandbox-instagram-access-token"
 INSTAGRAM_ACCOUNT_ID = "17841400000000000"
 INSTAGRAM_VERSION = "v21.0"
+# Where the "continue in ..." link buttons point: the page opens these deep links on its tabs.
+TELEGRAM_BOT_USERNAME = SANDBOX_BOT_USERNAME
+VIBER_CHAT_URI = "omnirelay-sandbox"
+INSTAGRAM_USERNAME = "omnirelay.sandbox"
 
 _PERSON_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PHONE = re.compile(r"^\+?[0-9 ()-]{7,20}$")
-_ACTIONS = ("text", "button", "contact", "open")
+_ACTIONS = ("text", "button", "postback", "contact", "open")
 MAX_WAIT = 25.0
 
 
@@ -101,6 +105,9 @@ def simulator_settings(settings: Settings) -> Settings:
             "instagram_account_id": INSTAGRAM_ACCOUNT_ID,
             "instagram_api_base": f"{base}/instagram/{INSTAGRAM_VERSION}",
             "public_url": None,  # nothing to register with a platform
+            "telegram_bot_username": TELEGRAM_BOT_USERNAME,
+            "viber_chat_uri": VIBER_CHAT_URI,
+            "instagram_username": INSTAGRAM_USERNAME,
         }
     )
 

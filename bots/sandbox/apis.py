@@ -22,6 +22,7 @@ from aiohttp import web
 from bots.sandbox.log import SandboxLog
 
 SANDBOX_PREFIX = "/sandbox"
+SANDBOX_BOT_USERNAME = "omnirelay_sandbox_bot"  # getMe's username, and the t.me/<bot> links
 _LOG = web.AppKey("sandbox_log", SandboxLog)
 _CREDENTIALS: web.AppKey[SandboxCredentials] = web.AppKey("sandbox_credentials")
 _COUNTERS: web.AppKey[dict[str, itertools.count[int]]] = web.AppKey("sandbox_counters")
@@ -161,7 +162,12 @@ def _telegram_call(app: web.Application, method: str, params: dict[str, Any]) ->
 
 def _telegram_bot(app: web.Application) -> dict[str, Any]:
     bot_id = int(app[_CREDENTIALS].telegram_token.partition(":")[0])
-    return {"id": bot_id, "is_bot": True, "first_name": "Omnirelay", "username": "omnirelay_bot"}
+    return {
+        "id": bot_id,
+        "is_bot": True,
+        "first_name": "Omnirelay",
+        "username": SANDBOX_BOT_USERNAME,
+    }
 
 
 # ---- Viber -------------------------------------------------------------------------------------
@@ -247,7 +253,12 @@ async def _instagram(request: web.Request) -> web.Response:
         return _graph_error(400, 100, "(#100) The parameter recipient and message are required")
     text = message.get("text")
     attachment = message.get("attachment")
-    if not text and isinstance(attachment, dict):
+    markup = message.get("quick_replies")
+    template = _button_template(attachment)
+    if template is not None:
+        # a button template: its text, and its buttons as the markup (web_url / postback)
+        text, markup = template.get("text"), template
+    elif not text and isinstance(attachment, dict):
         text = str((attachment.get("payload") or {}).get("url") or attachment.get("type"))
     if not text:
         return _graph_error(400, 100, "(#100) The parameter message[text] is required")
@@ -256,7 +267,17 @@ async def _instagram(request: web.Request) -> web.Response:
         "instagram",
         str(recipient["id"]),
         text,
-        markup=message.get("quick_replies"),
+        markup=markup,
         extra={"messaging_type": body.get("messaging_type"), "tag": body.get("tag")},
     )
     return web.json_response({"recipient_id": str(recipient["id"]), "message_id": mid})
+
+
+def _button_template(attachment: Any) -> dict[str, Any] | None:
+    """The payload of a `template` attachment with `template_type: button`, else None."""
+    if not isinstance(attachment, dict) or attachment.get("type") != "template":
+        return None
+    payload = attachment.get("payload")
+    if isinstance(payload, dict) and payload.get("template_type") == "button":
+        return payload
+    return None

@@ -13,7 +13,8 @@ class Delivery:
     """One message as the platform received it.
 
     `markup` is the platform's own button structure, untouched: a Telegram `reply_markup`, a
-    Viber `keyboard`, or Instagram `quick_replies`; `extra` keeps what a client needs to answer
+    Viber `keyboard`, Instagram `quick_replies` or the payload of an Instagram button
+    template (`template_type: button`); `extra` keeps what a client needs to answer
     a button the way the platform would (Viber's `tracking_data`, Telegram's `message_id`).
     """
 

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Action = Literal["text", "button", "contact", "open"]
+Action = Literal["text", "button", "postback", "contact", "open"]
 DEFAULT_NAME = "Simulated customer"
 DEFAULT_PHONE = "+380501234567"
 CHANNELS = ("telegram", "viber", "instagram")
@@ -93,6 +93,7 @@ def _unique() -> int:
 
 
 def telegram_update(person: Person, req: Request, bot_id: int) -> dict[str, Any]:
+    _no_postback(req, "Telegram")
     user = {
         "id": person.telegram_id,
         "is_bot": False,
@@ -150,6 +151,7 @@ def sign_telegram(update: dict[str, Any], secret: str) -> Signed:
 
 
 def viber_callback(person: Person, req: Request) -> dict[str, Any]:
+    _no_postback(req, "Viber")
     user = {
         "id": person.viber_id,
         "name": person.name,
@@ -201,6 +203,11 @@ def instagram_event(person: Person, req: Request, account_id: str) -> dict[str, 
     mid = base64.b64encode(f"ig_message_item:1:IGMessageThread:{_unique()}".encode()).decode()
     if req.action == "open":
         item["referral"] = {"ref": req.context or "", "source": "IGME_LINK", "type": "OPEN_THREAD"}
+    elif req.action == "postback":
+        # a button template's postback button: the title and payload, no message
+        if not req.payload:
+            raise PayloadError("a postback button tap needs its payload")
+        item["postback"] = {"mid": mid, "title": _need_text(req), "payload": req.payload}
     elif req.action == "contact":
         # Instagram has no contact button: the customer types the phone.
         item["message"] = {"mid": mid, "text": person.phone}
@@ -225,6 +232,11 @@ def sign_instagram(doc: dict[str, Any], app_secret: str) -> Signed:
         "X-Hub-Signature": "sha1=" + hmac.new(key, body, hashlib.sha1).hexdigest(),
     }
     return Signed(body, headers)
+
+
+def _no_postback(req: Request, platform: str) -> None:
+    if req.action == "postback":
+        raise PayloadError(f"{platform} has no postback buttons (Instagram's button template does)")
 
 
 def _need_text(req: Request) -> str:

@@ -92,6 +92,10 @@ function renderTelegram(d) {
       const line = document.createElement("div");
       line.className = "row";
       for (const b of row) {
+        if (b.url) {  // a url button opens its address; nothing goes back to the bot
+          line.appendChild(linkButton(b.text, b.url));
+          continue;
+        }
         const el = button(b.text, () => send("telegram",
           {action: "button", payload: b.callback_data, message_id: d.extra.message_id}, b.text));
         el.dataset.payload = b.callback_data;
@@ -134,6 +138,13 @@ function renderViber(d) {
     return;
   }
   for (const b of keyboard.Buttons) {
+    if (b.ActionType === "open-url") {
+      const link = linkButton(b.Text || b.ActionBody, b.ActionBody);
+      link.style.gridColumn = `span ${b.Columns || 6}`;
+      link.dataset.action = b.ActionType;
+      panel.appendChild(link);
+      continue;
+    }
     const el = button(b.Text || b.ActionBody, () => {
       if (b.ActionType === "share-phone") sharePhone("viber");
       else if (b.ActionType === "reply") {
@@ -156,6 +167,23 @@ function renderInstagram(d) {
   bubble("instagram", d.text || "", "bot");
   const panel = $(".ig-quick-replies", section("instagram"));
   panel.replaceChildren();
+  if (d.markup && d.markup.template_type === "button") {
+    // a button template: up to three buttons under the message (links or postbacks)
+    panel.hidden = true;
+    const box = document.createElement("div");
+    box.className = "ig-template";
+    for (const b of d.markup.buttons || []) {
+      if (b.type === "web_url") box.appendChild(linkButton(b.title, b.url));
+      else {
+        const el = button(b.title, () => send("instagram",
+          {action: "postback", text: b.title, payload: b.payload}, b.title));
+        el.dataset.payload = b.payload;
+        box.appendChild(el);
+      }
+    }
+    $(".log", section("instagram")).appendChild(box);
+    return;
+  }
   if (!d.markup || !d.markup.length) {
     panel.hidden = true;
     return;
@@ -186,16 +214,48 @@ function deepLinks(channel, text) {
   for (const [pattern, target] of DEEP_LINKS) {
     for (const match of (text || "").matchAll(pattern)) {
       const code = match[1];
-      const el = button(`Open in the ${target} tab`, () => {
-        showTab(target);
-        const shown = target === "telegram" ? "/start " + code : null;
-        send(target, {action: "open", context: code}, shown);
-      });
+      const el = button(`Open in the ${target} tab`, () => openDeepLink(target, code));
       el.className = "deep-link";
       el.dataset.channel = target;
       $(".log", section(channel)).appendChild(el);
     }
   }
+}
+
+// The simulated channel and code a link button's address opens, or null for any other page.
+function deepLinkTarget(url) {
+  let u;
+  try { u = new URL(url); } catch (e) { return null; }
+  const q = u.searchParams;
+  if (u.protocol === "https:" && u.hostname === "t.me" && q.get("start")) {
+    return {channel: "telegram", code: q.get("start")};
+  }
+  if (u.protocol === "viber:" && q.get("context")) return {channel: "viber", code: q.get("context")};
+  if (u.protocol === "https:" && u.hostname === "ig.me" && q.get("ref")) {
+    return {channel: "instagram", code: q.get("ref")};
+  }
+  return null;
+}
+
+// What the platform does when a deep link is opened: Telegram sends `/start CODE`, Viber
+// `conversation_started` with the `context`, Instagram a `referral` with the `ref`.
+function openDeepLink(channel, code) {
+  showTab(channel, true);
+  send(channel, {action: "open", context: code}, channel === "telegram" ? "/start " + code : null);
+}
+
+// A platform's link button: a deep link to a simulated messenger opens its tab with the code;
+// any other address opens in a new browser tab.
+function linkButton(label, url) {
+  const target = deepLinkTarget(url);
+  const el = button(label, () => {
+    if (target) openDeepLink(target.channel, target.code);
+    else window.open(url, "_blank", "noopener");
+  });
+  el.classList.add("link");
+  el.dataset.url = url;
+  if (target) el.dataset.channel = target.channel;
+  return el;
 }
 
 for (const channel of CHANNELS) {
@@ -256,16 +316,17 @@ async function refreshTimeline() {
 
 // ---- wiring ----------------------------------------------------------------------------
 
-function showTab(name) {
+function showTab(name, byDeepLink = false) {
   for (const tab of document.querySelectorAll(".tab")) {
     tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
   }
   for (const other of [...CHANNELS, "timeline"]) section(other).hidden = other !== name;
   if (name === "viber" && !state.viberOpened) {
     // Opening the chat is Viber's conversation_started; the welcome comes in its answer.
+    // (Opened by a deep link, that event carries the link's context: the caller sends it.)
     state.viberOpened = true;
     save();
-    send("viber", {action: "open"});
+    if (!byDeepLink) send("viber", {action: "open"});
   }
   if (name === "timeline") refreshTimeline();
 }
