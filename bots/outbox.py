@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 DEFAULT_RETRY_AFTER = 1.0  # a 429 without retry_after (Telegram 2016-era answers)
 INLINE_WAIT_LIMIT = 30.0  # longer waits are handed to the sweeper instead of held in memory
 BURST = 3.0  # replies of one turn (text + a follow-up) may go out together
+
+#: Told when a reply's delivery ends: (row id, sender "bot" | "agent", status, error). Status
+#: is "sent", "failed" or "undeliverable"; a deferred reply is told when its retry ends it.
+DeliveryListener = Callable[[int, str, str, str | None], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -83,6 +87,12 @@ class Outbox:
         self._lanes: dict[tuple[str, str], asyncio.Queue[_Item]] = {}
         self._lane_tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._queued: set[int] = set()
+        self._listeners: list[DeliveryListener] = []
+
+    def on_delivery(self, listener: DeliveryListener) -> None:
+        """Call ``listener`` whenever a reply this process sends is sent or given up on (the
+        handoff package reports an agent's reply to the console and the webhook)."""
+        self._listeners.append(listener)
 
     # ---- entry points --------------------------------------------------------------------------
 
@@ -189,7 +199,7 @@ class Outbox:
         send = item.send
         channel = self._channels.get(send.channel)
         if channel is None:
-            await self._fail(send.row_id, "failed", f"channel {send.channel!r} is not configured")
+            await self._fail(send, "failed", f"channel {send.channel!r} is not configured")
             return True
         if item.last_inbound_at is None:
             # A reply the sweeper picked up, or an agent's: the messaging window (Instagram
@@ -240,17 +250,18 @@ class Outbox:
             except OutsideMessagingWindow as e:
                 self._metrics.sent.labels(channel=send.channel, result="outside_window").inc()
                 log.warning("%s reply %d kept undeliverable: %s", send.channel, send.row_id, e)
-                await self._fail(send.row_id, "undeliverable", str(e))
+                await self._fail(send, "undeliverable", str(e))
                 return True
             except (PermanentSendError, SendError) as e:
                 self._metrics.sent.labels(channel=send.channel, result="failed").inc()
                 log.error("%s reply %d rejected by the platform: %s", send.channel, send.row_id, e)
-                await self._fail(send.row_id, "failed", str(e))
+                await self._fail(send, "failed", str(e))
                 return True
             else:
                 self._metrics.sent.labels(channel=send.channel, result="sent").inc()
                 statement = mark_sent_statement(send.row_id, sent.platform_message_id, now_utc())
                 await self._db.run(partial(_execute, statement))
+                await self._ended(send, "sent", None)
                 return True
 
     async def _wait_or_defer(
@@ -262,7 +273,7 @@ class Outbox:
             log.error(
                 "reply %d gave up after %d attempts: %s", item.send.row_id, item.attempt - 1, error
             )
-            await self._fail(item.send.row_id, "failed", f"gave up: {error}")
+            await self._fail(item.send, "failed", f"gave up: {error}")
             return "next"
         if wait > INLINE_WAIT_LIMIT:
             at = now_utc() + timedelta(seconds=wait)
@@ -280,14 +291,24 @@ class Outbox:
             identity = await CustomerRepository(s).identity(send.channel, send.recipient_id)
         return identity.last_inbound_at if identity is not None else None
 
-    async def _fail(self, row_id: int, status: str, error: str) -> None:
+    async def _fail(self, send: PendingSend, status: str, error: str) -> None:
         async with self._db.transaction() as s:
-            await MessageRepository(s).mark_failed(row_id, status, error)
+            await MessageRepository(s).mark_failed(send.row_id, status, error)
+        await self._ended(send, status, error)
 
     async def _unreachable(self, send: PendingSend, error: str) -> None:
         async with self._db.transaction() as s:
             await CustomerRepository(s).set_reachable(send.channel, send.recipient_id, False)
             await MessageRepository(s).mark_failed(send.row_id, "undeliverable", error)
+        await self._ended(send, "undeliverable", error)
+
+    async def _ended(self, send: PendingSend, status: str, error: str | None) -> None:
+        """Tell the listeners, after the outcome is committed; never let them stop the lane."""
+        for listener in self._listeners:
+            try:
+                await listener(send.row_id, send.message.sender, status, error)
+            except Exception:
+                log.exception("delivery listener failed for reply %d (%s)", send.row_id, status)
 
 
 def _execute(statement: Any, session: Session) -> None:

@@ -87,6 +87,9 @@ class Worker:
         self.nlu = nlu
         self.dialogue = dialogue
         self.outbox = outbox
+        if handoff is not None:
+            # an agent's reply that ends sent, failed or undeliverable is reported to the ticket
+            outbox.on_delivery(handoff.delivery_ended)
         self.metrics = metrics
         self.lock_timeout = lock_timeout
         self.timezone = timezone
@@ -125,6 +128,7 @@ class Worker:
     # ---- channel events ----------------------------------------------------------------------
 
     async def _handle_event(self, event: ChannelEvent) -> None:
+        failed_receipt = False
         async with self.db.transaction() as s:
             if event.kind in (EventKind.BLOCKED, EventKind.UNBLOCKED):
                 reachable = event.kind is EventKind.UNBLOCKED
@@ -132,13 +136,18 @@ class Worker:
                 log.info("%s user %s reachable=%s", event.channel, event.user_id, reachable)
             elif event.kind in (EventKind.DELIVERED, EventKind.SEEN, EventKind.FAILED):
                 if event.message_id:
-                    await MessageRepository(s).set_delivery_status(
+                    changed = await MessageRepository(s).set_delivery_status(
                         event.channel, event.message_id, event.kind.value, event.detail
                     )
+                    failed_receipt = changed and event.kind is EventKind.FAILED
             elif event.kind is EventKind.CONVERSATION_STARTED and self.identity and event.detail:
                 pass  # linked below, outside this transaction (a merge takes customer locks)
             else:
                 log.info("%s event %s from %s", event.channel, event.kind, event.user_id)
+        if failed_receipt and self.handoff is not None and event.message_id:
+            # the platform could not deliver a sent reply after all (Viber `failed`): an
+            # agent's reply is reported to its ticket, once the status is committed
+            await self.handoff.receipt_failed(event.channel, event.message_id, event.detail)
         if event.kind is EventKind.CONVERSATION_STARTED and self.identity and event.detail:
             # Viber `context` / Instagram `ref` of a "continue in ..." link
             result = await self.identity.link_event(event, self.clock())

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from handoff import auth, console
 from handoff.auth import LANGUAGES, Principal
 from handoff.config import DEFAULT_TOPIC, HandoffConfig
+from handoff.conversations import DEFAULT_LIMIT, list_conversations
 from handoff.errors import Forbidden, HandoffError, NotFound
 from handoff.events import EventBus, HandoffEvent, MemoryEventBus, RedisEventBus
 from handoff.hook import HandoffHook
@@ -116,6 +117,7 @@ def routes(config: HandoffConfig) -> list[web.RouteDef]:
         web.get("/api/me", guard(api.me)),
         web.post("/api/me/status", guard(api.set_status)),
         web.get("/api/queues", guard(api.queues)),
+        web.get("/api/conversations", guard(api.conversations)),
         web.get("/api/tickets", guard(api.tickets)),
         web.post("/api/tickets", guard(api.take_over)),
         web.get("/api/tickets/{id:\\d+}", guard(api.ticket)),
@@ -292,6 +294,23 @@ class _Api:
         else:
             found = await queues_summary(service.db, principal)
         return web.json_response({"queues": found})
+
+    async def conversations(self, request: web.Request, principal: Principal) -> web.Response:
+        """Customers by their latest message (``?q=`` name, phone or id; ``?limit=``) that
+        the caller may take over, each with the open ticket if there is one."""
+        service = request.app[HANDOFF]
+        raw = request.query.get("limit", str(DEFAULT_LIMIT))
+        if not (raw.isascii() and raw.isdigit()):
+            raise HandoffError("limit is a number")
+        found = await list_conversations(
+            service.db,
+            service.backends.sessions,
+            service.config,
+            principal,
+            request.query.get("q"),
+            int(raw),
+        )
+        return web.json_response({"conversations": found})
 
     async def tickets(self, request: web.Request, principal: Principal) -> web.Response:
         service = request.app[HANDOFF]

@@ -1,8 +1,9 @@
 """`GET /console`: the agent console, one static page over the agent JSON API.
 
-The page (`handoff/static/console.html`, `console.js`, `ticket.js`, `console.css`) is plain HTML
-and vanilla JavaScript with no build step and nothing fetched from outside: it logs in through
-`POST /console/login`, then reads `/api/me`, `/api/tickets`, `/api/events` and friends. Canned
+The page (`handoff/static/console.html`, `console.js`, `ticket.js`, `conversations.js`,
+`console.css`) is plain HTML and vanilla JavaScript with no build step and nothing fetched from
+outside: it logs in through `POST /console/login`, then reads `/api/me`, `/api/tickets`,
+`/api/conversations`, `/api/events` and friends. Canned
 replies come from `handoff/canned.yml`, by language, through `GET /console/canned`.
 
 Every response carries a strict Content-Security-Policy: scripts and styles only from this
@@ -46,6 +47,7 @@ SECURITY_HEADERS = {
 ASSETS = {
     "console.js": "application/javascript",
     "ticket.js": "application/javascript",
+    "conversations.js": "application/javascript",
     "console.css": "text/css",
 }
 

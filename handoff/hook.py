@@ -23,6 +23,7 @@ import logging
 import re
 from typing import Any, Protocol
 
+from handoff.delivery import agent_replies, report_delivery
 from handoff.events import HandoffEvent
 from handoff.service import CSAT_PAYLOAD, Escalation, HandoffService, Notice
 from storage.repositories.orders import OrderRepository, normalise_number
@@ -60,6 +61,26 @@ class TurnView(Protocol):
 class HandoffHook:
     def __init__(self, service: HandoffService) -> None:
         self.service = service
+
+    # ---- after sending ---------------------------------------------------------------------------
+
+    async def delivery_ended(
+        self, message_id: int, sender: str, status: str, error: str | None
+    ) -> None:
+        """`bots.outbox.Outbox` listener: an agent's reply was sent or given up on."""
+        if sender == "agent":
+            await report_delivery(self.service, message_id, status, error)
+
+    async def receipt_failed(
+        self, channel: str, platform_message_id: str, error: str | None
+    ) -> None:
+        """A platform's `failed` receipt for a reply it had accepted (Viber): reported like
+        the outbox's own outcomes when it was an agent's reply. Best effort, logged."""
+        try:
+            for message_id in await agent_replies(self.service, channel, platform_message_id):
+                await report_delivery(self.service, message_id, "failed", error)
+        except Exception:
+            log.exception("failed receipt of %s:%s not reported", channel, platform_message_id)
 
     # ---- before the bot -------------------------------------------------------------------------
 

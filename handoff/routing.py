@@ -277,6 +277,29 @@ class Router:
             return ticket
         raise Conflict(f"ticket {ticket_id} keeps changing; try again")
 
+    async def open_assigned(self, ticket: Ticket, principal: Principal) -> bool:
+        """Insert a new ticket already assigned to the calling agent, with their load, in one
+        transaction: it is never queued, so no routing tick can offer it to anybody else
+        meanwhile. `Conflict` at their limit (nothing is written); False when the customer
+        has an open ticket already (the partial unique index), which the caller claims."""
+        me = principal.agent_id
+        if me is None:
+            raise Forbidden("the admin token is not an agent: log in as an agent to take over")
+        ticket.status, ticket.agent_id = "assigned", me
+        try:
+            async with self.db.transaction() as s:
+                if not await take_capacity(s, me, online=False):
+                    raise Conflict("you are at your limit of open tickets")
+                s.add(ticket)
+                await s.flush()
+                s.add(
+                    TicketEvent(ticket_id=ticket.id, kind="created", data={"reason": ticket.reason})
+                )
+                s.add(TicketEvent(ticket_id=ticket.id, kind="assigned", agent_id=me))
+        except IntegrityError:
+            return False
+        return True
+
     async def hand_over(
         self,
         ticket: Ticket,

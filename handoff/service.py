@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.auth import Principal
 from handoff.config import HandoffConfig
+from handoff.conversations import takeover_context
 from handoff.errors import Conflict, Forbidden, HandoffError, NotFound
 from handoff.events import EventBus, HandoffEvent
 from handoff.hours import BusinessHours
@@ -33,7 +34,7 @@ from handoff.webhook import WebhookSender
 from storage.backends import Backends
 from storage.db import Database
 from storage.errors import StaleSession
-from storage.models import Message, utcnow
+from storage.models import Customer, Message, utcnow
 from storage.repositories.messages import MessageRepository
 from storage.sessions import Session
 
@@ -140,29 +141,14 @@ class HandoffService:
     # ---- opening ------------------------------------------------------------------------------
 
     async def open_ticket(
-        self, customer_id: int, esc: Escalation, now: dt.datetime, *, route: bool = True
+        self, customer_id: int, esc: Escalation, now: dt.datetime
     ) -> tuple[Ticket, bool]:
-        """The customer's open ticket: a new one, or the one already open (idempotent: the
-        partial unique index allows one open ticket per customer). True when created. With
-        ``route=False`` a new ticket waits in its queue instead of being offered at once."""
+        """The customer's open ticket: a new one, offered at once when somebody is free, or
+        the one already open (idempotent: the partial unique index allows one open ticket per
+        customer). True when created."""
         topic = self.config.topic_for(esc.flow, esc.intent)
         queue = await self.router.queue_for(topic, esc.language)
-        task = None
-        if esc.flow:
-            task = {"flow": esc.flow, "resume": self._resume_intent(esc.flow, esc.intent)}
-        ticket = Ticket(
-            customer_id=customer_id,
-            queue_id=queue.id,
-            status="queued",
-            reason=esc.reason[:100],
-            intent=esc.intent,
-            slots=esc.slots or {},
-            task=task,
-            language=esc.language,
-            channel=esc.channel,
-            priority=esc.priority,
-            created_at=now,
-        )
+        ticket = self._new_ticket(customer_id, esc, queue.id, now)
         try:
             async with self.db.transaction() as s:
                 s.add(ticket)
@@ -174,10 +160,29 @@ class HandoffService:
                 raise
             return existing, False
         await self.emit("ticket.created", ticket, None, {"reason": esc.reason, "topic": topic})
-        if route:
-            await self.router.route(ticket.id, now)
+        await self.router.route(ticket.id, now)
         fresh, _ = await self.router.load(ticket.id)
         return fresh, True
+
+    def _new_ticket(
+        self, customer_id: int, esc: Escalation, queue_id: int, now: dt.datetime
+    ) -> Ticket:
+        task = None
+        if esc.flow:
+            task = {"flow": esc.flow, "resume": self._resume_intent(esc.flow, esc.intent)}
+        return Ticket(
+            customer_id=customer_id,
+            queue_id=queue_id,
+            status="queued",
+            reason=esc.reason[:100],
+            intent=esc.intent,
+            slots=esc.slots or {},
+            task=task,
+            language=esc.language,
+            channel=esc.channel,
+            priority=esc.priority,
+            created_at=now,
+        )
 
     def _resume_intent(self, flow: str, intent: str | None) -> str | None:
         starts = {
@@ -208,41 +213,57 @@ class HandoffService:
         return Notice(self.texts("handoff_wait", language, minutes=minutes))
 
     async def take_over(self, customer_id: int, principal: Principal) -> Ticket:
-        """An agent or supervisor picks a conversation up on their own."""
+        """An agent or supervisor picks a conversation up on their own: a new ticket opened
+        already assigned to them (never queued or offered to anybody else), or the customer's
+        open ticket, claimed. Refused (403, 409) without side effects."""
         if principal.agent_id is None:
             raise Forbidden("the admin token is not an agent: log in as an agent to take over")
         now = self.clock()
+        ticket = await self.open_ticket_of(customer_id)
+        if ticket is None:
+            ticket = await self._open_taken(customer_id, principal, now)
+        if ticket is None:  # somebody opened one meanwhile: claim it, with its guards
+            ticket = await self.open_ticket_of(customer_id)
+        if ticket is None:
+            raise Conflict(f"the tickets of customer {customer_id} keep changing; try again")
+        if ticket.status != "assigned" or ticket.agent_id != principal.agent_id:
+            ticket = await self.router.claim(ticket.id, principal, now)
+        await self._set_session(customer_id, _mark(ticket.id, "agent"))
+        return ticket
+
+    async def _open_taken(
+        self, customer_id: int, principal: Principal, now: dt.datetime
+    ) -> Ticket | None:
+        """The new ticket of a take-over; None when the customer has an open one after all."""
         session = await self.backends.sessions.get(customer_id)
         async with self.db.session() as s:
             last = await self._last_inbound(s, customer_id)
-        if last is None:
+            customer = await s.get(Customer, customer_id)
+        if last is None or customer is None:
             raise NotFound(f"customer {customer_id} has never written to us")
+        context = takeover_context(session, last, customer.language, self.config.default_language)
+        topic = self.config.topic_for(context.flow, None)
+        if not principal.sees_all and not in_queue(
+            principal.skills, principal.languages, topic, context.language
+        ):
+            raise Forbidden(
+                f"a ticket of this customer goes to {topic}/{context.language}, not your queues"
+            )
         esc = Escalation(
             reason="agent_initiated",
-            intent=None,
-            flow=session.flow,
-            slots=dict(session.slots),
-            language=session.language or self.config.default_language,
+            flow=context.flow,
+            slots=context.slots,
+            language=context.language,
             channel=last.channel,
         )
-        async with self.db.session() as s:
-            me = await s.get(Agent, principal.agent_id)
-        if me is None:
-            raise NotFound(f"no agent {principal.agent_id}")
-        if me.load >= me.max_tickets:
-            raise Conflict("you are at your limit of open tickets")
-        if not principal.sees_all and await self.open_ticket_of(customer_id) is None:
-            # checked before the ticket exists: a refused take-over leaves nothing behind
-            topic = self.config.topic_for(esc.flow, esc.intent)
-            if not in_queue(principal.skills, principal.languages, topic, esc.language):
-                raise Forbidden(
-                    f"a ticket of this customer goes to {topic}/{esc.language}, not your queues"
-                )
-        # not offered to anybody first: the caller claims it (claim checks `can_see`)
-        ticket, _ = await self.open_ticket(customer_id, esc, now, route=False)
-        ticket = await self.router.claim(ticket.id, principal, now)
-        await self._set_session(customer_id, _mark(ticket.id, "agent"))
-        return ticket
+        queue = await self.router.queue_for(topic, context.language)
+        ticket = self._new_ticket(customer_id, esc, queue.id, now)
+        ticket.assigned_at = now
+        if not await self.router.open_assigned(ticket, principal):
+            return None
+        await self.emit("ticket.created", ticket, None, {"reason": esc.reason, "topic": topic})
+        await self.emit("ticket.assigned", ticket, principal.agent_id, {"agent": principal.name})
+        return (await self.router.load(ticket.id))[0]
 
     # ---- agents at work -------------------------------------------------------------------------
 
@@ -262,7 +283,7 @@ class HandoffService:
         if ticket.agent_id != principal.agent_id and not principal.sees_all:
             raise Forbidden("this ticket belongs to another agent")
         now = self.clock()
-        row = await self._send(ticket.customer_id, text, (), "agent", now)
+        row = await self._send(ticket.customer_id, text, (), "agent", now, ticket_id=ticket.id)
         async with self.db.transaction() as s:
             await s.execute(
                 update(Ticket)
@@ -454,6 +475,8 @@ class HandoffService:
         buttons: tuple[tuple[str, str], ...],
         sender: str,
         now: dt.datetime,
+        *,
+        ticket_id: int | None = None,
     ) -> Message:
         """Store a pending reply on the customer's last channel and hand it to the outbox."""
         live = self.outlet is not None and self.outlet.live
@@ -468,6 +491,8 @@ class HandoffService:
                 "attachment": None,
                 "sender": sender,
             }
+            if ticket_id is not None:
+                body["ticket_id"] = ticket_id  # whose delivery outcome it is (handoff.delivery)
             # Sent by this process right after the commit; a sweeper takes over only if this
             # process dies first (or sends it at once when this process has no outbox).
             row = await MessageRepository(s).add_outbound(

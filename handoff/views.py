@@ -183,6 +183,7 @@ async def ticket_detail(db: Database, ticket: Ticket, queue: HandoffQueue) -> di
             "text": m.text,
             "payload": m.payload,
             "status": m.status,
+            "error": m.error if m.direction == "out" else None,
         }
         for m in messages
     ]

@@ -8,10 +8,11 @@ const state = {
   events: null, refreshTimer: 0, seen: new Set(), live: [], leaving: null,
 };
 // A tab and the ticket statuses it lists ("offered": routed to an agent, not yet claimed).
+// "conversations" lists customers, not tickets (conversations.js).
 const TAB_STATUSES = { queued: "queued,offered", assigned: "assigned", closed: "closed" };
 const EVENT_KINDS = ["ticket.created", "ticket.offered", "ticket.offer_expired", "ticket.escalated",
   "ticket.assigned", "ticket.transferred", "ticket.closed", "ticket.csat", "message.customer",
-  "message.agent"];
+  "message.agent", "message.delivery"];
 const FROM_LABEL = { customer: "Customer", bot: "Bot", agent: "Agent" };
 
 // ---- small helpers ---------------------------------------------------------------------
@@ -194,6 +195,7 @@ async function toggleStatus() {
 // ---- queue view ----------------------------------------------------------------------------
 
 async function loadTickets() {
+  if (state.tab === "conversations") { await loadConversations(); return; }
   await act("Tickets", async () => {
     const tab = state.tab;
     const doc = await api("GET", "/api/tickets?status=" + encodeURIComponent(TAB_STATUSES[tab]));
@@ -207,6 +209,10 @@ function renderTickets() {
   for (const button of $("tabs").querySelectorAll("button")) {
     button.setAttribute("aria-selected", String(button.dataset.status === state.tab));
   }
+  const people = state.tab === "conversations";
+  $("conversations").hidden = !people;
+  $("tickets").hidden = people;
+  if (people) { $("tickets-empty").hidden = true; renderConversations(); return; }
   for (const span of $("tabs").querySelectorAll(".count")) {
     span.textContent = span.dataset.count === state.tab ? "(" + state.tickets.length + ")" : "";
   }
@@ -264,6 +270,14 @@ function onEvent(name, raw) {
     const m = data.data || {};
     state.live.push({ at: m.at || data.at, channel: m.channel, from: "customer", text: m.text || m.payload || "" });
     renderTimeline(withLive(current.transcript || []), false);
+  }
+  if (name === "message.delivery" && current && String(ticketId) === String(current.id)) {
+    const d = data.data || {};
+    for (const m of current.transcript || []) {
+      if (m.id === d.message_id) { m.status = d.delivery; m.error = d.error; }
+    }
+    renderTimeline(withLive(current.transcript || []), false);
+    if (d.delivery && d.delivery !== "sent") notice("Reply not delivered: " + (d.error || d.delivery), true);
   }
   // Coalesce bursts: one queue refresh (and one ticket refresh) per 150 ms.
   clearTimeout(state.refreshTimer);

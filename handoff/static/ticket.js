@@ -102,15 +102,23 @@ function withLive(transcript) {
   return transcript.concat(state.live);
 }
 
+// How an agent's reply fared: from its transcript line, updated live by `message.delivery`.
+const DELIVERY_LABEL = { pending: "sending…", sent: "✓ sent", delivered: "✓ delivered", seen: "✓ seen",
+  failed: "✗ not delivered", undeliverable: "✗ undeliverable" };
+
 function renderTimeline(transcript, switched) {
   const box = $("timeline");
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   box.replaceChildren(...transcript.map((m) => {
     const from = FROM_LABEL[m.from] ? m.from : "bot";
-    return el("div", { class: "msg from-" + from, "data-from": from },
+    const status = from === "agent" && DELIVERY_LABEL[m.status] ? m.status : null;
+    const failed = status === "failed" || status === "undeliverable";
+    return el("div", { class: "msg from-" + from, "data-from": from, "data-message": m.id, "data-delivery": status },
       el("div", { class: "who" }, badge(m.channel), el("span", {}, FROM_LABEL[from]),
-        el("time", { dateTime: m.at || "", title: clock(m.at) }, clock(m.at, true))),
-      el("div", { class: "text" }, m.text || ""));
+        el("time", { dateTime: m.at || "", title: clock(m.at) }, clock(m.at, true)),
+        status ? el("span", { class: "delivery " + status, title: m.error || "" }, DELIVERY_LABEL[status]) : null),
+      el("div", { class: "text" }, m.text || ""),
+      failed && m.error ? el("div", { class: "delivery-error" }, m.error) : null);
   }));
   if (switched || atBottom) box.scrollTop = box.scrollHeight;
 }

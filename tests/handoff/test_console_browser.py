@@ -272,6 +272,59 @@ async def test_transfer_to_another_team_and_on_to_an_agent(
         await ctx_b.close()
 
 
+@pytest.mark.browser
+async def test_supervisor_takes_over_from_the_conversations_view(
+    console_api: Api, fake_telegram: FakeTelegram, browser: Browser
+) -> None:
+    """A customer who never asked for a person is found and taken over; the console marks
+    how each reply fared, live."""
+    api, fake = console_api, fake_telegram
+    await api.add_agent("sofia", ["general"], ["en", "uk"], role="supervisor", password=PASSWORD)
+    chat = new_chat_id()
+    await api.telegram(text_update(chat, "hello", update_id=new_update_id()))
+    await fake.wait_for(lambda: len(fake.sent_messages(chat)) >= 1)
+    base = str(api.client.make_url("")).rstrip("/")
+    context, page, errors = await open_console(browser)
+    try:
+        await log_in(page, base, "sofia", PASSWORD)
+        await page.click("#tabs button[data-status=conversations]")
+        await page.fill("#conv-q", "olena")
+        await page.click("#conv-search-go")
+        row = page.locator("#conversation-list li", has_text="Olena")
+        await expect(row).to_have_count(1)
+        await expect(row.locator(".badge")).to_have_text("telegram")
+        await expect(row.locator(".last")).to_contain_text("Bot: ")
+        await row.locator("button.take-over").click()
+        await expect(page.locator("#ticket-status")).to_have_text("assigned")
+        await expect(page.locator("#ticket-meta")).to_contain_text("Agent initiated")
+        await expect(page.locator("#tabs button[data-status=assigned]")).to_have_attribute(
+            "aria-selected", "true"
+        )
+
+        timeline = page.locator("#timeline")
+        await page.fill("#reply-text", "Sofia here, how can I help?")
+        await page.click("#reply-send")
+        mine = timeline.locator(".msg.from-agent", has_text="Sofia here")
+        await expect(mine).to_have_attribute("data-delivery", "sent", timeout=LIVE)
+        await wait_for_text(fake, chat, "Sofia here, how can I help?")
+
+        # the customer has blocked the bot meanwhile: the reply is marked, live
+        fake.fail_next("sendMessage", status=403)
+        await page.fill("#reply-text", "Are you still there?")
+        await page.click("#reply-send")
+        lost = timeline.locator(".msg.from-agent", has_text="Are you still there?")
+        await expect(lost).to_have_attribute("data-delivery", "undeliverable", timeout=LIVE)
+        await expect(lost.locator(".delivery-error")).to_contain_text("blocked")
+
+        # the conversation now shows its open ticket, mine
+        await page.click("#tabs button[data-status=conversations]")
+        await expect(row).to_contain_text("ticket assigned → sofia")
+        await expect(row.locator("button.take-over")).to_have_text("Open")
+        assert errors.errors == []
+    finally:
+        await context.close()
+
+
 async def test_create_app_serves_the_console(
     handoff_settings: Callable[..., Settings],
 ) -> None:
@@ -283,7 +336,7 @@ async def test_create_app_serves_the_console(
         assert page.status == 200
         assert "script-src 'self'" in page.headers["Content-Security-Policy"]
         assert '<script src="/console/static/console.js"' in await page.text()
-        for name in ("console.js", "ticket.js"):
+        for name in ("console.js", "ticket.js", "conversations.js"):
             js = await client.get(f"/console/static/{name}")
             assert js.status == 200 and js.content_type == "application/javascript"
         not_an_asset = await client.get("/console/static/console.py")

@@ -4,6 +4,7 @@ a worker's outbox sweeper does."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from tests.bots.conftest import (  # noqa: F401 (fixture)
 from tests.fakes import instagram as ig
 from tests.fakes import wait_until
 from tests.fakes.instagram import FakeInstagram
-from tests.handoff.conftest import Api
+from tests.handoff.conftest import Api, next_event, sse_events
 
 
 async def test_agent_reply_after_the_window_uses_the_human_agent_tag(
@@ -152,7 +153,18 @@ async def test_reply_taken_by_a_gateway_is_tagged_when_a_worker_sweeper_sends_it
             # past the human agent's 7 days nothing is sent: the reply is kept as undeliverable
             await _age_conversation(db, ticket["customer_id"], hours=24 * 8)
             late = "Are you still there?"
-            await api.ok("POST", f"/api/tickets/{ticket['id']}/messages", token, {"text": late})
+            # ... and the agent hears of it live, from the worker that gave up, through Redis
+            (stream, reader), events = await sse_events(gateway, token)
+            try:
+                await api.ok("POST", f"/api/tickets/{ticket['id']}/messages", token, {"text": late})
+                event = (await next_event(events, "message.delivery", within=20))["data"]
+            finally:
+                reader.cancel()
+                with contextlib.suppress(BaseException):
+                    await reader
+                stream.close()
+            assert event["ticket_id"] == ticket["id"]
+            assert event["data"]["delivery"] == "undeliverable" and event["data"]["text"] == late
             assert await wait_until(lambda: _final_status(db, late), timeout=20) == "undeliverable"
             assert not [
                 c for c in fake_instagram.calls if c.body.get("message", {}).get("text") == late
