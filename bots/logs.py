@@ -5,6 +5,7 @@ Phone numbers and e-mail addresses are masked in every log line, whatever logged
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import sys
@@ -21,13 +22,17 @@ def mask_personal_data(text: str) -> str:
     return _PHONE.sub(lambda m: "***" + re.sub(r"\D", "", m.group(0))[-2:], text)
 
 
-class MaskingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = mask_personal_data(message)
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
+class MaskingFormatter(logging.Formatter):
+    """Masks the message and traceback of a copy of the record (never its time or logger
+    name), so other handlers (pytest's capture, a library's own) still see it as logged."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        masked = copy.copy(record)
+        masked.msg, masked.args = mask_personal_data(record.getMessage()), None
+        if record.exc_info:
+            masked.exc_text = mask_personal_data(self.formatException(record.exc_info))
+            masked.exc_info = None
+        return super().format(masked)
 
 
 class JsonFormatter(logging.Formatter):
@@ -36,20 +41,19 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": mask_personal_data(record.getMessage()),
         }
         if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
+            doc["exc"] = mask_personal_data(self.formatException(record.exc_info))
         return orjson.dumps(doc).decode()
 
 
 def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(MaskingFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -1,0 +1,51 @@
+"""Phones and e-mails are masked in every log line the service writes, text or JSON, without
+changing the record other handlers see."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections.abc import Iterator
+
+import orjson
+import pytest
+
+from bots.logs import mask_personal_data, setup_logging
+
+
+@pytest.fixture
+def root_stream() -> Iterator[io.StringIO]:
+    """The root logger's handlers as `setup_logging` leaves them, restored afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    stream = io.StringIO()
+    yield stream
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_masks_phones_and_emails() -> None:
+    line = mask_personal_data("call +380 67 123-45-67 or olena.k@example.com")
+    assert "123" not in line and "olena" not in line
+    assert "***67" in line and "o***@example.com" in line
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_service_log_lines_are_masked(fmt: str, root_stream: io.StringIO) -> None:
+    setup_logging("INFO", fmt)
+    logging.getLogger().handlers[0].setStream(root_stream)  # type: ignore[attr-defined]
+    seen: list[logging.LogRecord] = []
+    other = logging.Handler()
+    other.emit = seen.append  # type: ignore[method-assign]
+    logging.getLogger().addHandler(other)
+    logging.getLogger("omnirelay.test").info("customer %s wrote from %s", "+380671234567", "a@b.io")
+    out = root_stream.getvalue().strip()
+    assert "+380671234567" not in out and "a@b.io" not in out
+    assert "***67" in out
+    if fmt == "text":  # only the message is masked, never the line's timestamp
+        assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO omnirelay.test: customer", out)
+    if fmt == "json":
+        assert orjson.loads(out)["message"] == "customer ***67 wrote from a***@b.io"
+    # another handler (pytest's capture, say) sees the record as logged
+    assert [r.getMessage() for r in seen] == ["customer +380671234567 wrote from a@b.io"]
