@@ -128,6 +128,12 @@ class BookingFlow:
         if step == "confirm" and intent == "deny":
             turn.say("booking_change_what", buttons=self._change_buttons(turn))
             return True
+        if step == "service" and intent == "deny" and "name" not in slots:
+            # "no" to the first "which service?" (the summary was never shown, so this is no
+            # change of service): the customer did not want to book after all
+            turn.finish()
+            turn.say("stopped", menu="greet_buttons")
+            return True
         if intent in ("affirm", "deny", "book_appointment"):
             self.remind(turn)
             return True

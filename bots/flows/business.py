@@ -57,9 +57,12 @@ def _words(text: str) -> list[str]:
 
 
 def _similar(a: str, b: str) -> int:
-    """2 for the same word, 1 for the same stem (Ukrainian endings vary), else 0."""
+    """2 for the same word, 1 for the same stem (Ukrainian endings vary), else 0. The
+    customer's word ``a`` needs 4 letters for a stem: "про" is no "Професійна"."""
     if a == b:
         return 2
+    if len(a) < 4:
+        return 0
     common = 0
     for x, y in zip(a, b, strict=False):
         if x != y:

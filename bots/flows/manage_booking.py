@@ -18,6 +18,8 @@ from bots.flows.when import TimePicker, day_text, local_moment, read_when, slot_
 from storage.booking_errors import BookingNotFound, InvalidSlot, SlotTaken
 from storage.errors import Conflict
 
+# Intents a customer's "can I come at 3?" may be read as while a visit is being moved.
+BOOKING_INTENTS = frozenset({"book_appointment", "reschedule_appointment"})
 _REFERENCE = re.compile(r"\bBK-?[A-Z0-9]{6}\b", re.IGNORECASE)
 DIGRESSIONS = frozenset(
     {
@@ -102,6 +104,15 @@ class ManageBookingFlow:
     def remind(self, turn: Turn) -> None:
         turn.ask_again()
 
+    def claims(self, turn: Turn) -> bool:
+        """A day or time read as a new booking ("можна о 15?", "can I come tomorrow?") while
+        a visit is chosen or its new time is asked: it answers this flow's question."""
+        u = turn.understanding
+        if u.intent not in BOOKING_INTENTS or u.from_button or not u.entities.get("time"):
+            return False
+        step, slots = turn.session.step, turn.session.slots
+        return step == "choose" or self._picking(step, slots)
+
     @staticmethod
     def _picking(step: str | None, slots: dict[str, Any]) -> bool:
         return step in ("date", "time") or (step == "confirm" and slots["mode"] == "reschedule")
@@ -183,9 +194,11 @@ class ManageBookingFlow:
 
     @staticmethod
     def _yes_no(turn: Turn) -> list[tuple[Localised, str]]:
-        titles = {lang: turn.t.raw("confirm_buttons", lang) for lang in ("uk", "en")}
+        """The confirmation's buttons: "Yes, cancel it" or "Yes, move it", and "No"."""
+        yes = "cancel" if turn.session.slots["mode"] == "cancel" else "move"
+        titles = {lang: turn.t.raw("manage_confirm_buttons", lang) for lang in ("uk", "en")}
         return [
-            ({lang: str(t["yes"]) for lang, t in titles.items()}, "/affirm"),
+            ({lang: str(t[yes]) for lang, t in titles.items()}, "/affirm"),
             ({lang: str(t["no"]) for lang, t in titles.items()}, "/deny"),
         ]
 

@@ -39,7 +39,8 @@ def read_when(turn: Turn, tz: ZoneInfo) -> tuple[str | None, str | None]:
         if parsed is None:
             continue
         when_day, when_at = parsed
-        time_only = i < len(texts) and bool(_TIME_ONLY.match(texts[i]))
+        # "16.03" also looks like a time: only a value with a time of day is a bare time
+        time_only = when_at is not None and i < len(texts) and bool(_TIME_ONLY.match(texts[i]))
         if when_day is not None and not time_only and day is None:
             day = when_day
         if when_at is not None and at is None:
