@@ -33,12 +33,11 @@ from storage.repositories import (
     AvailabilityRepository,
     BookingRepository,
     FreeSlot,
-    OrderRepository,
     ServiceRepository,
     StaffRepository,
 )
 from storage.repositories.bookings import normalise_reference
-from storage.repositories.orders import by_number_query
+from storage.repositories.orders import by_number_query, for_customer_query
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,10 +177,14 @@ class SqlOrderBackend:
             return await self._db.run(read, write=False)
 
     async def for_customer(self, customer_id: int) -> list[OrderView]:
-        """The customer's orders, newest first."""
+        """The customer's orders, newest first. Asked on every "where is my order" without a
+        number, so it takes the same one-hop read as `get`, not the async ORM session."""
+
+        def read(s: Session) -> list[OrderView]:
+            return [_order_view(o) for o in s.scalars(for_customer_query(customer_id))]
+
         with _database_errors():
-            async with self._db.session() as s:
-                return [_order_view(o) for o in await OrderRepository(s).for_customer(customer_id)]
+            return await self._db.run(read, write=False)
 
 
 class SqlBookingBackend:

@@ -37,12 +37,7 @@ class OrderRepository:
 
     async def for_customer(self, customer_id: int) -> list[Order]:
         """The customer's orders, newest first."""
-        rows = await self.session.scalars(
-            select(Order)
-            .where(Order.customer_id == customer_id)
-            .order_by(Order.created_at.desc(), Order.id.desc())
-        )
-        return list(rows)
+        return list(await self.session.scalars(for_customer_query(customer_id)))
 
     async def add(
         self,
@@ -101,3 +96,12 @@ class OrderRepository:
 def history_entry(status: str, at: dt.datetime) -> dict[str, str]:
     """One ``status_history`` element: ``{"status": ..., "at": ISO 8601 UTC}``."""
     return {"status": status, "at": at.astimezone(dt.UTC).isoformat()}
+
+
+def for_customer_query(customer_id: int) -> Select[Order]:
+    """A customer's orders, newest first (for sync units of work too)."""
+    return (
+        select(Order)
+        .where(Order.customer_id == customer_id)
+        .order_by(Order.created_at.desc(), Order.id.desc())
+    )
