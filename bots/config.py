@@ -14,7 +14,12 @@ class Settings(BaseSettings):
     """Every knob of omnirelay. Names are `OMNIRELAY_<FIELD>` in the environment."""
 
     model_config = SettingsConfigDict(
-        env_prefix="OMNIRELAY_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="OMNIRELAY_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # `OMNIRELAY_VIBER_TOKEN=` (as docker compose passes an unset variable) means unset
+        env_ignore_empty=True,
     )
 
     host: str = "127.0.0.1"
