@@ -1,9 +1,9 @@
 """Date and time extraction for Ukrainian and English, resolved against a reference time.
 
 A small grammar finds the span ("завтра о 15:00", "next Tuesday at 3pm", "15.12",
-"через 2 дні") and resolves the common forms itself; other date phrases ("15 грудня",
-"dec 15") are handed to dateparser. Values are ISO strings: ``YYYY-MM-DD`` for a day,
-``YYYY-MM-DDTHH:MM:SS+HH:MM`` when a time of day is known.
+"через 2 дні", "on the 18th", "18-го") and resolves the common forms itself; other date
+phrases ("15 грудня", "dec 15") are handed to dateparser. Values are ISO strings:
+``YYYY-MM-DD`` for a day, ``YYYY-MM-DDTHH:MM:SS+HH:MM`` when a time of day is known.
 """
 
 from __future__ import annotations
@@ -55,6 +55,13 @@ _TOD = {
     r"afternoon|після обіду|по обіді": time(14, 0),
     r"evening|tonight|ввечері|увечері|вечером|ввечорі": time(18, 0),
 }
+# Ordinal suffixes of a day number: English "18th", Ukrainian "18-го" / "18го" / "18-те".
+_ORD = r"st|nd|rd|th|\s?-\s?(?:го|те)|го"
+# Words after an ordinal that make it no date: "the 3rd floor", "2-го поверху", "1st visit".
+_NOT_A_DAY = (
+    r"floors?|times?|visits?|orders?|place|attempt|row|year|grade|birthday|anniversary|"
+    r"поверх\w*|раз\w*|клас\w*|рок\w*|замовлен\w*|візит\w*|запис\w*|місц\w*"
+)
 _TIME = (
     r"(?:(?P<pre>at|о|об|в|на|o|@)\s*)?"
     r"(?:(?P<h>[01]?\d|2[0-3])[:.](?P<m>[0-5]\d)\s*(?P<ap>am|pm|a\.m\.|p\.m\.)?"
@@ -68,7 +75,11 @@ _DATE = (
     rf"|(?P<d>[0-3]?\d)[./](?P<mo>[01]?\d)(?:[./](?P<y>\d{{2,4}}))?(?![\d:])"
     rf"|(?P<in>in|через)\s+(?P<n>\d+|{_NUMW})?\s*(?P<unit>{_UNIT})\b"
     r"|(?P<wk>next|this|наступн\w*|цього|цей|на цьому|на наступному)\s+(?P<wku>week|тиж\w*)"
-    rf"|(?P<md>\d{{1,2}}\s+(?:{_MONTHS})|(?:{_MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?)"
+    rf"|(?P<md>\d{{1,2}}(?:{_ORD})?\s+(?:of\s+)?(?:{_MONTHS})"
+    rf"|(?:{_MONTHS})\s+(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th)?)"
+    # A day of the month alone: "the 18th", "18-го", "18 числа", "на 18 число".
+    rf"|(?P<od>[0-3]?\d)(?:{_ORD}|\s+числ[оаі])(?:\s+(?:числа|of\s+(?:the|this)\s+month))?"
+    rf"(?!\s+(?:{_NOT_A_DAY})\b)"
 )
 _TIME_RE = re.compile(
     rf"(?<![\w:]){_TIME}(?![\w:])(?!\s*(?:грн|uah|usd|eur|\$|€|%))", re.IGNORECASE
@@ -144,8 +155,35 @@ def _resolve_date(m: re.Match[str], today: date, lang: str) -> date | timedelta 
             return today + timedelta(days=7 - today.weekday())  # next Monday
         return today
     if g["md"]:
-        return _month_day(g["md"], today, lang)
+        return _month_day(_plain_month_day(g["md"]), today, lang)
+    if g["od"]:
+        return next_day_of_month(int(g["od"]), today)
     return None
+
+
+def next_day_of_month(day: int, today: date) -> date | None:
+    """The next date (today included) whose day of the month is ``day``: "the 31st" in a
+    30-day month is the 31st of the next month that has one; None for no such day."""
+    if not 1 <= day <= 31:
+        return None
+    year, month = today.year, today.month
+    for _ in range(13):
+        try:
+            found = date(year, month, day)
+        except ValueError:
+            found = None
+        if found is not None and found >= today:
+            return found
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return None
+
+
+_ORD_SUFFIX = re.compile(rf"(?<=\d)(?:{_ORD})|\b(?:of|the)\s+", re.IGNORECASE)
+
+
+def _plain_month_day(text: str) -> str:
+    """For dateparser: no ordinal suffix, "of" or "the" ("18th of march" -> "18 march")."""
+    return _ORD_SUFFIX.sub("", text)
 
 
 def warm_up() -> None:

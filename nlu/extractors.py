@@ -134,10 +134,16 @@ def drop_overlaps(entities: list[Entity]) -> list[Entity]:
 
 
 def apply_synonyms(entities: list[Entity], synonyms: Mapping[str, str]) -> list[Entity]:
-    """Replace string values that are known synonyms by their canonical value."""
+    """Replace string values that are known synonyms by their canonical value; a canonical
+    value in another case ("CONSULTATION", "Whitening") is given as written in the data."""
     out = []
     for e in entities:
-        if isinstance(e.value, str) and e.value.lower() in synonyms:
-            e = Entity(**{**e.__dict__, "value": synonyms[e.value.lower()]})
+        if isinstance(e.value, str):
+            low = e.value.lower()
+            canonical = synonyms.get(low)
+            if canonical is None and low != e.value:
+                canonical = next((v for v in synonyms.values() if v.lower() == low), None)
+            if canonical is not None and canonical != e.value:
+                e = Entity(**{**e.__dict__, "value": canonical})
         out.append(e)
     return out

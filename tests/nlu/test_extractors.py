@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 
-from nlu.dates import extract_dates
+from nlu.dates import extract_dates, next_day_of_month
 from nlu.extractors import ExtractorConfig, RuleExtractor, apply_synonyms
 from nlu.lang import detect_language
 
@@ -34,6 +34,17 @@ from .conftest import NOW, TZ
         ("завтра ввечері", "uk", "завтра ввечері", "2026-11-21T18:00:00+02:00"),
         ("перенесіть на наступний тиждень", "uk", "наступний тиждень", "2026-11-23"),
         ("о 5 вечора", "uk", "5 вечора", "2026-11-20T17:00:00+02:00"),
+        # a day of the month alone: the next such day, today included
+        ("on the 18th", "en", "18th", "2026-12-18"),
+        ("cancel my visit on the 21st", "en", "21st", "2026-11-21"),
+        ("the 20th at 3pm", "en", "20th at 3pm", "2026-11-20T15:00:00+02:00"),
+        ("18-го", "uk", "18-го", "2026-12-18"),
+        ("на 18 число", "uk", "18 число", "2026-12-18"),
+        ("можна 25го о 10:00?", "uk", "25го о 10:00", "2026-11-25T10:00:00+02:00"),
+        ("22-го числа", "uk", "22-го числа", "2026-11-22"),
+        ("18th of march", "en", "18th of march", "2027-03-18"),
+        ("december the 2nd", "en", "december the 2nd", "2026-12-02"),
+        ("3-го грудня", "uk", "3-го грудня", "2026-12-03"),
     ],
 )
 def test_dates_relative_to_now(text: str, lang: str, span: str, value: str) -> None:
@@ -50,6 +61,30 @@ def test_dates_naive_now_takes_tz_and_ignores_prices() -> None:
     assert extract_dates("пройшло 5 днів", now=NOW, tz=TZ) == []  # a count, not "о 5"
     assert extract_dates("перенесіть завтрашній запис", now=NOW, tz=TZ) == []
     assert extract_dates("скільки за годину", now=NOW, tz=TZ) == []
+
+
+@pytest.mark.parametrize(
+    ("today", "day", "expected"),
+    [
+        (date(2026, 11, 20), 20, date(2026, 11, 20)),
+        (date(2026, 11, 20), 19, date(2026, 12, 19)),
+        (date(2026, 12, 25), 3, date(2027, 1, 3)),
+        (date(2026, 4, 5), 31, date(2026, 5, 31)),  # April has no 31st
+        (date(2027, 2, 10), 30, date(2027, 3, 30)),
+        (date(2026, 11, 20), 0, None),
+        (date(2026, 11, 20), 32, None),
+    ],
+)
+def test_next_day_of_month(today: date, day: int, expected: date | None) -> None:
+    assert next_day_of_month(day, today) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["the 3rd floor", "на 2-му поверсі", "2-го поверху", "my 2nd visit", "з 3-го разу", "1st time"],
+)
+def test_ordinals_that_are_no_dates(text: str) -> None:
+    assert extract_dates(text, now=NOW, tz=TZ, lang="en") == []
 
 
 def _extract(text: str, **kwargs: object) -> list[tuple[str, object, str]]:
@@ -90,6 +125,16 @@ def test_regex_lookup_and_synonyms() -> None:
     ]
     mapped = apply_synonyms(found, {"стрижка": "haircut"})
     assert mapped[0].value == "haircut"
+
+
+def test_synonyms_give_the_canonical_value_whatever_the_case() -> None:
+    rules = RuleExtractor(lookups={"service": ["consultation", "пломбу"]})
+    synonyms = {"пломбу": "filling", "dental consultation": "consultation"}
+    found = rules.extract("A CONSULTATION and ПЛОМБУ", lang="en", now=NOW, tz=TZ)
+    assert [e.value for e in apply_synonyms(found, synonyms)] == ["consultation", "filling"]
+    # values that are neither a synonym nor a canonical value stay as written
+    other = rules.extract("Consultation", lang="en", now=NOW, tz=TZ)
+    assert [e.value for e in apply_synonyms(other, {"x": "y"})] == ["Consultation"]
 
 
 @pytest.mark.parametrize(
