@@ -25,6 +25,11 @@ from storage.errors import StorageError
 log = logging.getLogger(__name__)
 
 MIN_LETTERS_TO_SWITCH_LANGUAGE = 3
+# steps that ask a yes/no question, where a low-confidence affirm/deny is still taken
+YES_NO_STEPS = frozenset({"confirm"})
+YES_NO_MAX_WORDS = 3
+YES_NO_MIN_CONFIDENCE = 0.25
+YES_NO_MIN_MARGIN = 0.1
 RESUME_AFTER = timedelta(minutes=30)  # a pause after which an unfinished flow is offered again
 LAST_AT, SUSPENDED, RESUME_OFFERED = "last_at", "suspended", "resume_offered"
 
@@ -231,10 +236,33 @@ class Dialogue:
                 return understood
             log.info("payload %r is not an intent; treating it as text", payload[:64])
         if ctx.parse is not None:
-            return from_parse(ctx.parse)
+            return self._yes_or_no(ctx, from_parse(ctx.parse))
         if ctx.message.contact_phone:
             return Understanding(intent="inform", entities={"phone": [ctx.message.contact_phone]})
         return Understanding(intent=FALLBACK, confidence=0.0)
+
+    def _yes_or_no(self, ctx: TurnContext, understanding: Understanding) -> Understanding:
+        """At a yes/no question, a short answer the model ranks as affirm or deny, clearly ahead
+        of the next intent, is taken as that even under the fallback threshold ("добре",
+        "alright", "okie"): the question narrows what the customer can mean."""
+        parse = ctx.parse
+        if (
+            understanding.intent != FALLBACK
+            or ctx.session is None
+            or ctx.session.step not in YES_NO_STEPS
+            or parse is None
+            or len(parse.ranking) < 2
+            or len((ctx.message.text or "").split()) > YES_NO_MAX_WORDS
+        ):
+            return understanding
+        top, second = parse.ranking[0], parse.ranking[1]
+        if top.name in ("affirm", "deny") and (
+            top.confidence >= YES_NO_MIN_CONFIDENCE
+            and top.confidence - second.confidence >= YES_NO_MIN_MARGIN
+        ):
+            log.info("yes/no question: %r read as %s (%.2f)", parse.text, top.name, top.confidence)
+            understanding.intent = top.name
+        return understanding
 
     def _language(self, ctx: TurnContext, understanding: Understanding) -> str:
         current = ctx.session.language if ctx.session else None
