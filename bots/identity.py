@@ -1,28 +1,24 @@
 """Linking channel identities into one customer: by link code (deep links), by a phone the
-platform vouches for, by a code sent to a verified phone's channel; merges with their session
-and undo; where proactive and agent messages go.
+platform vouches for, by a code sent to a verified phone's channel; "continue in ..." links;
+where proactive and agent messages go.
 
-Locking: a merge holds the customer locks of both profiles (in id order), so no message of
-either is processed meanwhile. The absorbed profile's session becomes a tombstone
-(``data["merged_into"]``): a worker that cached the old identity -> customer mapping sees it
-right after taking the (old) customer's lock, looks the identity up again and takes the
-survivor's lock instead (`Worker._mw_lock`).
+Merges and their undo (and the locking they need) are `bots.identity_merges`; what they do to
+the dialogue sessions is `bots.identity_sessions`; the deep links' addresses are
+`bots.identity_links`; a link made by a platform event is answered by `bots.identity_events`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import logging
-import time
-from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Literal
 
 import phonenumbers
 
+from bots.identity_links import DEEP_LINK_TTL, LinkSettings
+from bots.identity_merges import Merges
+from bots.identity_sessions import LINKING_FLOW, SUSPENDED, adopt, adoptable_by_code
 from bots.messages import ChannelEvent, InboundMessage, OutboundMessage, encode_outbound
 from bots.pipeline import PendingSend
 from storage.repositories.customers import CustomerRepository
@@ -34,6 +30,20 @@ from storage.repositories.identity import (
 from storage.repositories.messages import MessageRepository
 from storage.sessions import Session
 
+__all__ = [
+    "LINKING_FLOW",
+    "SUSPENDED",
+    "IdentityService",
+    "LinkResult",
+    "LinkSettings",
+    "ProfileContacts",
+    "adopt",
+    "build_identity",
+    "link_result_payload",
+    "normalise_phone",
+    "wants_result",
+]
+
 if TYPE_CHECKING:
     from bots.config import Settings
     from storage.backends import Backends
@@ -43,12 +53,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PHONE_CODE_TTL = timedelta(minutes=10)
-DEEP_LINK_TTL = timedelta(minutes=30)
 ATTEMPT_WINDOW = timedelta(minutes=15)
 MAX_FAILED_ATTEMPTS = 5  # per channel user and window
 MAX_CODES = 5  # issued per customer and window
-LINKING_FLOW = "linking"
-SUSPENDED = "suspended"  # the dialogue's key for a flow interrupted by another (flows.engine)
 
 Status = Literal[
     "linked",  # a new identity joined, or two profiles were merged
@@ -67,15 +74,6 @@ class LinkResult:
     status: Status
     customer_id: int | None = None
     merge_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LinkSettings:
-    """Addresses the "continue in ..." links point at; a channel without one is not offered."""
-
-    telegram_bot: str | None = None  # t.me/<bot>?start=CODE
-    viber_chat_uri: str | None = None  # viber://pa?chatURI=<uri>&context=CODE
-    instagram_user: str | None = None  # ig.me/m/<user>?ref=CODE
 
 
 def normalise_phone(text: str, region: str = "UA") -> str | None:
@@ -109,6 +107,7 @@ class IdentityService:
         self.backends = backends
         self.lock_timeout = lock_timeout
         self.links = links or LinkSettings()
+        self.merges = Merges(db, backends, lock_timeout=lock_timeout)
 
     # ---- inbound linking (before the turn takes the customer lock) -----------------------------
 
@@ -138,25 +137,8 @@ class IdentityService:
             event.channel, event.user_id, event.detail, now, display_name=name
         )
         if result.status in ("linked", "already") and result.customer_id is not None:
-            await self._end_linking(result.customer_id)
+            await self.merges.resume_after_link(result.customer_id)
         return result
-
-    async def _end_linking(self, customer_id: int) -> None:
-        """After a link made by an event (no turn of the dialogue follows it): the linking
-        flow that offered the link is over, and the task it interrupted (a booking) is where
-        the customer's next message, on any channel, continues."""
-        async with self._locked([customer_id]):
-            session = await self.backends.sessions.get(customer_id)
-            if session.flow != LINKING_FLOW:
-                return
-            saved = session.data.pop(SUSPENDED, None)
-            if isinstance(saved, dict) and saved.get("flow"):
-                session.flow, session.step = saved["flow"], saved.get("step")
-                session.slots = dict(saved.get("slots") or {})
-            else:
-                session.flow, session.step, session.slots = None, None, {}
-            await self.backends.sessions.save(session)
-        log.info("customer %s: linked by an event; the interrupted task goes on", customer_id)
 
     async def link_by_code(
         self,
@@ -194,7 +176,7 @@ class IdentityService:
                 log.info("link code from %s refused: %s", channel, failure.reason)
                 return LinkResult(failure.reason)  # type: ignore[arg-type]
             assert owner is not None
-            survivor = await self._active(repo, owner)
+            survivor = await self.merges.active(repo, owner)
             if current is None:
                 await repo.attach_identity(
                     survivor, channel, external_id, display_name=display_name, now=now
@@ -266,9 +248,16 @@ class IdentityService:
             return code, target, owner.id, owner.language
 
     async def store_outbound(
-        self, customer_id: int, target: ReplyTarget, message: OutboundMessage, now: datetime
+        self,
+        customer_id: int,
+        target: ReplyTarget,
+        message: OutboundMessage,
+        now: datetime,
+        *,
+        sent: bool = False,
     ) -> PendingSend:
-        """Put a message to another channel of a customer into the outbox (sent by the turn)."""
+        """Put a message to a channel of a customer into the outbox (the caller sends it), or
+        with ``sent`` only into the transcript (delivered in a webhook's answer)."""
         async with self.db.transaction() as s:
             row = await MessageRepository(s).add_outbound(
                 customer_id,
@@ -280,9 +269,17 @@ class IdentityService:
                 encode_outbound(message),
                 None,
                 now,
-                due_at=now + timedelta(seconds=30),
+                status="sent" if sent else "pending",
+                due_at=None if sent else now + timedelta(seconds=30),
             )
         return PendingSend(row.id, target.channel, target.external_id, message)
+
+    async def remember_phone(self, customer_id: int, phone: str, now: datetime) -> None:
+        """Keep a phone the customer gave on their profile, UNVERIFIED (it links nothing)."""
+        async with self.db.transaction() as s:
+            await IdentityRepository(s).remember_contact(
+                customer_id, name=None, phone=phone, now=now
+            )
 
     async def confirm_phone_code(
         self, session: Session, channel: str, external_id: str, code: str, now: datetime
@@ -308,111 +305,34 @@ class IdentityService:
                 await repo.record_attempt(channel, external_id, False, now)
                 return LinkResult(e.reason), None  # type: ignore[arg-type]
             await repo.record_attempt(channel, external_id, True, now)
-            owner = await self._active(repo, row.customer_id)
+            owner = await self.merges.active(repo, row.customer_id)
         if owner == requester:
             return LinkResult("already", requester), None
-        async with self._locked([owner], held=[requester]):
-            absorbed = await self.backends.sessions.get(owner)
-            merge = await self._merge_db(
-                requester, owner, f"{channel}:{external_id}", "phone_code", now, absorbed
-            )
-            await self._tombstone(absorbed, requester, merge.id)
+        merge, absorbed = await self.merges.merge_into_turn(
+            requester,
+            owner,
+            actor=f"{channel}:{external_id}",
+            reason="phone_code",
+            now=now,
+            adopts=lambda absorbed: adoptable_by_code(session, absorbed),
+        )
         return LinkResult("linked", requester, merge.id), absorbed
 
-    # ---- merges ---------------------------------------------------------------------------------
+    # ---- merges (bots.identity_merges) ---------------------------------------------------------
 
     async def merge(
         self, survivor: int, absorbed: int, *, actor: str, reason: str, now: datetime
     ) -> CustomerMerge:
-        """Merge two profiles (both locks held meanwhile); the survivor keeps the session with
-        an unfinished task, else the newer one; the absorbed session becomes a tombstone."""
-        async with self._locked([survivor, absorbed]):
-            kept = await self.backends.sessions.get(survivor)
-            gone = await self.backends.sessions.get(absorbed)
-            merge = await self._merge_db(survivor, absorbed, actor, reason, now, gone)
-            if _prefer(gone, kept):
-                adopted = adopt(kept, gone)
-                await self.backends.sessions.save(adopted)
-            await self._tombstone(gone, survivor, merge.id)
-        log.info("customer %s merged into %s (%s, merge %s)", absorbed, survivor, reason, merge.id)
-        return merge
+        """See `Merges.merge`."""
+        return await self.merges.merge(survivor, absorbed, actor=actor, reason=reason, now=now)
 
     async def undo(self, merge_id: int, *, actor: str, now: datetime) -> CustomerMerge:
-        """Undo a merge: rows back, the absorbed profile's session restored, and the survivor's
-        identities re-checked by every worker (its session marks the change)."""
-        async with self.db.session() as s:
-            record = await IdentityRepository(s).get_merge(merge_id)
-            if record is None:
-                from storage.errors import NotFound
-
-                raise NotFound(f"merge {merge_id} does not exist")
-            ids = [record.survivor_id, record.absorbed_id]
-        async with self._locked(ids):
-            async with self.db.transaction() as s:
-                record = await IdentityRepository(s).undo(merge_id, actor=actor, now=now)
-            stored = await self.backends.sessions.get(record.absorbed_id)
-            old = record.absorbed_session or {}
-            restored = Session(record.absorbed_id, version=stored.version)
-            for name in ("language", "flow", "step", "slots", "last_channel", "data", "handoff"):
-                if name in old:
-                    setattr(restored, name, old[name])
-            restored.data = dict(restored.data or {})
-            restored.data["identities_changed_at"] = time.time()
-            await self.backends.sessions.save(restored)
-            kept = await self.backends.sessions.get(record.survivor_id)
-            kept.data["identities_changed_at"] = time.time()
-            await self.backends.sessions.save(kept)
-        log.info("merge %s undone by %s", merge_id, actor)
-        return record
+        """See `Merges.undo`."""
+        return await self.merges.undo(merge_id, actor=actor, now=now)
 
     async def moved_since(self, customer_id: int, resolved_at: float) -> bool:
-        """True when identities of ``customer_id`` may have changed owner after ``resolved_at``
-        (wall-clock seconds): merged away, or a merge of it undone. Caller holds its lock."""
-        data = (await self.backends.sessions.get(customer_id)).data
-        if data.get("merged_into") is not None:
-            return True
-        changed = data.get("identities_changed_at")
-        return isinstance(changed, int | float) and changed >= resolved_at
-
-    async def _merge_db(
-        self, survivor: int, absorbed: int, actor: str, reason: str, now: datetime, gone: Session
-    ) -> CustomerMerge:
-        async with self.db.transaction() as s:
-            return await IdentityRepository(s).merge(
-                survivor,
-                absorbed,
-                actor=actor,
-                reason=reason,
-                now=now,
-                absorbed_session=gone.to_dict(),
-            )
-
-    async def _tombstone(self, gone: Session, survivor: int, merge_id: int) -> None:
-        stored = await self.backends.sessions.get(gone.customer_id)
-        tomb = Session(gone.customer_id, version=stored.version)
-        tomb.data = {"merged_into": survivor, "merge_id": merge_id}
-        await self.backends.sessions.save(tomb)
-
-    async def _active(self, repo: IdentityRepository, customer_id: int) -> int:
-        """Follow merged_into links to the profile that is live now."""
-        seen: set[int] = set()
-        while customer_id not in seen:
-            seen.add(customer_id)
-            customer = (await repo.profile(customer_id)).customer
-            if customer.merged_into_id is None:
-                return customer_id
-            customer_id = customer.merged_into_id
-        return customer_id
-
-    @contextlib.asynccontextmanager
-    async def _locked(self, ids: Iterable[int], held: Iterable[int] = ()) -> AsyncIterator[None]:
-        """Hold the customer locks of ``ids`` (in id order) except those the caller holds."""
-        async with contextlib.AsyncExitStack() as stack:
-            for customer_id in sorted(set(ids) - set(held)):
-                await stack.enter_async_context(
-                    self.backends.locks.hold(customer_id, self.lock_timeout)
-                )
-            yield
+        """See `Merges.moved_since`."""
+        return await self.merges.moved_since(customer_id, resolved_at)
 
     # ---- "continue in ..." links, routing -----------------------------------------------------
 
@@ -422,27 +342,15 @@ class IdentityService:
         """One fresh single-use code in the deep link of every configured channel but
         ``exclude`` (the one the customer writes from); empty when there is no such channel or
         the customer asked for too many codes."""
-        links = dataclasses.replace(
-            self.links,
-            telegram_bot=None if exclude == "telegram" else self.links.telegram_bot,
-            viber_chat_uri=None if exclude == "viber" else self.links.viber_chat_uri,
-            instagram_user=None if exclude == "instagram" else self.links.instagram_user,
-        )
-        if not (links.telegram_bot or links.viber_chat_uri or links.instagram_user):
+        channels = self.links.channels(exclude=exclude)
+        if not channels:
             return {}
         async with self.db.transaction() as s:
             repo = IdentityRepository(s)
             if await repo.codes_issued_since(customer_id, now - ATTEMPT_WINDOW) >= MAX_CODES:
                 return {}
             code = await repo.issue_code("deep_link", customer_id, now=now, ttl=DEEP_LINK_TTL)
-        urls: dict[str, str] = {}
-        if links.telegram_bot:
-            urls["telegram"] = f"https://t.me/{links.telegram_bot}?start={code}"
-        if links.viber_chat_uri:
-            urls["viber"] = f"viber://pa?chatURI={quote(links.viber_chat_uri)}&context={code}"
-        if links.instagram_user:
-            urls["instagram"] = f"https://ig.me/m/{links.instagram_user}?ref={code}"
-        return urls
+        return self.links.urls(code, channels)
 
     async def reply_target(
         self, customer_id: int, *, purpose: Literal["bot", "agent"] = "agent", now: datetime
@@ -471,39 +379,6 @@ class ProfileContacts:
             await IdentityRepository(s).remember_contact(
                 customer_id, name=name, phone=e164, now=now
             )
-
-
-def _has_task(session: Session) -> bool:
-    """An unfinished task: a flow other than linking, or one that linking interrupted."""
-    if session.flow == LINKING_FLOW:
-        return bool(session.data.get(SUSPENDED))
-    return session.flow is not None
-
-
-def _prefer(candidate: Session, current: Session) -> bool:
-    """Does ``candidate`` (the absorbed profile's session) beat ``current``? An unfinished task
-    wins; otherwise the newer one."""
-    if _has_task(candidate) != _has_task(current):
-        return _has_task(candidate)
-    return candidate.updated_at > current.updated_at
-
-
-def adopt(into: Session, other: Session) -> Session:
-    """``into`` (keeping its customer id, version and open conversation) carrying the dialogue
-    state of ``other``."""
-    data: dict[str, Any] = {**other.data}
-    data.pop("merged_into", None)
-    if "conversation_id" in into.data:
-        data["conversation_id"] = into.data["conversation_id"]
-    return dataclasses.replace(
-        into,
-        language=other.language or into.language,
-        flow=other.flow,
-        step=other.step,
-        slots=dict(other.slots),
-        fallback_count=0,
-        data=data,
-    )
 
 
 def wants_result(result: LinkResult | None) -> bool:
