@@ -96,6 +96,8 @@ class ChannelEvent:
     timestamp: datetime
     message_id: str | None = None  # the outbound platform message id it refers to
     detail: str | None = None  # e.g. failure description, Viber context
+    # a gateway waiting for the worker's answer (Viber's welcome to a deep link): its node id
+    reply_to: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -116,6 +118,7 @@ class OutboundMessage:
     request_phone: bool = False  # ask for the platform's share-contact button if it has one
     attachment: Attachment | None = None
     sender: Literal["bot", "agent"] = "bot"
+    phone_label: str | None = None  # that button's title, in the customer's language
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,4 +179,5 @@ def decode_outbound(data: dict[str, Any]) -> OutboundMessage:
         request_phone=bool(data.get("request_phone")),
         attachment=Attachment(**attachment) if attachment else None,
         sender=data.get("sender", "bot"),
+        phone_label=data.get("phone_label"),
     )

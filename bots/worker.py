@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from bots.channels.rest import encode_replies
 from bots.flows.understanding import FALLBACK
 from bots.identity import link_result_payload, wants_result
+from bots.identity_events import NO_ANSWER, LinkEvents
 from bots.messages import (
     ChannelEvent,
     EventKind,
@@ -82,6 +83,7 @@ class Worker:
         self.handoff = handoff  # tickets, relay to agents, CSAT; None: the bot only marks it
         self.db = db
         self.identity = identity  # linking by deep link / verified phone; None: off
+        self.link_events = LinkEvents(identity, dialogue.t) if identity is not None else None
         self.clock = clock  # "now" of every turn; tests pin it (bots.flows.clock.Clock)
         self.backends = backends
         self.nlu = nlu
@@ -148,11 +150,16 @@ class Worker:
             # the platform could not deliver a sent reply after all (Viber `failed`): an
             # agent's reply is reported to its ticket, once the status is committed
             await self.handoff.receipt_failed(event.channel, event.message_id, event.detail)
-        if event.kind is EventKind.CONVERSATION_STARTED and self.identity and event.detail:
-            # Viber `context` / Instagram `ref` of a "continue in ..." link
-            result = await self.identity.link_event(event, self.clock())
+        if event.kind is EventKind.CONVERSATION_STARTED and self.link_events and event.detail:
+            # Viber `context` / Instagram `ref` of a "continue in ..." link: link, and say so
+            now = self.clock()
+            pending = await self.link_events.handle(event, now)
             self._identities.pop((event.channel, event.user_id), None)
-            log.info("%s conversation started with a link code: %s", event.channel, result)
+            if pending is not None:
+                self.outbox.dispatch(pending, last_inbound_at=now)
+        elif event.reply_to is not None:
+            # a gateway waits for an answer only a link gives: it uses its own welcome
+            await self.backends.mailbox.deliver(event.reply_to, event.event_id, NO_ANSWER)
 
     # ---- middlewares -------------------------------------------------------------------------
 

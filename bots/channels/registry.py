@@ -49,6 +49,8 @@ def build_channels(
             api_base=settings.viber_api_base,
             public_url=public_url,
             welcome=viber_welcome(settings.default_language),
+            mailbox=mailbox,  # the answer to a deep link's `context` is the welcome
+            link_reply_timeout=settings.rest_reply_timeout,
         )
     if settings.instagram_app_secret is not None:
         from bots.channels.instagram import InstagramChannel

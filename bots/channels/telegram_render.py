@@ -110,7 +110,7 @@ def render(message: OutboundMessage, limits: ChannelLimits = LIMITS) -> Rendered
         raise PermanentSendError("telegram: cannot send a message without text")
     markup: Markup | None
     if message.request_phone:
-        markup = _phone_keyboard(buttons)
+        markup = _phone_keyboard(buttons, message.phone_label)
     elif buttons:
         markup = InlineKeyboardMarkup(inline_keyboard=[[_inline(b)] for b in buttons])
     else:
@@ -129,16 +129,18 @@ def _inline(button: Button) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=button.title, callback_data=callback_data(button.payload))
 
 
-def _phone_keyboard(buttons: list[Button]) -> ReplyKeyboardMarkup:
+def _phone_keyboard(buttons: list[Button], label: str | None) -> ReplyKeyboardMarkup:
     """A one-time reply keyboard whose first button shares the user's own contact.
 
-    Telegram cannot mix inline and reply keyboards in one message, so: the first button, if
-    any, titles the contact button (localisation stays with the flow); the others become plain
+    Telegram cannot mix inline and reply keyboards in one message, so the buttons become plain
     reply buttons, which send their title as text, matched by the flow like a typed answer.
+    The contact button is titled by the message's `phone_label` (the flow's template, in the
+    customer's language); without one, by the first button, if any, else a default.
     """
-    title = buttons[0].title if buttons else DEFAULT_PHONE_BUTTON
-    rows = [[KeyboardButton(text=title, request_contact=True)]]
-    rows += [[KeyboardButton(text=b.title)] for b in buttons[1:]]
+    if label is None and buttons:
+        label, buttons = buttons[0].title, buttons[1:]
+    rows = [[KeyboardButton(text=label or DEFAULT_PHONE_BUTTON, request_contact=True)]]
+    rows += [[KeyboardButton(text=b.title)] for b in buttons]
     return ReplyKeyboardMarkup(keyboard=rows, one_time_keyboard=True, resize_keyboard=True)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -48,7 +49,10 @@ from bots.messages import (
     InboundEvent,
     OutboundMessage,
     SentMessage,
+    decode_outbound,
 )
+from storage.errors import StorageError
+from storage.mailbox import ReplyMailbox
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +97,8 @@ class ViberChannel:
         public_url: str | None = None,
         avatar: str | None = None,
         welcome: Welcome = None,
+        mailbox: Callable[[], ReplyMailbox] | None = None,
+        link_reply_timeout: float = 10.0,
         share_phone_label: str = "Share phone number",
         payload_prefix: str = DEFAULT_PAYLOAD_PREFIX,
         request_timeout: float = 10.0,
@@ -105,6 +111,8 @@ class ViberChannel:
         self._api_base = api_base.rstrip("/")
         self._public_url = public_url.rstrip("/") if public_url else None
         self._welcome = welcome
+        self._mailbox = mailbox  # the worker's answer to a deep link's `context` arrives here
+        self._link_reply_timeout = link_reply_timeout
         self._share_phone_label = share_phone_label
         self._prefix = payload_prefix
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
@@ -209,7 +217,7 @@ class ViberChannel:
             buttons,
             request_phone=message.request_phone,
             prefix=self._prefix,
-            share_phone_label=self._share_phone_label,
+            share_phone_label=message.phone_label or self._share_phone_label,
         )
         for chunk in split_for_viber(text, self.limits.max_text) if text.strip() else []:
             parts.append(TextMessage(text=chunk).to_dict())
@@ -230,9 +238,13 @@ class ViberChannel:
             part["sender"] = sender
         return parts
 
-    def welcome_response(self, event: ChannelEvent) -> dict[str, Any] | None:
-        """The conversation_started answer body: one send_message JSON without `receiver`."""
-        welcome = self._welcome(event) if callable(self._welcome) else self._welcome
+    def welcome_response(
+        self, event: ChannelEvent, welcome: OutboundMessage | None = None
+    ) -> dict[str, Any] | None:
+        """The conversation_started answer body: one send_message JSON without `receiver`;
+        ``welcome`` (the worker's answer to a deep link) or the configured welcome."""
+        if welcome is None:
+            welcome = self._welcome(event) if callable(self._welcome) else self._welcome
         if welcome is None:
             return None
         parts = self.render(welcome)
@@ -289,15 +301,40 @@ class ViberChannel:
         except MalformedPayload as e:
             log.warning("viber: malformed callback from %s: %s", request.remote, e)
             return web.json_response({"error": str(e)}, status=400)
-        if events:
-            await ingress.accept(events)
         if doc.get("event") == "conversation_started" and events:
             event = events[0]
             assert isinstance(event, ChannelEvent)
-            answer = self.welcome_response(event)
+            answer = self.welcome_response(event, await self._opened(event, ingress))
             if answer is not None:
                 return web.json_response(answer)
+        elif events:
+            await ingress.accept(events)
         return web.json_response({"status": 0})
+
+    async def _opened(self, event: ChannelEvent, ingress: Ingress) -> OutboundMessage | None:
+        """Enqueue a conversation_started; for a deep link's `context`, wait for the worker's
+        answer (what the link did), which can only travel as the welcome in this response:
+        Viber refuses messages to a user who has only opened the chat. None: the configured
+        welcome (no context, a duplicate, or no answer in time)."""
+        if not event.detail or self._mailbox is None:
+            await ingress.accept([event])
+            return None
+        mailbox = self._mailbox()
+        event = dataclasses.replace(event, reply_to=mailbox.node_id)
+        try:
+            async with mailbox.expect(event.event_id) as waiter:
+                accepted = (await ingress.accept([event])).accepted
+                answer = await waiter.get(self._link_reply_timeout) if accepted else None
+        except StorageError as e:  # the same callback in flight twice: the first one answers
+            log.info("viber: conversation_started %s: %s", event.event_id, e)
+            return None
+        if accepted and answer is None:
+            log.warning(
+                "viber: no answer to the deep link of %s within %.1fs; the plain welcome goes",
+                event.event_id,
+                self._link_reply_timeout,
+            )
+        return _decode_welcome(answer)
 
     def verify(self, body: bytes, header: str | None, query_sig: str | None) -> None:
         """Raise `SignatureError` unless the header (or `?sig=`) signs `body`."""
@@ -324,6 +361,17 @@ def split_for_viber(text: str, max_chars: int) -> list[str]:
             shorter = max(1, min(len(chunk) - 1, len(chunk) * MAX_TEXT_BYTES // size))
             parts.extend(split_for_viber(chunk, shorter))
     return parts
+
+
+def _decode_welcome(answer: bytes | None) -> OutboundMessage | None:
+    if not answer:
+        return None
+    try:
+        doc = json.loads(answer)
+        return decode_outbound(doc) if isinstance(doc, dict) else None
+    except (ValueError, KeyError, TypeError) as e:
+        log.warning("viber: unreadable welcome from the worker: %s", e)
+        return None
 
 
 def _raise_for_status(method: str, answer: dict[str, Any]) -> None:

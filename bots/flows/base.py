@@ -61,8 +61,12 @@ class Turn:
         text = self.t(key, self.language, **values)
         if menu is not None:
             buttons = (*buttons, *self.menu(menu))
+        # the share-phone button's title in the customer's language (channels render it)
+        label = self.t("share_phone_button", self.language) if request_phone else None
         self.replies.append(
-            OutboundMessage(text=text, buttons=buttons, request_phone=request_phone)
+            OutboundMessage(
+                text=text, buttons=buttons, request_phone=request_phone, phone_label=label
+            )
         )
 
     def menu(self, key: str) -> tuple[Button, ...]:

@@ -1,12 +1,15 @@
 """Account linking: "continue in Telegram/Viber/Instagram" links with a one-time code, a phone
-number that a code sent to its verified messenger confirms, and the outcome of a link made
-before the turn (a deep-link code, a shared contact: `bots.identity`)."""
+number that a code sent to its verified messenger confirms, the outcome of a link made before
+the turn (a deep-link code, a shared contact: `bots.identity`) or by a platform event
+(`link_event_reply`), and a phone shared with no question asked (kept on the profile)."""
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
 
-from bots.flows.base import Turn
+from bots.flows.base import ASK, Turn
+from bots.flows.templates import LANGUAGES
 from bots.flows.understanding import FALLBACK
 from bots.identity import (
     LINKING_FLOW,
@@ -15,11 +18,16 @@ from bots.identity import (
     adopt,
     normalise_phone,
 )
+from bots.identity_sessions import adoptable_by_code
 from bots.messages import Button, OutboundMessage
+
+if TYPE_CHECKING:
+    from bots.flows.templates import Templates
+    from storage.sessions import Session
 
 _CODE = re.compile(r"(?<!\d)(\d{3})[\s-]?(\d{3})(?!\d)")
 _PHONEISH = re.compile(r"\+?\d[\d\s()-]{7,}\d")
-_RESULTS = {
+RESULT_TEMPLATES = {
     "linked": "link_done",
     "already": "link_already",
     "invalid": "link_invalid",
@@ -28,16 +36,16 @@ _RESULTS = {
     "rate_limited": "link_rate_limited",
 }
 _CHANNELS = {"telegram": "Telegram", "viber": "Viber", "instagram": "Instagram"}
-SUSPENDED = "suspended"  # the dialogue's key for a flow interrupted by another
 
 
 class LinkingFlow:
     """Intent `link_account` starts it; `link_result` (a payload the worker puts on a message
-    whose deep link or contact was handled before the turn) reports what happened."""
+    whose deep link or contact was handled before the turn) reports what happened; a phone
+    given with no flow asking for it (a shared contact, a typed number) is kept or linked."""
 
     name = LINKING_FLOW
     intents = frozenset({"link_account", "link_result"})
-    entity_triggers: frozenset[str] = frozenset()
+    entity_triggers = frozenset({"phone"})
 
     def __init__(self, identity: IdentityService) -> None:
         self.identity = identity
@@ -49,8 +57,13 @@ class LinkingFlow:
         turn.goto(self.name, "ask_phone")
         turn.session.slots = {}
         phone = self._phone(turn)
+        unasked = turn.understanding.intent != "link_account"  # a phone out of the blue
         if phone is not None:
-            await self._got_phone(turn, phone)
+            await self._got_phone(turn, phone, unasked=unasked)
+            return
+        if unasked:
+            turn.finish()
+            turn.say("link_bad_phone")
             return
         links = await self.identity.continue_links(
             turn.session.customer_id, turn.ctx.now, exclude=turn.ctx.message.channel
@@ -58,13 +71,14 @@ class LinkingFlow:
         turn.ask("link_ask_phone", request_phone=True)
         if links:
             # "Continue in Telegram": a link button carrying the one-time code in the
-            # platform's deep link; the first message it opens there links the chats. It
-            # comes last: Viber shows only the last message's keyboard.
+            # platform's deep link; the first message it opens there links the chats. Viber
+            # shows only the last message's keyboard, so this one asks for the phone too (its
+            # share-phone key stays); Telegram puts the links of such a message in its text.
             buttons = tuple(
                 Button(turn.tr("link_continue_in", channel=_CHANNELS.get(c, c)), url=url)
                 for c, url in links.items()
             )
-            turn.say("link_offer", buttons=buttons)
+            turn.say("link_offer", buttons=buttons, request_phone=True)
 
     async def step(self, turn: Turn) -> bool:
         u, step = turn.understanding, turn.session.step
@@ -101,13 +115,19 @@ class LinkingFlow:
         elif turn.session.flow is not None:
             # Leave the flow as the dialogue suspended it: ending this one resumes it.
             turn.finish()
-        turn.say(_RESULTS.get(result, "link_invalid"))
+        turn.say(RESULT_TEMPLATES.get(result, "link_invalid"))
 
-    async def _got_phone(self, turn: Turn, phone: str) -> None:
+    async def _got_phone(self, turn: Turn, phone: str, *, unasked: bool = False) -> None:
+        """A code to the messenger where ``phone`` is verified; ``unasked``: the customer gave
+        it with no question asked (a shared contact), so a number nobody else verified is
+        simply kept on the profile."""
         msg, now = turn.ctx.message, turn.ctx.now
-        requested = await self.identity.request_phone_code(turn.session.customer_id, phone, now)
+        customer_id = turn.session.customer_id
+        requested = await self.identity.request_phone_code(customer_id, phone, now)
         if isinstance(requested, LinkResult):
-            if requested.status == "invalid" and msg.contact_verified:
+            if requested.status == "invalid" and (msg.contact_verified or unasked):
+                if not msg.contact_verified:  # a verified one is on the profile already
+                    await self.identity.remember_phone(customer_id, phone, now)
                 turn.finish()
                 turn.say("link_phone_saved")  # nobody else has it: it is this profile's now
             elif requested.status == "invalid":
@@ -142,12 +162,12 @@ class LinkingFlow:
             turn.say("link_expired")
             return
         turn.finish()
-        turn.say(_RESULTS.get(result.status, "link_invalid"))
+        turn.say(RESULT_TEMPLATES.get(result.status, "link_invalid"))
         if result.status != "linked" or absorbed is None:
             return
         # The other profile's unfinished task (a booking started there) continues here,
         # unless this conversation has its own one waiting.
-        if absorbed.flow not in (None, self.name) and not turn.session.data.get(SUSPENDED):
+        if adoptable_by_code(turn.session, absorbed):
             merged = adopt(turn.session, absorbed)
             turn.session.flow, turn.session.step = merged.flow, merged.step
             turn.session.slots = merged.slots
@@ -164,6 +184,38 @@ class LinkingFlow:
             return normalise_phone(str(value))
         found = _PHONEISH.search(turn.text or "")
         return normalise_phone(found.group(0)) if found else None
+
+
+def link_event_reply(
+    status: str, t: Templates, language: str | None, session: Session | None
+) -> OutboundMessage:
+    """The answer to a link made by a platform event (Viber `context`, Instagram `ref`): what
+    the link did and, when it joined the chats, the question of the task that goes on (with
+    its buttons), so the customer can answer it right here."""
+    language = language if language in LANGUAGES else t.default_language
+    text = t(RESULT_TEMPLATES.get(status, "link_invalid"), language)
+    asked = session.slots.get(ASK) if session is not None and status == "linked" else None
+    if not isinstance(asked, dict) or not isinstance(asked.get("key"), str):
+        return OutboundMessage(text)
+    values = {k: _local(v, language) for k, v in (asked.get("values") or {}).items()}
+    buttons = tuple(
+        Button(_local(title, language), pay) for title, pay in asked.get("buttons") or ()
+    )
+    question = t(asked["key"], language, **values)
+    phone = bool(asked.get("phone"))
+    return OutboundMessage(
+        f"{text}\n\n{question}",
+        buttons=buttons,
+        request_phone=phone,
+        phone_label=t("share_phone_button", language) if phone else None,
+    )
+
+
+def _local(value: Any, language: str | None) -> str:
+    """`Turn.local` outside a turn: a text, or the one of ``language`` from a per-language map."""
+    if isinstance(value, dict):
+        return str(value.get(language) or value.get("en") or next(iter(value.values()), ""))
+    return str(value)
 
 
 def _code(text: str | None) -> str | None:

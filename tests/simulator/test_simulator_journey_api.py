@@ -74,7 +74,7 @@ async def test_each_tab_offers_the_other_messengers_as_its_own_link_buttons(
     await viber.say("link my accounts")
     asked = await viber.until(lambda r: bool(r.get("markup")), "with a keyboard")
     # first the phone question (share-phone), then the offer, last: Viber shows only the
-    # last message's keyboard, which is the link buttons
+    # last message's keyboard, so the offer's link buttons come with the share-phone key
     assert [b["ActionType"] for b in asked["markup"]["Buttons"]] == ["share-phone"]
     offer = await viber.until(lambda r: bool(r.get("markup")), "with link buttons")
     buttons = offer["markup"]["Buttons"]
@@ -82,15 +82,17 @@ async def test_each_tab_offers_the_other_messengers_as_its_own_link_buttons(
     assert [(b["ActionType"], b["Text"]) for b in buttons] == [
         ("open-url", "Continue in Telegram"),
         ("open-url", "Continue in Instagram"),
+        ("share-phone", "📱 Share my phone number"),
     ]
-    telegram_url, instagram_url = (b["ActionBody"] for b in buttons)
+    telegram_url, instagram_url = (b["ActionBody"] for b in buttons[:2])
     code = start_code(telegram_url)
     assert instagram_url == f"https://ig.me/m/{INSTAGRAM_USERNAME}?ref={code}"
 
-    # the Instagram link opened: a referral with the ref links the Instagram chat (silently:
-    # the worker answers a link made by an event with nothing)
+    # the Instagram link opened: a referral with the ref links the Instagram chat, and the
+    # bot says so there
     instagram = Tab(simulator, "instagram", person)
     await instagram.send(action="open", context=code)
+    await instagram.says("accounts are linked")
 
     async def linked() -> list[dict[str, Any]] | None:
         customers: list[dict[str, Any]] = (await timeline(simulator, person))["customers"]
