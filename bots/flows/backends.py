@@ -102,7 +102,10 @@ class OrderBackend(Protocol):
 
     async def get(self, number: str) -> OrderView | None: ...
 
-    async def for_customer(self, customer_id: int) -> list[OrderView]: ...
+    async def for_customer(self, customer_id: int) -> list[OrderView]:
+        """The customer's orders, newest first: placed under their id, or with one of their
+        verified phones and no customer id (never by an unverified phone)."""
+        ...
 
 
 class BookingBackend(Protocol):

@@ -1,4 +1,9 @@
-"""Shop orders (demo data behind the order-status flow)."""
+"""Shop orders (demo data behind the order-status flow).
+
+A customer's orders are those placed under their id, and those placed with one of their
+VERIFIED phones and no customer id (a shop order taken by phone): an unverified phone is only
+what somebody typed, and finds nothing.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,10 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Order, utcnow
+from storage.models import CustomerPhone, Order, utcnow
 
 __all__ = ["OrderRepository", "history_entry"]
 
@@ -36,7 +41,8 @@ class OrderRepository:
         return order
 
     async def for_customer(self, customer_id: int) -> list[Order]:
-        """The customer's orders, newest first."""
+        """The customer's orders (by id, or by a verified phone: the module docstring),
+        newest first."""
         return list(await self.session.scalars(for_customer_query(customer_id)))
 
     async def add(
@@ -99,9 +105,14 @@ def history_entry(status: str, at: dt.datetime) -> dict[str, str]:
 
 
 def for_customer_query(customer_id: int) -> Select[Order]:
-    """A customer's orders, newest first (for sync units of work too)."""
+    """A customer's orders, newest first (for sync units of work too): placed under their id,
+    or with one of their verified phones and no customer id."""
+    verified = select(CustomerPhone.phone).where(
+        CustomerPhone.customer_id == customer_id, CustomerPhone.verified.is_(True)
+    )
+    by_phone = and_(Order.customer_id.is_(None), Order.phone.in_(verified))
     return (
         select(Order)
-        .where(Order.customer_id == customer_id)
+        .where(or_(Order.customer_id == customer_id, by_phone))
         .order_by(Order.created_at.desc(), Order.id.desc())
     )

@@ -129,7 +129,8 @@ class CrossConversation:
                         order["number"],
                         status=order.get("status", "paid"),
                         items=order.get("items") or [{"name": "Electric toothbrush", "qty": 1}],
-                        customer_id=customer.id,
+                        # `by_phone: true`: taken by phone, with no customer id
+                        customer_id=None if order.get("by_phone") else customer.id,
                         phone=spec.get("phone"),
                         tracking_number=order.get("tracking"),
                         now=FROZEN_NOW,
@@ -189,7 +190,7 @@ class CrossConversation:
         given = await self._given(alias, channel)
         attempts = await self._link_attempts(who)
         posted = await self._post(alias, who, turn)
-        stored = await self._settled(who, posted, attempts)
+        stored = await self._settled(who, posted, attempts, before)
         sent = posted.inline + _this_turns(self.drivers.messages(who)[before:], stored)
         reply = Reply([m.text for m in sent], [b for m in sent for b in m.buttons])
         self.last[(alias, channel)] = reply
@@ -225,11 +226,14 @@ class CrossConversation:
         titles = [b["title"] for b in buttons]
         raise ScriptFailure(f"no button titled {which!r} on {channel}: {titles}")
 
-    async def _settled(self, who: Identity, posted: Posted, attempts: int) -> list[str] | None:
+    async def _settled(
+        self, who: Identity, posted: Posted, attempts: int, before: int
+    ) -> list[str] | None:
         """Wait until the turn is done: the inbound message stored with every reply sent (or,
-        for a deep-link event, the link attempt recorded). The stored replies' texts, which
-        tell this turn's messages from those of a concurrent turn on the same chat; None when
-        there is nothing to tell apart."""
+        for a deep-link event, the link attempt recorded and its answer sent: Viber's in the
+        webhook's response, elsewhere a message). The stored replies' texts, which tell this
+        turn's messages from those of a concurrent turn on the same chat; None when there is
+        nothing to tell apart."""
         if who.channel == "rest":
             return None  # answered in the request
         if posted.message_id is None:
@@ -238,6 +242,12 @@ class CrossConversation:
                 return await self._link_attempts(who) > attempts
 
             await wait_until(linked, timeout=SETTLE_SECONDS, what=f"{who.channel} link attempt")
+            if not posted.inline:
+                await wait_until(
+                    lambda: len(self.drivers.messages(who)) > before,
+                    timeout=SETTLE_SECONDS,
+                    what=f"the answer to the {who.channel} link",
+                )
             return None
         db = self.app[DATABASE]
 
