@@ -20,8 +20,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from storage.errors import BackendUnavailable
 from storage.models import utcnow
+from storage.redis import close_subscription, subscribe
 
 __all__ = ["EventBus", "HandoffEvent", "MemoryEventBus", "RedisEventBus", "Subscription"]
 
@@ -117,30 +117,13 @@ class RedisEventBus(EventBus):
         self._listener: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        pubsub = self._redis.pubsub()
-        try:
-            await pubsub.subscribe(self._channel)
-            async with asyncio.timeout(10):
-                while True:
-                    msg: Any = await pubsub.get_message(timeout=1.0)
-                    if msg is not None and msg["type"] in ("subscribe", b"subscribe"):
-                        break
-        except (RedisError, OSError, TimeoutError) as e:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
-            raise BackendUnavailable(f"cannot subscribe to {self._channel}: {e}") from e
+        pubsub = await subscribe(self._redis, self._channel)
         self._pubsub = pubsub
         self._listener = asyncio.create_task(self._listen(pubsub), name="handoff-events")
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
-        if self._pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
-            self._pubsub = None
+        await close_subscription(self._listener, self._pubsub)
+        self._listener, self._pubsub = None, None
 
     async def publish(self, event: HandoffEvent) -> None:
         try:

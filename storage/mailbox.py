@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from storage.errors import BackendUnavailable, StorageError
 from storage.keys import Keys
+from storage.redis import close_subscription, subscribe
 
 __all__ = ["MemoryReplyMailbox", "RedisReplyMailbox", "ReplyMailbox", "Waiter"]
 
@@ -127,32 +128,14 @@ class RedisReplyMailbox:
 
     async def start(self) -> None:
         """Subscribe to this node's channel and wait until the subscription is active."""
-        pubsub = self._redis.pubsub()
-        channel = self._keys.mailbox(self.node_id)
-        try:
-            await pubsub.subscribe(channel)
-            async with asyncio.timeout(10):
-                while True:
-                    msg: Any = await pubsub.get_message(timeout=1.0)
-                    if msg is not None and msg["type"] in ("subscribe", b"subscribe"):
-                        break
-        except (RedisError, OSError, TimeoutError) as e:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
-            raise BackendUnavailable(f"cannot subscribe to reply channel {channel}: {e}") from e
+        pubsub = await subscribe(self._redis, self._keys.mailbox(self.node_id))
         self._pubsub = pubsub
         self._listener = asyncio.create_task(self._listen(pubsub), name="mailbox-listener")
 
     async def close(self) -> None:
         """Unsubscribe and stop listening."""
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
-        if self._pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
-            self._pubsub = None
+        await close_subscription(self._listener, self._pubsub)
+        self._listener, self._pubsub = None, None
 
     def expect(self, request_id: str) -> contextlib.AbstractAsyncContextManager[Waiter]:
         """See `ReplyMailbox.expect`."""
