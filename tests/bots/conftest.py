@@ -154,6 +154,24 @@ async def fake_instagram() -> AsyncIterator[FakeInstagram]:
         yield fake
 
 
+def channel_settings(
+    telegram: FakeTelegram, viber: FakeViber, instagram: FakeInstagram
+) -> dict[str, Any]:
+    """Settings that switch on all three platform channels, each aimed at its fake."""
+    return {
+        "telegram_token": DEFAULT_TOKEN,
+        "telegram_webhook_secret": TG_SECRET,
+        "telegram_api_base": telegram.base_url,
+        "viber_token": VIBER_TOKEN,
+        "viber_api_base": viber.base_url,
+        "instagram_app_secret": IG_APP_SECRET,
+        "instagram_verify_token": IG_VERIFY_TOKEN,
+        "instagram_access_token": IG_ACCESS_TOKEN,
+        "instagram_account_id": ig.ACCOUNT_ID,
+        "instagram_api_base": instagram.base_url,
+    }
+
+
 @pytest.fixture
 async def service(
     make_settings: Callable[..., Settings],
@@ -162,18 +180,7 @@ async def service(
     fake_instagram: FakeInstagram,
 ) -> AsyncIterator[Service]:
     """The app with all three platform channels, each aimed at its loopback fake."""
-    settings = make_settings(
-        telegram_token=DEFAULT_TOKEN,
-        telegram_webhook_secret=TG_SECRET,
-        telegram_api_base=fake_telegram.base_url,
-        viber_token=VIBER_TOKEN,
-        viber_api_base=fake_viber.base_url,
-        instagram_app_secret=IG_APP_SECRET,
-        instagram_verify_token=IG_VERIFY_TOKEN,
-        instagram_access_token=IG_ACCESS_TOKEN,
-        instagram_account_id=ig.ACCOUNT_ID,
-        instagram_api_base=fake_instagram.base_url,
-    )
+    settings = make_settings(**channel_settings(fake_telegram, fake_viber, fake_instagram))
     db = Database(settings.database_url)
     try:
         await seed_demo(db)

@@ -17,17 +17,9 @@ from bots.identity import IdentityService, LinkSettings
 from storage.backends import Backends, open_backends
 from storage.db import Database
 from tests.bots import conftest as _bots
-from tests.bots.conftest import (
-    IG_ACCESS_TOKEN,
-    IG_APP_SECRET,
-    IG_VERIFY_TOKEN,
-    TG_SECRET,
-    VIBER_TOKEN,
-    Service,
-)
-from tests.fakes import instagram as ig
+from tests.bots.conftest import Service, channel_settings
 from tests.fakes.instagram import FakeInstagram
-from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
+from tests.fakes.telegram import FakeTelegram
 from tests.fakes.viber import FakeViber
 
 # the end-to-end fixtures of tests/bots, shared with this suite
@@ -85,16 +77,7 @@ async def app_service(
 ) -> AsyncIterator[Service]:
     """The real app on a loopback port, every channel aimed at its fake."""
     settings = make_settings(
-        telegram_token=DEFAULT_TOKEN,
-        telegram_webhook_secret=TG_SECRET,
-        telegram_api_base=fake_telegram.base_url,
-        viber_token=VIBER_TOKEN,
-        viber_api_base=fake_viber.base_url,
-        instagram_app_secret=IG_APP_SECRET,
-        instagram_verify_token=IG_VERIFY_TOKEN,
-        instagram_access_token=IG_ACCESS_TOKEN,
-        instagram_account_id=ig.ACCOUNT_ID,
-        instagram_api_base=fake_instagram.base_url,
+        **channel_settings(fake_telegram, fake_viber, fake_instagram),
         admin_token=ADMIN_TOKEN,
         telegram_bot_username=BOT_USERNAME,
         viber_chat_uri="omnirelay",
