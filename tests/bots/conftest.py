@@ -109,7 +109,7 @@ class Service:
 
     @property
     def app(self) -> web.Application:
-        return self.client.app  # type: ignore[return-value]
+        return self.client.app
 
     async def telegram(self, update: dict[str, Any], secret: str | None = TG_SECRET) -> Any:
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
