@@ -19,6 +19,7 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
+from nlu.thresholds import choose_threshold, fit_temperature, softmax, softmax_row
 from nlu.types import OUT_OF_SCOPE_INTENT
 
 _DIGITS = re.compile(r"\d")
@@ -200,7 +201,7 @@ class IntentClassifier:
         """Calibrated probabilities (rows sum to 1)."""
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float64)
-        return np.vstack([_softmax1(self._scores(t)[0] / self.temperature) for t in texts])
+        return np.vstack([softmax_row(self._scores(t)[0] / self.temperature) for t in texts])
 
     def score_one(self, text: str) -> tuple[FloatArray, float]:
         """One message: calibrated probabilities and the fallback score (see ``fallback_scores``).
@@ -208,7 +209,7 @@ class IntentClassifier:
         The path every parse takes, batch or not, so both give the same numbers.
         """
         scores, tokens = self._scores(text)
-        proba = _softmax1(scores / self.temperature)
+        proba = softmax_row(scores / self.temperature)
         top = float(proba.max())
         if not self.unknown_power:
             return proba, top
@@ -295,14 +296,9 @@ class IntentClassifier:
         idx = {lab: i for i, lab in enumerate(self.labels)}
         known = np.array([lab in idx for lab in labels])
         y = np.array([idx.get(lab, -1) for lab in labels])
-        best_t, best_nll = 1.0, np.inf
-        for t in np.geomspace(0.02, 5.0, 40):
-            p = _softmax(scores[known] / t)
-            nll = -np.mean(np.log(p[np.arange(int(known.sum())), y[known]] + 1e-12))
-            if nll < best_nll:
-                best_t, best_nll = float(t), float(nll)
+        best_t = fit_temperature(scores, known, y)
         self.temperature = best_t
-        proba = _softmax(scores / best_t)
+        proba = softmax(scores / best_t)
         oos = np.array([lab == OUT_OF_SCOPE_INTENT or lab not in idx for lab in labels])
         cfg = self.config
         enough = int(oos.sum()) >= cfg.min_oos_examples and (~oos).any()
@@ -328,45 +324,6 @@ class IntentClassifier:
             conf, correct, oos, oos_pred, oos_weight=cfg.oos_weight,
             min_oos_recall=cfg.min_oos_recall, max_fallback_loss=cfg.max_fallback_loss,
         )  # fmt: skip
-
-
-def choose_threshold(
-    conf: FloatArray,
-    correct: npt.NDArray[np.bool_],
-    oos: npt.NDArray[np.bool_],
-    oos_pred: npt.NDArray[np.bool_],
-    *,
-    oos_weight: float = 0.25,
-    min_oos_recall: float | None = None,
-    max_fallback_loss: float = 0.01,
-) -> tuple[float, float]:
-    """The fallback threshold chosen on validation data, and the objective it reaches.
-
-    ``conf``: each validation message's fallback score; ``correct``: the top intent is right;
-    ``oos``: the message is out of scope; ``oos_pred``: the top intent is ``out_of_scope``. A
-    message falls back when ``conf < threshold``. With out-of-scope messages the threshold
-    maximises ``(1 - oos_weight) * in-scope accuracy + oos_weight * out-of-scope recall``, or,
-    with ``min_oos_recall``, the in-scope accuracy among thresholds that keep that recall (the
-    lowest such threshold on ties). Without, it is the highest threshold that costs at most
-    ``max_fallback_loss`` of accuracy. Benchmarks apply the same function to other systems.
-    """
-    candidates = np.unique(np.concatenate([[0.0], np.round(conf, 3)]))
-    if oos.any() and (~oos).any():
-        best, best_score = 0.0, -np.inf
-        for t in candidates:
-            fallback = conf < t
-            in_acc = float(np.mean((correct & ~fallback)[~oos]))
-            oos_rec = float(np.mean((fallback | oos_pred)[oos]))
-            if min_oos_recall is None:
-                score = (1 - oos_weight) * in_acc + oos_weight * oos_rec
-            else:
-                score = in_acc if oos_rec >= min_oos_recall else oos_rec - 1.0
-            if score > best_score + 1e-9:
-                best, best_score = float(t), score
-        return best, best_score
-    base = float(np.mean(correct))
-    ok = [t for t in candidates if np.mean(correct & (conf >= t)) >= base - max_fallback_loss]
-    return (float(max(ok)) if ok else 0.0), 0.0
 
 
 @functools.lru_cache(maxsize=65536)
@@ -447,16 +404,3 @@ def _add_block(
     norm = math.sqrt(sum([v * v for v in block]))
     ids.extend([i + offset for i in counts] if offset else counts)
     vals.extend([v / norm for v in block])
-
-
-def _softmax1(z: FloatArray) -> FloatArray:
-    e = np.exp(z - z.max())
-    out: FloatArray = e / e.sum()
-    return out
-
-
-def _softmax(z: FloatArray) -> FloatArray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    out: FloatArray = e / e.sum(axis=1, keepdims=True)
-    return out

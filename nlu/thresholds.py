@@ -1,0 +1,81 @@
+"""Confidence calibration and the fallback threshold: temperature-scaled softmax, the
+temperature fitted on validation data, and the threshold rule (shared with the benchmarks that
+apply it to other systems)."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def fit_temperature(
+    scores: FloatArray, known: npt.NDArray[np.bool_], y: npt.NDArray[np.int_]
+) -> float:
+    """The softmax temperature that minimises the validation negative log-likelihood.
+
+    ``scores``: raw decision scores, one row per validation message; ``known``: the message's
+    intent is one of the model's labels; ``y``: its label index (only read where ``known``).
+    """
+    best_t, best_nll = 1.0, np.inf
+    for t in np.geomspace(0.02, 5.0, 40):
+        p = softmax(scores[known] / t)
+        nll = -np.mean(np.log(p[np.arange(int(known.sum())), y[known]] + 1e-12))
+        if nll < best_nll:
+            best_t, best_nll = float(t), float(nll)
+    return best_t
+
+
+def choose_threshold(
+    conf: FloatArray,
+    correct: npt.NDArray[np.bool_],
+    oos: npt.NDArray[np.bool_],
+    oos_pred: npt.NDArray[np.bool_],
+    *,
+    oos_weight: float = 0.25,
+    min_oos_recall: float | None = None,
+    max_fallback_loss: float = 0.01,
+) -> tuple[float, float]:
+    """The fallback threshold chosen on validation data, and the objective it reaches.
+
+    ``conf``: each validation message's fallback score; ``correct``: the top intent is right;
+    ``oos``: the message is out of scope; ``oos_pred``: the top intent is ``out_of_scope``. A
+    message falls back when ``conf < threshold``. With out-of-scope messages the threshold
+    maximises ``(1 - oos_weight) * in-scope accuracy + oos_weight * out-of-scope recall``, or,
+    with ``min_oos_recall``, the in-scope accuracy among thresholds that keep that recall (the
+    lowest such threshold on ties). Without, it is the highest threshold that costs at most
+    ``max_fallback_loss`` of accuracy. Benchmarks apply the same function to other systems.
+    """
+    candidates = np.unique(np.concatenate([[0.0], np.round(conf, 3)]))
+    if oos.any() and (~oos).any():
+        best, best_score = 0.0, -np.inf
+        for t in candidates:
+            fallback = conf < t
+            in_acc = float(np.mean((correct & ~fallback)[~oos]))
+            oos_rec = float(np.mean((fallback | oos_pred)[oos]))
+            if min_oos_recall is None:
+                score = (1 - oos_weight) * in_acc + oos_weight * oos_rec
+            else:
+                score = in_acc if oos_rec >= min_oos_recall else oos_rec - 1.0
+            if score > best_score + 1e-9:
+                best, best_score = float(t), score
+        return best, best_score
+    base = float(np.mean(correct))
+    ok = [t for t in candidates if np.mean(correct & (conf >= t)) >= base - max_fallback_loss]
+    return (float(max(ok)) if ok else 0.0), 0.0
+
+
+def softmax_row(z: FloatArray) -> FloatArray:
+    """Softmax of one row of scores."""
+    e = np.exp(z - z.max())
+    out: FloatArray = e / e.sum()
+    return out
+
+
+def softmax(z: FloatArray) -> FloatArray:
+    """Row-wise softmax of a score matrix."""
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    out: FloatArray = e / e.sum(axis=1, keepdims=True)
+    return out
