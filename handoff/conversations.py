@@ -1,5 +1,6 @@
 """Customer conversations that an agent or supervisor may pick up on their own
-(`GET /api/conversations`), and the bot context such a take-over starts from.
+(`GET /api/conversations`), the bot context such a take-over starts from, and the take-over
+itself (`POST /api/tickets`, through `HandoffService.take_over`).
 
 Who sees which conversation is the take-over rule itself, so the list never offers what
 `POST /api/tickets` would refuse: supervisors and admins see every customer; an agent sees a
@@ -15,21 +16,32 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from handoff.auth import Principal
 from handoff.config import HandoffConfig
-from handoff.errors import HandoffError
+from handoff.contracts import Escalation, mark, new_ticket
+from handoff.errors import Conflict, Forbidden, HandoffError, NotFound
 from handoff.models import OPEN_STATUSES, Agent, HandoffQueue, Ticket
 from handoff.routing import can_see, in_queue
 from storage.db import Database
 from storage.models import ChannelIdentity, Customer, CustomerPhone, Message
 from storage.sessions import Session, SessionStore
 
-__all__ = ["TakeOverContext", "list_conversations", "takeover_context"]
+if TYPE_CHECKING:
+    from handoff.service import HandoffService
+
+__all__ = [
+    "TakeOverContext",
+    "last_inbound",
+    "list_conversations",
+    "take_over",
+    "takeover_context",
+]
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -65,6 +77,71 @@ def takeover_context(
         flow=session.flow,
         slots=dict(session.slots),
         language=session.language or customer_language or default,
+    )
+
+
+async def take_over(service: HandoffService, customer_id: int, principal: Principal) -> Ticket:
+    """An agent or supervisor picks a conversation up on their own: a new ticket opened
+    already assigned to them (never queued or offered to anybody else), or the customer's
+    open ticket, claimed. Refused (403, 409) without side effects."""
+    if principal.agent_id is None:
+        raise Forbidden("the admin token is not an agent: log in as an agent to take over")
+    now = service.clock()
+    ticket = await service.open_ticket_of(customer_id)
+    if ticket is None:
+        ticket = await _open_taken(service, customer_id, principal, now)
+    if ticket is None:  # somebody opened one meanwhile: claim it, with its guards
+        ticket = await service.open_ticket_of(customer_id)
+    if ticket is None:
+        raise Conflict(f"the tickets of customer {customer_id} keep changing; try again")
+    if ticket.status != "assigned" or ticket.agent_id != principal.agent_id:
+        ticket = await service.router.claim(ticket.id, principal, now)
+    await service._set_session(customer_id, mark(ticket.id, "agent"))
+    return ticket
+
+
+async def _open_taken(
+    service: HandoffService, customer_id: int, principal: Principal, now: dt.datetime
+) -> Ticket | None:
+    """The new ticket of a take-over; None when the customer has an open one after all."""
+    session = await service.backends.sessions.get(customer_id)
+    async with service.db.session() as s:
+        last = await last_inbound(s, customer_id)
+        customer = await s.get(Customer, customer_id)
+    if last is None or customer is None:
+        raise NotFound(f"customer {customer_id} has never written to us")
+    context = takeover_context(session, last, customer.language, service.config.default_language)
+    topic = service.config.topic_for(context.flow, None)
+    if not principal.sees_all and not in_queue(
+        principal.skills, principal.languages, topic, context.language
+    ):
+        raise Forbidden(
+            f"a ticket of this customer goes to {topic}/{context.language}, not your queues"
+        )
+    esc = Escalation(
+        reason="agent_initiated",
+        flow=context.flow,
+        slots=context.slots,
+        language=context.language,
+        channel=last.channel,
+    )
+    queue = await service.router.queue_for(topic, context.language)
+    ticket = new_ticket(customer_id, esc, queue.id, now)
+    ticket.assigned_at = now
+    if not await service.router.open_assigned(ticket, principal):
+        return None
+    await service.emit("ticket.created", ticket, None, {"reason": esc.reason, "topic": topic})
+    await service.emit("ticket.assigned", ticket, principal.agent_id, {"agent": principal.name})
+    return (await service.router.load(ticket.id))[0]
+
+
+async def last_inbound(s: AsyncSession, customer_id: int) -> Message | None:
+    """The customer's latest inbound message: where replies go and what a take-over starts from."""
+    return await s.scalar(
+        select(Message)
+        .where(Message.customer_id == customer_id, Message.direction == "in")
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
     )
 
 

@@ -15,80 +15,34 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from handoff import conversations
 from handoff.auth import Principal
 from handoff.config import HandoffConfig
-from handoff.conversations import takeover_context
+from handoff.contracts import Escalation, Notice, Outlet, Texts, mark, new_ticket
 from handoff.errors import Conflict, Forbidden, HandoffError, NotFound
 from handoff.events import EventBus, HandoffEvent
 from handoff.hours import BusinessHours
 from handoff.models import OPEN_STATUSES, Agent, Ticket, TicketEvent
-from handoff.routing import Router, in_queue
+from handoff.routing import Router
 from handoff.webhook import WebhookSender
 from storage.backends import Backends
 from storage.db import Database
 from storage.errors import StaleSession
-from storage.models import Customer, Message, utcnow
+from storage.models import Message, utcnow
 from storage.repositories.messages import MessageRepository
 from storage.sessions import Session
 
-__all__ = ["HandoffService", "Notice", "Outlet", "Texts"]
+__all__ = ["CSAT_PAYLOAD", "Escalation", "HandoffService", "Notice", "Outlet", "Texts"]
 
 log = logging.getLogger(__name__)
 
 CSAT_PAYLOAD = "/csat_score"
 SESSION_RETRIES = 5
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """A reply the handoff package wants the customer to get: text and (title, payload) buttons."""
-
-    text: str
-    buttons: tuple[tuple[str, str], ...] = ()
-
-
-class Texts(Protocol):
-    """Reply templates (`bots.flows.templates.Templates`)."""
-
-    def __call__(self, key: str, language: str | None, **values: Any) -> str: ...
-
-    def raw(self, key: str, language: str | None) -> Any: ...
-
-
-class Outlet(Protocol):
-    """Hands a stored pending reply to this process's outbox."""
-
-    @property
-    def live(self) -> bool:
-        """Whether this process sends replies itself (else the sweeper of a worker does)."""
-        ...
-
-    def dispatch(
-        self,
-        row_id: int,
-        channel: str,
-        recipient_id: str,
-        body: dict[str, Any],
-        last_inbound_at: dt.datetime | None,
-    ) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Escalation:
-    reason: str
-    intent: str | None = None
-    flow: str | None = None
-    slots: dict[str, Any] | None = None
-    language: str = "uk"
-    channel: str | None = None
-    priority: int = 1
 
 
 class HandoffService:
@@ -148,7 +102,7 @@ class HandoffService:
         customer). True when created."""
         topic = self.config.topic_for(esc.flow, esc.intent)
         queue = await self.router.queue_for(topic, esc.language)
-        ticket = self._new_ticket(customer_id, esc, queue.id, now)
+        ticket = new_ticket(customer_id, esc, queue.id, now)
         try:
             async with self.db.transaction() as s:
                 s.add(ticket)
@@ -163,35 +117,6 @@ class HandoffService:
         await self.router.route(ticket.id, now)
         fresh, _ = await self.router.load(ticket.id)
         return fresh, True
-
-    def _new_ticket(
-        self, customer_id: int, esc: Escalation, queue_id: int, now: dt.datetime
-    ) -> Ticket:
-        task = None
-        if esc.flow:
-            task = {"flow": esc.flow, "resume": self._resume_intent(esc.flow, esc.intent)}
-        return Ticket(
-            customer_id=customer_id,
-            queue_id=queue_id,
-            status="queued",
-            reason=esc.reason[:100],
-            intent=esc.intent,
-            slots=esc.slots or {},
-            task=task,
-            language=esc.language,
-            channel=esc.channel,
-            priority=esc.priority,
-            created_at=now,
-        )
-
-    def _resume_intent(self, flow: str, intent: str | None) -> str | None:
-        starts = {
-            "order_status": "check_order_status",
-            "booking": "book_appointment",
-            "reschedule": "reschedule_appointment",
-            "cancel": "cancel_appointment",
-        }
-        return starts.get(flow) or (intent if intent in starts.values() else None)
 
     async def open_ticket_of(self, customer_id: int) -> Ticket | None:
         async with self.db.session() as s:
@@ -213,63 +138,15 @@ class HandoffService:
         return Notice(self.texts("handoff_wait", language, minutes=minutes))
 
     async def take_over(self, customer_id: int, principal: Principal) -> Ticket:
-        """An agent or supervisor picks a conversation up on their own: a new ticket opened
-        already assigned to them (never queued or offered to anybody else), or the customer's
-        open ticket, claimed. Refused (403, 409) without side effects."""
-        if principal.agent_id is None:
-            raise Forbidden("the admin token is not an agent: log in as an agent to take over")
-        now = self.clock()
-        ticket = await self.open_ticket_of(customer_id)
-        if ticket is None:
-            ticket = await self._open_taken(customer_id, principal, now)
-        if ticket is None:  # somebody opened one meanwhile: claim it, with its guards
-            ticket = await self.open_ticket_of(customer_id)
-        if ticket is None:
-            raise Conflict(f"the tickets of customer {customer_id} keep changing; try again")
-        if ticket.status != "assigned" or ticket.agent_id != principal.agent_id:
-            ticket = await self.router.claim(ticket.id, principal, now)
-        await self._set_session(customer_id, _mark(ticket.id, "agent"))
-        return ticket
-
-    async def _open_taken(
-        self, customer_id: int, principal: Principal, now: dt.datetime
-    ) -> Ticket | None:
-        """The new ticket of a take-over; None when the customer has an open one after all."""
-        session = await self.backends.sessions.get(customer_id)
-        async with self.db.session() as s:
-            last = await self._last_inbound(s, customer_id)
-            customer = await s.get(Customer, customer_id)
-        if last is None or customer is None:
-            raise NotFound(f"customer {customer_id} has never written to us")
-        context = takeover_context(session, last, customer.language, self.config.default_language)
-        topic = self.config.topic_for(context.flow, None)
-        if not principal.sees_all and not in_queue(
-            principal.skills, principal.languages, topic, context.language
-        ):
-            raise Forbidden(
-                f"a ticket of this customer goes to {topic}/{context.language}, not your queues"
-            )
-        esc = Escalation(
-            reason="agent_initiated",
-            flow=context.flow,
-            slots=context.slots,
-            language=context.language,
-            channel=last.channel,
-        )
-        queue = await self.router.queue_for(topic, context.language)
-        ticket = self._new_ticket(customer_id, esc, queue.id, now)
-        ticket.assigned_at = now
-        if not await self.router.open_assigned(ticket, principal):
-            return None
-        await self.emit("ticket.created", ticket, None, {"reason": esc.reason, "topic": topic})
-        await self.emit("ticket.assigned", ticket, principal.agent_id, {"agent": principal.name})
-        return (await self.router.load(ticket.id))[0]
+        """An agent or supervisor picks a conversation up on their own (see
+        `handoff.conversations.take_over`)."""
+        return await conversations.take_over(self, customer_id, principal)
 
     # ---- agents at work -------------------------------------------------------------------------
 
     async def claim(self, ticket_id: int, principal: Principal) -> Ticket:
         ticket = await self.router.claim(ticket_id, principal, self.clock())
-        await self._set_session(ticket.customer_id, _mark(ticket.id, "agent"))
+        await self._set_session(ticket.customer_id, mark(ticket.id, "agent"))
         return ticket
 
     async def agent_message(self, ticket_id: int, principal: Principal, text: str) -> Message:
@@ -329,7 +206,7 @@ class HandoffService:
                 to_agent=target.id,
                 data={"to_agent": target.id},
             )
-            await self._set_session(ticket.customer_id, _mark(ticket.id, "agent"))
+            await self._set_session(ticket.customer_id, mark(ticket.id, "agent"))
             await self.emit("ticket.transferred", ticket, target.id, {"agent": target.name})
             await self.emit("ticket.assigned", ticket, target.id, {"agent": target.name})
             return ticket
@@ -349,7 +226,7 @@ class HandoffService:
             actor=principal.agent_id,
             data={"queue": f"{new_queue.topic}/{new_queue.language}"},
         )
-        await self._set_session(ticket.customer_id, _mark(ticket.id, "pending"))
+        await self._set_session(ticket.customer_id, mark(ticket.id, "pending"))
         await self.emit(
             "ticket.transferred", ticket, principal.agent_id, {"queue_id": new_queue.id}
         )
@@ -460,14 +337,6 @@ class HandoffService:
                     continue
         raise Conflict(f"the session of customer {customer_id} keeps changing")
 
-    async def _last_inbound(self, s: AsyncSession, customer_id: int) -> Message | None:
-        return await s.scalar(
-            select(Message)
-            .where(Message.customer_id == customer_id, Message.direction == "in")
-            .order_by(Message.created_at.desc(), Message.id.desc())
-            .limit(1)
-        )
-
     async def _send(
         self,
         customer_id: int,
@@ -481,7 +350,7 @@ class HandoffService:
         """Store a pending reply on the customer's last channel and hand it to the outbox."""
         live = self.outlet is not None and self.outlet.live
         async with self.db.transaction() as s:
-            last = await self._last_inbound(s, customer_id)
+            last = await conversations.last_inbound(s, customer_id)
             if last is None:
                 raise NotFound(f"customer {customer_id} has never written to us")
             body = {
@@ -510,11 +379,3 @@ class HandoffService:
         if live and self.outlet is not None:
             self.outlet.dispatch(row.id, row.channel, row.external_user_id, body, last.created_at)
         return row
-
-
-def _mark(ticket_id: int, handoff: str) -> Callable[[Session], None]:
-    def change(session: Session) -> None:
-        session.handoff = handoff
-        session.data["ticket_id"] = ticket_id
-
-    return change
