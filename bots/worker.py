@@ -6,15 +6,12 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bots.channels.rest import encode_replies
 from bots.flows.understanding import FALLBACK
-from bots.identity import link_result_payload, wants_result
 from bots.identity_events import NO_ANSWER, LinkEvents
 from bots.messages import (
     ChannelEvent,
@@ -25,6 +22,8 @@ from bots.messages import (
     now_utc,
 )
 from bots.pipeline import Next, PendingSend, TurnContext, chain, notice_replies
+from bots.worker_identity import IDENTITY_CACHE_SIZE, Identities
+from bots.worker_identity import IDENTITY_CACHE_TTL as IDENTITY_CACHE_TTL
 from storage.errors import LockTimeout
 from storage.queue import Delivery
 from storage.repositories.conversations import ConversationRepository
@@ -45,19 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FINAL_ATTEMPT = 3  # from this delivery attempt on, a failing turn answers with an apology
-IDENTITY_CACHE_TTL = timedelta(seconds=60)  # identity -> customer changes only on linking
-IDENTITY_CACHE_SIZE = 50_000
 TOUCH_EVERY = timedelta(seconds=60)
-
-
-@dataclass(slots=True)
-class _KnownIdentity:
-    customer_id: int
-    name: str | None
-    phone: str | None
-    last_inbound_at: datetime | None
-    seen: datetime
-    resolved: float = 0.0  # wall clock of the lookup (see `IdentityService.moved_since`)
 
 
 class Worker:
@@ -83,6 +70,7 @@ class Worker:
         self.handoff = handoff  # tickets, relay to agents, CSAT; None: the bot only marks it
         self.db = db
         self.identity = identity  # linking by deep link / verified phone; None: off
+        self.identities = Identities(db, identity)  # identity -> customer, with its cache
         self.link_events = LinkEvents(identity, dialogue.t) if identity is not None else None
         self.clock = clock  # "now" of every turn; tests pin it (bots.flows.clock.Clock)
         self.backends = backends
@@ -98,12 +86,11 @@ class Worker:
         self.review_log = review_log
         self.send_lease = timedelta(seconds=send_lease)
         self.turns = TurnWriter(db)
-        self._identities: OrderedDict[tuple[str, str], _KnownIdentity] = OrderedDict()
         self._touched: dict[tuple[str, str], datetime] = {}
         self._turn = chain(
             [
                 self._mw_metrics,
-                self._mw_identity,
+                self.identities.mw_identity,
                 self._mw_lock,
                 self._mw_errors,
                 self._mw_dispatch,
@@ -154,7 +141,7 @@ class Worker:
             # Viber `context` / Instagram `ref` of a "continue in ..." link: link, and say so
             now = self.clock()
             pending = await self.link_events.handle(event, now)
-            self._identities.pop((event.channel, event.user_id), None)
+            self.identities.forget(event.channel, event.user_id)
             if pending is not None:
                 self.outbox.dispatch(pending, last_inbound_at=now)
         elif event.reply_to is not None:
@@ -187,78 +174,17 @@ class Worker:
             )
             await self._apologise(ctx)
 
-    async def _mw_identity(self, ctx: TurnContext, nxt: Next) -> None:
-        msg = ctx.message
-        key = (msg.channel, msg.user_id)
-        if self.identity is not None and (msg.deep_link or msg.contact_verified):
-            # A link code or a platform-verified phone may join this identity to another
-            # customer: done before the customer (and so the lock key) is looked up.
-            result = await self.identity.link_inbound(msg, ctx.now)
-            self._identities.pop(key, None)
-            if wants_result(result):
-                assert result is not None
-                ctx.message = msg = dataclasses.replace(
-                    msg, payload=link_result_payload(result.status)
-                )
-        known = self._identities.get(key)
-        if known is None or ctx.now - known.seen > IDENTITY_CACHE_TTL:
-            known = await self._resolve(ctx)
-            self._identities[key] = known
-            if len(self._identities) > IDENTITY_CACHE_SIZE:
-                self._identities.popitem(last=False)
-        else:
-            self._identities.move_to_end(key)
-        ctx.customer_id = known.customer_id
-        ctx.customer_name = known.name
-        ctx.customer_phone = known.phone
-        ctx.last_inbound_at = known.last_inbound_at
-        await nxt(ctx)
-
-    async def _resolve(self, ctx: TurnContext) -> _KnownIdentity:
-        """Read the identity; create customer and identity (a write) only when new."""
-        msg = ctx.message
-        async with self.db.session() as s:
-            found = await CustomerRepository(s).lookup(msg.channel, msg.user_id)
-        if found is None:
-            async with self.db.transaction() as s:
-                found = await CustomerRepository(s).resolve_identity(
-                    msg.channel,
-                    msg.user_id,
-                    display_name=msg.user_name,
-                    language=msg.language_hint,
-                    now=ctx.now,
-                )
-        customer, identity = found
-        return _KnownIdentity(
-            customer.id,
-            customer.display_name,
-            customer.phone,
-            identity.last_inbound_at,
-            ctx.now,
-            time.time(),
-        )
-
     async def _mw_lock(self, ctx: TurnContext, nxt: Next) -> None:
         assert ctx.customer_id is not None
         for _ in range(3):
             async with self.backends.locks.hold(ctx.customer_id, self.lock_timeout):
-                if not await self._identity_moved(ctx):
+                if not await self.identities.moved(ctx):
                     await nxt(ctx)
                     return
             # Merged into another profile (or a merge undone) since the identity was looked
             # up: the lock key changed, so look it up again and lock the right customer.
-            key = (ctx.message.channel, ctx.message.user_id)
-            known = self._identities[key] = await self._resolve(ctx)
-            ctx.customer_id, ctx.customer_name = known.customer_id, known.name
-            ctx.customer_phone, ctx.last_inbound_at = known.phone, known.last_inbound_at
+            await self.identities.relookup(ctx)
         raise LockTimeout(f"identity {ctx.message.channel}:{ctx.message.user_id} keeps moving")
-
-    async def _identity_moved(self, ctx: TurnContext) -> bool:
-        if self.identity is None or ctx.customer_id is None:
-            return False
-        known = self._identities.get((ctx.message.channel, ctx.message.user_id))
-        resolved = known.resolved if known is not None else 0.0
-        return await self.identity.moved_since(ctx.customer_id, resolved)
 
     async def _mw_dispatch(self, ctx: TurnContext, nxt: Next) -> None:
         await nxt(ctx)

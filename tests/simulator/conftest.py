@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
@@ -25,6 +25,9 @@ from tests.bots.conftest import (  # noqa: F401
     nlu_model_path,
     pg_e2e_url,
 )
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Page
 
 
 @dataclass
@@ -84,3 +87,23 @@ async def simulator(
             yield Simulator(f"http://127.0.0.1:{port}", settings, app, http)
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def page(browser: Browser, simulator: Simulator) -> AsyncIterator[Page]:
+    """The simulator page in a fresh browser context; fails on any JavaScript error."""
+    context = await browser.new_context()
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(simulator.base_url + "/")
+    yield page
+    await context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+async def say(page: Page, channel: str, text: str) -> None:
+    """Type `text` into a tab of the page and send it."""
+    tab = page.locator(f"#tab-{channel}")
+    await tab.locator("input.text").fill(text)
+    await tab.locator("button.send").click()

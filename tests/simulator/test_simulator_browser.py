@@ -3,35 +3,15 @@ person chats on each tab, taps the platform's buttons and shares a phone."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
-from tests.simulator.conftest import Simulator
+from tests.simulator.conftest import say
 
 # The `browser` fixture (tests/conftest.py) skips without chromium, and fails in CI.
 pytestmark = pytest.mark.browser
 # Waits for the page's reaction (Playwright polls the DOM); generous for two shared cores.
 WAIT_MS = 20_000
-
-
-@pytest.fixture
-async def page(browser: Browser, simulator: Simulator) -> AsyncIterator[Page]:
-    context = await browser.new_context()
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    await page.goto(simulator.base_url + "/")
-    yield page
-    await context.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
-
-
-async def say(page: Page, channel: str, text: str) -> None:
-    tab = page.locator(f"#tab-{channel}")
-    await tab.locator("input.text").fill(text)
-    await tab.locator("button.send").click()
 
 
 def bot_messages(page: Page, channel: str) -> object:

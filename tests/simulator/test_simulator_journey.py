@@ -6,36 +6,17 @@ timeline view showing one customer with messages from both channels."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
 from tests.fakes import wait_until
-from tests.simulator.conftest import Simulator
+from tests.simulator.conftest import Simulator, say
 from tests.simulator.journey import open_day
 
 # The `browser` fixture (tests/conftest.py) skips without chromium, and fails in CI.
 pytestmark = pytest.mark.browser
 WAIT_MS = 20_000  # Playwright polls the DOM until then; generous for two shared cores
-
-
-@pytest.fixture
-async def page(browser: Browser, simulator: Simulator) -> AsyncIterator[Page]:
-    context = await browser.new_context()
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    await page.goto(simulator.base_url + "/")
-    yield page
-    await context.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
-
-
-async def say(page: Page, channel: str, text: str) -> None:
-    tab = page.locator(f"#tab-{channel}")
-    await tab.locator("input.text").fill(text)
-    await tab.locator("button.send").click()
 
 
 async def test_booking_started_on_instagram_is_finished_on_telegram(page: Page) -> None:
