@@ -252,7 +252,7 @@ async def test_two_worker_processes_share_the_stream_in_order(
     assert len(fake_telegram.sent_messages()) == total, pool.logs()
     for chat in chats:
         texts = [m["text"] for m in fake_telegram.sent_messages(chat_id=chat)]
-        assert [n for n in orders if any(n in t for t in texts)] == orders
+        assert [n for n in orders if any(n in t for t in texts)] == orders, texts
         assert all(n in t for n, t in zip(orders, texts, strict=True)), texts
     counts = [await _processed(port) for port in pool.ports]
     assert sum(counts) == total, counts
