@@ -34,6 +34,25 @@ def payload(intent: str, **entities: Any) -> str:
     return f"/{intent}{orjson.dumps(entities).decode()}"
 
 
+# Intents that, without any slot in the message, are a digression from a flow in progress:
+# answered by the dialogue (or another flow), after which the flow asks its question again.
+DIGRESSIONS = frozenset(
+    {
+        "greet",
+        "goodbye",
+        "thank",
+        "request_human",
+        "ask_opening_hours",
+        "ask_address",
+        "ask_prices",
+        "check_order_status",
+        "link_account",
+        "forget_me",
+        "stop",
+    }
+)
+
+
 @dataclass(slots=True)
 class Turn:
     """One customer message as a flow sees it: no channel, no transport."""

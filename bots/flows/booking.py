@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import SQLAlchemyError
 
 from bots.flows.backends import BookingBackend, ServiceView
-from bots.flows.base import Turn, payload
+from bots.flows.base import DIGRESSIONS, Turn, payload
 from bots.flows.business import match_services
 from bots.flows.when import TimePicker, day_text, local_moment
 from bots.messages import Button
@@ -26,22 +26,6 @@ from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 
-# Intents that, without any slot in the message, are a digression (answered elsewhere).
-NOT_FOR_BOOKING = frozenset(
-    {
-        "greet",
-        "goodbye",
-        "thank",
-        "request_human",
-        "ask_opening_hours",
-        "ask_address",
-        "ask_prices",
-        "check_order_status",
-        "link_account",
-        "forget_me",
-        "stop",
-    }
-)
 # What the NLU makes of a bare name ("Іван Франко" reads as out of scope, "Тарас" as a code).
 NAME_INTENTS = frozenset({"inform", "nlu_fallback", "out_of_scope", "link_account"})
 CHANGEABLE = ("service", "date", "time", "name", "phone")
@@ -120,7 +104,7 @@ class BookingFlow:
         if changed:
             await self._advance(turn)
             return True
-        if intent in NOT_FOR_BOOKING:
+        if intent in DIGRESSIONS:
             return False
         if step == "confirm" and intent == "affirm":
             await self._book(turn)
@@ -161,7 +145,7 @@ class BookingFlow:
             return False
         if _NAME_PREFIX.match(turn.text or "") or u.intent in NAME_INTENTS:
             return True
-        return u.intent not in NOT_FOR_BOOKING | {"affirm", "deny"} or u.confidence < 0.6
+        return u.intent not in DIGRESSIONS | {"affirm", "deny"} or u.confidence < 0.6
 
     # ---- slots ---------------------------------------------------------------------------
 

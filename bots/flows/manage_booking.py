@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bots.flows.backends import BookingBackend, BookingView
-from bots.flows.base import Localised, Turn, payload
+from bots.flows.base import DIGRESSIONS, Localised, Turn, payload
 from bots.flows.when import TimePicker, day_text, local_moment, read_when, slot_title
 from storage.booking_errors import BookingNotFound, InvalidSlot, SlotTaken
 from storage.errors import Conflict
@@ -21,21 +21,6 @@ from storage.errors import Conflict
 # Intents a customer's "can I come at 3?" may be read as while a visit is being moved.
 BOOKING_INTENTS = frozenset({"book_appointment", "reschedule_appointment"})
 _REFERENCE = re.compile(r"\bBK-?[A-Z0-9]{6}\b", re.IGNORECASE)
-DIGRESSIONS = frozenset(
-    {
-        "greet",
-        "goodbye",
-        "thank",
-        "request_human",
-        "ask_opening_hours",
-        "ask_address",
-        "ask_prices",
-        "check_order_status",
-        "link_account",
-        "forget_me",
-        "stop",
-    }
-)
 
 
 class ManageBookingFlow:
