@@ -71,9 +71,10 @@ class BuiltinModel:
 
     @property
     def threshold(self) -> float:
-        """Fallback score (``IntentClassifier.fallback_scores``: the confidence, discounted for
-        words unseen in training) under which the intent becomes ``nlu_fallback``; tuned at
-        training time on validation data, unless ``fallback_threshold`` overrides it."""
+        """Fallback score (``IntentClassifier.fallback_scores``: the confidence or the top raw
+        score, discounted for words unseen in training) under which the intent becomes
+        ``nlu_fallback``; tuned at training time on validation data, unless
+        ``fallback_threshold`` overrides it."""
         if self.fallback_threshold is not None:
             return self.fallback_threshold
         return self.classifier.threshold
@@ -196,6 +197,7 @@ def train_data(
         "threshold": clf.threshold,
         "temperature": clf.temperature,
         "unknown_power": clf.unknown_power,
+        "fallback_base": clf.fallback_base,
         "examples": len(texts),
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "train_seconds": round(time.perf_counter() - t0, 2),

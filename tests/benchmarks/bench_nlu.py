@@ -73,7 +73,10 @@ def machine_info() -> dict[str, Any]:
 def threshold_rule(min_oos_recall: float | None) -> str:
     """How the fallback threshold was chosen on validation data (the same for every system)."""
     if min_oos_recall:
-        return f"max in-scope accuracy on val with oos recall on val >= {min_oos_recall}"
+        return (
+            f"max in-scope accuracy on val with the oos recall on val, one standard error down"
+            f" (lower Wilson bound, z=1), >= {min_oos_recall}"
+        )
     return "library default (expected accuracy, 25% out-of-scope traffic)"
 
 
@@ -156,6 +159,7 @@ def run_dataset(
         "threshold_tuned_on": "val split" if val else "15% hold-out of train",
         "threshold_rule": threshold_rule(min_oos_recall),
         "unknown_power": model.classifier.unknown_power,
+        "fallback_base": model.classifier.fallback_base,
     }
     has_oos = OUT_OF_SCOPE_INTENT in gold
     if has_oos:

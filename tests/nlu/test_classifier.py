@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nlu import BuiltinModel
-from nlu.classifier import ClassifierConfig, IntentClassifier
+from nlu.classifier import SCORE_SCALE, ClassifierConfig, IntentClassifier
 from nlu.types import FALLBACK_INTENT, OUT_OF_SCOPE_INTENT
 
 POOLS = {
@@ -105,3 +105,28 @@ def test_parse_falls_back_on_the_fallback_score(tiny_model: BuiltinModel) -> Non
         tiny_model.fallback_threshold = None
     assert before.intent != FALLBACK_INTENT and after.intent == FALLBACK_INTENT
     assert after.ranking == before.ranking and after.confidence == before.confidence
+
+
+@pytest.mark.parametrize("base", ["probability", "score"])
+def test_fallback_score_base(base: str) -> None:
+    """Both bases give the same fallback score one message at a time and in a batch; "score"
+    is the sigmoid of the top raw SVM score, discounted like the probability."""
+    tx, ty, vx, vy = _split(60)
+    clf = IntentClassifier(ClassifierConfig(fallback_bases=(base,))).fit(tx, ty, val=(vx, vy))
+    assert clf.fallback_base == base
+    proba = clf.predict_proba(vx)
+    batch = clf.fallback_scores(vx, proba)
+    assert np.allclose(batch, [clf.score_one(t)[1] for t in vx])
+    share = np.array([clf.known_share(t) for t in vx]) ** clf.unknown_power
+    if base == "score":
+        top = 1.0 / (1.0 + np.exp(-SCORE_SCALE * clf.decision(vx).max(axis=1)))
+    else:
+        top = proba.max(axis=1)
+    assert np.allclose(batch, top * share)
+    assert _oos_recall(clf, vx, vy) >= 0.9
+
+
+def test_fallback_base_chosen_on_validation_data_only_with_enough_oos() -> None:
+    tx, ty, vx, vy = _split(20)  # fewer than min_oos_examples: the plain probability
+    clf = IntentClassifier(ClassifierConfig(fallback_bases=("score",))).fit(tx, ty, val=(vx, vy))
+    assert clf.fallback_base == "probability"

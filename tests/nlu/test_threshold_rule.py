@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from nlu.classifier import choose_threshold
+from nlu.thresholds import wilson_lower
 from nlu.types import OUT_OF_SCOPE_INTENT, IntentScore, ParseResult
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,11 +50,31 @@ def _recall(conf: np.ndarray, oos: np.ndarray, oos_pred: np.ndarray, t: float) -
 
 def test_min_oos_recall_rule_is_the_lowest_threshold_with_that_recall() -> None:
     conf, correct, oos, oos_pred = _arrays(*_validation())
-    t, in_acc = choose_threshold(conf, correct, oos, oos_pred, min_oos_recall=0.7)
+    t, in_acc = choose_threshold(conf, correct, oos, oos_pred, min_oos_recall=0.7, recall_z=0)
     assert _recall(conf, oos, oos_pred, t) >= 0.7
     lower = [c for c in np.unique(np.round(conf, 3)) if c < t]
     assert all(_recall(conf, oos, oos_pred, c) < 0.7 for c in lower)
     assert in_acc == pytest.approx(float(np.mean((correct & (conf >= t))[~oos])))
+
+
+def test_min_oos_recall_must_hold_one_standard_error_down() -> None:
+    """By default the recall that must reach the floor is the lower Wilson bound of the
+    validation recall: a margin that shrinks as out-of-scope validation messages grow."""
+    conf, correct, oos, oos_pred = _arrays(*_validation())
+    n = int(oos.sum())
+    bare, _ = choose_threshold(conf, correct, oos, oos_pred, min_oos_recall=0.7, recall_z=0)
+    t, _ = choose_threshold(conf, correct, oos, oos_pred, min_oos_recall=0.7)
+    assert t > bare
+    assert wilson_lower(_recall(conf, oos, oos_pred, t), n, 1.0) >= 0.7
+    lower = [c for c in np.unique(np.round(conf, 3)) if c < t]
+    assert all(wilson_lower(_recall(conf, oos, oos_pred, c), n, 1.0) < 0.7 for c in lower)
+
+
+def test_wilson_lower_bound() -> None:
+    assert wilson_lower(0.7, 100, 0.0) == 0.7
+    assert wilson_lower(0.75, 100, 1.0) == pytest.approx(0.7047, abs=1e-3)
+    assert wilson_lower(0.75, 10_000, 1.0) == pytest.approx(0.7457, abs=1e-3)
+    assert wilson_lower(1.0, 20, 1.0) < 1.0 and wilson_lower(0.0, 20, 1.0) == 0.0
 
 
 def test_default_rule_weighs_recall_by_the_oos_share() -> None:
