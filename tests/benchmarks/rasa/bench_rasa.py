@@ -185,31 +185,38 @@ def main() -> int:
     args = p.parse_args()
     floor = args.min_oos_recall or None
     info = machine_info()
-    builtin, rasa = [], []
+    builtin: list[dict[str, Any]] = []
+    rasa: list[dict[str, Any]] = []
+
+    def write() -> None:
+        # Written after every dataset: a Rasa run takes hours here, and what finished is kept.
+        Path(args.out).write_text(
+            json.dumps(
+                {
+                    "benchmark": "nlu-vs-rasa",
+                    "command": " ".join(sys.argv),
+                    "machine": info,
+                    "rasa_epochs": args.epochs,
+                    "threshold_rule": threshold_rule(floor),
+                    "builtin": builtin,
+                    "rasa": rasa,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+
     with tempfile.TemporaryDirectory(prefix="omnirelay-rasa-") as tmp:
         for name in args.datasets.split(","):
             folder = Path(args.data) / name
             print(f"[bench-rasa] built-in on {name}", file=sys.stderr, flush=True)
             builtin.append(run_dataset(name, folder, 1000, floor))
+            write()
             print(f"[bench-rasa] Rasa 3.6 DIET on {name}", file=sys.stderr, flush=True)
             rasa.append(run_rasa(name, folder, args.rasa, args.epochs, Path(tmp), floor))
+            write()
     print("built-in:\n" + table(builtin))
     print(f"Rasa 3.6 DIET ({args.epochs} epochs; latency over HTTP):\n" + table(rasa))
-    Path(args.out).write_text(
-        json.dumps(
-            {
-                "benchmark": "nlu-vs-rasa",
-                "command": " ".join(sys.argv),
-                "machine": info,
-                "rasa_epochs": args.epochs,
-                "threshold_rule": threshold_rule(floor),
-                "builtin": builtin,
-                "rasa": rasa,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
     return 0
 
 

@@ -17,13 +17,15 @@ RASA_VENV=${RASA_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/omnirelay/rasa-3.6}
 RASA_EPOCHS=${RASA_EPOCHS:-100}
 RASA_DATASETS=${RASA_DATASETS:-banking77,clinc150}
 
-if [ ! -x "$RASA_VENV/bin/rasa" ]; then
+# Rasa 3.6 imports pkg_resources, which setuptools 81+ no longer ships (pip pulls in the newest).
+if [ ! -x "$RASA_VENV/bin/rasa" ] || ! "$RASA_VENV/bin/python" -c "import pkg_resources" 2>/dev/null; then
     echo "installing Rasa 3.6 into $RASA_VENV (one-off, several minutes)" >&2
     "$RASA_PYTHON" -m venv "$RASA_VENV"
     "$RASA_VENV/bin/pip" install --upgrade pip
-    "$RASA_VENV/bin/pip" install "rasa==3.6.20"
+    "$RASA_VENV/bin/pip" install "rasa==3.6.20" "setuptools<70"
 fi
 
+export RASA_TELEMETRY_ENABLED=false
 mkdir -p "$(dirname "$OUT")"
 exec .venv/bin/python tests/benchmarks/rasa/bench_rasa.py \
     --data "$DATA" --out "$OUT" --rasa "$RASA_VENV/bin/rasa" \
