@@ -157,6 +157,9 @@ def run_rasa(
             out["threshold"] = thr
             out["threshold_rule"] = threshold_rule(min_oos_recall)
             out["in_scope_accuracy"] = round(float(np.mean([pred[i] == gold[i] for i in ins])), 4)
+            out["in_scope_accuracy_no_threshold"] = round(
+                float(np.mean([results[i].intent == gold[i] for i in ins])), 4
+            )
             out["oos_recall"] = round(
                 float(np.mean([pred[i] == OUT_OF_SCOPE_INTENT for i in oos])), 4
             )
