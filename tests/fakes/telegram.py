@@ -22,15 +22,21 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import json
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.telegram_control import add_control_routes
+from tests.fakes.telegram_protocol import (
+    ERROR_DESCRIPTIONS,
+    TelegramApiError,
+    check_markup,
+    read_params,
+)
 from tests.fakes.telegram_updates import (  # noqa: F401 (re-exported for tests)
     BOT_USERNAME,
     callback_update,
@@ -58,28 +64,6 @@ _METHODS = (
 )
 _CANONICAL = {m.lower(): m for m in _METHODS}
 
-# Fields that arrive as JSON strings in query/form bodies, and fields Telegram coerces to ints.
-_JSON_FIELDS = {
-    "reply_markup",
-    "allowed_updates",
-    "entities",
-    "link_preview_options",
-    "reply_parameters",
-}
-_INT_FIELDS = {"message_id", "offset", "limit", "timeout", "max_connections", "cache_time"}
-_BOOL_FIELDS = {"drop_pending_updates", "show_alert", "disable_notification", "protect_content"}
-
-_DEFAULT_DESCRIPTIONS = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden: bot was blocked by the user",
-    404: "Not Found",
-    409: "Conflict",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class Call:
@@ -97,18 +81,6 @@ class _Failure:
     status: int
     description: str
     parameters: dict[str, Any] | None
-
-
-class TelegramApiError(Exception):
-    """Raised inside the fake to answer with a Telegram error envelope."""
-
-    def __init__(
-        self, status: int, description: str, parameters: dict[str, Any] | None = None
-    ) -> None:
-        super().__init__(description)
-        self.status = status
-        self.description = description
-        self.parameters = parameters
 
 
 @dataclass
@@ -153,9 +125,7 @@ class FakeTelegram:
         self.held: dict[str, int] = defaultdict(int)  # calls waiting in a hold, per method
         self.app = web.Application()
         self.app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self.app.router.add_get("/_fake/calls", self._ctl_calls)
-        self.app.router.add_post("/_fake/updates", self._ctl_push)
-        self.app.router.add_post("/_fake/fail", self._ctl_fail)
+        add_control_routes(self)
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -203,7 +173,7 @@ class FakeTelegram:
         2016-era answers that had no parameters.
         """
         if description is None:
-            description = _DEFAULT_DESCRIPTIONS.get(status, "Error")
+            description = ERROR_DESCRIPTIONS.get(status, "Error")
             if status == 429 and retry_after is not None:
                 description = f"Too Many Requests: retry after {retry_after}"
         params = dict(parameters or {})
@@ -281,7 +251,7 @@ class FakeTelegram:
         method = _CANONICAL.get(raw_method.lower(), raw_method)
         ctype = request.content_type if request.can_read_body else ""
         try:
-            params = await _read_params(request)
+            params = await read_params(request)
         except TelegramApiError as e:
             return self._finish(method, {}, e, ctype)
         try:
@@ -405,7 +375,7 @@ class FakeTelegram:
         if len(str(text).encode("utf-16-le")) // 2 > 4096:
             raise TelegramApiError(400, "Bad Request: message is too long")
         markup = params.get("reply_markup")
-        _check_markup(markup)
+        check_markup(markup)
         message_id = next(self._message_ids)
         chat: dict[str, Any] = {"id": chat_id}
         if isinstance(chat_id, int) and chat_id > 0:
@@ -432,7 +402,7 @@ class FakeTelegram:
 
     async def _m_editmessagereplymarkup(self, params: dict[str, Any]) -> Any:
         markup = params.get("reply_markup")
-        _check_markup(markup)
+        check_markup(markup)
         if params.get("inline_message_id"):
             return True
         key: tuple[Any, Any] = (params.get("chat_id"), params.get("message_id"))
@@ -446,88 +416,6 @@ class FakeTelegram:
             message.pop("reply_markup", None)
         self.state.messages[key] = message
         return message
-
-    # ---- control API for out-of-process use (benchmarks) -----------------------------------
-
-    async def _ctl_calls(self, request: web.Request) -> web.Response:
-        """`GET /_fake/calls?method=sendMessage&after=N&timeout=S`: calls with index >= N."""
-        after = int(request.query.get("after", "0"))
-        method = request.query.get("method")
-
-        def pick() -> list[Call]:
-            calls = self.calls[after:]
-            return [c for c in calls if method is None or c.method.lower() == method.lower()]
-
-        timeout = float(request.query.get("timeout", "0"))
-        if timeout > 0:
-            with contextlib.suppress(TimeoutError):
-                await self.wait_for(lambda: bool(pick()), timeout=timeout)
-        return web.json_response({"next": len(self.calls), "calls": [asdict(c) for c in pick()]})
-
-    async def _ctl_push(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        for update in body if isinstance(body, list) else [body]:
-            self.push_update(update)
-        return web.json_response({"ok": True})
-
-    async def _ctl_fail(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.fail_next(**body)
-        return web.json_response({"ok": True})
-
-
-def _check_markup(markup: Any) -> None:
-    if markup is None:
-        return
-    if not isinstance(markup, dict):
-        raise TelegramApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
-    for row in markup.get("inline_keyboard") or ():
-        for button in row:
-            data = button.get("callback_data")
-            if data is not None and not 1 <= len(str(data).encode()) <= 64:
-                raise TelegramApiError(400, "Bad Request: BUTTON_DATA_INVALID")
-            url = button.get("url")
-            # "HTTP or tg:// URL": another scheme (viber://) is refused, as Telegram does
-            if url is not None and not str(url).lower().startswith(
-                ("http://", "https://", "tg://")
-            ):
-                raise TelegramApiError(400, "Bad Request: BUTTON_URL_INVALID")
-            if (data is None) == (url is None):
-                raise TelegramApiError(400, "Bad Request: BUTTON_TYPE_INVALID")
-
-
-async def _read_params(request: web.Request) -> dict[str, Any]:
-    params: dict[str, Any] = dict(request.query)
-    ctype = request.content_type
-    if request.method == "POST" and request.can_read_body:
-        if ctype == "application/json":
-            try:
-                body = await request.json()
-            except ValueError as e:
-                raise TelegramApiError(400, "Bad Request: can't parse JSON") from e
-            if not isinstance(body, dict):
-                raise TelegramApiError(400, "Bad Request: can't parse JSON")
-            return {**params, **body}
-        form = await request.post()
-        params.update({k: v for k, v in form.items() if isinstance(v, str)})
-    return {k: _coerce(k, v) for k, v in params.items()}
-
-
-def _coerce(key: str, value: str) -> Any:
-    """Form/query values are strings; turn them into what Telegram would read."""
-    if key in _JSON_FIELDS:
-        try:
-            return json.loads(value)
-        except ValueError as e:
-            raise TelegramApiError(400, f"Bad Request: can't parse {key} JSON object") from e
-    if key == "chat_id" or key in _INT_FIELDS:
-        try:
-            return int(value)
-        except ValueError:
-            return value  # "@channelusername"
-    if key in _BOOL_FIELDS:
-        return value.lower() in ("true", "1")
-    return value
 
 
 async def _serve(host: str, port: int, tokens: list[str], record: bool) -> None:
