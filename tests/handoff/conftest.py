@@ -4,6 +4,7 @@ API) on both backends, and a small client for the agent API over HTTP."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -125,10 +126,12 @@ async def api(handoff_settings: Callable[..., Settings]) -> AsyncIterator[Api]:
         yield Api(client, settings)
 
 
+@contextlib.asynccontextmanager
 async def sse_events(
     client: TestClient[web.Request, web.Application], token: str
-) -> tuple[Any, asyncio.Queue[dict[str, Any]]]:
-    """Open `GET /api/events`; events are parsed into a queue by a background reader."""
+) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+    """Open `GET /api/events` for the block; events are parsed into the yielded queue by a
+    background reader, which is stopped and the stream closed on the way out."""
     resp = await client.get("/api/events", headers={"Authorization": f"Bearer {token}"})
     assert resp.status == 200
     assert resp.headers["Content-Type"].startswith("text/event-stream")
@@ -149,7 +152,13 @@ async def sse_events(
 
     task = asyncio.create_task(read())
     await asyncio.sleep(0)
-    return (resp, task), queue
+    try:
+        yield queue
+    finally:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        resp.close()
 
 
 async def next_event(

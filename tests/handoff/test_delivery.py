@@ -5,7 +5,6 @@ backends."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -43,8 +42,7 @@ async def test_agent_reply_outcomes_are_reported(api: Api, fake_telegram: FakeTe
     [ticket] = await api.tickets(token)
     await api.ok("POST", f"/api/tickets/{ticket['id']}/claim", token)
 
-    (stream, reader), events = await sse_events(api.client, token)
-    try:
+    async with sse_events(api.client, token) as events:
         sent = await _reply(api, token, ticket["id"], "Hello, Vira here")
         event = (await next_event(events, "message.delivery"))["data"]
         assert event["ticket_id"] == ticket["id"] and event["agent_id"] == agent_id
@@ -70,11 +68,6 @@ async def test_agent_reply_outcomes_are_reported(api: Api, fake_telegram: FakeTe
         assert event["data"]["message_id"] == blocked["id"]
         assert event["data"]["delivery"] == "undeliverable"
         assert "blocked" in event["data"]["error"]
-    finally:
-        reader.cancel()
-        with contextlib.suppress(BaseException):
-            await reader
-        stream.close()
 
     # a console that reloads the ticket finds each outcome on its line and the failures on
     # the ticket's timeline
@@ -95,8 +88,7 @@ async def test_bot_replies_are_not_reported_as_agent_deliveries(
 ) -> None:
     _, token = await api.add_agent("yana", ["general"])
     chat = new_chat_id()
-    (stream, reader), events = await sse_events(api.client, token)
-    try:
+    async with sse_events(api.client, token) as events:
         await api.telegram(text_update(chat, "talk to a human please", update_id=new_update_id()))
         await fake_telegram.wait_for(lambda: len(fake_telegram.sent_messages(chat)) >= 2)
         [ticket] = await api.tickets(token)
@@ -105,11 +97,6 @@ async def test_bot_replies_are_not_reported_as_agent_deliveries(
         # the first delivery event is the agent's reply, not the bot's earlier notices
         event = (await next_event(events, "message.delivery"))["data"]
         assert event["data"]["text"] == "Yana here"
-    finally:
-        reader.cancel()
-        with contextlib.suppress(BaseException):
-            await reader
-        stream.close()
 
 
 async def test_a_failed_receipt_after_sending_is_reported(
@@ -134,8 +121,7 @@ async def test_a_failed_receipt_after_sending_is_reported(
         await fake_viber.wait_for("send_message", within=10)
         [ticket] = await api.tickets(token)
         await api.ok("POST", f"/api/tickets/{ticket['id']}/claim", token)
-        (stream, reader), events = await sse_events(client, token)
-        try:
+        async with sse_events(client, token) as events:
             reply = await _reply(api, token, ticket["id"], "Zoya here")
             sent = (await next_event(events, "message.delivery"))["data"]["data"]
             assert (sent["message_id"], sent["delivery"]) == (reply["id"], "sent")
@@ -151,11 +137,6 @@ async def test_a_failed_receipt_after_sending_is_reported(
             failed = (await next_event(events, "message.delivery"))["data"]["data"]
             assert (failed["message_id"], failed["delivery"]) == (reply["id"], "failed")
             assert failed["error"] == "device offline too long"
-        finally:
-            reader.cancel()
-            with contextlib.suppress(BaseException):
-                await reader
-            stream.close()
         detail = await api.ok("GET", f"/api/tickets/{ticket['id']}", token)
         [line] = [m for m in detail["transcript"] if m["id"] == reply["id"]]
         assert line["status"] == "failed" and line["error"] == "device offline too long"

@@ -4,7 +4,6 @@ a worker's outbox sweeper does."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -154,15 +153,9 @@ async def test_reply_taken_by_a_gateway_is_tagged_when_a_worker_sweeper_sends_it
             await _age_conversation(db, ticket["customer_id"], hours=24 * 8)
             late = "Are you still there?"
             # ... and the agent hears of it live, from the worker that gave up, through Redis
-            (stream, reader), events = await sse_events(gateway, token)
-            try:
+            async with sse_events(gateway, token) as events:
                 await api.ok("POST", f"/api/tickets/{ticket['id']}/messages", token, {"text": late})
                 event = (await next_event(events, "message.delivery", within=20))["data"]
-            finally:
-                reader.cancel()
-                with contextlib.suppress(BaseException):
-                    await reader
-                stream.close()
             assert event["ticket_id"] == ticket["id"]
             assert event["data"]["delivery"] == "undeliverable" and event["data"]["text"] == late
             assert await wait_until(lambda: _final_status(db, late), timeout=20) == "undeliverable"

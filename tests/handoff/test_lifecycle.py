@@ -3,7 +3,6 @@ replies out at the fake Bot API; on both backends."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from typing import Any
 
@@ -82,8 +81,7 @@ async def test_agent_relay_close_and_csat_over_telegram(
     claimed = await api.ok("POST", f"/api/tickets/{ticket['id']}/claim", token)
     assert claimed["status"] == "assigned" and claimed["agent_id"] == agent_id
 
-    (stream, reader), events = await sse_events(api.client, token)
-    try:
+    async with sse_events(api.client, token) as events:
         sent_before = len(fake_telegram.sent_messages(chat))
         await api.telegram(text_update(chat, "A1003 досі не прийшло", update_id=new_update_id()))
         relayed = await next_event(events, "message.customer")
@@ -127,11 +125,6 @@ async def test_agent_relay_close_and_csat_over_telegram(
             lambda: any(m["text"] == "Перевіряю!" for m in fake_telegram.sent_messages(chat))
         )
         await next_event(events, "message.agent")
-    finally:
-        reader.cancel()
-        with contextlib.suppress(BaseException):
-            await reader
-        stream.close()
     rows = await _rows(api, "telegram", str(chat))
     agent_rows = [r for r in rows if r.sender_kind == "agent"]
     assert [r.text for r in agent_rows] == ["Перевіряю!"]

@@ -5,7 +5,6 @@ through the agent API over HTTP on both backends."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from sqlalchemy import func, select
@@ -153,8 +152,7 @@ async def test_conversations_list_search_visibility_and_a_supervisors_take_over(
 
     # the admin token is nobody to take over as
     assert (await api.call("POST", "/api/tickets", ADMIN, {"customer_id": olena}))[0] == 403
-    (stream, reader), events = await sse_events(api.client, sup)
-    try:
+    async with sse_events(api.client, sup) as events:
         taken = await api.ok("POST", "/api/tickets", sup, {"customer_id": olena})
         assert taken["status"] == "assigned" and taken["agent_id"] == sup_id
         assert taken["reason"] == "agent_initiated" and taken["language"] == "uk"
@@ -163,11 +161,6 @@ async def test_conversations_list_search_visibility_and_a_supervisors_take_over(
         relayed = await next_event(events, "message.customer")
         assert relayed["data"]["data"]["text"] == "ви тут?"
         assert relayed["data"]["ticket_id"] == taken["id"]
-    finally:
-        reader.cancel()
-        with contextlib.suppress(BaseException):
-            await reader
-        stream.close()
     [row] = (await api.ok("GET", "/api/conversations?q=Олена", uk_agent))["conversations"]
     assert row["open_ticket"] == {
         **row["open_ticket"],
