@@ -74,8 +74,8 @@ def threshold_rule(min_oos_recall: float | None) -> str:
     """How the fallback threshold was chosen on validation data (the same for every system)."""
     if min_oos_recall:
         return (
-            f"max in-scope accuracy on val with the oos recall on val, one standard error down"
-            f" (lower Wilson bound, z=1), >= {min_oos_recall}"
+            f"max in-scope accuracy on val with the oos recall on val, standard errors down"
+            f" (lower Wilson bound, z={ClassifierConfig().oos_recall_z:g}), >= {min_oos_recall}"
         )
     return "library default (expected accuracy, 25% out-of-scope traffic)"
 

@@ -11,7 +11,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from nlu.classifier import choose_threshold
+from nlu.classifier import ClassifierConfig, choose_threshold
 from nlu.thresholds import wilson_lower
 from nlu.types import OUT_OF_SCOPE_INTENT, IntentScore, ParseResult
 
@@ -113,5 +113,8 @@ def test_rasa_benchmark_applies_the_builtin_rule(floor: float | None) -> None:
     """Rasa's confidences go through the same rule as the built-in model's scores."""
     bench = _bench_rasa()
     results, gold = _validation(seed=1)
-    expected, _ = choose_threshold(*_arrays(results, gold), min_oos_recall=floor)
+    cfg = ClassifierConfig()
+    expected, _ = choose_threshold(
+        *_arrays(results, gold), min_oos_recall=floor, recall_z=cfg.oos_recall_z
+    )
     assert bench.pick_threshold(results, gold, floor) == expected

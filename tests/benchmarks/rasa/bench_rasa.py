@@ -117,6 +117,7 @@ def pick_threshold(val: list[ParseResult], gold: list[str], min_oos_recall: floa
         np.array([p == OUT_OF_SCOPE_INTENT for p in pred]),
         oos_weight=ClassifierConfig().oos_weight,
         min_oos_recall=min_oos_recall,
+        recall_z=ClassifierConfig().oos_recall_z,
     )
     return threshold
 
