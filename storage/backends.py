@@ -8,7 +8,13 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from storage.dedup import DuplicateFilter, MemoryDuplicateFilter, RedisDuplicateFilter
-from storage.keys import DEDUP_TTL_SECONDS, PARTITION_LEASE_MS, SESSION_TTL_SECONDS, Keys
+from storage.keys import (
+    DEDUP_TTL_SECONDS,
+    LOCK_LEASE_MS,
+    PARTITION_LEASE_MS,
+    SESSION_TTL_SECONDS,
+    Keys,
+)
 from storage.locks import CustomerLocks, MemoryCustomerLocks, RedisCustomerLocks
 from storage.mailbox import MemoryReplyMailbox, RedisReplyMailbox, ReplyMailbox
 from storage.queue import MessageQueue
@@ -51,6 +57,7 @@ async def open_backends(
     consumer_id: str | None = None,
     lease_ms: int = PARTITION_LEASE_MS,
     max_attempts: int = 5,
+    lock_lease_ms: int = LOCK_LEASE_MS,
 ) -> Backends:
     """In-memory backends when ``redis_url`` is None, Redis ones otherwise.
 
@@ -84,7 +91,7 @@ async def open_backends(
             max_attempts=max_attempts,
         ),
         dedup=RedisDuplicateFilter(redis, keys, dedup_ttl),
-        locks=RedisCustomerLocks(redis, keys),
+        locks=RedisCustomerLocks(redis, keys, lease_ms=lock_lease_ms),
         mailbox=mailbox,
         redis=redis,
         keys=keys,

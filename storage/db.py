@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from storage import fences
 from storage.errors import BackendUnavailable
 
 if TYPE_CHECKING:
@@ -77,12 +78,18 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside a transaction: committed on success, rolled back on error."""
+        """A session inside a transaction: committed on success, rolled back on error.
+
+        Inside a fenced turn (`storage.fences.fenced`) it first checks that the turn's lease is
+        still current and raises `FenceLost` (nothing written) when it is not.
+        """
         if self._write_lock is None:
             async with self._sessions() as s, s.begin():
+                await fences.check(s)
                 yield s
             return
         async with self._write_lock, self._sessions() as s, s.begin():
+            await fences.check(s)
             yield s
 
     async def run(self, work: Callable[[Session], T], *, write: bool = True) -> T:

@@ -34,3 +34,11 @@ class LockTimeout(StorageError):
 
 class BackendUnavailable(StorageError):
     """The database or Redis server cannot be reached."""
+
+
+class FenceLost(Conflict):
+    """The lease a piece of work was started under has passed to another holder.
+
+    Raised by a write guarded by a fencing token that is no longer current: the work is
+    abandoned without side effects, and the new holder does it instead.
+    """

@@ -48,6 +48,10 @@ class Keys:
         """The lease naming the consumer process that currently owns a partition."""
         return f"{self.prefix}:queue:{{q:{partition}}}:lease"
 
+    def partition_fence(self, partition: int) -> str:
+        """The counter that hands out the fencing token of each new lease of a partition."""
+        return f"{self.prefix}:queue:{{q:{partition}}}:fence"
+
     def consumers(self) -> str:
         """ZSET of live queue consumer processes scored by last heartbeat (ms)."""
         return f"{self.prefix}:queue:consumers"

@@ -281,6 +281,17 @@ class Message(Base):
     session_snapshot: Mapped[dict[str, Any] | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+    # the process whose outbox holds this pending reply (re-checked after a stall, see Outbox)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Fence(Base):
+    """The newest fencing token of a lease scope (``q:<partition>``); see `storage.fences`."""
+
+    __tablename__ = "fences"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[int] = mapped_column(BigInteger)
 
 
 class Order(Base):

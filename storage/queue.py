@@ -3,7 +3,9 @@
 Guarantees: messages with the same key are handled one at a time in publish order; different
 keys run concurrently (at most ``concurrency`` handlers at once); a delivery is acked only after
 its handler returned; a failing handler is retried (blocking later messages of that key) and
-after ``max_attempts`` the delivery goes to a dead-letter list with an ERROR log line.
+after ``max_attempts`` the delivery goes to a dead-letter list with an ERROR log line. A
+handler that raises `FenceLost` has found that its partition passed to another process: the
+delivery is abandoned (neither acked, retried nor dead-lettered; the new holder has it).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+from storage.errors import FenceLost
+from storage.fences import FenceToken
 
 __all__ = ["Delivery", "Handler", "KeyedDispatcher", "MessageQueue"]
 
@@ -30,6 +35,7 @@ class Delivery:
     key: str  # ordering key, e.g. "telegram:12345"
     body: bytes
     attempt: int  # 1 on first delivery, >1 on redelivery/retry
+    fence: FenceToken | None = None  # the partition lease it was read under (Redis queue)
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
@@ -162,6 +168,13 @@ class KeyedDispatcher:
             async with self._sem:
                 try:
                     await self._handler(dataclasses.replace(delivery, attempt=attempt))
+                except FenceLost as e:
+                    log.info(
+                        "queue message key=%s id=%s abandoned: %s", delivery.key, delivery.id, e
+                    )
+                    if self._on_abandon is not None:
+                        await self._on_abandon(delivery)
+                    return True
                 except Exception as e:
                     error: Exception = e
                 else:

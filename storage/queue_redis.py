@@ -2,10 +2,13 @@
 
 Layout: ``partitions`` streams; a message goes to partition ``crc32(key) % partitions``, so all
 messages of one key sit in one stream, in order. Each partition is read by exactly one process
-at a time, the holder of a renewable lease. The consumer-group consumer name is the *partition
-number*, not the process: whoever takes a partition over first re-reads that name's pending
-entries (what a killed process had in flight), then reads new ones. Entries are acked and
-deleted after the handler succeeded, so a stream holds exactly the unacked messages.
+at a time, the holder of a renewable lease with a fencing token (`storage.queue_partitions`);
+reads and acks check the lease in Redis, and a turn's database writes check the token
+(`storage.fences`), so a process that stalled past its lease changes nothing when it wakes.
+The consumer-group consumer name is the *partition number*, not the process: whoever takes a
+partition over first re-reads that name's pending entries (what a killed or stalled process
+had in flight), then reads new ones. Entries are acked and deleted after the handler
+succeeded, so a stream holds exactly the unacked messages.
 
 Processes announce themselves in a heartbeat ZSET; each holds at most
 ``ceil(partitions / live consumers)`` partitions and releases surplus ones (after finishing
@@ -20,36 +23,23 @@ import logging
 import math
 import os
 import socket
-import time
 import uuid
 import zlib
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from storage.errors import BackendUnavailable
+from storage.errors import BackendUnavailable, FenceLost
+from storage.fences import FenceToken
 from storage.keys import DEAD_LETTER_MAXLEN, PARTITION_LEASE_MS, Keys
-from storage.lua import RELEASE_IF_OWNER, RENEW_IF_OWNER
 from storage.queue import Delivery, Handler, KeyedDispatcher, wait_event
+from storage.queue_partitions import Entry, OwnedPartition, PartitionLeases
 
 __all__ = ["RedisStreamQueue"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Owned:
-    """A partition this process holds the lease of."""
-
-    partition: int
-    stop_reading: asyncio.Event = field(default_factory=asyncio.Event)
-    idle: asyncio.Event = field(default_factory=asyncio.Event)
-    outstanding: int = 0
-    releasing: bool = False
-    lost: bool = False
-    reader: asyncio.Task[None] | None = None
 
 
 class RedisStreamQueue:
@@ -83,11 +73,13 @@ class RedisStreamQueue:
         self._max_retry_delay = max_retry_delay
         self._block_ms = block_ms
         self._batch = batch
-        self._renew = redis.register_script(RENEW_IF_OWNER)
-        self._release = redis.register_script(RELEASE_IF_OWNER)
-        self._owned: dict[int, _Owned] = {}
+        self._leases = PartitionLeases(redis, keys, self.consumer_id, lease_ms)
+        #: called with each new lease's fence before its partition is read (the worker
+        #: advances the database's fence there, see `storage.fences`)
+        self.on_fence: Callable[[FenceToken], Awaitable[None]] | None = None
+        self._owned: dict[int, OwnedPartition] = {}
         # (partition, entry id) -> the ownership it was read under; entry ids repeat across streams
-        self._owner_of: dict[tuple[int, str], _Owned] = {}
+        self._owner_of: dict[tuple[int, str], OwnedPartition] = {}
         self._dispatcher: KeyedDispatcher | None = None
         self._buffer_limit = batch
         self._stopping = False
@@ -161,7 +153,7 @@ class RedisStreamQueue:
         self._stopping = False
         self._buffer_limit = max(4 * concurrency, 16)
         self._dispatcher = dispatcher = KeyedDispatcher(
-            handler,
+            self._guarded(handler),
             concurrency=concurrency,
             max_attempts=self._max_attempts,
             on_ack=self._ack,
@@ -215,25 +207,13 @@ class RedisStreamQueue:
             await wait_event(quit_event, self._lease_ms / 3000)
 
     async def _tick(self) -> None:
-        now_ms = int(time.time() * 1000)
-        consumers = self._keys.consumers()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(consumers, {self.consumer_id: now_ms})
-            pipe.zremrangebyscore(consumers, "-inf", now_ms - self._lease_ms)
-            pipe.zcard(consumers)
-            pipe.pexpire(consumers, self._lease_ms * 10)
-            _, _, live, _ = await pipe.execute()
-        for p, owned in list(self._owned.items()):
-            if not await self._renew(
-                keys=[self._keys.partition_lease(p)], args=[self.consumer_id, self._lease_ms]
-            ):
-                log.error("queue consumer %s lost the lease of partition %d", self.consumer_id, p)
-                owned.lost = True
-                owned.stop_reading.set()
-                self._owned.pop(p, None)
+        live = await self._leases.announce()
+        for owned in list(self._owned.values()):
+            if not await self._leases.renew(owned):
+                self._lose(owned)
         if self._stopping:
             return
-        quota = math.ceil(self.partitions / max(1, int(live)))
+        quota = math.ceil(self.partitions / max(1, live))
         active = sorted(p for p, o in self._owned.items() if not o.releasing)
         for p in active[quota:]:
             self._start_release(self._owned[p])
@@ -246,26 +226,69 @@ class RedisStreamQueue:
                 continue
             if self._stopping:
                 return
-            if await self._redis.set(
-                self._keys.partition_lease(p), self.consumer_id, nx=True, px=self._lease_ms
-            ):
-                if self._stopping:
-                    # stop came while the lease was being taken: no reader would be stopped
-                    await self._release_lease(p)
+            taken = await self._leases.acquire(p)
+            if taken is not None:
+                if self._stopping or not await self._fence(taken):
+                    # stop came while the lease was being taken (no reader would be stopped),
+                    # or the new fence could not be stored: nothing may be read under it
+                    await self._leases.release(taken)
                     return
-                self._take(p)
+                self._take(taken)
                 active.append(p)
                 if len(active) >= quota:
                     return
 
-    def _take(self, p: int) -> None:
-        owned = _Owned(p)
-        owned.idle.set()
-        owned.reader = asyncio.create_task(self._read(owned), name=f"queue-read:{p}")
-        self._owned[p] = owned
-        log.info("queue consumer %s took partition %d", self.consumer_id, p)
+    async def _fence(self, owned: OwnedPartition) -> bool:
+        """Advance the fence of a lease just taken: from now on, work read under an older
+        lease of the partition cannot commit. False when that failed."""
+        if self.on_fence is None:
+            return True
+        try:
+            await self.on_fence(owned.fence)
+        except Exception:
+            _raise_if_cancelling()
+            log.exception("partition %d: storing fence %d failed", owned.partition, owned.token)
+            return False
+        return True
 
-    def _start_release(self, owned: _Owned) -> None:
+    def _take(self, owned: OwnedPartition) -> None:
+        owned.idle.set()
+        owned.reader = asyncio.create_task(self._read(owned), name=f"queue-read:{owned.partition}")
+        self._owned[owned.partition] = owned
+        log.info(
+            "queue consumer %s took partition %d (fence %d)",
+            self.consumer_id,
+            owned.partition,
+            owned.token,
+        )
+
+    def _lose(self, owned: OwnedPartition) -> None:
+        """The lease passed to another process: stop reading; buffered deliveries of the
+        partition are abandoned when their turn comes (`_guarded`). Logged once."""
+        if owned.lost:
+            return
+        log.error(
+            "queue consumer %s lost the lease of partition %d (fence %d); its unfinished "
+            "messages are left to the new holder",
+            self.consumer_id,
+            owned.partition,
+            owned.token,
+        )
+        owned.lost = True
+        owned.stop_reading.set()
+        if self._owned.get(owned.partition) is owned:
+            del self._owned[owned.partition]
+
+    def _guarded(self, handler: Handler) -> Handler:
+        async def guarded(delivery: Delivery) -> None:
+            owned = self._owner_of.get((self.partition_of(delivery.key), delivery.id))
+            if owned is not None and owned.lost:
+                raise FenceLost(f"partition lease {delivery.fence} was lost before the turn")
+            await handler(delivery)
+
+        return guarded
+
+    def _start_release(self, owned: OwnedPartition) -> None:
         owned.releasing = True
         owned.stop_reading.set()
         task = asyncio.create_task(
@@ -274,30 +297,25 @@ class RedisStreamQueue:
         self._side_tasks.add(task)
         task.add_done_callback(self._side_tasks.discard)
 
-    async def _release_when_idle(self, owned: _Owned) -> None:
+    async def _release_when_idle(self, owned: OwnedPartition) -> None:
         if owned.reader is not None:
             await asyncio.gather(owned.reader, return_exceptions=True)
         await owned.idle.wait()
         if self._owned.get(owned.partition) is owned:
             del self._owned[owned.partition]
-            await self._release_lease(owned.partition)
+            await self._leases.release(owned)
             log.info("queue consumer %s released partition %d", self.consumer_id, owned.partition)
 
     async def _release_all(self) -> None:
-        for p in list(self._owned):
-            await self._release_lease(p)
+        for owned in list(self._owned.values()):
+            await self._leases.release(owned)
         with contextlib.suppress(RedisError):
-            await self._redis.zrem(self._keys.consumers(), self.consumer_id)
-
-    async def _release_lease(self, p: int) -> None:
-        try:
-            await self._release(keys=[self._keys.partition_lease(p)], args=[self.consumer_id])
-        except RedisError as e:
-            log.warning("releasing lease of partition %d failed (it will expire): %s", p, e)
+            await self._leases.retire()
 
     # -- reading ---------------------------------------------------------------------------
 
-    async def _read(self, owned: _Owned) -> None:
+    async def _read(self, owned: OwnedPartition) -> None:
+        """Read the partition for the dispatcher while its lease is ours (fenced reads)."""
         stream = self._keys.stream(owned.partition)
         name = str(owned.partition)
         last: bytes | str = "0"  # first the entries this consumer name left unacked
@@ -308,18 +326,16 @@ class RedisStreamQueue:
                 return
             room = max(1, min(self._batch, self._buffer_limit - self._dispatcher.buffered))
             try:
-                resp: Any
-                if last == ">":
-                    resp = await self._redis.xreadgroup(
-                        self._group, name, {stream: ">"}, count=room, block=self._block_ms
-                    )
-                else:
-                    resp = await self._redis.xreadgroup(
-                        self._group, name, {stream: last}, count=room
-                    )
-                entries: list[tuple[bytes, dict[bytes, bytes] | None]] = resp[0][1] if resp else []
-                if last != ">" and not entries:
-                    last = ">"
+                got = await self._leases.read(owned, self._group, room, last)
+                if got is None:
+                    self._lose(owned)
+                    return
+                entries, newest = got
+                if not entries:
+                    if last != ">":
+                        last = ">"
+                    else:  # wait for an entry newer than any the group has been given
+                        await self._leases.wait_for_new(owned.partition, newest, self._block_ms)
                     continue
                 counts = await self._delivery_counts(stream, name, entries) if last != ">" else {}
             except RedisError as e:
@@ -330,12 +346,12 @@ class RedisStreamQueue:
                 log.warning("queue partition %d read failed: %s", owned.partition, e)
                 await wait_event(owned.stop_reading, 1.0)
                 continue
-            if last != ">" and entries:
+            if last != ">":
                 last = entries[-1][0]
             await self._submit(owned, stream, entries, counts)
 
     async def _delivery_counts(
-        self, stream: str, name: str, entries: list[tuple[bytes, dict[bytes, bytes] | None]]
+        self, stream: str, name: str, entries: list[Entry]
     ) -> dict[bytes, int]:
         if not entries:
             return {}
@@ -351,9 +367,9 @@ class RedisStreamQueue:
 
     async def _submit(
         self,
-        owned: _Owned,
+        owned: OwnedPartition,
         stream: str,
-        entries: list[tuple[bytes, dict[bytes, bytes] | None]],
+        entries: list[Entry],
         counts: dict[bytes, int],
     ) -> None:
         assert self._dispatcher is not None
@@ -368,18 +384,23 @@ class RedisStreamQueue:
             self._owner_of[owned.partition, _text(entry_id)] = owned
             key = _text(fields[b"k"])
             self._dispatcher.submit(
-                Delivery(_text(entry_id), key, fields[b"b"], counts.get(entry_id, 1))
+                Delivery(
+                    _text(entry_id),
+                    key,
+                    fields[b"b"],
+                    counts.get(entry_id, 1),
+                    owned.fence,
+                )
             )
 
     # -- settling --------------------------------------------------------------------------
 
     async def _ack(self, delivery: Delivery) -> None:
-        stream = self._keys.stream(self.partition_of(delivery.key))
+        p = self.partition_of(delivery.key)
+        owned = self._owner_of.get((p, delivery.id))
+        holder = owned.holder if owned is not None else ""
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.xack(stream, self._group, delivery.id)
-                pipe.xdel(stream, delivery.id)
-                await pipe.execute()
+            acked = await self._leases.ack(p, holder, self._group, delivery.id)
         except RedisError as e:
             log.error(
                 "ack of key=%s id=%s failed, it will be redelivered: %s",
@@ -387,6 +408,16 @@ class RedisStreamQueue:
                 delivery.id,
                 e,
             )
+        else:
+            if not acked:
+                # its turn is stored: the new holder finds it done and only re-sends what is
+                # still unsent
+                log.info(
+                    "not acking key=%s id=%s: partition %d changed hands",
+                    delivery.key,
+                    delivery.id,
+                    p,
+                )
         await self._settle(delivery)
 
     async def _dead(self, delivery: Delivery) -> None:

@@ -23,7 +23,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storage.db import Database
-from storage.errors import StorageError
+from storage.errors import FenceLost, StorageError
+from storage.fences import FenceToken, check_sync
 from storage.models import ChannelIdentity, Customer
 from storage.repositories._sql import insert_ignoring_conflicts
 from storage.repositories.messages import (
@@ -64,6 +65,8 @@ class Turn:
     now: dt.datetime
     replies: list[Reply] = field(default_factory=list)
     touch: bool = False  # also update the customer's last seen and the identity's last inbound
+    fence: FenceToken | None = None  # the lease the turn ran under; stale: nothing is written
+    claimed_by: str | None = None  # the outbox that will send the pending replies
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +126,10 @@ class TurnWriter:
                 await self._write_batch([item])
             return
         for (_, future), result in zip(batch, results, strict=True):
-            _settle(future, result=result)
+            if isinstance(result, FenceLost):
+                _settle(future, error=result)
+            else:
+                _settle(future, result=result)
 
 
 def _settle(
@@ -141,8 +147,25 @@ def _settle(
         future.set_result(result)
 
 
-def _write(s: Session, turns: list[Turn]) -> list[Written]:
-    """Insert all inbound rows (duplicates skipped), then all replies, then the touches."""
+def _write(s: Session, all_turns: list[Turn]) -> list[Written | FenceLost]:
+    """Check the turns' fences, then insert all inbound rows (duplicates skipped), then all
+    replies, then the touches. A turn whose lease passed to another holder writes nothing."""
+    lost: dict[FenceToken, FenceLost | None] = {}
+    for t in all_turns:
+        if t.fence is not None and t.fence not in lost:
+            try:
+                check_sync(s, t.fence)
+                lost[t.fence] = None
+            except FenceLost as e:
+                lost[t.fence] = e
+    turns = [t for t in all_turns if t.fence is None or lost[t.fence] is None]
+    written = iter(_write_current(s, turns) if turns else [])
+    return [
+        lost[t.fence] or next(written) if t.fence is not None else next(written) for t in all_turns
+    ]
+
+
+def _write_current(s: Session, turns: list[Turn]) -> list[Written]:
     inbound_stmt = insert_ignoring_conflicts(s, MESSAGES, INBOUND_KEY, INBOUND_WHERE).returning(
         MESSAGES.c.id, MESSAGES.c.channel, MESSAGES.c.platform_message_id
     )
@@ -214,6 +237,7 @@ def _reply_row(t: Turn, r: Reply, inbound_id: int) -> dict[str, Any]:
         now=t.now,
         status=r.status,
         due_at=r.due_at,
+        claimed_by=t.claimed_by if r.status == "pending" else None,
     )
 
 

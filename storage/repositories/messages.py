@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, insert, select, text, update
+from sqlalchemy import Table, Update, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Message
@@ -76,8 +76,12 @@ def outbound_values(
     now: dt.datetime,
     status: str = "pending",
     due_at: dt.datetime | None = None,
+    claimed_by: str | None = None,
 ) -> dict[str, Any]:
-    """Column values of a reply: pending (due ``due_at`` or now) or already sent (REST)."""
+    """Column values of a reply: pending (due ``due_at`` or now) or already sent (REST).
+
+    ``claimed_by`` names the outbox that will send a pending reply before ``due_at`` (its
+    lease); after that any process's sweeper may claim it."""
     if status not in ("pending", "sent"):
         raise ValueError(f"a new outbound message is pending or sent, not {status!r}")
     sent = status == "sent"
@@ -96,6 +100,7 @@ def outbound_values(
         "next_attempt_at": None if sent else (due_at or now),
         "created_at": now,
         "sent_at": now if sent else None,
+        "claimed_by": None if sent else claimed_by,
     }
 
 
@@ -221,14 +226,16 @@ class MessageRepository:
         return list(rows)
 
     async def claim_due_outbound(
-        self, now: dt.datetime, lease_seconds: float, limit: int
+        self, now: dt.datetime, lease_seconds: float, limit: int, claimed_by: str | None = None
     ) -> list[Message]:
         """Take up to ``limit`` pending rows due at ``now`` for sending.
 
         In one statement the rows' ``next_attempt_at`` moves to ``now + lease_seconds`` and
         ``attempts`` grows by one, so a concurrent sweeper never gets the same row
         (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serialises writers). A row whose
-        sender crashed becomes due again when the lease runs out.
+        sender crashed becomes due again when the lease runs out. The rows are marked
+        ``claimed_by`` the caller, so a sender that stalled past its lease learns that they
+        are no longer its to send (`reclaim`).
         """
         due = (Message.status == "pending", Message.next_attempt_at <= now)
         picked = (
@@ -251,6 +258,7 @@ class MessageRepository:
             stmt.values(
                 next_attempt_at=now + dt.timedelta(seconds=lease_seconds),
                 attempts=Message.attempts + 1,
+                claimed_by=claimed_by,
             )
             .returning(Message)
             .execution_options(synchronize_session=False, populate_existing=True)
@@ -259,21 +267,52 @@ class MessageRepository:
         rows.sort(key=lambda m: (m.created_at, m.id))
         return rows
 
-    async def extend_leases(self, message_ids: list[int], until: dt.datetime) -> int:
+    async def extend_leases(
+        self, message_ids: list[int], until: dt.datetime, claimed_by: str | None = None
+    ) -> int:
         """Keep pending replies that a live process still holds in memory away from other
-        processes' sweepers: push ``next_attempt_at`` to ``until`` (never earlier)."""
+        processes' sweepers: push ``next_attempt_at`` to ``until`` (never earlier).
+
+        With ``claimed_by``, only rows that are unclaimed or claimed by that process are
+        extended (and become its): a process waking from a stall cannot extend the lease of a
+        reply that another process's sweeper has claimed meanwhile.
+        """
         if not message_ids:
             return 0
+        stmt = update(Message).where(
+            Message.id.in_(message_ids),
+            Message.status == "pending",
+            Message.next_attempt_at < until,
+        )
+        values: dict[str, Any] = {"next_attempt_at": until}
+        if claimed_by is not None:
+            stmt = stmt.where(or_(Message.claimed_by.is_(None), Message.claimed_by == claimed_by))
+            values["claimed_by"] = claimed_by
+        result = await self.session.execute(stmt.values(**values))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def reclaim(
+        self, message_id: int, claimed_by: str, now: dt.datetime, until: dt.datetime
+    ) -> bool:
+        """Make sure a pending reply is still the caller's to send, holding it until ``until``.
+
+        True when it is pending and unclaimed, claimed by ``claimed_by``, or its lease ran out;
+        False when it was sent, given up, or another process holds it now.
+        """
         result = await self.session.execute(
             update(Message)
             .where(
-                Message.id.in_(message_ids),
+                Message.id == message_id,
                 Message.status == "pending",
-                Message.next_attempt_at < until,
+                or_(
+                    Message.claimed_by.is_(None),
+                    Message.claimed_by == claimed_by,
+                    Message.next_attempt_at <= now,
+                ),
             )
-            .values(next_attempt_at=until)
+            .values(claimed_by=claimed_by, next_attempt_at=until)
         )
-        return int(getattr(result, "rowcount", 0) or 0)
+        return bool(getattr(result, "rowcount", 0))
 
     async def mark_sent(
         self, message_id: int, platform_message_id: str | None, now: dt.datetime
