@@ -8,6 +8,7 @@ import gc
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 from typing import Any, Literal
 
 from aiohttp import web
@@ -35,6 +36,12 @@ from bots.worker import Worker
 from nlu import NluModel
 from storage.backends import Backends, open_backends
 from storage.db import Database
+from storage.errors import StorageError
+from storage.inbox import Inbox
+from storage.inbox_queue import QueueBounds, work_queue
+from storage.inbox_sweeper import InboxSweeper
+from storage.queue_memory import MemoryQueue
+from storage.session_snapshots import snapshot_loader
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +70,7 @@ def create_app(settings: Settings, role: Role = "all") -> web.Application:
     app[CLOCK] = Clock(settings.clock_start)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_backends)
+    app.cleanup_ctx.append(partial(_inbox, worker=role in ("all", "worker")))
     if role in ("all", "worker"):
         app.cleanup_ctx.append(_nlu)
     app.cleanup_ctx.append(_channels)
@@ -142,7 +150,6 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _backends(app: web.Application) -> AsyncIterator[None]:
     s = app[SETTINGS]
-    metrics = app[METRICS]
     backends = await open_backends(
         s.redis_url,
         keys_prefix=s.redis_prefix,
@@ -153,9 +160,40 @@ async def _backends(app: web.Application) -> AsyncIterator[None]:
         lease_ms=s.queue_lease_ms,
     )
     app[BACKENDS] = backends
-    app[INGRESS] = QueueIngress(backends.dedup, backends.queue, metrics)
     yield
     await backends.close()
+
+
+async def _inbox(app: web.Application, *, worker: bool) -> AsyncIterator[None]:
+    """The durable inbox behind the gateway's 2xx, its sweeper (processes with a worker), and
+    sessions rebuilt from the transcript when the session store lost them."""
+    s, db, backends = app[SETTINGS], app[DATABASE], app[BACKENDS]
+    inbox = Inbox(db)
+    inbox.attach()  # the worker marks rows done through its database
+    if isinstance(backends.queue, MemoryQueue):
+        backends.queue.repartition(s.queue_partitions)
+    bounds = QueueBounds(s.queue_max_depth, s.queue_max_partition_depth, s.queue_retry_after)
+    queue = work_queue(backends.queue, backends.redis, backends.keys, bounds)
+    recover_with = getattr(backends.sessions, "recover_with", None)
+    if recover_with is not None:
+        recover_with(snapshot_loader(db, s.session_ttl))
+    app[INGRESS] = QueueIngress(inbox, queue, app[METRICS])
+    sweeper = InboxSweeper(
+        inbox, queue, grace=s.inbox_grace, interval=s.inbox_sweep_interval, keep_done=s.dedup_ttl
+    )
+    stop = asyncio.Event()
+    task: asyncio.Task[None] | None = None
+    if worker or isinstance(backends.queue, MemoryQueue):  # the memory queue is this process's
+        try:  # before the first webhook: what an earlier process accepted goes first, in order
+            await sweeper.restore_lost()
+        except StorageError as e:  # e.g. the database is down: offers wait for the sweeper
+            log.warning("inbox: restoring the queue at start failed (%s); retrying", e)
+        task = asyncio.create_task(sweeper.run(stop), name="inbox-sweeper")
+    yield
+    stop.set()
+    if task is not None:
+        await asyncio.gather(task, return_exceptions=True)
+    await inbox.close()
 
 
 async def _nlu(app: web.Application) -> AsyncIterator[None]:

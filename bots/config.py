@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     queue_partitions: int = 16
     queue_lease_ms: int = 10_000  # a killed worker's partitions are taken over after this
     session_ttl: int = 30 * 24 * 3600
+    # backpressure: past these queue depths the gateway answers 503 with Retry-After instead of
+    # queueing more (0: unbounded); the total is read at most every 0.25 s on Redis
+    queue_max_depth: int = 20_000
+    queue_max_partition_depth: int = 5_000
+    queue_retry_after: float = 5.0
+    # the durable inbox (storage/inbox_sweeper.py): how often lost queue partitions are looked
+    # for, and after how long an accepted, unprocessed message is put back on the queue
+    inbox_sweep_interval: float = 1.0
+    inbox_grace: float = 300.0
     dedup_ttl: int = 48 * 3600
     rest_reply_timeout: float = 10.0
     max_body_bytes: int = 1024 * 1024

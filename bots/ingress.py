@@ -1,4 +1,4 @@
-"""Where webhooks hand their parsed events: drop duplicates, enqueue the rest."""
+"""Where webhooks hand their parsed events: record them durably, then enqueue the new ones."""
 
 from __future__ import annotations
 
@@ -8,38 +8,65 @@ from collections.abc import Sequence
 from bots.channels.base import IngestResult
 from bots.messages import InboundEvent, encode_event
 from bots.metrics import Metrics
-from storage.dedup import DuplicateFilter
-from storage.queue import MessageQueue
+from storage.inbox import Inbox, InboxBusy, NewEntry
+from storage.inbox_queue import WorkQueue
+
+__all__ = ["QueueIngress", "inbox_key"]
 
 log = logging.getLogger(__name__)
 
 
-class QueueIngress:
-    """Deduplicate by (channel, platform id), then publish on the customer's ordering key.
+def inbox_key(event: InboundEvent) -> tuple[str, str]:
+    """``(channel, platform id)``: the event's unique key in the inbox."""
+    return event.channel, event.dedup_key.removeprefix(f"{event.channel}:")
 
-    If publishing fails the dedup mark is removed again and the error propagates, so the
-    webhook answers 5xx and the platform's own retry is not mistaken for a duplicate.
+
+class QueueIngress:
+    """Store each event in the inbox, then publish the new ones on their ordering key.
+
+    Nothing is answered 2xx unless it is stored: when the database cannot take the events,
+    `BackendUnavailable` propagates (503). The inbox's unique key is the duplicate check. When
+    the queue refuses an event (over its bound, or a partition waiting to be restored) or cannot
+    be reached, the rows just written are withdrawn and the webhook answers 503 with Retry-After:
+    the platform's retry then goes through in order and at once, where a 2xx would leave the
+    event to the sweeper's grace period and let the customer's later messages overtake it. If
+    the withdrawal fails too, the row stays (the answer is still 503; the retry is a duplicate)
+    and the sweeper enqueues it.
     """
 
-    def __init__(self, dedup: DuplicateFilter, queue: MessageQueue, metrics: Metrics) -> None:
-        self._dedup = dedup
+    def __init__(self, inbox: Inbox, queue: WorkQueue, metrics: Metrics) -> None:
+        self._inbox = inbox
         self._queue = queue
         self._metrics = metrics
 
     async def accept(self, events: Sequence[InboundEvent]) -> IngestResult:
-        accepted = duplicates = 0
-        for event in events:
-            key = event.dedup_key
-            if not await self._dedup.first_time(key):
-                duplicates += 1
+        if not events:
+            return IngestResult(accepted=0, duplicates=0)
+        await self._queue.check_room()  # before the write: a full queue costs no row
+        entries = [NewEntry(*inbox_key(e), e.ordering_key, encode_event(e)) for e in events]
+        ids = await self._inbox.record(entries)
+        new = [(e, entry, i) for e, entry, i in zip(events, entries, ids, strict=True) if i]
+        for event, row_id in zip(events, ids, strict=True):
+            if row_id is None:
                 self._metrics.duplicates.labels(channel=event.channel).inc()
-                log.info("duplicate %s dropped", key)
-                continue
-            try:
-                await self._queue.publish(event.ordering_key, encode_event(event))
-            except BaseException:
-                await self._dedup.forget(key)
-                raise
-            accepted += 1
+                log.info("duplicate %s dropped", event.dedup_key)
+        try:
+            offers = await self._queue.offer(
+                [(entry.ordering_key, entry.body) for _, entry, _ in new]
+            )
+        except BaseException:
+            await self._withdraw([i for _, _, i in new])
+            raise
+        refused = [i for (_, _, i), offer in zip(new, offers, strict=True) if offer != "queued"]
+        if refused and await self._withdraw(refused):
+            why = "restoring" if "lost" in offers else "full"
+            retry_after = self._queue.bounds.retry_after
+            raise InboxBusy(f"queue {why}: {len(refused)} events refused", retry_after)
+        for event, _, _ in new:
             self._metrics.inbound.labels(channel=event.channel).inc()
-        return IngestResult(accepted=accepted, duplicates=duplicates)
+        return IngestResult(accepted=len(new), duplicates=len(events) - len(new))
+
+    async def _withdraw(self, ids: list[int]) -> int:
+        if not ids:
+            return 0
+        return await self._inbox.withdraw(ids)

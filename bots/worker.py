@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from bots.channels.rest import encode_replies
 from bots.flows.understanding import FALLBACK
 from bots.identity_events import NO_ANSWER, LinkEvents
+from bots.ingress import inbox_key
 from bots.messages import (
     ChannelEvent,
     EventKind,
@@ -25,6 +26,7 @@ from bots.pipeline import Next, PendingSend, TurnContext, chain, notice_replies
 from bots.worker_identity import IDENTITY_CACHE_SIZE, Identities
 from bots.worker_identity import IDENTITY_CACHE_TTL as IDENTITY_CACHE_TTL
 from storage.errors import LockTimeout
+from storage.inbox import is_swept, mark_processed
 from storage.queue import Delivery
 from storage.repositories.conversations import ConversationRepository
 from storage.repositories.customers import CustomerRepository
@@ -110,9 +112,14 @@ class Worker:
         event = decode_event(delivery.body)
         if isinstance(event, ChannelEvent):
             await self._handle_event(event)
+            mark_processed(self.db, *inbox_key(event))
             return
-        ctx = TurnContext(message=event, attempt=delivery.attempt, now=self.clock())
+        # a message the inbox sweeper put back may have been processed already: it is looked
+        # up in the transcript first, as a redelivery is
+        attempt = max(delivery.attempt, 2) if is_swept(delivery.body) else delivery.attempt
+        ctx = TurnContext(message=event, attempt=attempt, now=self.clock())
         await self._turn(ctx)
+        mark_processed(self.db, *inbox_key(event))  # batched; the durable inbox row is done
 
     # ---- channel events ----------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections import deque
+import zlib
+from collections import Counter, deque
 from dataclasses import dataclass
 
 from storage.errors import StorageError
@@ -25,11 +26,18 @@ class MemoryQueue:
     """Messages live in this process until acked; one `consume` call at a time.
 
     A message left unacked when `consume` returns (stop during a retry backoff) is delivered
-    again, in order, by the next `consume` call.
+    again, in order, by the next `consume` call. Keys are counted per partition (``crc32(key) %
+    partitions``, as the Redis queue places them) so a caller can bound each partition's depth;
+    ``high_water`` is the largest depth seen.
     """
 
     def __init__(
-        self, *, max_attempts: int = 5, retry_delay: float = 0.1, max_retry_delay: float = 5.0
+        self,
+        *,
+        max_attempts: int = 5,
+        retry_delay: float = 0.1,
+        max_retry_delay: float = 5.0,
+        partitions: int = 1,
     ) -> None:
         self._max_attempts = max_attempts
         self._retry_delay = retry_delay
@@ -40,11 +48,31 @@ class MemoryQueue:
         self._wakeup = asyncio.Event()
         self._consuming = False
         self.dead_letters: list[Delivery] = []
+        self.partitions = partitions
+        self._per_partition: Counter[int] = Counter()
+        self.high_water = 0
+
+    def repartition(self, partitions: int) -> None:
+        """Count keys in ``partitions`` partitions from now on (only while the queue is empty)."""
+        if self._unacked:
+            raise StorageError("cannot repartition a queue that holds messages")
+        self.partitions = partitions
+        self._per_partition.clear()
+
+    def partition_of(self, key: str) -> int:
+        """The partition ``key`` is counted in."""
+        return zlib.crc32(key.encode()) % self.partitions
+
+    def partition_depth(self, partition: int) -> int:
+        """Messages of ``partition`` published but not yet acked."""
+        return self._per_partition[partition]
 
     async def publish(self, key: str, body: bytes) -> str:
         """See `MessageQueue.publish`."""
         msg_id = str(next(self._ids))
         self._unacked[msg_id] = _Message(key, body)
+        self._per_partition[self.partition_of(key)] += 1
+        self.high_water = max(self.high_water, len(self._unacked))
         self._fresh.append(msg_id)
         self._wakeup.set()
         return msg_id
@@ -98,8 +126,13 @@ class MemoryQueue:
         self._wakeup.set()
 
     async def _ack(self, delivery: Delivery) -> None:
-        self._unacked.pop(delivery.id, None)
+        self._forget(delivery.id)
 
     async def _dead(self, delivery: Delivery) -> None:
         self.dead_letters.append(delivery)
-        self._unacked.pop(delivery.id, None)
+        self._forget(delivery.id)
+
+    def _forget(self, msg_id: str) -> None:
+        msg = self._unacked.pop(msg_id, None)
+        if msg is not None:
+            self._per_partition[self.partition_of(msg.key)] -= 1

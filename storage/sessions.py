@@ -3,12 +3,18 @@
 A session belongs to the customer, not to the channel. Every save states the version it was
 loaded at; when somebody else saved in between, `StaleSession` is raised and the caller
 reloads and re-applies its change.
+
+Neither Redis without persistence nor process memory survives a restart, so a store may be
+given a *recovery loader* (`recover_with`): when `get` finds nothing, it asks the loader (in
+practice the newest session snapshot in the transcript, `storage.session_snapshots`) and puts
+what it found back, at its version, unless somebody stored a session meanwhile.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,7 +25,13 @@ from redis.exceptions import RedisError
 from storage.errors import BackendUnavailable, StaleSession, StorageError
 from storage.keys import SESSION_TTL_SECONDS, Keys
 
-__all__ = ["MemorySessionStore", "RedisSessionStore", "Session", "SessionStore"]
+__all__ = [
+    "MemorySessionStore",
+    "RecoveryLoader",
+    "RedisSessionStore",
+    "Session",
+    "SessionStore",
+]
 
 _FIELDS: frozenset[str] = frozenset()
 
@@ -92,6 +104,10 @@ class SessionStore(Protocol):
         ...
 
 
+#: Finds a customer's lost session elsewhere (None: nothing there).
+RecoveryLoader = Callable[[int], Awaitable[Session | None]]
+
+
 def _next(session: Session) -> Session:
     return dataclasses.replace(session, version=session.version + 1, updated_at=time.time())
 
@@ -102,6 +118,11 @@ class MemorySessionStore:
     def __init__(self, ttl_seconds: float = SESSION_TTL_SECONDS) -> None:
         self._ttl = ttl_seconds
         self._items: dict[int, tuple[float, int, bytes]] = {}  # id -> (expires, version, json)
+        self._recover: RecoveryLoader | None = None
+
+    def recover_with(self, loader: RecoveryLoader | None) -> None:
+        """Ask ``loader`` for a session `get` does not find (see the module docstring)."""
+        self._recover = loader
 
     def _live(self, customer_id: int) -> tuple[int, bytes] | None:
         item = self._items.get(customer_id)
@@ -116,6 +137,13 @@ class MemorySessionStore:
     async def get(self, customer_id: int) -> Session:
         """See `SessionStore.get`."""
         live = self._live(customer_id)
+        if live is None and self._recover is not None:
+            found = await self._recover(customer_id)
+            live = self._live(customer_id)  # saved by somebody else while we looked
+            if found is not None and live is None:
+                raw = found.to_json()
+                self._items[customer_id] = (time.monotonic() + self._ttl, found.version, raw)
+                live = found.version, raw
         return Session(customer_id) if live is None else Session.from_json(live[1])
 
     async def save(self, session: Session) -> Session:
@@ -151,6 +179,15 @@ return -1
 """
 
 
+# KEYS[1] = session hash; ARGV = version, JSON, ttl ms. 1 when stored, 0 when a session exists.
+_RESTORE_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
 class RedisSessionStore:
     """`SessionStore` in a Redis hash (``v`` = version, ``d`` = JSON) with a Lua compare-and-set."""
 
@@ -161,13 +198,31 @@ class RedisSessionStore:
         self._keys = keys
         self._ttl_ms = max(1, int(ttl_seconds * 1000))
         self._save = redis.register_script(_SAVE_LUA)
+        self._restore = redis.register_script(_RESTORE_LUA)
+        self._recover: RecoveryLoader | None = None
+
+    def recover_with(self, loader: RecoveryLoader | None) -> None:
+        """Ask ``loader`` for a session `get` does not find (see the module docstring)."""
+        self._recover = loader
 
     async def get(self, customer_id: int) -> Session:
         """See `SessionStore.get`."""
+        key = self._keys.session(customer_id)
         try:
-            raw: Any = await self._redis.hget(self._keys.session(customer_id), "d")
+            raw: Any = await self._redis.hget(key, "d")
         except RedisError as e:
             raise BackendUnavailable(f"Redis session read failed: {e}") from e
+        if raw is None and self._recover is not None:
+            found = await self._recover(customer_id)
+            if found is None:
+                return Session(customer_id)
+            try:
+                args: list[Any] = [found.version, found.to_json(), self._ttl_ms]
+                if await self._restore(keys=[key], args=args):
+                    return found
+                raw = await self._redis.hget(key, "d")  # somebody saved one meanwhile
+            except RedisError as e:
+                raise BackendUnavailable(f"Redis session restore failed: {e}") from e
         return Session(customer_id) if raw is None else Session.from_json(raw)
 
     async def save(self, session: Session) -> Session:
