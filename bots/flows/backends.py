@@ -274,6 +274,10 @@ class SqlBookingBackend:
                 found = await ServiceRepository(s).by_code(service)
                 if found is None:
                     raise UnknownService(f"no service {service!r}")
+                if customer_id is not None:
+                    held = await BookingRepository(s).held_by(customer_id, found.code, starts_at)
+                    if held is not None:
+                        return await _booking_view(s, held)
                 staff = await StaffRepository(s).for_service(found.code)
             candidates = [staff_id] if staff_id is not None else [x.id for x in staff]
             error: Exception = InvalidSlot(f"nobody provides {service!r}")

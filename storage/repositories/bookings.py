@@ -69,6 +69,26 @@ class BookingRepository:
         """The booking with this id, or None."""
         return await self.session.get(Booking, booking_id)
 
+    async def held_by(
+        self, customer_id: int, service_code: str, starts_at: dt.datetime
+    ) -> Booking | None:
+        """The customer's confirmed booking of this service at exactly ``starts_at``, if any.
+
+        Booking what one already holds is answered with the booking held: a turn that is run
+        again (a redelivery after a crash or a stalled worker's takeover) books nothing twice
+        and tells the customer what a single run would have."""
+        return await self.session.scalar(
+            select(Booking)
+            .join(Service, Service.id == Booking.service_id)
+            .where(
+                Booking.customer_id == customer_id,
+                Booking.status == "confirmed",
+                Booking.starts_at == starts_at.astimezone(dt.UTC),
+                Service.code == service_code,
+            )
+            .limit(1)
+        )
+
     async def upcoming_for_customer(self, customer_id: int, now: dt.datetime) -> list[Booking]:
         """The customer's confirmed bookings that have not started yet, soonest first."""
         rows = await self.session.scalars(

@@ -20,6 +20,7 @@ from bots.flows.http_backends import (
 from storage.booking_errors import BookingNotFound, InvalidSlot, SlotTaken, UnknownService
 from storage.db import Database
 from storage.errors import BackendUnavailable, Conflict
+from storage.models import Customer
 from storage.repositories import ServiceRepository, StaffRepository
 from tests.fakes.business import FakeBusiness
 
@@ -68,6 +69,26 @@ async def test_sql_backend_books_any_free_staff_then_refuses(db: Database) -> No
     assert [s.starts_at for s in nearest] == [utc(2026, 7, 6, 8), utc(2026, 7, 6, 8, 30)]
     day = await backend.free_slots("cleaning", dt.date(2026, 7, 6), dt.date(2026, 7, 6))
     assert ten not in {s.starts_at for s in day} and day == sorted(day, key=lambda s: s.starts_at)
+
+
+async def test_booking_a_time_one_already_holds_returns_that_booking(db: Database) -> None:
+    """A turn run again (redelivered after a crash or a stalled worker's takeover) books
+    nothing twice and tells the customer what one run would have."""
+    backend = SqlBookingBackend(db, clock=lambda: NOW)
+    async with db.transaction() as s:
+        customer = Customer(display_name="Olha")
+        s.add(customer)
+        await s.flush()
+        customer_id = customer.id
+    ten = utc(2026, 7, 6, 7)
+    first = await backend.book("cleaning", ten, customer_id=customer_id, name="Olha")
+    again = await backend.book("cleaning", ten, customer_id=customer_id, name="Olha")
+    assert again.reference == first.reference and again.staff_name == first.staff_name
+    other = await backend.book("cleaning", ten, name="B")  # the other staff member is free
+    assert other.reference != first.reference
+    with pytest.raises(SlotTaken):
+        await backend.book("cleaning", ten, name="C")
+    assert len(await backend.upcoming_for_customer(customer_id)) == 1
 
 
 async def test_sql_backend_cancel_reschedule_upcoming(db: Database) -> None:
