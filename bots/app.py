@@ -177,10 +177,10 @@ async def _inbox(app: web.Application, *, worker: bool) -> AsyncIterator[None]:
     recover_with = getattr(backends.sessions, "recover_with", None)
     if recover_with is not None:
         recover_with(snapshot_loader(db, s.session_ttl))
-    app[INGRESS] = QueueIngress(inbox, queue, app[METRICS])
     sweeper = InboxSweeper(
         inbox, queue, grace=s.inbox_grace, interval=s.inbox_sweep_interval, keep_done=s.dedup_ttl
     )
+    app[INGRESS] = QueueIngress(inbox, queue, app[METRICS], sweeper)
     stop = asyncio.Event()
     task: asyncio.Task[None] | None = None
     if worker or isinstance(backends.queue, MemoryQueue):  # the memory queue is this process's

@@ -9,7 +9,8 @@ from bots.channels.base import IngestResult
 from bots.messages import InboundEvent, encode_event
 from bots.metrics import Metrics
 from storage.inbox import Inbox, InboxBusy, NewEntry
-from storage.inbox_queue import WorkQueue
+from storage.inbox_queue import Offer, WorkQueue
+from storage.inbox_sweeper import InboxSweeper
 
 __all__ = ["QueueIngress", "inbox_key"]
 
@@ -34,10 +35,13 @@ class QueueIngress:
     and the sweeper enqueues it.
     """
 
-    def __init__(self, inbox: Inbox, queue: WorkQueue, metrics: Metrics) -> None:
+    def __init__(
+        self, inbox: Inbox, queue: WorkQueue, metrics: Metrics, restorer: InboxSweeper
+    ) -> None:
         self._inbox = inbox
         self._queue = queue
         self._metrics = metrics
+        self._restorer = restorer
 
     async def accept(self, events: Sequence[InboundEvent]) -> IngestResult:
         if not events:
@@ -57,6 +61,8 @@ class QueueIngress:
         except BaseException:
             await self._withdraw([i for _, _, i in new])
             raise
+        if "lost" in offers:  # the queue lost its state (Redis restarted): refill it, in order
+            offers = await self._after_restore(new, offers)
         refused = [i for (_, _, i), offer in zip(new, offers, strict=True) if offer != "queued"]
         if refused and await self._withdraw(refused):
             why = "restoring" if "lost" in offers else "full"
@@ -65,6 +71,26 @@ class QueueIngress:
         for event, _, _ in new:
             self._metrics.inbound.labels(channel=event.channel).inc()
         return IngestResult(accepted=len(new), duplicates=len(events) - len(new))
+
+    async def _after_restore(
+        self, new: list[tuple[InboundEvent, NewEntry, int]], offers: list[Offer]
+    ) -> list[Offer]:
+        """Restore lost partitions (which puts back this request's rows as well, unless another
+        process restored first); offer again what is still not on the queue."""
+        restored = await self._restorer.restore_lost()
+        again = [
+            k
+            for k, ((_, _, row_id), offer) in enumerate(zip(new, offers, strict=True))
+            if offer == "lost" and row_id not in restored
+        ]
+        out: list[Offer] = ["queued" if o == "lost" else o for o in offers]
+        if again:
+            retried = await self._queue.offer(
+                [(new[k][1].ordering_key, new[k][1].body) for k in again]
+            )
+            for k, offer in zip(again, retried, strict=True):
+                out[k] = offer
+        return out
 
     async def _withdraw(self, ids: list[int]) -> int:
         if not ids:

@@ -5,9 +5,10 @@ Each queue partition carries a *restored* mark: on Redis a key next to the parti
 succeeds only while the mark is there, checked atomically with the append (one Lua script), and
 only while the partition is below its bound. A Redis restart without persistence (or a fresh
 process, for the memory queue) loses the marks together with the messages, so from then on no
-new message can overtake the lost ones: offers are refused (the webhook answers 503) until the
-sweeper has put every unprocessed inbox row of the partition back, in accepted order, and set
-the mark again in the same script (`restore`). See `storage.inbox_sweeper`.
+new message can overtake the lost ones: offers are refused until every unprocessed inbox row of
+the partition is back, in accepted order, with the mark set again in the same script
+(`restore`; run by the sweeper, or by the gateway whose offer was refused). See
+`storage.inbox_sweeper`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from storage.keys import Keys
 from storage.queue_memory import MemoryQueue
 from storage.queue_redis import RedisStreamQueue
 
-__all__ = ["MemoryWorkQueue", "QueueBounds", "RedisWorkQueue", "WorkQueue", "work_queue"]
+__all__ = ["MemoryWorkQueue", "Offer", "QueueBounds", "RedisWorkQueue", "WorkQueue", "work_queue"]
 
 Offer = Literal["queued", "full", "lost"]
 Item = tuple[str, bytes]  # (ordering key, body)

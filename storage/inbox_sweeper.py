@@ -6,10 +6,11 @@ Runs in every process that has a worker. Two duties:
    (see `storage.inbox_queue`: Redis restarted without persistence, or this is a new process
    with a memory queue) gets every unprocessed row of its keys back, in accepted order, in the
    same atomic step that sets the mark again. Until then the gateway's offers to that partition
-   are refused (503, the platform retries), so **no message accepted after the loss can be
-   processed before a lost one of the same customer**. Rows that were in fact processed already
-   (in flight when Redis went away, or marked done late) go back too: they carry the "swept" flag,
-   and the worker treats them as redeliveries, finding them in the transcript without a new turn.
+   are refused (a gateway so refused runs this restore itself, then offers again), so **no
+   message accepted after the loss can be processed before a lost one of the same customer**.
+   Rows that were in fact processed already (in flight when Redis went away, or marked done
+   late) go back too: they carry the "swept" flag, and the worker treats them as redeliveries,
+   finding them in the transcript without a new turn.
 2. **Sweep stale rows** (every ``grace / 4``). A row still unprocessed ``grace`` seconds after it
    was accepted while its partition kept its mark was dropped some other way (a gateway that
    died between its commit and its publish, a message that failed past the dead-letter limit).
@@ -63,20 +64,24 @@ class InboxSweeper:
         self.max_sweeps = max_sweeps
         self.keep_done = dt.timedelta(seconds=keep_done)
 
-    async def restore_lost(self) -> int:
-        """Refill every partition that lost its mark; returns how many rows went back."""
+    async def restore_lost(self) -> set[int]:
+        """Refill every partition that lost its mark; returns the ids of the rows put back.
+
+        The gateway calls this too when an offer finds a partition lost, so no worker needs to
+        be running for webhooks to be taken after a Redis restart.
+        """
         lost = await self.queue.lost()
         if not lost:
-            return 0
+            return set()
         by_partition: dict[int, list[InboxRow]] = defaultdict(list)
         for row in await self.inbox.pending():
             by_partition[self.queue.partition_of(row.ordering_key)].append(row)
-        restored = 0
+        restored: set[int] = set()
         for p in lost:
             rows = by_partition.get(p, [])
             items = [(r.ordering_key, mark_swept(r.body)) for r in rows]
             if await self.queue.restore(p, items):
-                restored += len(rows)
+                restored.update(r.id for r in rows)
                 if rows:
                     log.warning(
                         "inbox: queue partition %d had lost its messages; %d accepted and "
