@@ -104,6 +104,20 @@ class PartitionLeases:
             )
         )
 
+    async def renew_all(self, owned: list[OwnedPartition]) -> list[bool]:
+        """`renew` for many partitions in one round trip (a busy event loop must not let the
+        first leases run out while it renews the last)."""
+        if not owned:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for o in owned:
+                await self._renew(
+                    keys=[self._keys.partition_lease(o.partition)],
+                    args=[o.holder, self.lease_ms],
+                    client=pipe,
+                )
+            return [bool(r) for r in await pipe.execute()]
+
     async def release(self, owned: OwnedPartition) -> None:
         """Give the lease up (when still ours); a failure only delays the next holder."""
         try:

@@ -78,8 +78,9 @@ class RedisStreamQueue:
         #: advances the database's fence there, see `storage.fences`)
         self.on_fence: Callable[[FenceToken], Awaitable[None]] | None = None
         self._owned: dict[int, OwnedPartition] = {}
-        # (partition, entry id) -> the ownership it was read under; entry ids repeat across streams
-        self._owner_of: dict[tuple[int, str], OwnedPartition] = {}
+        # (partition, entry id, fence token) -> the ownership it was read under: entry ids repeat
+        # across streams, and a partition taken again re-reads its pending entries
+        self._owner_of: dict[tuple[int, str, int], OwnedPartition] = {}
         self._dispatcher: KeyedDispatcher | None = None
         self._buffer_limit = batch
         self._stopping = False
@@ -208,8 +209,9 @@ class RedisStreamQueue:
 
     async def _tick(self) -> None:
         live = await self._leases.announce()
-        for owned in list(self._owned.values()):
-            if not await self._leases.renew(owned):
+        held = list(self._owned.values())
+        for owned, renewed in zip(held, await self._leases.renew_all(held), strict=True):
+            if not renewed:
                 self._lose(owned)
         if self._stopping:
             return
@@ -228,9 +230,8 @@ class RedisStreamQueue:
                 return
             taken = await self._leases.acquire(p)
             if taken is not None:
-                if self._stopping or not await self._fence(taken):
-                    # stop came while the lease was being taken (no reader would be stopped),
-                    # or the new fence could not be stored: nothing may be read under it
+                if self._stopping:
+                    # stop came while the lease was being taken: no reader would be stopped
                     await self._leases.release(taken)
                     return
                 self._take(taken)
@@ -240,7 +241,8 @@ class RedisStreamQueue:
 
     async def _fence(self, owned: OwnedPartition) -> bool:
         """Advance the fence of a lease just taken: from now on, work read under an older
-        lease of the partition cannot commit. False when that failed."""
+        lease of the partition cannot commit. When that fails the lease is given up (another
+        process, or this one later, takes the partition again) and False returned."""
         if self.on_fence is None:
             return True
         try:
@@ -248,6 +250,10 @@ class RedisStreamQueue:
         except Exception:
             _raise_if_cancelling()
             log.exception("partition %d: storing fence %d failed", owned.partition, owned.token)
+            owned.stop_reading.set()
+            if self._owned.get(owned.partition) is owned:
+                del self._owned[owned.partition]
+            await self._leases.release(owned)
             return False
         return True
 
@@ -281,7 +287,7 @@ class RedisStreamQueue:
 
     def _guarded(self, handler: Handler) -> Handler:
         async def guarded(delivery: Delivery) -> None:
-            owned = self._owner_of.get((self.partition_of(delivery.key), delivery.id))
+            owned = self._owner_of.get(self._slot(delivery))
             if owned is not None and owned.lost:
                 raise FenceLost(f"partition lease {delivery.fence} was lost before the turn")
             await handler(delivery)
@@ -316,6 +322,10 @@ class RedisStreamQueue:
 
     async def _read(self, owned: OwnedPartition) -> None:
         """Read the partition for the dispatcher while its lease is ours (fenced reads)."""
+        # The fence is advanced here, not while taking the lease: the heartbeat that renews
+        # the other leases must not wait for the database.
+        if not await self._fence(owned):
+            return
         stream = self._keys.stream(owned.partition)
         name = str(owned.partition)
         last: bytes | str = "0"  # first the entries this consumer name left unacked
@@ -381,7 +391,7 @@ class RedisStreamQueue:
                 continue
             owned.outstanding += 1
             owned.idle.clear()
-            self._owner_of[owned.partition, _text(entry_id)] = owned
+            self._owner_of[owned.partition, _text(entry_id), owned.token] = owned
             key = _text(fields[b"k"])
             self._dispatcher.submit(
                 Delivery(
@@ -397,7 +407,7 @@ class RedisStreamQueue:
 
     async def _ack(self, delivery: Delivery) -> None:
         p = self.partition_of(delivery.key)
-        owned = self._owner_of.get((p, delivery.id))
+        owned = self._owner_of.get(self._slot(delivery))
         holder = owned.holder if owned is not None else ""
         try:
             acked = await self._leases.ack(p, holder, self._group, delivery.id)
@@ -438,8 +448,12 @@ class RedisStreamQueue:
             return
         await self._ack(delivery)
 
+    def _slot(self, delivery: Delivery) -> tuple[int, str, int]:
+        token = delivery.fence.token if delivery.fence is not None else 0
+        return self.partition_of(delivery.key), delivery.id, token
+
     async def _settle(self, delivery: Delivery) -> None:
-        owned = self._owner_of.pop((self.partition_of(delivery.key), delivery.id), None)
+        owned = self._owner_of.pop(self._slot(delivery), None)
         if owned is None:
             return
         owned.outstanding -= 1
