@@ -34,13 +34,16 @@ from bots.simulator import setup_simulator, simulator_settings
 from bots.web import web_routes
 from bots.worker import Worker
 from nlu import NluModel
+from storage import fences
 from storage.backends import Backends, open_backends
 from storage.db import Database
+from storage.fences import FenceToken
 from storage.errors import StorageError
 from storage.inbox import Inbox
 from storage.inbox_queue import QueueBounds, work_queue
 from storage.inbox_sweeper import InboxSweeper
 from storage.queue_memory import MemoryQueue
+from storage.queue_redis import RedisStreamQueue
 from storage.session_snapshots import snapshot_loader
 
 log = logging.getLogger(__name__)
@@ -158,6 +161,7 @@ async def _backends(app: web.Application) -> AsyncIterator[None]:
         partitions=s.queue_partitions,
         consumer_id=f"{uuid.uuid4().hex[:12]}",
         lease_ms=s.queue_lease_ms,
+        lock_lease_ms=s.lock_lease_ms,
     )
     app[BACKENDS] = backends
     yield
@@ -249,6 +253,8 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     )
     app[WORKER] = worker
     app[OUTBOX] = outbox
+    if isinstance(backends.queue, RedisStreamQueue):
+        backends.queue.on_fence = partial(_advance_fence, db)
     stop = asyncio.Event()
     consumer = asyncio.create_task(
         backends.queue.consume(worker.handle, concurrency=s.workers, stop=stop),
@@ -261,6 +267,12 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     await worker.close()
     await outbox.drain()
     await dialogue.aclose()
+
+
+async def _advance_fence(db: Database, fence: FenceToken) -> None:
+    """A queue partition changed hands: turns read under its older leases cannot commit now."""
+    async with db.transaction() as s:
+        await fences.advance(s, fence)
 
 
 def _review_log(s: Settings) -> Any:

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     orders_api_url: str | None = None
     business_api_token: SecretStr | None = None
     business_api_timeout: float = 10.0
+    rasa_timeout: float = 5.0  # seconds for one /model/parse call (NLU_BACKEND=rasa)
     # name, address, opening hours (YAML); unset: the bundled demo clinic's profile
     business_profile: Path | None = None
     # pin the bot's clock to start at this instant (tests, demos); it then runs at normal speed
@@ -101,11 +102,12 @@ class Settings(BaseSettings):
     rest_reply_timeout: float = 10.0
     max_body_bytes: int = 1024 * 1024
     send_max_attempts: int = 8
-    send_lease: float = 30.0
+    send_lease: float = 30.0  # a stored reply not sent within this is re-sent by a sweeper
     # pace sends to each platform's published limits; off only for load tests against fakes
-    outbound_rate_limits: bool = True  # a stored reply not sent within this is re-sent by a sweeper
+    outbound_rate_limits: bool = True
     send_max_retry_after: float = 3600.0
     lock_timeout: float = 30.0
+    lock_lease_ms: int = 30_000  # a customer lock of a stalled or dead process expires after this
     timezone: str = "Europe/Kyiv"
     default_language: Literal["uk", "en"] = "uk"
     log_format: Literal["text", "json"] = "text"

@@ -21,7 +21,7 @@ async def open_nlu(settings: Settings) -> AsyncIterator[Any]:
 
         if not settings.rasa_url:
             raise ValueError("OMNIRELAY_NLU_BACKEND=rasa needs OMNIRELAY_RASA_URL")
-        client = RasaHttpModel(settings.rasa_url)
+        client = RasaHttpModel(settings.rasa_url, timeout=settings.rasa_timeout)
         try:
             yield client
         finally:

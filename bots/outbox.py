@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,6 +56,9 @@ class _Item:
     last_inbound_at: datetime | None
     attempt: int = 1
     deferred_until: datetime | None = None
+    # monotonic time at which the row was last known to be this process's to send (None:
+    # not known; `_still_mine` asks the database before the first send)
+    confirmed_at: float | None = None
 
 
 class Outbox:
@@ -68,7 +73,10 @@ class Outbox:
         base_backoff: float = 0.5,
         lease: float = 30.0,
         rate_limits: bool = True,
+        owner: str | None = None,
     ) -> None:
+        #: written into ``messages.claimed_by`` of the replies this outbox holds
+        self.owner = owner or uuid.uuid4().hex[:16]
         self._db = db
         self._channels = channels
         self._metrics = metrics
@@ -86,7 +94,7 @@ class Outbox:
         }
         self._lanes: dict[tuple[str, str], asyncio.Queue[_Item]] = {}
         self._lane_tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self._queued: set[int] = set()
+        self._queued: dict[int, _Item] = {}
         self._listeners: list[DeliveryListener] = []
 
     def on_delivery(self, listener: DeliveryListener) -> None:
@@ -97,20 +105,29 @@ class Outbox:
     # ---- entry points --------------------------------------------------------------------------
 
     def dispatch(self, send: PendingSend, *, last_inbound_at: datetime | None = None) -> None:
-        """Queue a stored reply for sending on its chat's lane."""
-        self._enqueue(_Item(send, last_inbound_at))
+        """Queue a stored reply for sending on its chat's lane.
+
+        A reply this process has just stored as its own (``send.claimed``) goes out without
+        another look at the database; any other is claimed first (`_still_mine`)."""
+        if send.row_id in self._queued:
+            return  # already in a lane of this process (a redelivery repairing its own turn)
+        confirmed = time.monotonic() if send.claimed else None
+        self._enqueue(_Item(send, last_inbound_at, confirmed_at=confirmed))
 
     async def sweep(self, limit: int = 200) -> int:
         """Claim due pending rows (left by a crash or scheduled for later) and queue them."""
         now = now_utc()
         async with self._db.transaction() as s:
-            rows = await MessageRepository(s).claim_due_outbound(now, self._lease, limit)
+            rows = await MessageRepository(s).claim_due_outbound(
+                now, self._lease, limit, claimed_by=self.owner
+            )
+        claimed_at = time.monotonic()
         count = 0
         for row in rows:
             if row.id in self._queued or not row.body:
                 continue
             send = PendingSend(row.id, row.channel, row.external_user_id, decode_outbound(row.body))
-            self._enqueue(_Item(send, None, attempt=row.attempts + 1))
+            self._enqueue(_Item(send, None, attempt=row.attempts + 1, confirmed_at=claimed_at))
             count += 1
         return count
 
@@ -120,9 +137,16 @@ class Outbox:
         held = list(self._queued)
         if not held:
             return 0
+        started = time.monotonic()
         until = now_utc() + timedelta(seconds=self._lease)
         async with self._db.transaction() as s:
-            return await MessageRepository(s).extend_leases(held, until)
+            extended = await MessageRepository(s).extend_leases(held, until, self.owner)
+        if extended == len(held):  # all still ours: no need to ask again before sending
+            for row_id in held:
+                item = self._queued.get(row_id)
+                if item is not None:
+                    item.confirmed_at = started
+        return extended
 
     async def run_sweeper(self, stop: asyncio.Event, interval: float = 2.0) -> None:
         """Every `interval` (at most a quarter of the lease): renew held leases, then claim
@@ -138,13 +162,30 @@ class Outbox:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 
     async def drain(self, grace: float = 10.0) -> None:
-        """Wait for queued sends to finish (shutdown); what is left stays pending in the DB."""
+        """Wait up to ``grace`` s for queued sends to finish (shutdown). What is left stays
+        pending in the database, handed back at once: due now, in the order it was stored,
+        so another process's sweeper sends it without waiting for this one's lease to end."""
         tasks = list(self._lane_tasks.values())
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=grace)
+        left = sorted(self._queued)  # row ids grow in storing order, so a chat's stay in order
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if not left:
+            return
+        at = now_utc()
+        try:
+            async with self._db.transaction() as s:
+                repo = MessageRepository(s)
+                for i, row_id in enumerate(left):  # only rows still pending and still ours
+                    due = at + timedelta(milliseconds=i)
+                    await repo.reclaim(row_id, self.owner, at, due)
+        except Exception as e:  # the database is gone too: the leases run out instead
+            log.warning("outbox: handing back %d unsent replies failed: %s", len(left), e)
+            return
+        log.info("outbox: %d unsent replies left for another process's sweeper", len(left))
 
     @property
     def in_flight(self) -> int:
@@ -154,7 +195,7 @@ class Outbox:
 
     def _enqueue(self, item: _Item) -> None:
         key = (item.send.channel, item.send.recipient_id)
-        self._queued.add(item.send.row_id)
+        self._queued[item.send.row_id] = item
         lane = self._lanes.get(key)
         if lane is None:
             lane = self._lanes[key] = asyncio.Queue()
@@ -169,7 +210,7 @@ class Outbox:
                 try:
                     keep_going = await self._deliver(item)
                 finally:
-                    self._queued.discard(item.send.row_id)
+                    self._queued.pop(item.send.row_id, None)
                 if not keep_going:
                     await self._defer_rest(lane, item.deferred_until)
         finally:
@@ -192,7 +233,7 @@ class Outbox:
                     item.send.row_id, at + timedelta(milliseconds=i), "waiting for an earlier reply"
                 )
         for item in rest:
-            self._queued.discard(item.send.row_id)
+            self._queued.pop(item.send.row_id, None)
 
     async def _deliver(self, item: _Item) -> bool:
         """Send one row with inline retries. False: the lane must stop (deferred/unreachable)."""
@@ -210,6 +251,13 @@ class Outbox:
         while True:
             if limiter is not None:
                 await limiter.acquire(send.recipient_id)
+            if not await self._still_mine(item):
+                log.warning(
+                    "reply %d is held by another process; not sending it here (that process "
+                    "sends it, or a sweeper once its lease runs out)",
+                    send.row_id,
+                )
+                return True
             try:
                 sent = await channel.send(send.recipient_id, send.message, context)
             except RateLimited as e:
@@ -285,6 +333,26 @@ class Outbox:
         # The row stays held while we wait: `heartbeat` keeps other sweepers off it.
         await asyncio.sleep(wait)
         return "retry"
+
+    async def _still_mine(self, item: _Item) -> bool:
+        """True when the row is still this process's to send, asking the database (and
+        renewing the lease) unless that was confirmed within the last half lease.
+
+        A process stopped past its lease (a VM pause, SIGSTOP) finds here that another
+        process's sweeper has claimed the reply, and leaves it to that process. What stays
+        open is a stall during the HTTP call itself: no platform offers an idempotency key.
+        """
+        now = time.monotonic()
+        if item.confirmed_at is not None and now - item.confirmed_at < self._lease / 2:
+            return True
+        at = now_utc()
+        async with self._db.transaction() as s:
+            mine = await MessageRepository(s).reclaim(
+                item.send.row_id, self.owner, at, at + timedelta(seconds=self._lease)
+            )
+        if mine:
+            item.confirmed_at = now
+        return mine
 
     async def _last_inbound(self, send: PendingSend) -> datetime | None:
         async with self._db.session() as s:

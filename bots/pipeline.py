@@ -28,6 +28,7 @@ class PendingSend:
     channel: str
     recipient_id: str
     message: OutboundMessage
+    claimed: bool = False  # stored just now as this process's own (``messages.claimed_by``)
 
 
 @dataclass(slots=True)

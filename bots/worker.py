@@ -25,7 +25,9 @@ from bots.messages import (
 from bots.pipeline import Next, PendingSend, TurnContext, chain, notice_replies
 from bots.worker_identity import IDENTITY_CACHE_SIZE, Identities
 from bots.worker_identity import IDENTITY_CACHE_TTL as IDENTITY_CACHE_TTL
-from storage.errors import LockTimeout
+from storage import fences
+from storage.errors import FenceLost, LockTimeout
+from storage.fences import fenced
 from storage.inbox import is_swept, mark_processed
 from storage.queue import Delivery
 from storage.repositories.conversations import ConversationRepository
@@ -118,7 +120,10 @@ class Worker:
         # up in the transcript first, as a redelivery is
         attempt = max(delivery.attempt, 2) if is_swept(delivery.body) else delivery.attempt
         ctx = TurnContext(message=event, attempt=attempt, now=self.clock())
-        await self._turn(ctx)
+        # Every write of the turn commits only while the partition lease it was read under is
+        # current; otherwise `FenceLost` abandons the turn (the new holder redoes it).
+        with fenced(delivery.fence):
+            await self._turn(ctx)
         mark_processed(self.db, *inbox_key(event))  # batched; the durable inbox row is done
 
     # ---- channel events ----------------------------------------------------------------------
@@ -160,12 +165,15 @@ class Worker:
     async def _mw_metrics(self, ctx: TurnContext, nxt: Next) -> None:
         started = time.perf_counter()
         await nxt(ctx)
-        self.metrics.processing_seconds.observe(time.perf_counter() - started)
-        self.metrics.processed.labels(channel=ctx.message.channel).inc()
+        if not ctx.duplicate:  # a redelivery of a stored turn only re-sends: not a new turn
+            self.metrics.processing_seconds.observe(time.perf_counter() - started)
+            self.metrics.processed.labels(channel=ctx.message.channel).inc()
 
     async def _mw_errors(self, ctx: TurnContext, nxt: Next) -> None:
         try:
             await nxt(ctx)
+        except FenceLost:
+            raise  # not a failure of the turn: another process owns it now
         except Exception:
             if ctx.attempt < FINAL_ATTEMPT:
                 log.exception(
@@ -208,17 +216,22 @@ class Worker:
 
     async def _mw_idempotency(self, ctx: TurnContext, nxt: Next) -> None:
         """A redelivered message that was already processed: re-send what is unsent, no new turn."""
-        if ctx.attempt > 1:
-            msg = ctx.message
-            async with self.db.session() as s:
-                repo = MessageRepository(s)
-                row = await repo.find_inbound(msg.channel, msg.message_id)
-                if row is not None:
-                    replies = await repo.replies_to(row.id)
-            if row is not None:
-                await self._repair(ctx, row, replies)
-                return
+        if ctx.attempt > 1 and await self._repair_if_stored(ctx):
+            return
         await nxt(ctx)
+
+    async def _repair_if_stored(self, ctx: TurnContext) -> bool:
+        """If the message's turn is in the transcript already, repair what may be missing
+        (session, live relay, unsent replies) instead of running it again."""
+        msg = ctx.message
+        async with self.db.session() as s:
+            repo = MessageRepository(s)
+            row = await repo.find_inbound(msg.channel, msg.message_id)
+            if row is None:
+                return False
+            replies = await repo.replies_to(row.id)
+        await self._repair(ctx, row, replies)
+        return True
 
     async def _mw_session(self, ctx: TurnContext, nxt: Next) -> None:
         assert ctx.customer_id is not None
@@ -267,12 +280,17 @@ class Worker:
                 for r in ctx.replies
             ],
             touch=self._needs_touch(ctx),
+            fence=fences.current(),
+            claimed_by=self.outbox.owner,
         )
         written = await self.turns.write(turn)
         if written.inbound_id is None:
-            # Processed already (a platform retry that slipped past the dedup window).
-            ctx.duplicate = True
+            # Processed already (a platform retry that slipped past the dedup window, or a
+            # redelivery that looked new): what that turn stored is what counts, and its
+            # unsent replies go out in their place in the chat's order.
             ctx.replies = []
+            if not await self._repair_if_stored(ctx):
+                ctx.duplicate = True
             return
         ctx.inbound_row_id = written.inbound_id
         if ctx.bot_silent and self.handoff is not None:
@@ -281,7 +299,7 @@ class Worker:
             await self.handoff.relay(ctx)
         if not synchronous:
             ctx.to_send.extend(
-                PendingSend(row_id, msg.channel, msg.user_id, reply)
+                PendingSend(row_id, msg.channel, msg.user_id, reply, claimed=True)
                 for row_id, reply in zip(written.reply_ids, ctx.replies, strict=True)
             )
 
@@ -317,6 +335,8 @@ class Worker:
             return
         try:
             await nxt(ctx)
+        except FenceLost:
+            raise
         except Exception:
             if ctx.attempt >= FINAL_ATTEMPT:
                 await handoff.on_failure(ctx)  # the ticket exists before the apology

@@ -80,6 +80,10 @@ class FakeRasa:
             await self._release.wait()
         return web.json_response(rasa_answer(str(body.get("text", ""))))
 
+    def release(self) -> None:
+        """Answer the requests that "hang" mode is holding."""
+        self._release.set()
+
     async def __aenter__(self) -> FakeRasa:
         app = web.Application()
         app.router.add_post("/model/parse", self._parse)
