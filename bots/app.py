@@ -30,6 +30,7 @@ from bots.metrics import Metrics
 from bots.nlu_setup import open_nlu
 from bots.outbox import Outbox
 from bots.pipeline import StoredReplies
+from bots.shutdown import Drain, stop_consuming
 from bots.simulator import setup_simulator, simulator_settings
 from bots.web import web_routes
 from bots.worker import Worker
@@ -60,6 +61,7 @@ WORKER = web.AppKey("worker", Worker)
 OUTBOX = web.AppKey("outbox", Outbox)
 INGRESS = web.AppKey("ingress", QueueIngress)
 CLOCK = web.AppKey("clock", Clock)
+DRAIN = web.AppKey("drain", Drain)
 
 
 def create_app(settings: Settings, role: Role = "all") -> web.Application:
@@ -67,7 +69,12 @@ def create_app(settings: Settings, role: Role = "all") -> web.Application:
     if simulated:
         # every platform channel talks to this server's in-process sandbox instead
         settings = simulator_settings(settings)
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    drain = Drain(settings.shutdown_grace)  # SIGTERM: see bots/shutdown.py
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, middlewares=[error_middleware, drain.middleware]
+    )
+    app[DRAIN] = drain
+    app.on_shutdown.append(drain.on_shutdown)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[CLOCK] = Clock(settings.clock_start)
@@ -262,10 +269,12 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     )
     sweeper = asyncio.create_task(outbox.run_sweeper(stop, interval=2.0), name="outbox-sweeper")
     yield
-    stop.set()
-    await asyncio.gather(consumer, sweeper, return_exceptions=True)
+    drain = app[DRAIN]
+    # in-process queue: nobody else will answer what it holds, so it is worked off first
+    in_process = backends.redis is None
+    await stop_consuming(backends.queue, stop, [consumer, sweeper], drain, in_process=in_process)
     await worker.close()
-    await outbox.drain()
+    await outbox.drain(drain.remaining())
     await dialogue.aclose()
 
 

@@ -25,7 +25,14 @@ def _parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--host", default=None)
-        p.add_argument("--port", type=int, default=None)
+        p.add_argument(
+            "--port",
+            type=int,
+            default=None,
+            help="default: OMNIRELAY_WORKER_PORT (8081)"
+            if name == "worker"
+            else "default: OMNIRELAY_PORT (8080)",
+        )
     db = sub.add_parser("db", help="database migrations")
     db.add_argument("action", choices=["upgrade"])
     demo = sub.add_parser("demo", help="demo business data")
@@ -75,10 +82,9 @@ async def _demo_seed(settings: Settings) -> int:
 
 
 def _serve(settings: Settings, role: str, host: str | None, port: int | None) -> int:
-    from aiohttp import web
-
-    from bots.app import create_app
+    from bots.app import DRAIN, create_app
     from bots.nlu_setup import ensure_model
+    from bots.shutdown import serve
 
     if role in ("gateway", "worker") and not settings.redis_url:
         log.error("`omnirelay %s` needs OMNIRELAY_REDIS_URL: the halves meet over Redis", role)
@@ -87,27 +93,23 @@ def _serve(settings: Settings, role: str, host: str | None, port: int | None) ->
         _db_upgrade(settings)
     if role in ("run", "worker"):
         ensure_model(settings)
+    if port is None:
+        # a worker has a port of its own: the gateway's OMNIRELAY_PORT may be in the same env
+        port = settings.worker_port if role == "worker" else settings.port
+    host = host or settings.host
     if role == "run":
         from bots.simulator import wants_simulator
 
         # the simulator's sandbox URLs need the address this process will listen on
         settings = settings.model_copy(
             update={
-                "host": host or settings.host,
-                "port": port or settings.port,
+                "host": host,
+                "port": port,
                 "simulator": wants_simulator(settings),
             }
         )
     app = create_app(settings, "all" if role == "run" else role)  # type: ignore[arg-type]
-    web.run_app(
-        app,
-        host=host or settings.host,
-        port=port or settings.port,
-        access_log=None,
-        print=lambda text: log.info("%s", text.strip()),
-        shutdown_timeout=10,
-    )
-    return 0
+    return serve(app, host, port, app[DRAIN])
 
 
 def _safe_url(url: str) -> str:

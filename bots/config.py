@@ -23,7 +23,13 @@ class Settings(BaseSettings):
     )
 
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: int = 8080  # `omnirelay run` and `omnirelay gateway`
+    # `omnirelay worker`'s /healthz, /readyz, /metrics: its own, so that a gateway and a worker
+    # started from one environment on one host do not both bind `port` (0: any free port)
+    worker_port: int = 8081
+    # SIGTERM/SIGINT: stop taking webhooks, give in-flight turns and sends this long, leave the
+    # rest to other processes or a restart; a second signal exits at once (bots/shutdown.py)
+    shutdown_grace: float = Field(default=8.0, ge=0)
     database_url: str = "sqlite+aiosqlite:///./omnirelay.db"
     redis_url: str | None = None
     redis_prefix: str = "omnirelay"
