@@ -252,6 +252,7 @@ async def test_sigterm_with_turns_in_flight_scaleout_hands_them_to_another_worke
     print(f"worker with turns in flight: exit in {took:.2f} s (grace {grace} s)")
     assert code == 0, first.log()
     assert took < grace + IDLE_EXIT_BOUND, first.log()
+    assert "unsent replies left for another process" in first.log()  # Outbox.drain
 
     total = len(chats) * len(ORDERS) + 1
     await fake_telegram.wait_for(lambda: len(fake_telegram.sent_messages()) >= total, timeout=120)
