@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BENCH_OUT ?= bench-results
 NLU_DATA ?= ../shared/benchmarks/nlu
 
-.PHONY: run test venv lint bench bench-load bench-nlu bench-rasa bench-tasks bench-continuity clean
+.PHONY: run test venv lint bench bench-load bench-nlu bench-rasa bench-tasks bench-continuity soak-order clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -53,6 +53,12 @@ bench-nlu: venv
 bench-rasa: venv
 	mkdir -p $(BENCH_OUT)
 	bash tests/benchmarks/rasa/run.sh $(NLU_DATA) $(BENCH_OUT)/rasa.json
+
+# The ordering tests 20 times in a row beside one busy-loop CPU burner per core (not in `make test`).
+SOAK_ITERATIONS ?= 20
+soak-order: venv
+	mkdir -p $(BENCH_OUT)
+	$(BIN)/python tests/benchmarks/soak_order.py --iterations $(SOAK_ITERATIONS) --out $(BENCH_OUT)/soak-order.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(BENCH_OUT)
