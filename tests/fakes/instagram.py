@@ -73,12 +73,14 @@ class FakeInstagram:
     closed_windows: set[str] = field(default_factory=set)  # 24 h passed (HUMAN_AGENT still ok)
     unknown_users: set[str] = field(default_factory=set)
     base_url: str = ""
+    # extra aiohttp middlewares, e.g. `tests.fakes.outage.Outage.middleware`
+    middlewares: list[Any] = field(default_factory=list)
     _failures: list[_Failure] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
 
     async def __aenter__(self) -> FakeInstagram:
-        app = web.Application()
+        app = web.Application(middlewares=self.middlewares)
         app.router.add_post(f"/{API_VERSION}/{{account}}/messages", self._handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()

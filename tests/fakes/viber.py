@@ -70,9 +70,11 @@ class FakeViber:
     _runner: web.AppRunner | None = None
     _session: aiohttp.ClientSession | None = None
     base_url: str = ""
+    # extra aiohttp middlewares, e.g. `tests.fakes.outage.Outage.middleware`
+    middlewares: list[Any] = field(default_factory=list)
 
     async def __aenter__(self) -> FakeViber:
-        app = web.Application(client_max_size=1024 * 1024)
+        app = web.Application(client_max_size=1024 * 1024, middlewares=self.middlewares)
         app.router.add_post("/pa/{method}", self._handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()

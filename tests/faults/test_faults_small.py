@@ -1,0 +1,80 @@
+"""Each case of the fault campaign at a small scale (`make faults` runs them at full scale).
+
+One stack (fake platforms, a private Redis with `appendonly yes`, a private PostgreSQL, one
+gateway and 3 worker processes) serves every case in turn, the most destructive last; each
+case counts only its own customers and starts once every process is back and ready. The
+target of every case: nothing lost, nothing doubled, nothing out of order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from tests.faults.campaign import Stack, open_services, open_stack, run_on
+from tests.faults.cases import CASES, SMALL
+from tests.faults.report import table
+
+pytestmark = [
+    pytest.mark.faults,
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.timeout(360),
+]
+
+# the order they run in: what leaves the least behind first
+ORDER = (
+    "calm",
+    "platform-429",
+    "platform-429-bare",
+    "platform-5xx",
+    "platform-hang",
+    "worker-kill",
+    "worker-stall",
+    "gateway-restart",
+    "gateway-kill",
+    "postgres-restart",
+    "redis-restart-aof",
+    "redis-restart-volatile",
+)
+# cases that cannot pass before other parts of issue 12 land (the lead removes these marks)
+PENDING: dict[str, str] = {
+    "redis-restart-volatile": "needs the durable inbox of issue 12: messages acknowledged to "
+    "the platform and only in Redis are gone when Redis restarts empty",
+}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack(
+    nlu_model_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    services = await open_services(nlu_model_path)
+    try:
+        workdir = tmp_path_factory.mktemp("faults")
+        async with open_stack(SMALL, services, workdir, persistent=True) as running:
+            yield running
+    finally:
+        await services.postgres.destroy()
+
+
+def _cases() -> list[object]:
+    assert set(ORDER) == set(CASES), "every case has a small version"
+    return [
+        pytest.param(
+            name,
+            marks=[pytest.mark.xfail(strict=False, reason=PENDING[name])]
+            if name in PENDING
+            else [],
+        )
+        for name in ORDER
+    ]
+
+
+@pytest.mark.parametrize("name", _cases())
+async def test_fault_case(stack: Stack, name: str) -> None:
+    result = await run_on(stack, CASES[name], SMALL)
+    detail = f"\n{table([result])}\nexamples: {result.examples}\nnotes: {result.notes}"
+    assert result.acked > 0, detail
+    assert result.ok, detail
