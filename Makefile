@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BENCH_OUT ?= bench-results
 NLU_DATA ?= ../shared/benchmarks/nlu
 
-.PHONY: run test venv lint bench bench-load bench-nlu bench-rasa bench-tasks bench-continuity soak-order clean
+.PHONY: run test venv lint bench bench-load bench-nlu bench-rasa bench-tasks bench-continuity soak-order faults clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -59,6 +59,12 @@ SOAK_ITERATIONS ?= 20
 soak-order: venv
 	mkdir -p $(BENCH_OUT)
 	$(BIN)/python tests/benchmarks/soak_order.py --iterations $(SOAK_ITERATIONS) --out $(BENCH_OUT)/soak-order.json
+
+# The fault campaign (issue 12): every case against a gateway and 3 workers over a private Redis
+# and PostgreSQL (never the shared ones); a small version of each runs in `make test`.
+faults: venv
+	mkdir -p $(BENCH_OUT)
+	$(BIN)/python -m tests.faults.run --out $(BENCH_OUT)/faults.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(BENCH_OUT)
