@@ -13,13 +13,27 @@ from datetime import UTC, datetime
 
 import orjson
 
-_PHONE = re.compile(r"(?<![\w+])\+?\d[\d\s()-]{7,}\d(?!\w)")
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+# Both patterns run on untrusted text (any logged field), so each must be linear in its length:
+# a match may only start where the previous character cannot belong to it (the lookbehinds), so
+# a long run of letters or digits is scanned once, not once per position (the old e-mail pattern
+# took ~230 s on 300,000 letters); the local part is possessive, the other runs bounded.
+_PHONE = re.compile(r"(?<![\w+])\+?\d[\d\s()-]{7,24}\d(?!\w)")
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*+"
+    r"@([A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63})"
+)
+MAX_LOGGED_CHARS = 64 * 1024  # a longer message keeps its head and tail
 
 
 def mask_personal_data(text: str) -> str:
+    """`text` with phone numbers and e-mail addresses masked, in time linear in its length;
+    a text longer than `MAX_LOGGED_CHARS` loses its middle first."""
     text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
-    return _PHONE.sub(lambda m: "***" + re.sub(r"\D", "", m.group(0))[-2:], text)
+    text = _PHONE.sub(lambda m: "***" + re.sub(r"\D", "", m.group(0))[-2:], text)
+    if len(text) > MAX_LOGGED_CHARS:  # cut after masking, so no half address escapes it
+        half = MAX_LOGGED_CHARS // 2
+        text = f"{text[:half]} …[{len(text) - 2 * half} characters left out]… {text[-half:]}"
+    return text
 
 
 class MaskingFormatter(logging.Formatter):

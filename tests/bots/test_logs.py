@@ -6,12 +6,13 @@ from __future__ import annotations
 import io
 import logging
 import re
+import time
 from collections.abc import Iterator
 
 import orjson
 import pytest
 
-from bots.logs import mask_personal_data, setup_logging
+from bots.logs import MAX_LOGGED_CHARS, mask_personal_data, setup_logging
 
 
 @pytest.fixture
@@ -49,3 +50,30 @@ def test_service_log_lines_are_masked(fmt: str, root_stream: io.StringIO) -> Non
         assert orjson.loads(out)["message"] == "customer ***67 wrote from a***@b.io"
     # another handler (pytest's capture, say) sees the record as logged
     assert [r.getMessage() for r in seen] == ["customer +380671234567 wrote from a@b.io"]
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["a", "1", "a.", "1 ", "+1", "a@", "a@a.", "@a.", "x-", "1(", " 1", "a%+"],
+    ids=repr,
+)
+def test_masking_is_linear_in_the_length_of_the_text(unit: str) -> None:
+    # a complexity guard, not a benchmark: the old e-mail pattern needed minutes for this
+    text = unit * (1_000_000 // len(unit)) + "!"
+    started = time.process_time()
+    masked = mask_personal_data(text)
+    assert time.process_time() - started < 2.0
+    assert len(masked) <= MAX_LOGGED_CHARS + 100
+
+
+def test_long_runs_still_mask_what_they_contain() -> None:
+    line = mask_personal_data("x" * 5000 + " olena.k@example.com " + "7" * 3 + " +380671234567")
+    assert "olena" not in line and "o***@example.com" in line
+    assert "380671234567" not in line and "***67" in line
+
+
+def test_a_cut_message_keeps_head_and_tail_and_leaks_no_half_address() -> None:
+    text = "head " + "olena.k@example.com " * 10_000 + "tail"
+    line = mask_personal_data(text)
+    assert line.startswith("head ") and line.endswith("tail") and "characters left out" in line
+    assert "olena" not in line
