@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 HIGH_PRIORITY_REASONS = frozenset({"complaint", "processing_error", "stale_order"})
 UNDELIVERED = frozenset({"new", "paid", "packed", "shipped"})
-_SCORE = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*[.!⭐*]*\s*$")
+# Matched against stripped text: adjacent `\s*` runs made the old pattern cubic in whitespace.
+_SCORE = re.compile(r"^([1-5])(?:\s*/\s*5)?\s*[.!⭐*]*$")
 _ORDER = re.compile(r"\b([A-Za-z]\d{3,})\b")
 
 
@@ -260,5 +261,5 @@ def _score(text: str | None, payload: str | None) -> int | None:
     if payload and payload.startswith(CSAT_PAYLOAD):
         match = re.search(r'"score"\s*:\s*([1-5])\b', payload)
         return int(match.group(1)) if match else None
-    match = _SCORE.match(text or "")
+    match = _SCORE.match((text or "").strip())
     return int(match.group(1)) if match else None

@@ -17,10 +17,12 @@ from bots.flows.backends import BookingBackend, SlotView
 from bots.flows.base import Localised, Turn, payload
 
 OFFER = 4  # free times offered at once
+# Matched against stripped text: runs of `\s*` side by side made the old pattern cubic in the
+# customer's whitespace (6,000 spaces took a minute).
 _TIME_ONLY = re.compile(
-    r"^\s*(?:at|о|об|o|в|на|@)?\s*\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.|год\w*|h)?\s*$"
-    r"|^\s*(?:morning|noon|midday|afternoon|evening|зранку|вранці|в обід|обід|після обіду"
-    r"|по обіді|ввечері|увечері)\s*$",
+    r"^(?:(?:at|о|об|o|в|на|@)\s*)?\d{1,2}(?:[:.]\d{2})?(?:\s*(?:am|pm|a\.m\.|p\.m\.|год\w*|h))?$"
+    r"|^(?:morning|noon|midday|afternoon|evening|зранку|вранці|в обід|обід|після обіду"
+    r"|по обіді|ввечері|увечері)$",
     re.IGNORECASE,
 )
 
@@ -40,7 +42,9 @@ def read_when(turn: Turn, tz: ZoneInfo) -> tuple[str | None, str | None]:
             continue
         when_day, when_at = parsed
         # "16.03" also looks like a time: only a value with a time of day is a bare time
-        time_only = when_at is not None and i < len(texts) and bool(_TIME_ONLY.match(texts[i]))
+        time_only = (
+            when_at is not None and i < len(texts) and bool(_TIME_ONLY.match(texts[i].strip()))
+        )
         if when_day is not None and not time_only and day is None:
             day = when_day
         if when_at is not None and at is None:
