@@ -345,7 +345,7 @@ class RedisStreamQueue:
                     if last != ">":
                         last = ">"
                     else:  # wait for an entry newer than any the group has been given
-                        await self._leases.wait_for_new(owned.partition, newest, self._block_ms)
+                        await self._wait_for_new(owned, newest)
                     continue
                 counts = await self._delivery_counts(stream, name, entries) if last != ">" else {}
             except RedisError as e:
@@ -359,6 +359,23 @@ class RedisStreamQueue:
             if last != ">":
                 last = entries[-1][0]
             await self._submit(owned, stream, entries, counts)
+
+    async def _wait_for_new(self, owned: OwnedPartition, newest: bytes) -> None:
+        """Block for new entries, but return at once when reading stops (shutdown, release):
+        an idle process exits without waiting out the blocking read."""
+        wait = asyncio.ensure_future(
+            self._leases.wait_for_new(owned.partition, newest, self._block_ms)
+        )
+        stop = asyncio.ensure_future(owned.stop_reading.wait())
+        try:
+            await asyncio.wait({wait, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (wait, stop):
+                task.cancel()
+            await asyncio.gather(wait, stop, return_exceptions=True)
+        error = wait.exception() if wait.done() and not wait.cancelled() else None
+        if error is not None:
+            raise error  # a Redis error is handled by the read loop
 
     async def _delivery_counts(
         self, stream: str, name: str, entries: list[Entry]
