@@ -5,9 +5,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+import sqlalchemy.exc
 from aiohttp import web
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from storage.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+# What an unreachable Redis or database raises from a request handler: our own wrapper, and
+# the drivers' connection errors where a path does not wrap them (yet).
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    BackendUnavailable,
+    RedisConnectionError,
+    RedisTimeoutError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    ConnectionError,  # ConnectionRefusedError, ConnectionResetError: the OSErrors of a socket
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -23,8 +40,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if e.status == 413:
             log.warning("%s %s: body too large (%s)", request.method, request.path, e.text)
         return web.json_response({"error": e.reason}, status=e.status, headers=_keep(e))
+    except UNAVAILABLE as e:
+        # Redis or the database is down: nothing was stored, so the platform must retry. One
+        # line, no traceback: during an outage every request would print one.
+        log.warning("%s %s: storage unavailable (%s)", request.method, request.path[:200], e)
+        return web.json_response(
+            {"error": "temporarily unavailable, retry later"},
+            status=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     except Exception:
-        log.exception("%s %s failed", request.method, request.path)
+        log.exception("%s %s failed", request.method, request.path[:200])
         return web.json_response({"error": "internal error"}, status=500)
 
 

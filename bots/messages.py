@@ -145,11 +145,28 @@ def _default(obj: Any) -> Any:
     raise TypeError(f"cannot serialise {type(obj).__name__}")
 
 
+MAX_RAW_BYTES = 64 * 1024  # the platform payload kept on an event, serialised
+
+
+def _raw_fragment(raw: dict[str, Any]) -> orjson.Fragment:
+    """The raw platform payload as JSON, or a small note in its place when it cannot travel:
+    deeper than orjson nests (255), integers beyond 64 bits, or simply too large. The event
+    itself must always reach the queue; `raw` is only kept for reference."""
+    try:
+        encoded = orjson.dumps(raw, default=_default)
+    except (TypeError, orjson.JSONEncodeError) as e:
+        return orjson.Fragment(orjson.dumps({"omitted": f"not serialisable: {e}"[:200]}))
+    if len(encoded) > MAX_RAW_BYTES:
+        return orjson.Fragment(orjson.dumps({"omitted": f"{len(encoded)} bytes"}))
+    return orjson.Fragment(encoded)
+
+
 def encode_event(event: InboundEvent) -> bytes:
     # orjson serialises dataclasses, datetimes and enums natively (and without the recursive
     # copy `dataclasses.asdict` makes of the raw platform payload)
     kind = "message" if isinstance(event, InboundMessage) else "event"
-    return orjson.dumps({"type": kind, "data": event}, default=_default)
+    bounded = dataclasses.replace(event, raw=_raw_fragment(event.raw))  # type: ignore[arg-type]
+    return orjson.dumps({"type": kind, "data": bounded}, default=_default)
 
 
 def decode_event(body: bytes) -> InboundEvent:

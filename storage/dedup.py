@@ -70,7 +70,7 @@ class RedisDuplicateFilter:
         """See `DuplicateFilter.first_time`."""
         try:
             res = await self._redis.set(self._keys.dedup(key), b"1", nx=True, px=self._ttl_ms)
-        except RedisError as e:
+        except (RedisError, OSError) as e:  # a refused socket may come unwrapped
             raise BackendUnavailable(f"Redis dedup check failed: {e}") from e
         return bool(res)
 
@@ -78,5 +78,5 @@ class RedisDuplicateFilter:
         """See `DuplicateFilter.forget`."""
         try:
             await self._redis.delete(self._keys.dedup(key))
-        except RedisError as e:
+        except (RedisError, OSError) as e:  # a refused socket may come unwrapped
             raise BackendUnavailable(f"Redis dedup forget failed: {e}") from e

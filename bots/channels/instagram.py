@@ -30,6 +30,7 @@ from bots.channels.base import (
     listed,
     split_text,
 )
+from bots.channels.edge import decode_json
 from bots.channels.errors import (
     MalformedPayload,
     OutsideMessagingWindow,
@@ -154,11 +155,8 @@ class InstagramChannel:
             raise SignatureError("X-Hub-Signature-256 does not match")
 
     def parse(self, body: bytes) -> list[InboundEvent]:
-        try:
-            doc = json.loads(body)
-        except ValueError as e:
-            raise MalformedPayload(f"body is not JSON: {e}") from e
-        return parse_body(doc)
+        """The events of a verified body; `MalformedPayload` if it can never be valid."""
+        return parse_body(decode_json(body))
 
     # ---- sending -----------------------------------------------------------------------------
 

@@ -10,7 +10,9 @@ import logging
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from bots.channels.edge import check_event
 from bots.channels.errors import MalformedPayload
+from bots.channels.schema import Arr, Bool, IntOrStr, Num, Obj, Str
 from bots.messages import Attachment, ChannelEvent, EventKind, InboundEvent, InboundMessage
 
 log = logging.getLogger("bots.channels.instagram")
@@ -24,47 +26,106 @@ _ATTACHMENT_KINDS: dict[str, Literal["image", "file", "video", "audio"]] = {
 }
 
 
+# The webhook's schema for the fields we read (developers.facebook.com, Instagram messaging
+# webhooks). Ids are strings, but the dashboard's "Test" button sends numbers, and a string
+# timestamp (seconds) where real events have an integer (ms).
+MAX_BATCH = 1000
+_ID = IntOrStr(128, required=True)
+_TIMESTAMP = IntOrStr(20, lo=0, hi=253_402_300_799_999, required=True)
+_MID = Str(512)
+_REF = Obj({"ref": Str(1024)})
+ENVELOPE = Obj({"object": Str(64, required=True), "entry": Arr(Obj(), MAX_BATCH, required=True)})
+ENTRY = Obj(
+    {
+        "id": IntOrStr(128),
+        "time": Num(0, 1e16),
+        "messaging": Arr(Obj(), MAX_BATCH),
+        "standby": Arr(Obj(), MAX_BATCH),
+        "changes": Arr(Obj({"field": Str(128)}), MAX_BATCH),
+    }
+)
+ITEM = Obj(
+    {
+        "sender": Obj({"id": _ID}, required=True),
+        "recipient": Obj({"id": IntOrStr(128)}),
+        "timestamp": _TIMESTAMP,
+        "message": Obj(
+            {
+                "mid": _MID,
+                "text": Str(4096),
+                "is_echo": Bool(),
+                "is_deleted": Bool(),
+                "is_unsupported": Bool(),
+                "quick_reply": Obj({"payload": Str(1000)}),
+                "attachments": Arr(Obj({"type": Str(64), "payload": Obj({"url": Str(4096)})}), 20),
+                "referral": _REF,
+            }
+        ),
+        "postback": Obj({"mid": _MID, "title": Str(1024), "payload": Str(1000)}),
+        "read": Obj({"mid": _MID}),
+        "referral": _REF,
+        "reaction": Obj({"mid": _MID, "action": Str(32), "reaction": Str(64), "emoji": Str(64)}),
+    }
+)
+
+
 def parse_body(doc: Any) -> list[InboundEvent]:
-    """Events of a decoded webhook body. Raises `MalformedPayload` for a wrong envelope."""
-    if not isinstance(doc, dict):
-        raise MalformedPayload("body is not a JSON object")
-    if doc.get("object") != "instagram":
-        raise MalformedPayload(f"object is {doc.get('object')!r}, not 'instagram'")
-    entries = doc.get("entry")
-    if not isinstance(entries, list):
-        raise MalformedPayload("'entry' is not a list")
+    """Events of a decoded webhook body.
+
+    Raises `MalformedPayload` for a wrong envelope, and for a body none of whose parts could
+    be read: that body can never be valid. In a batch that also holds readable parts, the
+    unreadable ones are skipped with one WARNING line, so the rest is not lost (Meta would
+    re-send the whole batch for 36 hours).
+    """
+    ENVELOPE.check(doc, "body")
+    if doc["object"] != "instagram":
+        raise MalformedPayload(f"object is {doc['object'][:64]!r}, not 'instagram'")
     events: list[InboundEvent] = []
-    for entry in entries:
-        if not isinstance(entry, dict):
-            log.warning("instagram: skipping an entry that is not an object")
+    problems: list[str] = []
+    readable = 0
+    for i, entry in enumerate(doc["entry"]):
+        try:
+            ENTRY.check(entry, f"entry[{i}]")
+        except MalformedPayload as e:
+            problems.append(str(e))
             continue
-        account_id = str(entry.get("id", ""))
-        items = list(entry.get("messaging") or ())
-        for change in entry.get("changes") or ():
-            # The dashboard's "Test" button sends this shape, with a string timestamp.
-            if isinstance(change, dict) and change.get("field") == "messages":
-                items.append(change.get("value"))
-            else:
-                field = change.get("field") if isinstance(change, dict) else None
-                log.info("instagram: ignoring change field %r", field)
-        if entry.get("standby"):
-            # Another app owns these threads (handover protocol): not ours to answer.
-            log.info("instagram: dropping %d standby item(s)", len(entry["standby"]))
-        for item in items:
+        for j, item in enumerate(_items(entry)):
             try:
-                event = parse_item(item, account_id)
+                event = parse_item(item, str(entry.get("id", "")), f"entry[{i}].item[{j}]")
             except MalformedPayload as e:
-                log.warning("instagram: skipping a malformed messaging item: %s", e)
+                problems.append(str(e))
                 continue
+            readable += 1
             if event is not None:
                 events.append(event)
+        readable += not entry.get("messaging") and not entry.get("changes")
+    if problems and not readable:
+        raise MalformedPayload(problems[0])
+    if problems:
+        log.warning(
+            "instagram: skipped %d malformed messaging item(s) or entries; the first: %s",
+            len(problems),
+            problems[0],
+        )
     return events
+
+
+def _items(entry: dict[str, Any]) -> list[Any]:
+    items = list(entry.get("messaging") or ())
+    for change in entry.get("changes") or ():
+        # The dashboard's "Test" button sends this shape, with a string timestamp.
+        if change.get("field") == "messages":
+            items.append(change.get("value"))
+        else:
+            log.info("instagram: ignoring change field %r", change.get("field"))
+    if entry.get("standby"):
+        # Another app owns these threads (handover protocol): not ours to answer.
+        log.info("instagram: dropping %d standby item(s)", len(entry["standby"]))
+    return items
 
 
 def _timestamp(value: Any) -> datetime:
     """Meta sends ms; the dashboard test sends seconds as a string."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise MalformedPayload(f"bad timestamp {value!r}")
     try:
         number = int(value)
     except ValueError as e:
@@ -83,10 +144,19 @@ def _id(obj: Any, what: str) -> str:
     return str(value)
 
 
-def parse_item(item: Any, account_id: str) -> InboundEvent | None:
-    """One `messaging` item as an event, or None when it is to be dropped (and logged)."""
-    if not isinstance(item, dict):
-        raise MalformedPayload("messaging item is not an object")
+def parse_item(item: Any, account_id: str, path: str = "item") -> InboundEvent | None:
+    """One `messaging` item as an event, or None when it is to be dropped (and logged);
+    `MalformedPayload` when it does not fit `ITEM` or the core's limits."""
+    if item is None:
+        raise MalformedPayload(f"{path}: null")
+    ITEM.check(item, path)
+    event = _parse_item(item, account_id)
+    if event is not None:
+        check_event(event)
+    return event
+
+
+def _parse_item(item: dict[str, Any], account_id: str) -> InboundEvent | None:
     sender = _id(item.get("sender"), "sender")
     ts = _timestamp(item.get("timestamp"))
     if isinstance(item.get("message"), dict):

@@ -20,7 +20,18 @@ import orjson
 from aiohttp import web
 
 from bots.channels.base import ChannelLimits, Ingress, SendContext
-from bots.channels.errors import PermanentSendError
+from bots.channels.edge import (
+    MAX_LANGUAGE,
+    MAX_MESSAGE_ID,
+    MAX_NAME,
+    MAX_PAYLOAD,
+    MAX_USER_ID,
+    check_event,
+    decode_json,
+    language,
+)
+from bots.channels.errors import MalformedPayload, PermanentSendError
+from bots.channels.schema import IntOrStr, Obj, Str
 from bots.messages import Button, InboundMessage, OutboundMessage, SentMessage, now_utc
 from storage.mailbox import ReplyMailbox
 
@@ -89,28 +100,13 @@ class RestChannel:
         if not self._authorised(request):
             return json_error(401, "missing or wrong bearer token")
         body = await request.read()
-        try:
-            doc: Any = orjson.loads(body)
-        except orjson.JSONDecodeError as e:
-            log.warning("rest: malformed JSON from %s: %s", request.remote, e)
-            return json_error(400, f"malformed JSON: {e}")
-        problem = _validate(doc)
-        if problem:
-            log.warning("rest: rejected body from %s: %s", request.remote, problem)
-            return json_error(400, problem)
-        message_id = str(doc.get("message_id") or uuid.uuid4().hex)
         mailbox = self._mailbox()
-        message = InboundMessage(
-            channel=self.name,
-            user_id=str(doc["sender"]),
-            message_id=message_id,
-            timestamp=now_utc(),
-            text=doc.get("text"),
-            payload=doc.get("payload"),
-            user_name=doc.get("name"),
-            language_hint=doc.get("language"),
-            reply_to=mailbox.node_id,
-        )
+        try:
+            message = _message(decode_json(body), mailbox.node_id)
+        except MalformedPayload as e:
+            log.warning("rest: rejected body from %s: %s", request.remote, e)
+            return json_error(400, str(e))
+        message_id = message.message_id
         async with mailbox.expect(message_id) as waiter:
             result = await ingress.accept([message])
             if result.accepted == 0:
@@ -122,23 +118,40 @@ class RestChannel:
         return web.Response(body=answer, content_type="application/json")
 
 
-def _validate(doc: Any) -> str | None:
+BODY = Obj(
+    {
+        "sender": IntOrStr(MAX_USER_ID, required=True),
+        "text": Str(MAX_TEXT),
+        "payload": Str(MAX_PAYLOAD),
+        "message_id": IntOrStr(MAX_MESSAGE_ID),
+        "name": Str(MAX_NAME),
+        "language": Str(MAX_LANGUAGE),
+    }
+)
+
+
+def _message(doc: Any, node_id: str) -> InboundMessage:
+    """The message a body asks for; `MalformedPayload` (answer 400) saying what is wrong."""
     if not isinstance(doc, dict):
-        return "the body must be a JSON object"
-    sender = doc.get("sender")
-    if not isinstance(sender, str | int) or isinstance(sender, bool) or str(sender) == "":
-        return "'sender' (a non-empty string) is required"
-    text, payload = doc.get("text"), doc.get("payload")
-    if text is None and payload is None:
-        return "one of 'text' or 'payload' is required"
-    for field, value in (("text", text), ("payload", payload)):
-        if value is not None and not isinstance(value, str):
-            return f"'{field}' must be a string"
-    if text is not None and len(text) > MAX_TEXT:
-        return f"'text' is longer than {MAX_TEXT} characters"
-    if "message_id" in doc and not isinstance(doc["message_id"], str | int):
-        return "'message_id' must be a string or an integer"
-    return None
+        raise MalformedPayload("the body must be a JSON object")
+    BODY.check(doc, "body")
+    if doc.get("text") is None and doc.get("payload") is None:
+        raise MalformedPayload("one of 'text' or 'payload' is required")
+    if doc.get("language") is not None and language(doc["language"]) is None:
+        raise MalformedPayload("'language' must be a language code such as 'en' or 'uk'")
+    message = InboundMessage(
+        channel="rest",
+        user_id=str(doc["sender"]),
+        message_id=str(doc.get("message_id") or uuid.uuid4().hex),
+        timestamp=now_utc(),
+        text=doc.get("text"),
+        payload=doc.get("payload"),
+        user_name=doc.get("name"),
+        language_hint=doc.get("language"),
+        reply_to=node_id,
+    )
+    check_event(message)
+    return message
 
 
 def encode_replies(replies: list[OutboundMessage]) -> bytes:

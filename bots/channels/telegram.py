@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 from collections.abc import Coroutine, Sequence
 from typing import Any, Literal
@@ -28,7 +27,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bots.channels.base import ChannelLimits, Ingress, SendContext
-from bots.channels.errors import ChannelError
+from bots.channels.edge import check_event, decode_json
+from bots.channels.errors import ChannelError, MalformedPayload
 from bots.channels.telegram_parse import HANDLED, handled_kind, normalise, repair_update
 from bots.channels.telegram_render import LIMITS, map_error, render
 from bots.messages import InboundEvent, OutboundMessage, SentMessage
@@ -149,10 +149,18 @@ class TelegramChannel:
             body = await request.read()
             try:
                 update, raw = self._parse(body)
-            except ValueError as e:  # json and pydantic errors
+                events = normalise(update, raw) if update is not None else []
+                for event in events:
+                    check_event(event)
+            except MalformedPayload as e:
+                # Telegram re-sends a non-2xx update for a day; only a body that can never
+                # be an update (not JSON, no update_id, a handled kind of the wrong shape) is
+                # refused. Unknown kinds and chats that are not private are dropped with 200.
                 log.warning("telegram: malformed update rejected: %s", e)
                 return web.json_response({"error": str(e)}, status=400)
-            events = self._handle(update, raw) if update is not None else []
+            if update is not None and update.callback_query is not None:
+                # Stop the button's spinner now, whatever the core later does with the tap.
+                self._spawn(self._answer_callback(update.callback_query.id))
             if events:
                 await ingress.accept(events)
             return web.json_response({})
@@ -160,12 +168,10 @@ class TelegramChannel:
         return [web.post(WEBHOOK_PATH, webhook)]
 
     def _parse(self, body: bytes) -> tuple[Update | None, dict[str, Any]]:
-        try:
-            raw = json.loads(body)
-        except ValueError as e:  # UnicodeDecodeError too
-            raise ValueError(f"body is not JSON ({e})") from e
+        """The update (None for a kind we ignore) and its raw form; `MalformedPayload`."""
+        raw = decode_json(body)
         if not isinstance(raw, dict) or "update_id" not in raw:
-            raise ValueError("body is not a Telegram Update (no update_id)")
+            raise MalformedPayload("body is not a Telegram Update (no update_id)")
         if handled_kind(raw) is None:
             return None, raw
         raw = repair_update(raw)
@@ -176,7 +182,7 @@ class TelegramChannel:
             errors = "; ".join(
                 f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()[:3]
             )
-            raise ValueError(f"invalid update: {errors}") from e
+            raise MalformedPayload(f"invalid update: {errors[:500]}") from e
         return update, raw
 
     def _handle(self, update: Update, raw: dict[str, Any]) -> list[InboundEvent]:
@@ -273,7 +279,13 @@ class TelegramChannel:
         events: list[InboundEvent] = []
         for update in updates:
             raw = update.model_dump(mode="json", by_alias=True, exclude_none=True)
-            events.extend(self._handle(update, raw))
+            for event in self._handle(update, raw):
+                try:
+                    check_event(event)
+                except MalformedPayload as e:  # polling cannot refuse: drop it, once, loudly
+                    log.warning("telegram: update %s dropped: %s", update.update_id, e)
+                    continue
+                events.append(event)
         return events
 
 

@@ -19,6 +19,8 @@ from aiogram.types import (
     Update,
 )
 
+from bots.channels.edge import MAX_PHONE, clip, language
+from bots.channels.schema import Arr, Bool, Int, Num, Obj, Str
 from bots.channels.telegram_render import HASHED_PREFIX
 from bots.messages import Attachment, ChannelEvent, EventKind, InboundEvent, InboundMessage
 
@@ -30,13 +32,77 @@ CHANNEL = "telegram"
 HANDLED = ("message", "edited_message", "callback_query", "my_chat_member")
 
 
+# The Bot API's schema for the fields the core reads (core.telegram.org/bots/api): ids are
+# 64-bit, dates Unix seconds (uint32), a text 4,096 characters. aiogram's models check the rest.
+_DATE = Int(0, 2**32 - 1)
+_USER = Obj(
+    {
+        "id": Int(required=True),
+        "is_bot": Bool(),
+        "first_name": Str(256),
+        "last_name": Str(256),
+        "username": Str(64),
+        "language_code": Str(64),
+    }
+)
+_CHAT = Obj({"id": Int(required=True), "type": Str(32, required=True)}, required=True)
+_KEYBOARD = Obj(
+    {"inline_keyboard": Arr(Arr(Obj({"text": Str(256), "callback_data": Str(64)}), 16), 100)}
+)
+_MESSAGE = Obj(
+    {
+        "message_id": Int(required=True),
+        "date": _DATE,
+        "edit_date": _DATE,
+        "chat": _CHAT,
+        "from": _USER,
+        "text": Str(4096),
+        "caption": Str(4096),
+        "contact": Obj(
+            {"phone_number": Str(64, required=True), "user_id": Int(), "first_name": Str(256)}
+        ),
+        "location": Obj(
+            {"latitude": Num(-90, 90, required=True), "longitude": Num(-180, 180, required=True)}
+        ),
+        "document": Obj({"file_name": Str(1024)}),
+        "reply_markup": _KEYBOARD,
+    }
+)
+_MEMBER = Obj({"status": Str(32, required=True)}, required=True)
+SCHEMA: dict[str, Obj] = {
+    "message": _MESSAGE,
+    "edited_message": _MESSAGE,
+    "callback_query": Obj(
+        {
+            "id": Str(256, required=True),
+            "from": Obj(_USER.fields, required=True),
+            "data": Str(256),
+            "message": Obj({"chat": _CHAT, "date": _DATE, "reply_markup": _KEYBOARD}),
+        }
+    ),
+    "my_chat_member": Obj(
+        {
+            "chat": _CHAT,
+            "from": _USER,
+            "date": _DATE,
+            "old_chat_member": _MEMBER,
+            "new_chat_member": _MEMBER,
+        }
+    ),
+}
+UPDATE_ID = Int(0, 2**63 - 1)
+
+
 def handled_kind(raw: dict[str, Any]) -> str | None:
-    """The kind of a raw update if we handle it; otherwise log it at INFO and say None."""
+    """The kind of a raw update if we handle it, its fields checked against `SCHEMA`
+    (`MalformedPayload` if they do not fit); otherwise log it at INFO and say None."""
+    UPDATE_ID.check(raw.get("update_id"), "update_id")
     for kind in HANDLED:
         if raw.get(kind) is not None:
+            SCHEMA[kind].check(raw[kind], kind)
             return kind
-    kinds = sorted(k for k in raw if k != "update_id")
-    log.info("telegram: update %s of kind %s ignored", raw.get("update_id"), ",".join(kinds) or "?")
+    kinds = ",".join(sorted(k[:32] for k in raw if k != "update_id")[:5]) or "?"
+    log.info("telegram: update %s of kind %s ignored", raw["update_id"], kinds)
     return None
 
 
@@ -100,6 +166,8 @@ def _message(
         phone = contact.phone_number.strip()
         if verified and phone.isdigit():
             phone = "+" + phone  # a user's own number is always international
+        if len(phone) > MAX_PHONE:  # a phone-book entry with notes: not a number we can use
+            phone, verified = None, False
     timestamp = message.date
     if edited and message.edit_date:
         timestamp = datetime.fromtimestamp(message.edit_date, UTC)
@@ -114,8 +182,8 @@ def _message(
             contact_verified=verified,
             attachments=_attachments(message),
             deep_link=deep_link,
-            user_name=user.full_name if user is not None else None,
-            language_hint=user.language_code if user is not None else None,
+            user_name=clip(user.full_name) if user is not None else None,
+            language_hint=language(user.language_code) if user is not None else None,
             edited=edited,
             raw=raw,
         )
@@ -165,8 +233,8 @@ def _callback(query: CallbackQuery, uid: str, raw: dict[str, Any]) -> list[Inbou
             timestamp=datetime.now(UTC),  # callback queries carry no date
             text=text,
             payload=payload,
-            user_name=user.full_name,
-            language_hint=user.language_code,
+            user_name=clip(user.full_name),
+            language_hint=language(user.language_code),
             raw=raw,
         )
     ]

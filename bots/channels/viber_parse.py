@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +9,9 @@ from typing import Any
 from viberbot.api.messages import MESSAGE_TYPE_TO_CLASS
 from viberbot.api.viber_requests import EVENT_TYPE_TO_CLASS, create_request
 
+from bots.channels.edge import MAX_PHONE, check_event, clip, decode_json, language
 from bots.channels.errors import MalformedPayload
+from bots.channels.schema import INT64_MAX, Bool, Int, Num, Obj, Str
 from bots.channels.viber_render import decode_button_titles
 from bots.messages import Attachment, ChannelEvent, EventKind, InboundEvent, InboundMessage
 
@@ -34,19 +35,16 @@ def parse_callback(
     answers 200, or Viber would retry them for an hour. Python's json keeps the 64-bit
     `message_token` exact (ints are never floats). Raises `MalformedPayload`.
     """
-    try:
-        doc = json.loads(body)
-    except ValueError as e:
-        raise MalformedPayload(f"body is not JSON: {e}") from e
+    doc = decode_json(body)
     if not isinstance(doc, dict) or not isinstance(doc.get("event"), str):
         raise MalformedPayload("body is not a JSON object with an 'event'")
     event = doc["event"]
     if event not in EVENT_TYPE_TO_CLASS:
-        log.info("viber: ignoring unsupported event %r", event)
+        log.info("viber: ignoring unsupported event %r", event[:64])
         return doc, []
+    SCHEMA.get(event, _BASE).check(doc, event)
     if event == "message":
-        message = doc.get("message")
-        kind = message.get("type") if isinstance(message, dict) else None
+        kind = doc["message"]["type"]
         if kind not in MESSAGE_TYPE_TO_CLASS or kind not in SUPPORTED_MESSAGE_TYPES:
             log.info("viber: ignoring unsupported message type %r", kind)
             return doc, []
@@ -56,7 +54,85 @@ def parse_callback(
         raise MalformedPayload(f"{event} callback: {e!r}") from e
     if event == "webhook":
         return doc, []
-    return doc, [_convert(event, doc, parsed, payload_prefix)]
+    converted = _convert(event, doc, parsed, payload_prefix)
+    check_event(converted)
+    return doc, [converted]
+
+
+# The callbacks' schema for the fields we read (developers.viber.com, REST Bot API): times are
+# ms, `message_token` a 64-bit integer above 2^53 (kept exact: JSON integers stay ints), user
+# ids strings such as "01234567890A+/=", a text at most 7,000 characters.
+_MS = Int(0, 253_402_300_799_999)  # up to the year 9999
+_TOKEN = Int(0, INT64_MAX)
+_USER = Obj(
+    {
+        "id": Str(128, required=True, non_empty=True),
+        "name": Str(256),
+        "avatar": Str(4096),
+        "country": Str(8),
+        "language": Str(64),
+        "api_version": Int(0, 1000),
+    },
+    required=True,
+)
+_BASE = Obj({"timestamp": _MS, "message_token": _TOKEN})
+_MESSAGE = Obj(
+    {
+        "type": Str(32, required=True),
+        "text": Str(7000),
+        "media": Str(4096),
+        "thumbnail": Str(4096),
+        "file_name": Str(1024),
+        "size": Int(0),
+        "sticker_id": Int(0),
+        "tracking_data": Str(4096),
+        "location": Obj({"lat": Num(-90, 90, required=True), "lon": Num(-180, 180, required=True)}),
+        "contact": Obj({"name": Str(256), "phone_number": Str(64), "avatar": Str(4096)}),
+    },
+    required=True,
+)
+_RECEIPT = Obj(
+    {
+        "timestamp": Int(0, _MS.hi, required=True),
+        "message_token": Int(0, INT64_MAX, required=True),
+        "user_id": Str(128, required=True, non_empty=True),
+        "desc": Str(1024),
+    }
+)
+SCHEMA: dict[str, Obj] = {
+    "message": Obj(
+        {
+            "timestamp": Int(0, _MS.hi, required=True),
+            "message_token": Int(0, INT64_MAX, required=True),
+            "sender": _USER,
+            "message": _MESSAGE,
+            "silent": Bool(),
+        }
+    ),
+    "conversation_started": Obj(
+        {
+            "timestamp": Int(0, _MS.hi, required=True),
+            "message_token": _TOKEN,
+            "user": _USER,
+            "context": Str(1024),
+            "type": Str(32),
+            "subscribed": Bool(),
+        }
+    ),
+    "subscribed": Obj(
+        {"timestamp": Int(0, _MS.hi, required=True), "message_token": _TOKEN, "user": _USER}
+    ),
+    "unsubscribed": Obj(
+        {
+            "timestamp": Int(0, _MS.hi, required=True),
+            "message_token": _TOKEN,
+            "user_id": Str(128, required=True, non_empty=True),
+        }
+    ),
+    "delivered": _RECEIPT,
+    "seen": _RECEIPT,
+    "failed": _RECEIPT,
+}
 
 
 def _ms_to_datetime(value: Any) -> datetime:
@@ -130,6 +206,8 @@ def _message(doc: dict[str, Any], parsed: Any, ts: datetime, prefix: str) -> Inb
             text = decode_button_titles(msg.tracking_data).get(payload)
     elif kind == "contact":
         phone = msg.contact.phone_number if msg.contact is not None else None
+        if phone is not None and len(phone.strip()) > MAX_PHONE:
+            phone = None  # not a number the core can use
     elif kind == "location":
         loc = msg.location
         attachments = (
@@ -163,7 +241,7 @@ def _message(doc: dict[str, Any], parsed: Any, ts: datetime, prefix: str) -> Inb
         # Viber delivers a contact from its own share-phone button; the brief trusts it.
         contact_verified=phone is not None,
         attachments=attachments,
-        user_name=sender.name,
-        language_hint=sender.language,
+        user_name=clip(sender.name),
+        language_hint=language(sender.language),
         raw=doc,
     )
