@@ -38,8 +38,8 @@ from nlu import NluModel
 from storage import fences
 from storage.backends import Backends, open_backends
 from storage.db import Database
-from storage.fences import FenceToken
 from storage.errors import StorageError
+from storage.fences import FenceToken
 from storage.inbox import Inbox
 from storage.inbox_queue import QueueBounds, work_queue
 from storage.inbox_sweeper import InboxSweeper
