@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BENCH_OUT ?= bench-results
 NLU_DATA ?= ../shared/benchmarks/nlu
 
-.PHONY: run test venv lint bench bench-load bench-nlu bench-rasa bench-tasks bench-continuity soak-order faults clean
+.PHONY: run test venv lint bench bench-load bench-nlu bench-rasa bench-tasks bench-continuity soak-order faults fuzz clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,12 @@ run: venv
 
 test: venv
 	$(BIN)/pytest -q
+
+# The webhook fuzz tests of `make test` with many more bodies per channel (not in `make test`).
+FUZZ_EXAMPLES ?= 2000
+fuzz: venv
+	OMNIRELAY_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q \
+		tests/channels/test_fuzz_webhooks.py --hypothesis-show-statistics -o timeout=1800
 
 lint: venv
 	$(BIN)/ruff check bots nlu handoff storage tests

@@ -53,8 +53,13 @@ def gateway_settings(
 
 
 @asynccontextmanager
-async def gateway(settings: Settings) -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    async with TestClient(TestServer(create_app(settings, role="gateway"))) as client:
+async def gateway(
+    settings: Settings, *middlewares: Any
+) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    """The gateway app under a test client; `middlewares` run inside the app's own."""
+    app = create_app(settings, role="gateway")
+    app.middlewares.extend(middlewares)
+    async with TestClient(TestServer(app)) as client:
         yield client
 
 
