@@ -107,21 +107,20 @@ class Outbox:
     def dispatch(self, send: PendingSend, *, last_inbound_at: datetime | None = None) -> None:
         """Queue a stored reply for sending on its chat's lane.
 
-        A reply this process has just stored as its own (``send.claimed``) goes out without
+        A reply this process has just stored as its own (``send.claimed_at``) goes out without
         another look at the database; any other is claimed first (`_still_mine`)."""
         if send.row_id in self._queued:
             return  # already in a lane of this process (a redelivery repairing its own turn)
-        confirmed = time.monotonic() if send.claimed else None
+        confirmed = send.claimed_at
         self._enqueue(_Item(send, last_inbound_at, confirmed_at=confirmed))
 
     async def sweep(self, limit: int = 200) -> int:
         """Claim due pending rows (left by a crash or scheduled for later) and queue them."""
-        now = now_utc()
+        claimed_at, now = time.monotonic(), now_utc()  # the lease runs from here
         async with self._db.transaction() as s:
             rows = await MessageRepository(s).claim_due_outbound(
                 now, self._lease, limit, claimed_by=self.owner
             )
-        claimed_at = time.monotonic()
         count = 0
         for row in rows:
             if row.id in self._queued or not row.body:

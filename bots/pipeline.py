@@ -28,7 +28,9 @@ class PendingSend:
     channel: str
     recipient_id: str
     message: OutboundMessage
-    claimed: bool = False  # stored just now as this process's own (``messages.claimed_by``)
+    # monotonic time from which this process holds the reply (``messages.claimed_by`` and a
+    # send lease written at that moment); None: not known to be ours, claim it before sending
+    claimed_at: float | None = None
 
 
 @dataclass(slots=True)

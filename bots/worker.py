@@ -262,6 +262,9 @@ class Worker:
             conversation_id = session.data["conversation_id"] = conversation.id
             snapshot["data"]["conversation_id"] = conversation_id
         status = "sent" if synchronous else "pending"
+        # The replies' send lease runs on the real clock (the bot's clock may be pinned) from
+        # before the write, so this process never believes it holds them longer than it does.
+        lease_start, held_until = time.monotonic(), now_utc() + self.send_lease
         turn = Turn(
             customer_id=ctx.customer_id,
             conversation_id=conversation_id,
@@ -276,7 +279,7 @@ class Worker:
             # pending replies are sent by this process right after the commit; the outbox
             # sweeper takes over only if this process dies before that
             replies=[
-                Reply(r.sender, r.text, encode_outbound(r), status, ctx.now + self.send_lease)
+                Reply(r.sender, r.text, encode_outbound(r), status, held_until)
                 for r in ctx.replies
             ],
             touch=self._needs_touch(ctx),
@@ -299,7 +302,7 @@ class Worker:
             await self.handoff.relay(ctx)
         if not synchronous:
             ctx.to_send.extend(
-                PendingSend(row_id, msg.channel, msg.user_id, reply, claimed=True)
+                PendingSend(row_id, msg.channel, msg.user_id, reply, claimed_at=lease_start)
                 for row_id, reply in zip(written.reply_ids, ctx.replies, strict=True)
             )
 
