@@ -279,8 +279,7 @@ class Worker:
             # pending replies are sent by this process right after the commit; the outbox
             # sweeper takes over only if this process dies before that
             replies=[
-                Reply(r.sender, r.text, encode_outbound(r), status, held_until)
-                for r in ctx.replies
+                Reply(r.sender, r.text, encode_outbound(r), status, held_until) for r in ctx.replies
             ],
             touch=self._needs_touch(ctx),
             fence=fences.current(),
