@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,16 +27,15 @@ from handoff.config import HandoffConfig
 from handoff.contracts import Escalation, mark, new_ticket
 from handoff.errors import Conflict, Forbidden, HandoffError, NotFound
 from handoff.models import OPEN_STATUSES, Agent, HandoffQueue, Ticket
-from handoff.routing import can_see, in_queue
+from handoff.routing import Router, can_see, in_queue
+from storage.backends import Backends
 from storage.db import Database
 from storage.models import ChannelIdentity, Customer, CustomerPhone, Message
 from storage.sessions import Session, SessionStore
 
-if TYPE_CHECKING:
-    from handoff.service import HandoffService
-
 __all__ = [
     "TakeOverContext",
+    "TakeOverDesk",
     "last_inbound",
     "list_conversations",
     "take_over",
@@ -50,6 +49,25 @@ MAX_SCAN = 1000
 QUERY_LIMIT = 100
 _PHONE_LIKE = re.compile(r"^[\d\s()+\-.]+$")
 _BIGINT = 2**63 - 1
+
+
+class TakeOverDesk(Protocol):
+    """What a take-over needs of the handoff service (`handoff.service.HandoffService`); a
+    protocol, so this module does not import the service that calls it."""
+
+    db: Database
+    backends: Backends
+    config: HandoffConfig
+    router: Router
+    clock: Callable[[], dt.datetime]
+
+    async def open_ticket_of(self, customer_id: int) -> Ticket | None: ...
+
+    async def set_session(self, customer_id: int, change: Callable[[Session], None]) -> Session: ...
+
+    async def emit(
+        self, kind: str, ticket: Ticket, agent_id: int | None, data: dict[str, Any] | None = None
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +98,7 @@ def takeover_context(
     )
 
 
-async def take_over(service: HandoffService, customer_id: int, principal: Principal) -> Ticket:
+async def take_over(service: TakeOverDesk, customer_id: int, principal: Principal) -> Ticket:
     """An agent or supervisor picks a conversation up on their own: a new ticket opened
     already assigned to them (never queued or offered to anybody else), or the customer's
     open ticket, claimed. Refused (403, 409) without side effects."""
@@ -96,12 +114,12 @@ async def take_over(service: HandoffService, customer_id: int, principal: Princi
         raise Conflict(f"the tickets of customer {customer_id} keep changing; try again")
     if ticket.status != "assigned" or ticket.agent_id != principal.agent_id:
         ticket = await service.router.claim(ticket.id, principal, now)
-    await service._set_session(customer_id, mark(ticket.id, "agent"))
+    await service.set_session(customer_id, mark(ticket.id, "agent"))
     return ticket
 
 
 async def _open_taken(
-    service: HandoffService, customer_id: int, principal: Principal, now: dt.datetime
+    service: TakeOverDesk, customer_id: int, principal: Principal, now: dt.datetime
 ) -> Ticket | None:
     """The new ticket of a take-over; None when the customer has an open one after all."""
     session = await service.backends.sessions.get(customer_id)

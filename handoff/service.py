@@ -146,7 +146,7 @@ class HandoffService:
 
     async def claim(self, ticket_id: int, principal: Principal) -> Ticket:
         ticket = await self.router.claim(ticket_id, principal, self.clock())
-        await self._set_session(ticket.customer_id, mark(ticket.id, "agent"))
+        await self.set_session(ticket.customer_id, mark(ticket.id, "agent"))
         return ticket
 
     async def agent_message(self, ticket_id: int, principal: Principal, text: str) -> Message:
@@ -206,7 +206,7 @@ class HandoffService:
                 to_agent=target.id,
                 data={"to_agent": target.id},
             )
-            await self._set_session(ticket.customer_id, mark(ticket.id, "agent"))
+            await self.set_session(ticket.customer_id, mark(ticket.id, "agent"))
             await self.emit("ticket.transferred", ticket, target.id, {"agent": target.name})
             await self.emit("ticket.assigned", ticket, target.id, {"agent": target.name})
             return ticket
@@ -226,7 +226,7 @@ class HandoffService:
             actor=principal.agent_id,
             data={"queue": f"{new_queue.topic}/{new_queue.language}"},
         )
-        await self._set_session(ticket.customer_id, mark(ticket.id, "pending"))
+        await self.set_session(ticket.customer_id, mark(ticket.id, "pending"))
         await self.emit(
             "ticket.transferred", ticket, principal.agent_id, {"queue_id": new_queue.id}
         )
@@ -252,7 +252,7 @@ class HandoffService:
             session.data["csat"] = {"ticket_id": ticket.id}
             session.fallback_count = 0
 
-        session = await self._set_session(ticket.customer_id, back_to_bot)
+        session = await self.set_session(ticket.customer_id, back_to_bot)
         language = session.language or ticket.language
         await self._send(ticket.customer_id, self.texts("handoff_closed", language), (), "bot", now)
         resume = (ticket.task or {}).get("resume")
@@ -324,8 +324,9 @@ class HandoffService:
 
     # ---- plumbing -------------------------------------------------------------------------------
 
-    async def _set_session(self, customer_id: int, change: Callable[[Session], None]) -> Session:
-        """Change the customer's session under their lock (the worker holds it per message)."""
+    async def set_session(self, customer_id: int, change: Callable[[Session], None]) -> Session:
+        """Change the customer's session under their lock (the worker holds it per message),
+        retrying when a concurrent save won; a take-over marks the session through this too."""
         sessions = self.backends.sessions
         async with self.backends.locks.hold(customer_id, self.lock_timeout):
             for _ in range(SESSION_RETRIES):
