@@ -58,7 +58,7 @@ async def subscribe(redis: aioredis.Redis, channel: str, *, wait: float = 10.0) 
                 if msg is not None and msg["type"] in ("subscribe", b"subscribe"):
                     return pubsub
     except (RedisError, OSError, TimeoutError) as e:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
         raise BackendUnavailable(f"cannot subscribe to {channel}: {e}") from e
 
 
@@ -70,7 +70,7 @@ async def close_subscription(listener: asyncio.Task[Any] | None, pubsub: PubSub 
             await listener
     if pubsub is not None:
         with contextlib.suppress(RedisError, OSError):
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
 
 
 def _safe(url: str) -> str:
