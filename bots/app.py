@@ -21,22 +21,34 @@ from bots.config import Settings
 from bots.flows import build_dialogue
 from bots.flows.clock import Clock
 from bots.flows.linking import LinkingFlow
-from bots.flows.templates import Templates
+from bots.flows.templates import Templates, viber_welcome
+from bots.handoff_outlet import StoredReplies
 from bots.http import error_middleware, health_routes
 from bots.identity import build_identity
 from bots.ingress import QueueIngress
+from bots.keys import (
+    BACKENDS,
+    CHANNELS,
+    CLOCK,
+    DATABASE,
+    DRAIN,
+    INGRESS,
+    METRICS,
+    NLU,
+    OUTBOX,
+    SETTINGS,
+    WORKER,
+)
 from bots.messages import InboundEvent
 from bots.metrics import Metrics
 from bots.nlu_setup import open_nlu
 from bots.outbox import Outbox
-from bots.pipeline import StoredReplies
 from bots.shutdown import Drain, stop_consuming
 from bots.simulator import setup_simulator, simulator_settings
 from bots.web import web_routes
 from bots.worker import Worker
-from nlu import NluModel
 from storage import fences
-from storage.backends import Backends, open_backends
+from storage.backends import open_backends
 from storage.db import Database
 from storage.errors import StorageError
 from storage.fences import FenceToken
@@ -50,18 +62,6 @@ from storage.session_snapshots import snapshot_loader
 log = logging.getLogger(__name__)
 
 Role = Literal["all", "gateway", "worker"]
-
-SETTINGS = web.AppKey("settings", Settings)
-METRICS = web.AppKey("metrics", Metrics)
-DATABASE = web.AppKey("database", Database)
-BACKENDS = web.AppKey("backends", Backends)
-NLU: web.AppKey[NluModel] = web.AppKey("nlu")
-CHANNELS: web.AppKey[dict[str, Channel]] = web.AppKey("channels")
-WORKER = web.AppKey("worker", Worker)
-OUTBOX = web.AppKey("outbox", Outbox)
-INGRESS = web.AppKey("ingress", QueueIngress)
-CLOCK = web.AppKey("clock", Clock)
-DRAIN = web.AppKey("drain", Drain)
 
 
 def create_app(settings: Settings, role: Role = "all") -> web.Application:
@@ -103,6 +103,7 @@ def create_app(settings: Settings, role: Role = "all") -> web.Application:
         mailbox=lambda: app[BACKENDS].mailbox,
         register_webhooks=role != "worker",
         clock=app[CLOCK],
+        viber_welcome=viber_welcome(settings.default_language),
     )
     app[CHANNELS] = channels
     app.add_routes(health_routes())
@@ -290,28 +291,3 @@ def _review_log(s: Settings) -> Any:
     from nlu import ReviewLog
 
     return ReviewLog(s.nlu_review_log)
-
-
-async def ready_checks(app: web.Application) -> dict[str, str]:
-    """What `/readyz` reports: each dependency really asked, not assumed."""
-    checks: dict[str, str] = {}
-    try:
-        await asyncio.wait_for(app[DATABASE].ping(), timeout=3)
-        checks["database"] = "ok"
-    except Exception as e:
-        checks["database"] = f"error: {type(e).__name__}: {e}"
-    redis = app[BACKENDS].redis
-    if redis is not None:
-        try:
-            await asyncio.wait_for(redis.ping(), timeout=3)
-            checks["redis"] = "ok"
-        except Exception as e:
-            checks["redis"] = f"error: {type(e).__name__}: {e}"
-    if NLU in app:
-        model = app[NLU]
-        try:
-            info = model.info()
-            checks["nlu"] = "ok" if info else "error: no model loaded"
-        except Exception as e:
-            checks["nlu"] = f"error: {type(e).__name__}: {e}"
-    return checks

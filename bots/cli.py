@@ -82,7 +82,8 @@ async def _demo_seed(settings: Settings) -> int:
 
 
 def _serve(settings: Settings, role: str, host: str | None, port: int | None) -> int:
-    from bots.app import DRAIN, create_app
+    from bots.app import create_app
+    from bots.keys import DRAIN
     from bots.nlu_setup import ensure_model
     from bots.shutdown import serve
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -10,6 +11,7 @@ from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bots.keys import BACKENDS, DATABASE, METRICS, NLU
 from storage.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
@@ -71,8 +73,6 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    from bots.app import ready_checks
-
     checks = await ready_checks(request.app)
     ok = all(v == "ok" for v in checks.values())
     return web.json_response(
@@ -81,8 +81,6 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    from bots.app import BACKENDS, METRICS
-
     m = request.app[METRICS]
     queue = request.app[BACKENDS].queue
     try:
@@ -93,3 +91,28 @@ async def metrics(request: web.Request) -> web.Response:
     if owned is not None:
         m.partitions_owned.set(len(owned))
     return web.Response(body=m.render(), content_type="text/plain", charset="utf-8")
+
+
+async def ready_checks(app: web.Application) -> dict[str, str]:
+    """What `/readyz` reports: each dependency really asked, not assumed."""
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(app[DATABASE].ping(), timeout=3)
+        checks["database"] = "ok"
+    except Exception as e:
+        checks["database"] = f"error: {type(e).__name__}: {e}"
+    redis = app[BACKENDS].redis
+    if redis is not None:
+        try:
+            await asyncio.wait_for(redis.ping(), timeout=3)
+            checks["redis"] = "ok"
+        except Exception as e:
+            checks["redis"] = f"error: {type(e).__name__}: {e}"
+    if NLU in app:
+        model = app[NLU]
+        try:
+            info = model.info()
+            checks["nlu"] = "ok" if info else "error: no model loaded"
+        except Exception as e:
+            checks["nlu"] = f"error: {type(e).__name__}: {e}"
+    return checks

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bots.messages import Button, InboundMessage, OutboundMessage, decode_outbound
+from bots.messages import Button, InboundMessage, OutboundMessage
 from storage.sessions import Session
 
 if TYPE_CHECKING:
-    from bots.outbox import Outbox
     from handoff.service import Notice
 
 
@@ -77,29 +76,3 @@ def notice_replies(notices: Iterable[Notice]) -> list[OutboundMessage]:
         OutboundMessage(text=n.text, buttons=tuple(Button(t, p) for t, p in n.buttons))
         for n in notices
     ]
-
-
-class StoredReplies:
-    """The handoff package's outlet: replies it stored as pending transcript rows (agent
-    messages, the CSAT question) go to this process's outbox at once; a process without an
-    outbox (a gateway) leaves them to a worker's outbox sweeper."""
-
-    def __init__(self, outbox: Callable[[], Outbox | None]) -> None:
-        self._outbox = outbox
-
-    @property
-    def live(self) -> bool:
-        return self._outbox() is not None
-
-    def dispatch(
-        self,
-        row_id: int,
-        channel: str,
-        recipient_id: str,
-        body: dict[str, Any],
-        last_inbound_at: datetime | None,
-    ) -> None:
-        outbox = self._outbox()
-        if outbox is not None:
-            send = PendingSend(row_id, channel, recipient_id, decode_outbound(body))
-            outbox.dispatch(send, last_inbound_at=last_inbound_at)

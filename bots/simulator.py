@@ -25,6 +25,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from bots.config import Settings, secret
+from bots.keys import DATABASE
 from bots.sandbox import SANDBOX_PREFIX, SandboxCredentials, SandboxLog, sandbox_app
 from bots.sandbox.apis import SANDBOX_BOT_USERNAME, viber_text
 from bots.sandbox.payloads import (
@@ -41,6 +42,8 @@ from bots.sandbox.payloads import (
     telegram_update,
     viber_callback,
 )
+from storage.repositories.customers import CustomerRepository
+from storage.repositories.messages import MessageRepository
 
 log = logging.getLogger(__name__)
 
@@ -306,10 +309,6 @@ async def updates(request: web.Request) -> web.Response:
 async def timeline(request: web.Request) -> web.Response:
     """The transcript of the customer(s) behind the person's three identities, in time order.
     Once the identities are linked, that is one customer and one timeline."""
-    from bots.app import DATABASE
-    from storage.repositories.customers import CustomerRepository
-    from storage.repositories.messages import MessageRepository
-
     try:
         person = _person(dict(request.query))
     except PayloadError as e:

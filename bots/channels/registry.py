@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bots.channels.base import Channel
 from bots.channels.rest import RestChannel
 from bots.config import Settings, secret
-from bots.messages import ChannelEvent, OutboundMessage, now_utc
+from bots.messages import now_utc
 from storage.mailbox import ReplyMailbox
+
+if TYPE_CHECKING:
+    from bots.channels.viber import Welcome
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +25,12 @@ def build_channels(
     mailbox: Callable[[], ReplyMailbox],
     register_webhooks: bool = True,
     clock: Callable[[], datetime] = now_utc,
+    viber_welcome: Welcome = None,
 ) -> dict[str, Channel]:
     """`clock` is the bot's "now": Instagram's messaging window is measured on it, because the
-    customer's last-message time is stored on it too (a pinned clock in tests and demos)."""
+    customer's last-message time is stored on it too (a pinned clock in tests and demos).
+    `viber_welcome` is Viber's welcome on `conversation_started` (the flows' text, passed in:
+    a channel never imports a flow)."""
     channels: dict[str, Channel] = {
         "rest": RestChannel(
             mailbox, token=secret(settings.rest_token), reply_timeout=settings.rest_reply_timeout
@@ -48,7 +55,7 @@ def build_channels(
             bot_name=settings.viber_bot_name,
             api_base=settings.viber_api_base,
             public_url=public_url,
-            welcome=viber_welcome(settings.default_language),
+            welcome=viber_welcome,
             mailbox=mailbox,  # the answer to a deep link's `context` is the welcome
             link_reply_timeout=settings.rest_reply_timeout,
         )
@@ -77,18 +84,3 @@ def build_channels(
     enabled = ", ".join(channels)
     log.info("channels enabled: %s", enabled)
     return channels
-
-
-def viber_welcome(default_language: str) -> Callable[[ChannelEvent], OutboundMessage | None]:
-    """Viber's one welcome message on `conversation_started`, in the user's language."""
-    from bots.flows.templates import LANGUAGES, Templates
-
-    templates = Templates(default_language)
-
-    def welcome(event: ChannelEvent) -> OutboundMessage | None:
-        user = event.raw.get("user") if isinstance(event.raw, dict) else None
-        language = str((user or {}).get("language") or "")[:2].lower()
-        lang = language if language in LANGUAGES else default_language
-        return OutboundMessage(text=templates("welcome", lang))
-
-    return welcome

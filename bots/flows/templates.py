@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import yaml
+
+from bots.messages import ChannelEvent, OutboundMessage
 
 LANGUAGES = ("uk", "en")
 
@@ -61,3 +64,16 @@ class Templates:
         if not isinstance(template, str):
             raise TypeError(f"template {key!r} is not a string")
         return template.format_map(values)
+
+
+def viber_welcome(default_language: str) -> Callable[[ChannelEvent], OutboundMessage | None]:
+    """Viber's one welcome message on `conversation_started`, in the user's language."""
+    templates = Templates(default_language)
+
+    def welcome(event: ChannelEvent) -> OutboundMessage | None:
+        user = event.raw.get("user") if isinstance(event.raw, dict) else None
+        language = str((user or {}).get("language") or "")[:2].lower()
+        lang = language if language in LANGUAGES else default_language
+        return OutboundMessage(text=templates("welcome", lang))
+
+    return welcome

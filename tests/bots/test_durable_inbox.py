@@ -19,9 +19,10 @@ import redis as sync_redis
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from bots.app import BACKENDS, create_app
+from bots.app import create_app
 from bots.config import Settings
 from bots.demo import seed_demo
+from bots.keys import BACKENDS
 from storage.db import Database
 from storage.inbox import INBOX
 from storage.models import Message

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from bots.app import DATABASE
 from bots.config import Settings
 from bots.flows.backends import ServiceView
 from bots.flows.booking import read_name
 from bots.flows.business import BusinessProfile, match_services
 from bots.flows.clock import Clock
+from bots.keys import DATABASE
 from bots.messages import decode_outbound
 from storage.repositories.messages import MessageRepository
 from tests.conversations.runner import FROZEN_NOW, running_app

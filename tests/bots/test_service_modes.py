@@ -87,7 +87,7 @@ async def test_nlu_outage_ends_in_an_apology_and_an_escalation(
         finally:
             await db.dispose()
         assert customer is not None
-        from bots.app import BACKENDS
+        from bots.keys import BACKENDS
 
         session = await client.app[BACKENDS].sessions.get(customer.id)
         assert session.handoff == "pending"

@@ -21,8 +21,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bots.app import DRAIN
 from bots.demo import seed_demo
+from bots.keys import DRAIN
 from storage.db import Database
 from tests.bots.conftest import TG_SECRET, Service, new_chat_id, new_update_id
 from tests.bots.processes import Omnirelay, free_port, metric, post_telegram

@@ -16,8 +16,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bots.app import BACKENDS, create_app
+from bots.app import create_app
 from bots.config import Settings
+from bots.keys import BACKENDS
 from tests.bots.conftest import IG_APP_SECRET, TG_SECRET, VIBER_TOKEN
 from tests.fakes import instagram as ig
 from tests.fakes import viber as vb

@@ -30,9 +30,9 @@ from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from bots.app import BACKENDS
 from bots.channels.edge import check_event
 from bots.channels.errors import MalformedPayload
+from bots.keys import BACKENDS
 from bots.messages import decode_event
 from storage.queue import Delivery
 from tests.channels._app import gateway, gateway_settings, queued, signed

@@ -20,11 +20,12 @@ import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bots.app import BACKENDS, DATABASE, WORKER, create_app
+from bots.app import create_app
 from bots.config import Settings
 from bots.demo import seed_demo
 from bots.flows.backends import SqlBookingBackend
 from bots.flows.clock import Clock
+from bots.keys import BACKENDS, DATABASE, WORKER
 from storage.db import Database
 from storage.repositories import OrderRepository
 from storage.repositories.customers import CustomerRepository

@@ -12,8 +12,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select, update
 
-from bots.app import OUTBOX, create_app
+from bots.app import create_app
 from bots.config import Settings
+from bots.keys import OUTBOX
 from storage.db import Database
 from storage.models import ChannelIdentity, Message
 from tests.bots.conftest import (  # noqa: F401 (fixture)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bots.app import WORKER
+from bots.keys import WORKER
 from bots.messages import InboundMessage, encode_event
 from storage.db import Database
 from storage.queue import Delivery

@@ -9,9 +9,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from bots.app import DATABASE
 from bots.config import Settings
 from bots.flows.backends import SqlBookingBackend
+from bots.keys import DATABASE
 from tests.benchmarks.tasks.customer import Customer, Outcome
 from tests.benchmarks.tasks.generation import Task, entities_of
 from tests.benchmarks.tasks.phrases import DEMO_ORDERS, FACTS, MAX_TURNS, PRICES, STATUS

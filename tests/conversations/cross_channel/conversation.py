@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bots.app import BACKENDS, DATABASE, SETTINGS, WORKER
 from bots.config import secret
 from bots.flows.backends import SqlBookingBackend
+from bots.keys import BACKENDS, DATABASE, SETTINGS, WORKER
 from storage.models import LinkAttempt
 from storage.repositories import OrderRepository
 from storage.repositories.customers import CustomerRepository

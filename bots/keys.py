@@ -1,0 +1,31 @@
+"""The aiohttp `web.AppKey`s under which `create_app` keeps each resource of a process.
+
+One small module, so a route or a test reaches a resource without importing the app factory."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bots.channels.base import Channel
+from bots.config import Settings
+from bots.flows.clock import Clock
+from bots.ingress import QueueIngress
+from bots.metrics import Metrics
+from bots.outbox import Outbox
+from bots.shutdown import Drain
+from bots.worker import Worker
+from nlu import NluModel
+from storage.backends import Backends
+from storage.db import Database
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+DATABASE = web.AppKey("database", Database)
+BACKENDS = web.AppKey("backends", Backends)
+NLU: web.AppKey[NluModel] = web.AppKey("nlu")
+CHANNELS: web.AppKey[dict[str, Channel]] = web.AppKey("channels")
+WORKER = web.AppKey("worker", Worker)
+OUTBOX = web.AppKey("outbox", Outbox)
+INGRESS = web.AppKey("ingress", QueueIngress)
+CLOCK = web.AppKey("clock", Clock)
+DRAIN = web.AppKey("drain", Drain)
