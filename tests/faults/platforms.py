@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -129,8 +128,3 @@ def _recipient_and_text(platform: str, body: Any) -> tuple[str, str] | None:
     message = body.get("message") or {}
     text = message.get("text") or json.dumps(message.get("attachment"))
     return str((body.get("recipient") or {}).get("id")), str(text)
-
-
-def now() -> float:
-    """The clock every timestamp of the campaign uses."""
-    return time.monotonic()

@@ -41,6 +41,10 @@ ORDER = (
 )
 # cases that cannot pass before other parts of issue 12 land (the lead removes these marks)
 PENDING: dict[str, str] = {
+    "worker-kill": "at full scale (make faults) kills give doubled and out-of-order replies "
+    "(fencing, issue 12); the small run may pass",
+    "redis-restart-aof": "at full scale (make faults) a Redis crash reorders a few replies; "
+    "the small run may pass",
     "redis-restart-volatile": "needs the durable inbox of issue 12: messages acknowledged to "
     "the platform and only in Redis are gone when Redis restarts empty",
 }
