@@ -34,7 +34,7 @@ fuzz: venv
 lint: venv
 	$(BIN)/ruff check bots nlu handoff storage tests
 	$(BIN)/ruff format --check bots nlu handoff storage tests
-	$(BIN)/mypy storage nlu bots/channels handoff
+	$(BIN)/mypy storage nlu bots handoff
 
 # Benchmarks are not part of `make test`; each prints its figures and writes JSON to $(BENCH_OUT)/.
 bench: bench-load bench-nlu bench-tasks bench-continuity

@@ -273,27 +273,34 @@ def _load_nlu_section(node: yaml.Node, p: Path, out: TrainingData) -> None:
         lines = _example_lines(keys.get("examples"), keys.get("file"), p, _line(item))
         if not lines:
             raise DataError(f"{kind} {name!r} has no examples", file=p, line=_line(item))
-        if kind == "intent":
-            for text, line in lines:
-                plain, spans = parse_annotated(text, file=str(p), line=line)
-                if not plain.strip():
-                    raise DataError(f"empty example in intent {name!r}", file=p, line=line)
-                out.examples.append(Example(plain, name, tuple(spans), str(p), line, lang))
-                for s in spans:
-                    if s.value != s.text:
-                        out.synonyms[s.text.lower()] = s.value
-        elif kind == "synonym":
-            for text, _ in lines:
-                out.synonyms[text.lower()] = name
-        elif kind == "regex":
-            for text, line in lines:
-                try:
-                    re.compile(text)
-                except re.error as e:
-                    raise DataError(f"invalid regex for {name!r}: {e}", file=p, line=line) from e
-                out.regexes.setdefault(name, []).append(text)
-        else:
-            out.lookups.setdefault(name, []).extend(text for text, _ in lines)
+        _add_block(kind, name, lines, p, lang, out)
+
+
+def _add_block(
+    kind: str, name: str, lines: list[tuple[str, int]], p: Path, lang: str | None, out: TrainingData
+) -> None:
+    """One ``intent``/``synonym``/``regex``/``lookup`` block's examples into ``out``."""
+    if kind == "intent":
+        for text, line in lines:
+            plain, spans = parse_annotated(text, file=str(p), line=line)
+            if not plain.strip():
+                raise DataError(f"empty example in intent {name!r}", file=p, line=line)
+            out.examples.append(Example(plain, name, tuple(spans), str(p), line, lang))
+            for s in spans:
+                if s.value != s.text:
+                    out.synonyms[s.text.lower()] = s.value
+    elif kind == "synonym":
+        for text, _ in lines:
+            out.synonyms[text.lower()] = name
+    elif kind == "regex":
+        for text, line in lines:
+            try:
+                re.compile(text)
+            except re.error as e:
+                raise DataError(f"invalid regex for {name!r}: {e}", file=p, line=line) from e
+            out.regexes.setdefault(name, []).append(text)
+    else:
+        out.lookups.setdefault(name, []).extend(text for text, _ in lines)
 
 
 def _example_lines(

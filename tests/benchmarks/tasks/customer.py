@@ -163,11 +163,7 @@ class Customer:
         slots = session.slots or {}
         lang = self.lang
         if flow is None:
-            if self.task.kind == "order_status" and reply.buttons:
-                mine = [b for b in reply.buttons if self.task.order in b["payload"]]
-                if mine:
-                    return await self.tap(mine[0])
-            return await self.rephrase()
+            return await self.outside_flows(reply)
         if not self.wanted_flow(flow, slots):
             # the bot started something this customer did not ask for
             return await self.say(self.rng.choice(STOP[lang]))
@@ -187,16 +183,28 @@ class Customer:
         if step == "choose":
             return await self.choose(reply)
         if step == "confirm":
-            wrong = self.wrong_summary(slots)
-            if wrong is not None:
-                return await self.say(wrong)
-            yes = [b for b in reply.buttons if b["payload"] == "/affirm"]
-            if session.fallback_count and yes and self.rng.random() < TAP_AFTER_MISS:
-                return await self.tap(yes[0])
-            return await self.say(self.rng.choice(AFFIRM[lang]))
+            return await self.confirm(reply, session, slots)
         if reply.buttons:
             return await self.tap(reply.buttons[0])
         return None
+
+    async def outside_flows(self, reply: Reply) -> Reply | None:
+        """No flow running: tap one's own order when offered, else say it again."""
+        if self.task.kind == "order_status" and reply.buttons:
+            mine = [b for b in reply.buttons if self.task.order in b["payload"]]
+            if mine:
+                return await self.tap(mine[0])
+        return await self.rephrase()
+
+    async def confirm(self, reply: Reply, session: Any, slots: dict[str, Any]) -> Reply | None:
+        """The summary: correct what is wrong, else agree (tapping after a miss, sometimes)."""
+        wrong = self.wrong_summary(slots)
+        if wrong is not None:
+            return await self.say(wrong)
+        yes = [b for b in reply.buttons if b["payload"] == "/affirm"]
+        if session.fallback_count and yes and self.rng.random() < TAP_AFTER_MISS:
+            return await self.tap(yes[0])
+        return await self.say(self.rng.choice(AFFIRM[self.lang]))
 
     def wanted_flow(self, flow: str, slots: dict[str, Any]) -> bool:
         kind = self.task.kind
