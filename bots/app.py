@@ -14,7 +14,6 @@ from typing import Any, Literal
 from aiohttp import web
 
 import handoff.api
-from bots.admin_api import admin_routes
 from bots.channels.base import Channel, IngestResult
 from bots.channels.registry import build_channels
 from bots.config import Settings
@@ -22,10 +21,12 @@ from bots.flows import build_dialogue
 from bots.flows.clock import Clock
 from bots.flows.linking import LinkingFlow
 from bots.flows.templates import Templates, viber_welcome
-from bots.handoff_outlet import StoredReplies
-from bots.http import error_middleware, health_routes
-from bots.identity import build_identity
-from bots.ingress import QueueIngress
+from bots.gateway.admin_api import admin_routes
+from bots.gateway.http import error_middleware, health_routes
+from bots.gateway.ingress import QueueIngress
+from bots.gateway.simulator import setup_simulator, simulator_settings
+from bots.gateway.web import web_routes
+from bots.identity.service import build_identity
 from bots.keys import (
     BACKENDS,
     CHANNELS,
@@ -42,11 +43,10 @@ from bots.keys import (
 from bots.messages import InboundEvent
 from bots.metrics import Metrics
 from bots.nlu_setup import open_nlu
-from bots.outbox import Outbox
 from bots.shutdown import Drain, stop_consuming
-from bots.simulator import setup_simulator, simulator_settings
-from bots.web import web_routes
-from bots.worker import Worker
+from bots.worker.consumer import Worker
+from bots.worker.handoff_outlet import StoredReplies
+from bots.worker.outbox import Outbox
 from storage import fences
 from storage.backends import open_backends
 from storage.db import Database

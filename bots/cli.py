@@ -99,7 +99,7 @@ def _serve(settings: Settings, role: str, host: str | None, port: int | None) ->
         port = settings.worker_port if role == "worker" else settings.port
     host = host or settings.host
     if role == "run":
-        from bots.simulator import wants_simulator
+        from bots.gateway.simulator import wants_simulator
 
         # the simulator's sandbox URLs need the address this process will listen on
         settings = settings.model_copy(

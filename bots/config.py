@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     telegram_bot_username: str | None = None  # t.me/<name>?start=CODE
     viber_chat_uri: str | None = None  # viber://pa?chatURI=<uri>&context=CODE
     instagram_username: str | None = None  # ig.me/m/<name>?ref=CODE
-    # the simulator page at `/` with in-process platform sandboxes (bots/simulator.py);
+    # the simulator page at `/` with in-process platform sandboxes (bots/gateway/simulator.py);
     # unset: `omnirelay run` turns it on when no platform token is set
     simulator: bool | None = None
 

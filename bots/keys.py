@@ -9,11 +9,11 @@ from aiohttp import web
 from bots.channels.base import Channel
 from bots.config import Settings
 from bots.flows.clock import Clock
-from bots.ingress import QueueIngress
+from bots.gateway.ingress import QueueIngress
 from bots.metrics import Metrics
-from bots.outbox import Outbox
 from bots.shutdown import Drain
-from bots.worker import Worker
+from bots.worker.consumer import Worker
+from bots.worker.outbox import Outbox
 from nlu import NluModel
 from storage.backends import Backends
 from storage.db import Database

@@ -1,6 +1,6 @@
 """The worker's side of handoff: what happens to a customer message around the bot's turn.
 
-`bots.worker.Worker._mw_handoff_gate` calls:
+`bots.worker.consumer.Worker._mw_handoff_gate` calls:
 
 - `intercept(ctx)` before the NLU and the dialogue. While a ticket is open (queued, offered
   or with an agent) the message belongs to the ticket and the bot stays silent, so old
@@ -49,7 +49,7 @@ class _Message(Protocol):
 
 
 class TurnView(Protocol):
-    """What the hook reads and writes of `bots.pipeline.TurnContext`."""
+    """What the hook reads and writes of `bots.worker.turn.TurnContext`."""
 
     message: Any  # _Message
     now: dt.datetime
@@ -68,7 +68,7 @@ class HandoffHook:
     async def delivery_ended(
         self, message_id: int, sender: str, status: str, error: str | None
     ) -> None:
-        """`bots.outbox.Outbox` listener: an agent's reply was sent or given up on."""
+        """`bots.worker.outbox.Outbox` listener: an agent's reply was sent or given up on."""
         if sender == "agent":
             await report_delivery(self.service, message_id, status, error)
 

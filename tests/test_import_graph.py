@@ -168,6 +168,6 @@ def test_no_forbidden_arrows() -> None:
 
 
 def test_a_relative_import_resolves_to_the_module() -> None:
-    assert _absolute("bots.worker", False, "outbox", 1) == "bots.outbox"
+    assert _absolute("bots.worker.consumer", False, "outbox", 1) == "bots.worker.outbox"
     assert _absolute("bots.channels", True, "base", 1) == "bots.channels.base"
     assert _absolute("bots.channels.viber", False, None, 2) == "bots"

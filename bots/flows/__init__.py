@@ -32,7 +32,7 @@ def build_dialogue(
     from bots.flows.manage_booking import ManageBookingFlow
     from bots.flows.order_status import OrderStatusFlow
     from bots.flows.templates import Templates
-    from bots.identity import ProfileContacts
+    from bots.identity.service import ProfileContacts
 
     closers: list[Callable[[], Awaitable[Any]]] = []
     token = secret(settings.business_api_token)

@@ -13,7 +13,7 @@ from bots.flows.understanding import Understanding
 from bots.messages import Button, OutboundMessage
 
 if TYPE_CHECKING:
-    from bots.pipeline import TurnContext
+    from bots.worker.turn import TurnContext
     from storage.sessions import Session
 
 

@@ -63,7 +63,7 @@ def read_phone(turn: Turn) -> str | None:
 
 class ContactBook(Protocol):
     """Where the name and phone of a booking are kept beyond the session: the customer
-    profile (`bots.identity.ProfileContacts`)."""
+    profile (`bots.identity.service.ProfileContacts`)."""
 
     async def remember(
         self, customer_id: int, *, name: str | None, phone: str | None, now: dt.datetime

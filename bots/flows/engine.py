@@ -19,7 +19,7 @@ from bots.flows.smalltalk import SmallTalk
 from bots.flows.templates import LANGUAGES, Templates
 from bots.flows.understanding import FALLBACK, Understanding, from_parse, from_payload
 from bots.messages import Button, OutboundMessage
-from bots.pipeline import TurnContext
+from bots.worker.turn import TurnContext
 from storage.errors import StorageError
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Account linking: "continue in Telegram/Viber/Instagram" links with a one-time code, a phone
 number that a code sent to its verified messenger confirms, the outcome of a link made before
-the turn (a deep-link code, a shared contact: `bots.identity`) or by a platform event
+the turn (a deep-link code, a shared contact: `bots.identity.service`) or by a platform event
 (`link_event_reply`), and a phone shared with no question asked (kept on the profile)."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 from bots.flows.base import ASK, Turn
 from bots.flows.templates import LANGUAGES
 from bots.flows.understanding import FALLBACK
-from bots.identity import (
+from bots.identity.service import (
     LINKING_FLOW,
     IdentityService,
     LinkResult,
     adopt,
     normalise_phone,
 )
-from bots.identity_sessions import adoptable_by_code
+from bots.identity.sessions import adoptable_by_code
 from bots.messages import Button, OutboundMessage
 
 if TYPE_CHECKING:

@@ -122,7 +122,7 @@ async def post(client: Client, update: dict[str, Any]) -> int:
     return resp.status
 
 
-# `BackendUnavailable` (and so `InboxBusy`) becomes 503 with Retry-After in bots/http.py's
+# `BackendUnavailable` (and so `InboxBusy`) becomes 503 with Retry-After in bots/gateway/http.py's
 # error_middleware; until that mapping is in, the refusal leaves as a plain 500
 REFUSED = (500, 503)
 

@@ -15,7 +15,7 @@ import sqlalchemy.exc
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bots.http import error_middleware
+from bots.gateway.http import error_middleware
 from storage.errors import BackendUnavailable
 from tests.channels._app import gateway, gateway_settings, signed
 from tests.fakes import viber as vb

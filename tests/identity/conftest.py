@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bots.app import create_app
 from bots.config import Settings
 from bots.demo import seed_demo
-from bots.identity import IdentityService, LinkSettings
+from bots.identity.service import IdentityService, LinkSettings
 from storage.backends import Backends, open_backends
 from storage.db import Database
 from tests.bots import conftest as _bots

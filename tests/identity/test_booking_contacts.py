@@ -8,7 +8,7 @@ import re
 import uuid
 from typing import Any
 
-from bots.identity import ProfileContacts
+from bots.identity.service import ProfileContacts
 from bots.messages import now_utc
 from storage.repositories.customers import CustomerRepository
 from storage.repositories.identity import IdentityRepository

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from bots.identity import LINKING_FLOW, SUSPENDED, IdentityService
+from bots.identity.service import LINKING_FLOW, SUSPENDED, IdentityService
 from bots.messages import ChannelEvent, EventKind, now_utc
 from storage.repositories.customers import CustomerRepository
 from storage.repositories.identity import IdentityRepository

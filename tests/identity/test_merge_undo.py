@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 
-from bots.identity import SUSPENDED
+from bots.identity.service import SUSPENDED
 from bots.messages import now_utc
 from storage.repositories.customers import CustomerRepository
 from storage.sessions import Session

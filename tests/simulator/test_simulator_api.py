@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bots.config import Settings
-from bots.simulator import SANDBOX_LOG, wants_simulator
+from bots.gateway.simulator import SANDBOX_LOG, wants_simulator
 from storage.db import Database
 from storage.repositories.customers import CustomerRepository
 from storage.repositories.messages import MessageRepository

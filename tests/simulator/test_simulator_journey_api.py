@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from bots.simulator import INSTAGRAM_USERNAME, TELEGRAM_BOT_USERNAME, VIBER_CHAT_URI
+from bots.gateway.simulator import INSTAGRAM_USERNAME, TELEGRAM_BOT_USERNAME, VIBER_CHAT_URI
 from tests.fakes import wait_until
 from tests.simulator.conftest import Simulator
 from tests.simulator.journey import (
@@ -58,7 +58,7 @@ async def test_booking_started_on_instagram_is_finished_on_telegram(simulator: S
 
 def test_simulator_settings_offer_the_continue_links() -> None:
     from bots.config import Settings
-    from bots.simulator import simulator_settings
+    from bots.gateway.simulator import simulator_settings
 
     settings = simulator_settings(Settings(_env_file=None))  # type: ignore[call-arg]
     assert settings.telegram_bot_username == TELEGRAM_BOT_USERNAME

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from bots.channels.rest import encode_replies
 from bots.flows.understanding import FALLBACK
-from bots.identity_events import NO_ANSWER, LinkEvents
-from bots.ingress import inbox_key
+from bots.gateway.ingress import inbox_key
+from bots.identity.events import NO_ANSWER, LinkEvents
+from bots.identity.resolver import IDENTITY_CACHE_SIZE, Identities
+from bots.identity.resolver import IDENTITY_CACHE_TTL as IDENTITY_CACHE_TTL
 from bots.messages import (
     ChannelEvent,
     EventKind,
@@ -22,9 +24,7 @@ from bots.messages import (
     encode_outbound,
     now_utc,
 )
-from bots.pipeline import Next, PendingSend, TurnContext, chain, notice_replies
-from bots.worker_identity import IDENTITY_CACHE_SIZE, Identities
-from bots.worker_identity import IDENTITY_CACHE_TTL as IDENTITY_CACHE_TTL
+from bots.worker.turn import Next, PendingSend, TurnContext, chain, notice_replies
 from storage import fences
 from storage.errors import FenceLost, LockTimeout
 from storage.fences import fenced
@@ -38,9 +38,9 @@ from storage.turns import Reply, Turn, TurnWriter
 
 if TYPE_CHECKING:
     from bots.flows.engine import Dialogue
-    from bots.identity import IdentityService
+    from bots.identity.service import IdentityService
     from bots.metrics import Metrics
-    from bots.outbox import Outbox
+    from bots.worker.outbox import Outbox
     from handoff.hook import HandoffHook
     from storage.backends import Backends
     from storage.db import Database

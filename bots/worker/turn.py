@@ -1,6 +1,6 @@
 """The worker's turn: a short middleware chain over one typed context object.
 
-Order of the chain (outermost first), see `bots.worker.Worker`:
+Order of the chain (outermost first), see `bots.worker.consumer.Worker`:
 metrics -> identity -> lock -> errors -> dispatch -> idempotency -> session -> persist
 -> handoff gate -> understand (NLU) -> dialogue.
 """

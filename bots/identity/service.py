@@ -2,9 +2,9 @@
 platform vouches for, by a code sent to a verified phone's channel; "continue in ..." links;
 where proactive and agent messages go.
 
-Merges and their undo (and the locking they need) are `bots.identity_merges`; what they do to
-the dialogue sessions is `bots.identity_sessions`; the deep links' addresses are
-`bots.identity_links`; a link made by a platform event is answered by `bots.identity_events`.
+Merges and their undo (and the locking they need) are `bots.identity.merges`; what they do to
+the dialogue sessions is `bots.identity.sessions`; the deep links' addresses are
+`bots.identity.links`; a link made by a platform event is answered by `bots.identity.events`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Literal
 
 import phonenumbers
 
-from bots.identity_links import DEEP_LINK_TTL, LinkSettings
-from bots.identity_merges import Merges
-from bots.identity_sessions import LINKING_FLOW, SUSPENDED, adopt, adoptable_by_code
+from bots.identity.links import DEEP_LINK_TTL, LinkSettings
+from bots.identity.merges import Merges
+from bots.identity.sessions import LINKING_FLOW, SUSPENDED, adopt, adoptable_by_code
 from bots.messages import ChannelEvent, InboundMessage, OutboundMessage, encode_outbound
-from bots.pipeline import PendingSend
+from bots.worker.turn import PendingSend
 from storage.repositories.customers import CustomerRepository
 from storage.repositories.identity import (
     IdentityRepository,
@@ -318,7 +318,7 @@ class IdentityService:
         )
         return LinkResult("linked", requester, merge.id), absorbed
 
-    # ---- merges (bots.identity_merges) ---------------------------------------------------------
+    # ---- merges (bots.identity.merges) ---------------------------------------------------------
 
     async def merge(
         self, survivor: int, absorbed: int, *, actor: str, reason: str, now: datetime

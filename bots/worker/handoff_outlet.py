@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from bots.messages import decode_outbound
-from bots.outbox import Outbox
-from bots.pipeline import PendingSend
+from bots.worker.outbox import Outbox
+from bots.worker.turn import PendingSend
 
 
 class StoredReplies:

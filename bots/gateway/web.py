@@ -1,6 +1,6 @@
 """`GET /chat`: a small web chat over the REST channel, so a newcomer can talk to the bot.
 
-It is also served at `GET /` when the simulator (bots/simulator.py) is off.
+It is also served at `GET /` when the simulator (bots/gateway/simulator.py) is off.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 session a merge keeps, the tombstone of an absorbed profile, the task a link made by an event
 resumes, and what an undone merge gives back.
 
-Pure functions over `storage.sessions.Session`; the locking and storing is `bots.identity_merges`.
+Pure functions over `storage.sessions.Session`; the locking and storing is `bots.identity.merges`.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from bots.config import Settings, secret
-from bots.identity import IdentityService, build_identity, normalise_phone
+from bots.identity.service import IdentityService, build_identity, normalise_phone
 from bots.messages import now_utc
 from storage.backends import Backends
 from storage.db import Database

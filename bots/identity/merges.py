@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bots.identity_sessions import (
+from bots.identity.sessions import (
     adopt,
     merge_snapshot,
     prefer,

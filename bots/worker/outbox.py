@@ -34,7 +34,7 @@ from bots.channels.errors import (
 from bots.channels.ratelimit import RateLimiter
 from bots.messages import decode_outbound, now_utc
 from bots.metrics import Metrics
-from bots.pipeline import PendingSend
+from bots.worker.turn import PendingSend
 from storage.db import Database
 from storage.repositories.customers import CustomerRepository
 from storage.repositories.messages import MessageRepository, mark_sent_statement

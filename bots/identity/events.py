@@ -22,8 +22,8 @@ from storage.repositories.identity import ReplyTarget
 
 if TYPE_CHECKING:
     from bots.flows.templates import Templates
-    from bots.identity import IdentityService
-    from bots.pipeline import PendingSend
+    from bots.identity.service import IdentityService
+    from bots.worker.turn import PendingSend
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bots.identity import link_result_payload, wants_result
-from bots.pipeline import Next, TurnContext
+from bots.identity.service import link_result_payload, wants_result
+from bots.worker.turn import Next, TurnContext
 from storage.repositories.customers import CustomerRepository
 
 if TYPE_CHECKING:
-    from bots.identity import IdentityService
+    from bots.identity.service import IdentityService
     from storage.db import Database
 
 IDENTITY_CACHE_TTL = timedelta(seconds=60)  # identity -> customer changes only on linking
