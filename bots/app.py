@@ -169,7 +169,7 @@ async def _backends(app: web.Application) -> AsyncIterator[None]:
         partitions=s.queue_partitions,
         consumer_id=f"{uuid.uuid4().hex[:12]}",
         lease_ms=s.queue_lease_ms,
-        lock_lease_ms=s.lock_lease_ms,
+        lock_lease_ms=s.lock_lease_ms or s.queue_lease_ms,
     )
     app[BACKENDS] = backends
     yield

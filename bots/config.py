@@ -113,7 +113,9 @@ class Settings(BaseSettings):
     outbound_rate_limits: bool = True
     send_max_retry_after: float = 3600.0
     lock_timeout: float = 30.0
-    lock_lease_ms: int = 30_000  # a customer lock of a stalled or dead process expires after this
+    # a customer lock of a stalled or dead process expires after this (default: the queue lease,
+    # so a killed worker's customers wait no longer than its partitions)
+    lock_lease_ms: int | None = None
     timezone: str = "Europe/Kyiv"
     default_language: Literal["uk", "en"] = "uk"
     log_format: Literal["text", "json"] = "text"

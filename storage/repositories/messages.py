@@ -314,6 +314,17 @@ class MessageRepository:
         )
         return bool(getattr(result, "rowcount", 0))
 
+    async def holder(self, message_id: int) -> tuple[str, str | None, dt.datetime | None] | None:
+        """(status, claimed by, lease or retry time) of an outbound row; None when it is gone."""
+        row = (
+            await self.session.execute(
+                select(Message.status, Message.claimed_by, Message.next_attempt_at).where(
+                    Message.id == message_id
+                )
+            )
+        ).first()
+        return None if row is None else (row[0], row[1], row[2])
+
     async def mark_sent(
         self, message_id: int, platform_message_id: str | None, now: dt.datetime
     ) -> None:
