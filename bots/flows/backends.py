@@ -191,8 +191,9 @@ class SqlOrderBackend:
 
 
 class SqlBookingBackend:
-    """Services, staff and bookings in omnirelay's own database (see
-    `storage.repositories.bookings` for why two customers can never get the same slot)."""
+    """Services, staff and bookings in omnirelay's own database. The slot is claimed (locked)
+    in `storage.repositories.bookings.BookingRepository.lock_slot_cells`: unique
+    ``(staff, cell)`` rows, so two customers can never get the same slot."""
 
     def __init__(
         self,

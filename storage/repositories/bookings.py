@@ -4,7 +4,8 @@ How double booking is made impossible, identically on SQLite and PostgreSQL:
 
 - A confirmed booking claims every 15-minute UTC cell its ``[starts_at, ends_at)`` touches, one
   row per cell in ``booking_slots`` whose primary key is ``(staff_id, slot_start)``.
-- `BookingRepository.book` inserts the booking and all of its cells in the caller's transaction.
+- `BookingRepository.book` inserts the booking and all of its cells in the caller's transaction
+  (`BookingRepository.lock_slot_cells`: where a slot is locked).
   If any cell is already claimed the INSERT fails on the primary key and `SlotTaken` is raised;
   the caller's transaction then rolls back, so a booking gets all of its cells or none.
 - Two transactions racing for one cell are serialised by the database itself: PostgreSQL makes
@@ -140,7 +141,7 @@ class BookingRepository:
             await self.session.flush()
         except IntegrityError as e:
             raise Conflict(f"booking reference {booking.reference} already exists") from e
-        await self._claim(booking)
+        await self.lock_slot_cells(booking)
         return booking
 
     async def cancel(self, reference: str | int, *, now: dt.datetime | None = None) -> Booking:
@@ -180,7 +181,7 @@ class BookingRepository:
         await self.session.execute(delete(BookingSlot).where(BookingSlot.booking_id == booking.id))
         booking.starts_at, booking.ends_at = starts_at.astimezone(dt.UTC), ends_at
         booking.updated_at = now
-        await self._claim(booking)
+        await self.lock_slot_cells(booking)
         await self.session.flush()
         return booking
 
@@ -226,7 +227,11 @@ class BookingRepository:
             raise InvalidSlot(f"{staff.name} does not work then")
         return ends_at
 
-    async def _claim(self, booking: Booking) -> None:
+    async def lock_slot_cells(self, booking: Booking) -> None:
+        """Claim the booking's time: the slot is locked here, by inserting its unique
+        ``(staff_id, slot_start)`` rows in ``booking_slots``. A cell another booking holds
+        fails the INSERT on the primary key: `SlotTaken`, and the caller's transaction rolls
+        back (see the module docstring for why this is race-free on SQLite and PostgreSQL)."""
         rows = [
             {"staff_id": booking.staff_id, "slot_start": cell, "booking_id": booking.id}
             for cell in cells(booking.starts_at, booking.ends_at)
