@@ -8,17 +8,16 @@ data).
 
 from __future__ import annotations
 
-import functools
-import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from nlu.grams import add_block, pair_grams, word_char_grams, word_grams
 from nlu.thresholds import choose_threshold, fit_temperature, sigmoid, softmax, softmax_row
 from nlu.types import OUT_OF_SCOPE_INTENT
 
@@ -162,18 +161,18 @@ class IntentClassifier:
 
     def word_features(self, text: str) -> list[str]:
         """Word n-grams, as ``TfidfVectorizer(analyzer="word")`` builds them."""
-        return _word_grams(_WORD_RE.findall(normalize(text)), *self.config.word_ngrams)
+        return word_grams(_WORD_RE.findall(normalize(text)), *self.config.word_ngrams)
 
     def pair_features(self, text: str) -> list[str]:
         """Word pairs 2..``pair_window`` tokens apart, as ``"first~second"``."""
-        return _pair_grams(_WORD_RE.findall(normalize(text)), self.config.pair_window)
+        return pair_grams(_WORD_RE.findall(normalize(text)), self.config.pair_window)
 
     def char_features(self, text: str) -> list[str]:
         """Character n-grams inside word boundaries, as ``analyzer="char_wb"`` builds them."""
         lo, hi = self.config.char_ngrams
         grams: list[str] = []
         for w in _SPACES.sub(" ", normalize(text)).split():
-            grams += _word_char_grams(w, lo, hi)
+            grams += word_char_grams(w, lo, hi)
         return grams
 
     def fit(
@@ -248,18 +247,18 @@ class IntentClassifier:
         vals: list[float] = []
         lo, hi = self.config.word_ngrams
         wv = self._word_vocab
-        _add_block(ids, vals, [wv.get(g) for g in _word_grams(tokens, lo, hi)], rt.word_idf, 0)
+        add_block(ids, vals, [wv.get(g) for g in word_grams(tokens, lo, hi)], rt.word_idf, 0)
         char_ids: list[int] = []
         for w in norm.split():
             found = rt.char_cache.get(w)
             if found is None:
                 found = rt.char_ids(w)
             char_ids += found
-        _add_block(ids, vals, char_ids, rt.char_idf_global, 0)
+        add_block(ids, vals, char_ids, rt.char_idf_global, 0)
         if rt.pair_idf:
             pv = self._pair_vocab
-            pairs = [pv.get(g) for g in _pair_grams(tokens, self._pair_window)]
-            _add_block(ids, vals, pairs, rt.pair_idf, rt.pair_offset)
+            pairs = [pv.get(g) for g in pair_grams(tokens, self._pair_window)]
+            add_block(ids, vals, pairs, rt.pair_idf, rt.pair_offset)
         if not ids:
             return rt.bias64.copy(), tokens
         row = np.array(vals, dtype=np.float32) @ rt.weights[ids] + rt.bias
@@ -355,19 +354,6 @@ class IntentClassifier:
         )  # fmt: skip
 
 
-@functools.lru_cache(maxsize=65536)
-def _word_char_grams(word: str, lo: int, hi: int) -> tuple[str, ...]:
-    # Words repeat across messages: caching their n-grams halves the feature cost.
-    w = f" {word} "
-    grams: list[str] = []
-    for n in range(lo, hi + 1):
-        if n >= len(w):
-            grams.append(w)
-            break
-        grams += [w[i : i + n] for i in range(len(w) - n + 1)]
-    return tuple(grams)
-
-
 class _Runtime:
     """Per-process lookup tables for parsing: IDF as Python floats, block offsets, and the
     character n-gram ids of words seen before (bounded)."""
@@ -397,39 +383,9 @@ class _Runtime:
     def char_ids(self, word: str) -> list[int]:
         """Vocabulary ids of the word's known character n-grams (with repeats), cached."""
         vocab, off = self._char_vocab, self.char_offset
-        grams = _word_char_grams(word, *self._char_ngrams)
+        grams = word_char_grams(word, *self._char_ngrams)
         found = [i + off for i in map(vocab.get, grams) if i is not None]
         if len(self.char_cache) >= self.CACHE_LIMIT:
             self.char_cache.clear()
         self.char_cache[word] = found
         return found
-
-
-def _word_grams(tokens: list[str], lo: int, hi: int) -> list[str]:
-    grams = list(tokens) if lo == 1 else []
-    for n in range(max(lo, 2), hi + 1):
-        grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
-    return grams
-
-
-def _pair_grams(tokens: list[str], window: int) -> list[str]:
-    n = len(tokens)
-    return [
-        f"{tokens[i]}~{tokens[j]}" for i in range(n) for j in range(i + 2, min(n, i + window + 1))
-    ]
-
-
-def _add_block(
-    ids: list[int], vals: list[float], found: Iterable[int | None], idf: list[float], offset: int
-) -> None:
-    """Append one block's features: sublinear TF * IDF, L2-normalised over the known grams."""
-    with_none: Counter[int | None] = Counter(found)
-    with_none.pop(None, None)
-    counts = cast("Counter[int]", with_none)
-    if not counts:
-        return
-    log = math.log
-    block = [idf[i] if c == 1 else (1.0 + log(c)) * idf[i] for i, c in counts.items()]
-    norm = math.sqrt(sum([v * v for v in block]))
-    ids.extend([i + offset for i in counts] if offset else counts)
-    vals.extend([v / norm for v in block])
