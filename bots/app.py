@@ -14,6 +14,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 import handoff.api
+import handoff.wiring
 from bots.channels.base import Channel, IngestResult
 from bots.channels.registry import build_channels
 from bots.config import Settings
@@ -85,7 +86,7 @@ def create_app(settings: Settings, role: Role = "all") -> web.Application:
         app.cleanup_ctx.append(_nlu)
     app.cleanup_ctx.append(_channels)
     # tickets, routing, the agent API (gateway roles); the worker below uses its gate
-    handoff.api.setup(
+    handoff.wiring.setup(
         app,
         settings,
         role=role,

@@ -1,5 +1,5 @@
-"""The agent and admin HTTP API, the console login, and `setup(app, ...)` that wires handoff
-into the application with one call.
+"""The agent and admin HTTP API and the console login (wired into the application by
+`handoff.wiring.setup`).
 
 Authentication: ``Authorization: Bearer <agent token | OMNIRELAY_ADMIN_TOKEN>``, or the console
 session cookie (HttpOnly, SameSite=Strict) set by ``POST /console/login``. A state-changing
@@ -9,27 +9,26 @@ request authenticated by the cookie must carry the session's CSRF token in ``X-C
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
 
-from handoff import auth, console
+from handoff import auth
 from handoff.auth import LANGUAGES, Principal
 from handoff.config import DEFAULT_TOPIC, HandoffConfig
 from handoff.conversations import DEFAULT_LIMIT, list_conversations
 from handoff.errors import Forbidden, HandoffError, NotFound
-from handoff.events import EventBus, HandoffEvent, MemoryEventBus, RedisEventBus
+from handoff.events import HandoffEvent
 from handoff.hook import HandoffHook
 from handoff.models import Agent
 from handoff.routing import can_see
-from handoff.service import HandoffService, Outlet, Texts
+from handoff.service import HandoffService
 from handoff.views import (
     agent_json,
     list_tickets,
@@ -38,11 +37,9 @@ from handoff.views import (
     ticket_json,
     transfer_targets,
 )
-from handoff.webhook import WebhookSender
-from storage.backends import Backends
 from storage.db import Database
 
-__all__ = ["HANDOFF", "HOOK", "setup"]
+__all__ = ["HANDOFF", "HOOK", "routes"]
 
 log = logging.getLogger(__name__)
 
@@ -53,59 +50,6 @@ SSE_KEEPALIVE = 15.0
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 Handler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
-
-
-def setup(
-    app: web.Application,
-    settings: Any,
-    *,
-    role: str = "all",
-    database: Callable[[], Database],
-    backends: Callable[[], Backends],
-    texts: Texts,
-    outlet: Outlet | None = None,
-) -> None:
-    """Open the handoff service with the app (after the database and backends), run the
-    routing ticker, and serve the API on gateway processes (``role`` "all" or "gateway")."""
-    config = HandoffConfig.from_settings(settings)
-
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        opened = backends()
-        bus: EventBus
-        if opened.redis is not None and opened.keys is not None:
-            bus = RedisEventBus(opened.redis, opened.keys.handoff_events())
-        else:
-            bus = MemoryEventBus()
-        await bus.start()
-        webhook = (
-            WebhookSender(config.webhook_url, config.webhook_secret) if config.webhook_url else None
-        )
-        service = HandoffService(
-            db=database(),
-            backends=opened,
-            config=config,
-            texts=texts,
-            bus=bus,
-            outlet=outlet,
-            webhook=webhook,
-            lock_timeout=float(getattr(settings, "lock_timeout", 30.0)),
-            send_lease=float(getattr(settings, "send_lease", 30.0)),
-        )
-        app[HANDOFF] = service
-        app[HOOK] = HandoffHook(service)
-        stop = asyncio.Event()
-        ticker = asyncio.create_task(service.run_ticker(stop), name="handoff-ticker")
-        yield
-        stop.set()
-        await asyncio.gather(ticker, return_exceptions=True)
-        if webhook is not None:
-            await webhook.drain()
-        await bus.close()
-
-    app.cleanup_ctx.append(lifecycle)
-    if role in ("all", "gateway"):
-        app.add_routes(routes(config))
-        app.add_routes(console.routes())  # the page the agents work in
 
 
 def routes(config: HandoffConfig) -> list[web.RouteDef]:

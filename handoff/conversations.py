@@ -244,34 +244,7 @@ async def _describe(
     ids = [customer.id for customer, _ in rows]
     if not ids:
         return []
-    async with db.session() as s:
-        inbound_ids = (
-            select(func.max(Message.id))
-            .where(Message.customer_id.in_(ids), Message.direction == "in")
-            .group_by(Message.customer_id)
-        )
-        inbound = {
-            m.customer_id: m
-            for m in await s.scalars(select(Message).where(Message.id.in_(inbound_ids)))
-        }
-        identities: dict[int, list[ChannelIdentity]] = {}
-        for identity in await s.scalars(
-            select(ChannelIdentity)
-            .where(ChannelIdentity.customer_id.in_(ids))
-            .order_by(ChannelIdentity.id)
-        ):
-            identities.setdefault(identity.customer_id, []).append(identity)
-        tickets = {
-            t.customer_id: (t, q, name)
-            for t, q, name in (
-                await s.execute(
-                    select(Ticket, HandoffQueue, Agent.name)
-                    .join(HandoffQueue, HandoffQueue.id == Ticket.queue_id)
-                    .outerjoin(Agent, Agent.id == Ticket.agent_id)
-                    .where(Ticket.customer_id.in_(ids), Ticket.status.in_(OPEN_STATUSES))
-                )
-            )
-        }
+    inbound, identities, tickets = await _facts(db, ids)
     live = await asyncio.gather(*(sessions.get(i) for i in ids))
     result = []
     for (customer, last), session in zip(rows, live, strict=True):
@@ -279,14 +252,7 @@ async def _describe(
         context = takeover_context(session, last_in, customer.language, config.default_language)
         topic = config.topic_for(context.flow, None)
         open_ticket = tickets.get(customer.id)
-        if last_in is None:
-            visible = False  # nothing to take over: the customer never wrote
-        elif principal.sees_all:
-            visible = True
-        elif open_ticket is not None:
-            visible = can_see(principal, open_ticket[0], open_ticket[1])
-        else:
-            visible = in_queue(principal.skills, principal.languages, topic, context.language)
+        visible = _visible(principal, last_in, open_ticket, topic, context.language)
         own = identities.get(customer.id, [])
         named = next((i.display_name for i in own if i.display_name), None)
         doc = {
@@ -308,6 +274,61 @@ async def _describe(
         }
         result.append((doc, visible))
     return result
+
+
+_OpenTicket = tuple[Ticket, HandoffQueue, str | None]
+
+
+async def _facts(
+    db: Database, ids: list[int]
+) -> tuple[dict[int, Message], dict[int, list[ChannelIdentity]], dict[int, _OpenTicket]]:
+    """Per customer: the last inbound message, the channel identities, the open ticket."""
+    async with db.session() as s:
+        inbound_ids = (
+            select(func.max(Message.id))
+            .where(Message.customer_id.in_(ids), Message.direction == "in")
+            .group_by(Message.customer_id)
+        )
+        inbound = {
+            m.customer_id: m
+            for m in await s.scalars(select(Message).where(Message.id.in_(inbound_ids)))
+        }
+        identities: dict[int, list[ChannelIdentity]] = {}
+        for identity in await s.scalars(
+            select(ChannelIdentity)
+            .where(ChannelIdentity.customer_id.in_(ids))
+            .order_by(ChannelIdentity.id)
+        ):
+            identities.setdefault(identity.customer_id, []).append(identity)
+        tickets: dict[int, _OpenTicket] = {
+            t.customer_id: (t, q, name)
+            for t, q, name in (
+                await s.execute(
+                    select(Ticket, HandoffQueue, Agent.name)
+                    .join(HandoffQueue, HandoffQueue.id == Ticket.queue_id)
+                    .outerjoin(Agent, Agent.id == Ticket.agent_id)
+                    .where(Ticket.customer_id.in_(ids), Ticket.status.in_(OPEN_STATUSES))
+                )
+            )
+        }
+    return inbound, identities, tickets
+
+
+def _visible(
+    principal: Principal,
+    last_in: Message | None,
+    open_ticket: _OpenTicket | None,
+    topic: str,
+    language: str,
+) -> bool:
+    """Whether the principal may take the customer over (the take-over rule itself)."""
+    if last_in is None:
+        return False  # nothing to take over: the customer never wrote
+    if principal.sees_all:
+        return True
+    if open_ticket is not None:
+        return can_see(principal, open_ticket[0], open_ticket[1])
+    return in_queue(principal.skills, principal.languages, topic, language)
 
 
 def _ticket(found: tuple[Ticket, HandoffQueue, str | None] | None) -> dict[str, Any] | None:

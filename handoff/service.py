@@ -1,6 +1,6 @@
 """The handoff service: opens tickets, relays both ways, closes with CSAT.
 
-It is built once per process by `handoff.api.setup` and shared by the worker's handoff gate
+It is built once per process by `handoff.wiring.setup` and shared by the worker's handoff gate
 (`handoff.hook`), the agent API and the routing ticker. What it needs from the rest of the
 application is injected: the database, the session store and locks, reply templates, and an
 `Outlet` that hands stored replies to this process's outbox (when it runs one; otherwise a

@@ -1,0 +1,76 @@
+"""`setup(app, ...)`: handoff wired into the application with one call: the service opened
+with the app (after the database and backends), the routing ticker, and the agent API and
+console on gateway processes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from aiohttp import web
+
+from handoff import console
+from handoff.api import HANDOFF, HOOK, routes
+from handoff.config import HandoffConfig
+from handoff.events import EventBus, MemoryEventBus, RedisEventBus
+from handoff.hook import HandoffHook
+from handoff.service import HandoffService, Outlet, Texts
+from handoff.webhook import WebhookSender
+from storage.backends import Backends
+from storage.db import Database
+
+__all__ = ["setup"]
+
+
+def setup(
+    app: web.Application,
+    settings: Any,
+    *,
+    role: str = "all",
+    database: Callable[[], Database],
+    backends: Callable[[], Backends],
+    texts: Texts,
+    outlet: Outlet | None = None,
+) -> None:
+    """Open the handoff service with the app (after the database and backends), run the
+    routing ticker, and serve the API on gateway processes (``role`` "all" or "gateway")."""
+    config = HandoffConfig.from_settings(settings)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        opened = backends()
+        bus: EventBus
+        if opened.redis is not None and opened.keys is not None:
+            bus = RedisEventBus(opened.redis, opened.keys.handoff_events())
+        else:
+            bus = MemoryEventBus()
+        await bus.start()
+        webhook = (
+            WebhookSender(config.webhook_url, config.webhook_secret) if config.webhook_url else None
+        )
+        service = HandoffService(
+            db=database(),
+            backends=opened,
+            config=config,
+            texts=texts,
+            bus=bus,
+            outlet=outlet,
+            webhook=webhook,
+            lock_timeout=float(getattr(settings, "lock_timeout", 30.0)),
+            send_lease=float(getattr(settings, "send_lease", 30.0)),
+        )
+        app[HANDOFF] = service
+        app[HOOK] = HandoffHook(service)
+        stop = asyncio.Event()
+        ticker = asyncio.create_task(service.run_ticker(stop), name="handoff-ticker")
+        yield
+        stop.set()
+        await asyncio.gather(ticker, return_exceptions=True)
+        if webhook is not None:
+            await webhook.drain()
+        await bus.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    if role in ("all", "gateway"):
+        app.add_routes(routes(config))
+        app.add_routes(console.routes())  # the page the agents work in
