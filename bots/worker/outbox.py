@@ -42,6 +42,7 @@ from storage.repositories.messages import MessageRepository, mark_sent_statement
 log = logging.getLogger(__name__)
 
 DEFAULT_RETRY_AFTER = 1.0  # a 429 without retry_after (Telegram 2016-era answers)
+MAX_BACKOFF = 10.0  # a 5xx or timeout is retried at least this often, however long it lasts
 INLINE_WAIT_LIMIT = 30.0  # longer waits are handed to the sweeper instead of held in memory
 BURST = 3.0  # replies of one turn (text + a follow-up) may go out together
 
@@ -59,6 +60,7 @@ class _Item:
     # monotonic time at which the row was last known to be this process's to send (None:
     # not known; `_still_mine` asks the database before the first send)
     confirmed_at: float | None = None
+    rate_limited_for: float = 0.0  # seconds of waits the platform asked for (429s)
 
 
 class Outbox:
@@ -251,72 +253,93 @@ class Outbox:
             if limiter is not None:
                 await limiter.acquire(send.recipient_id)
             if not await self._still_mine(item):
-                log.warning(
-                    "reply %d is held by another process; not sending it here (that process "
-                    "sends it, or a sweeper once its lease runs out)",
-                    send.row_id,
-                )
-                return True
-            try:
-                sent = await channel.send(send.recipient_id, send.message, context)
-            except RateLimited as e:
-                wait = e.retry_after if e.retry_after is not None else DEFAULT_RETRY_AFTER
-                self._metrics.sent.labels(channel=send.channel, result="rate_limited").inc()
-                log.warning(
-                    "%s rate limited for %s; retry in %.1fs",
-                    send.channel,
-                    _mask(send.recipient_id),
-                    wait,
-                )
-                verdict = await self._wait_or_defer(item, min(wait, self._max_retry_after), str(e))
-                if verdict != "retry":
-                    return verdict == "next"
-            except TransientSendError as e:
-                self._metrics.sent.labels(channel=send.channel, result="transient").inc()
-                wait = self._base_backoff * 2 ** (item.attempt - 1) * (1 + random.random() / 4)
-                log.warning(
-                    "%s send failed (%s); attempt %d, retry in %.1fs",
-                    send.channel,
-                    e,
-                    item.attempt,
-                    wait,
-                )
-                verdict = await self._wait_or_defer(item, wait, str(e))
-                if verdict != "retry":
-                    return verdict == "next"
-            except RecipientUnreachable as e:
-                self._metrics.sent.labels(channel=send.channel, result="unreachable").inc()
-                log.warning(
-                    "%s user %s unreachable (%s); marking the identity and stopping",
-                    send.channel,
-                    _mask(send.recipient_id),
-                    e,
-                )
-                await self._unreachable(send, str(e))
-                return False
-            except OutsideMessagingWindow as e:
-                self._metrics.sent.labels(channel=send.channel, result="outside_window").inc()
-                log.warning("%s reply %d kept undeliverable: %s", send.channel, send.row_id, e)
-                await self._fail(send, "undeliverable", str(e))
-                return True
-            except (PermanentSendError, SendError) as e:
-                self._metrics.sent.labels(channel=send.channel, result="failed").inc()
-                log.error("%s reply %d rejected by the platform: %s", send.channel, send.row_id, e)
-                await self._fail(send, "failed", str(e))
-                return True
-            else:
-                self._metrics.sent.labels(channel=send.channel, result="sent").inc()
-                statement = mark_sent_statement(send.row_id, sent.platform_message_id, now_utc())
-                await self._db.run(partial(_execute, statement))
-                await self._ended(send, "sent", None)
-                return True
+                wait = await self._held_elsewhere(item)
+                if wait is None:
+                    return True
+                # Wait for the holder's lease: the chat's later replies must not overtake this
+                # one. The holder sends it (and this lane finds it sent), or the lease runs out
+                # and this lane claims and sends it.
+                await asyncio.sleep(wait)
+                continue
+            outcome = await self._send_once(item, channel, context)
+            if outcome is not None:
+                return outcome
+
+    async def _send_once(self, item: _Item, channel: Channel, context: SendContext) -> bool | None:
+        """One call to the platform: what `_deliver` returns, or None to send again."""
+        send = item.send
+        try:
+            sent = await channel.send(send.recipient_id, send.message, context)
+        except RateLimited as e:
+            wait = e.retry_after if e.retry_after is not None else DEFAULT_RETRY_AFTER
+            self._metrics.sent.labels(channel=send.channel, result="rate_limited").inc()
+            log.warning(
+                "%s rate limited for %s; retry in %.1fs",
+                send.channel,
+                _mask(send.recipient_id),
+                wait,
+            )
+            # The platform says when to come back: not a failed attempt. A reply is given up
+            # only when its rate-limit waits add up past `max_retry_after`.
+            item.rate_limited_for += wait
+            if item.rate_limited_for > self._max_retry_after:
+                return await self._retry(item, wait, str(e), give_up=True)
+            return await self._retry(item, min(wait, self._max_retry_after), str(e), count=False)
+        except TransientSendError as e:
+            self._metrics.sent.labels(channel=send.channel, result="transient").inc()
+            backoff = self._base_backoff * 2 ** (item.attempt - 1)
+            wait = min(backoff, MAX_BACKOFF) * (1 + random.random() / 4)
+            log.warning(
+                "%s send failed (%s); attempt %d, retry in %.1fs",
+                send.channel,
+                e,
+                item.attempt,
+                wait,
+            )
+            return await self._retry(item, wait, str(e))
+        except RecipientUnreachable as e:
+            self._metrics.sent.labels(channel=send.channel, result="unreachable").inc()
+            log.warning(
+                "%s user %s unreachable (%s); marking the identity and stopping",
+                send.channel,
+                _mask(send.recipient_id),
+                e,
+            )
+            await self._unreachable(send, str(e))
+            return False
+        except OutsideMessagingWindow as e:
+            self._metrics.sent.labels(channel=send.channel, result="outside_window").inc()
+            log.warning("%s reply %d kept undeliverable: %s", send.channel, send.row_id, e)
+            await self._fail(send, "undeliverable", str(e))
+            return True
+        except (PermanentSendError, SendError) as e:
+            self._metrics.sent.labels(channel=send.channel, result="failed").inc()
+            log.error("%s reply %d rejected by the platform: %s", send.channel, send.row_id, e)
+            await self._fail(send, "failed", str(e))
+            return True
+        self._metrics.sent.labels(channel=send.channel, result="sent").inc()
+        statement = mark_sent_statement(send.row_id, sent.platform_message_id, now_utc())
+        await self._db.run(partial(_execute, statement))
+        await self._ended(send, "sent", None)
+        return True
+
+    async def _retry(
+        self, item: _Item, wait: float, error: str, *, count: bool = True, give_up: bool = False
+    ) -> bool | None:
+        """None: send again after the wait; else what `_deliver` returns (deferred/given up)."""
+        verdict = await self._wait_or_defer(item, wait, error, count=count, give_up=give_up)
+        return None if verdict == "retry" else verdict == "next"
 
     async def _wait_or_defer(
-        self, item: _Item, wait: float, error: str
+        self, item: _Item, wait: float, error: str, *, count: bool = True, give_up: bool = False
     ) -> Literal["retry", "next", "defer"]:
-        """Wait in memory and retry, give up (next reply), or defer the lane to the sweeper."""
-        item.attempt += 1
-        if item.attempt > self._max_attempts:
+        """Wait in memory and retry, give up (next reply), or defer the lane to the sweeper.
+
+        ``count``: the wait follows a failed attempt (5xx, timeout), which counts towards
+        `max_attempts`; a rate limit does not."""
+        if count:
+            item.attempt += 1
+        if give_up or item.attempt > self._max_attempts:
             log.error(
                 "reply %d gave up after %d attempts: %s", item.send.row_id, item.attempt - 1, error
             )
@@ -332,6 +355,23 @@ class Outbox:
         # The row stays held while we wait: `heartbeat` keeps other sweepers off it.
         await asyncio.sleep(wait)
         return "retry"
+
+    async def _held_elsewhere(self, item: _Item) -> float | None:
+        """The reply is not ours to send: None when another process sent (or gave up on) it,
+        else how long to wait before trying to claim it again (its holder's lease)."""
+        async with self._db.session() as s:
+            held = await MessageRepository(s).holder(item.send.row_id)
+        if held is None or held[0] != "pending":
+            log.info("reply %d was sent or settled by another process", item.send.row_id)
+            return None
+        until = held[2]
+        left = (until - now_utc()).total_seconds() if until is not None else 0.0
+        log.info(
+            "reply %d is held by another process for %.1fs more; its chat's lane waits for it",
+            item.send.row_id,
+            max(left, 0.0),
+        )
+        return min(max(left, 0.05), self._lease)
 
     async def _still_mine(self, item: _Item) -> bool:
         """True when the row is still this process's to send, asking the database (and

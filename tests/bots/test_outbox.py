@@ -90,3 +90,41 @@ async def test_a_reply_waiting_in_a_live_lane_is_not_swept_by_another_process(
         assert [r.status for r in rows] == ["sent"] * 4
     await db_a.dispose()
     await db_b.dispose()
+
+
+async def test_a_lane_waits_for_an_earlier_reply_another_process_holds(
+    tmp_path: Path, _sqlite_template: Path
+) -> None:
+    """A redelivered turn hands this process a reply that another (stalled or dead) process
+    still holds: the chat's later replies wait for it instead of overtaking it."""
+    shutil.copyfile(_sqlite_template, tmp_path / "o.db")
+    url = f"sqlite+aiosqlite:///{tmp_path / 'o.db'}"
+    db = Database(url)
+    lease = 1.0
+    channel = RecordingChannel(100.0)
+    b = Outbox(db, {"slow": channel}, Metrics(), lease=lease, owner="b")
+    now = dt.datetime.now(dt.UTC)
+    first, second = OutboundMessage(text="first"), OutboundMessage(text="second")
+    async with db.transaction() as s:
+        customer = Customer(display_name="C")
+        s.add(customer)
+        await s.flush()
+        repo = MessageRepository(s)
+        held = await repo.add_outbound(
+            customer.id, None, "slow", "chat-1", "bot", "first", encode_outbound(first), None,
+            now, due_at=now + dt.timedelta(seconds=lease),
+        )  # fmt: skip
+        held.claimed_by = "a"  # a process that stopped holding it
+        mine = await repo.add_outbound(
+            customer.id, None, "slow", "chat-1", "bot", "second", encode_outbound(second), None,
+            now, due_at=now + dt.timedelta(seconds=lease),
+        )  # fmt: skip
+        held_id, mine_id = held.id, mine.id
+    try:
+        b.dispatch(PendingSend(held_id, "slow", "chat-1", first))  # from a redelivered turn
+        b.dispatch(PendingSend(mine_id, "slow", "chat-1", second, claimed_at=None))
+        await wait_until(lambda: len(channel.sent) == 2, timeout=30, what="both sent")
+    finally:
+        await b.drain()
+        await db.dispose()
+    assert [t for _, t in channel.sent] == ["first", "second"]

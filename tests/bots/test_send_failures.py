@@ -30,6 +30,20 @@ async def test_429_waits_and_delivers(
         assert attempts[1].at - attempts[0].at >= retry_after * 0.9
 
 
+async def test_a_rate_limit_wave_longer_than_the_attempts_is_waited_out(
+    service: Service, fake_telegram: FakeTelegram
+) -> None:
+    """A 429 says when to come back; it is not a failed attempt. Ten of them in a row (more
+    than `send_max_attempts`) delay the reply but do not lose it."""
+    chat = new_chat_id()
+    attempts = service.settings.send_max_attempts
+    fake_telegram.fail_next("sendMessage", status=429, retry_after=1, count=attempts + 2)
+    await service.telegram(text_update(chat, "hello", update_id=new_update_id()))
+    await fake_telegram.wait_for(lambda: len(replies_to(fake_telegram, chat)) == 1, timeout=90)
+    statuses = [c.status for c in fake_telegram.calls_to("sendMessage")]
+    assert statuses == [429] * (attempts + 2) + [200]
+
+
 async def test_5xx_is_retried_with_backoff(service: Service, fake_telegram: FakeTelegram) -> None:
     chat = new_chat_id()
     fake_telegram.fail_next("sendMessage", status=500, count=2)

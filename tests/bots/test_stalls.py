@@ -39,7 +39,7 @@ from tests.fakes import wait_until
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram, text_update
 
-LOCK_LEASE_MS = 3000  # a stalled worker's customer lock expires after this (default 30 s)
+LOCK_LEASE_MS = 3000  # a stalled worker's customer lock expires after this
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ async def test_worker_stalled_with_a_reply_in_hand_does_not_send_it_again(
     finally:
         a.send_signal(signal.SIGCONT)
     await wait_until(
-        lambda: "held by another process" in pool.logs(), timeout=90, what="A standing down"
+        lambda: "by another process" in pool.logs(), timeout=90, what="A standing down"
     )
     texts = _texts(fake_telegram, chat)
     assert len(texts) == 1 and "A1002" in texts[0], (texts, pool.logs())
