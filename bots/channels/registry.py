@@ -60,27 +60,32 @@ def build_channels(
             link_reply_timeout=settings.rest_reply_timeout,
         )
     if settings.instagram_app_secret is not None:
-        from bots.channels.instagram import InstagramChannel
-
-        missing = [
-            name
-            for name, value in (
-                ("OMNIRELAY_INSTAGRAM_VERIFY_TOKEN", settings.instagram_verify_token),
-                ("OMNIRELAY_INSTAGRAM_ACCESS_TOKEN", settings.instagram_access_token),
-                ("OMNIRELAY_INSTAGRAM_ACCOUNT_ID", settings.instagram_account_id),
-            )
-            if not value
-        ]
-        if missing:
-            raise ValueError(f"the Instagram channel also needs {', '.join(missing)}")
-        channels["instagram"] = InstagramChannel(
-            app_secret=secret(settings.instagram_app_secret) or "",
-            verify_token=secret(settings.instagram_verify_token) or "",
-            access_token=secret(settings.instagram_access_token) or "",
-            account_id=settings.instagram_account_id or "",
-            api_base=settings.instagram_api_base,
-            clock=clock,
-        )
+        channels["instagram"] = _instagram(settings, clock)
     enabled = ", ".join(channels)
     log.info("channels enabled: %s", enabled)
     return channels
+
+
+def _instagram(settings: Settings, clock: Callable[[], datetime]) -> Channel:
+    """The Instagram channel; its app secret alone is not enough, the rest is asked for."""
+    from bots.channels.instagram import InstagramChannel
+
+    missing = [
+        name
+        for name, value in (
+            ("OMNIRELAY_INSTAGRAM_VERIFY_TOKEN", settings.instagram_verify_token),
+            ("OMNIRELAY_INSTAGRAM_ACCESS_TOKEN", settings.instagram_access_token),
+            ("OMNIRELAY_INSTAGRAM_ACCOUNT_ID", settings.instagram_account_id),
+        )
+        if not value
+    ]
+    if missing:
+        raise ValueError(f"the Instagram channel also needs {', '.join(missing)}")
+    return InstagramChannel(
+        app_secret=secret(settings.instagram_app_secret) or "",
+        verify_token=secret(settings.instagram_verify_token) or "",
+        access_token=secret(settings.instagram_access_token) or "",
+        account_id=settings.instagram_account_id or "",
+        api_base=settings.instagram_api_base,
+        clock=clock,
+    )
