@@ -19,7 +19,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from storage.errors import FenceLost
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from storage.errors import BackendUnavailable, FenceLost
 from storage.fences import FenceToken
 
 __all__ = ["Delivery", "Handler", "KeyedDispatcher", "MessageQueue"]
@@ -164,6 +168,7 @@ class KeyedDispatcher:
     async def _deliver(self, delivery: Delivery) -> bool:
         """Handle with retries; False when abandoned because of `stop`."""
         attempt = delivery.attempt
+        outages = 0  # retries because storage was unreachable: they cost no attempt
         while True:
             async with self._sem:
                 try:
@@ -180,6 +185,21 @@ class KeyedDispatcher:
                 else:
                     await self._on_ack(delivery)
                     return True
+            if is_outage(error):
+                # Redis or the database is down or restarting: not the message's fault, so
+                # it neither uses up its attempts nor goes to the dead letters; it waits.
+                if outages % 20 == 0:
+                    log.warning(
+                        "queue message key=%s id=%s waits for storage to come back: %s",
+                        delivery.key,
+                        delivery.id,
+                        error,
+                    )
+                outages += 1
+                delay = min(self._retry_delay * 2**outages, self._max_retry_delay)
+                if await wait_event(self._stopping, delay):
+                    return False
+                continue
             if attempt >= self._max_attempts:
                 log.error(
                     "queue message key=%s id=%s failed %d times, moved to dead letters: %r",
@@ -204,6 +224,18 @@ class KeyedDispatcher:
             if await wait_event(self._stopping, delay):
                 return False
             attempt += 1
+
+
+def is_outage(error: BaseException) -> bool:
+    """True for errors that mean storage is unreachable (Redis or the database), not that
+    the message is bad."""
+    if isinstance(error, (BackendUnavailable, RedisConnectionError, RedisTimeoutError)):
+        return True
+    if isinstance(error, (OperationalError, InterfaceError)):
+        return True  # connection lost or refused, server starting up, deadlock: all pass
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, (ConnectionError, TimeoutError))
 
 
 def _cancelling() -> bool:

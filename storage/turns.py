@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -73,6 +73,9 @@ class Turn:
 class Written:
     inbound_id: int | None  # None: this message was recorded before (a duplicate)
     reply_ids: tuple[int, ...] = ()
+    # older replies to the same chat still pending (id, body), oldest first: left by a process
+    # that died or stalled before sending them; they must go out before this turn's replies
+    earlier: tuple[tuple[int, dict[str, Any] | None], ...] = ()
 
 
 class TurnWriter:
@@ -203,10 +206,49 @@ def _write_current(s: Session, turns: list[Turn]) -> list[Written]:
     for t, inbound_id in zip(turns, inbound_ids, strict=True):
         if inbound_id is not None and t.touch:
             _touch(s, t)
+    earlier = _earlier_pending(s, turns, inbound_ids, replies_by_inbound)
     return [
-        Written(i, tuple(replies_by_inbound.get(i, ()))) if i is not None else Written(None)
+        Written(i, tuple(replies_by_inbound.get(i, ())), earlier.get(i, ()))
+        if i is not None
+        else Written(None)
         for i in inbound_ids
     ]
+
+
+def _earlier_pending(
+    s: Session,
+    turns: list[Turn],
+    inbound_ids: list[int | None],
+    replies_by_inbound: dict[int, list[int]],
+) -> dict[int, tuple[tuple[int, dict[str, Any] | None], ...]]:
+    """For each turn with pending replies: the chat's older pending replies (one query)."""
+    first_new: dict[int, tuple[tuple[str, str], int]] = {}
+    for t, inbound_id in zip(turns, inbound_ids, strict=True):
+        ids = replies_by_inbound.get(inbound_id) if inbound_id is not None else None
+        if ids and any(r.status == "pending" for r in t.replies):
+            assert inbound_id is not None
+            first_new[inbound_id] = ((t.channel, t.external_user_id), min(ids))
+    if not first_new:
+        return {}
+    chats = {chat for chat, _ in first_new.values()}
+    c = MESSAGES.c
+    rows = s.execute(
+        select(c.id, c.channel, c.external_user_id, c.body)
+        .where(
+            c.status == "pending",
+            c.direction == "out",
+            tuple_(c.channel, c.external_user_id).in_(sorted(chats)),
+        )
+        .order_by(c.id)
+    ).all()
+    return {
+        inbound_id: tuple(
+            (r.id, r.body)
+            for r in rows
+            if (r.channel, r.external_user_id) == chat and r.id < first_id
+        )
+        for inbound_id, (chat, first_id) in first_new.items()
+    }
 
 
 def _inbound_row(t: Turn) -> dict[str, Any]:

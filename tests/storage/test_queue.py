@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 import pytest
 import redis.asyncio as aioredis
 
+from storage.errors import BackendUnavailable
 from storage.keys import Keys
 from storage.queue import Delivery, Handler, MessageQueue
 from storage.queue_memory import MemoryQueue
@@ -136,6 +137,30 @@ async def test_dead_letter_after_max_attempts(
     assert [(d.id, d.key, d.body, d.attempt) for d in dead] == [(poison_id, "k", b"poison", 3)]
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert any("key=k" in m and poison_id in m for m in errors), errors
+
+
+async def test_a_storage_outage_costs_no_attempt_and_never_dead_letters(
+    redis_or_none: aioredis.Redis | None, keys: Keys
+) -> None:
+    """Redis or the database restarting is not the message's fault: it waits, in order, for
+    as long as the outage lasts, however many times that takes."""
+    queue = make_queue(redis_or_none, keys, max_attempts=2)
+    handled: list[tuple[bytes, int]] = []
+    outage = 6  # more failures than max_attempts allows
+
+    async def handler(d: Delivery) -> None:
+        nonlocal outage
+        handled.append((d.body, d.attempt))
+        if d.body == b"first" and outage > 0:
+            outage -= 1
+            raise BackendUnavailable("database unreachable")
+
+    await queue.publish("k", b"first")
+    await queue.publish("k", b"second")
+    async with consuming(queue, handler):
+        await eventually(drained(queue), within=30, what="queue drained")
+    assert handled == [(b"first", 1)] * 7 + [(b"second", 1)]
+    assert await dead_letters(queue) == []
 
 
 async def test_depth_counts_unacked(redis_or_none: aioredis.Redis | None, keys: Keys) -> None:

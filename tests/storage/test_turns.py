@@ -155,3 +155,20 @@ async def test_many_single_turns_in_a_row(db: Database) -> None:
         await writer.close()
     assert all(r.inbound_id is not None and len(r.reply_ids) == 1 for r in results)
     assert again.inbound_id is None
+
+
+async def test_a_turn_learns_of_older_unsent_replies_to_its_chat(db: Database) -> None:
+    """Replies a dead or stalled process left pending must go out before the new turn's."""
+    customer = await _customer(db)
+    writer = TurnWriter(db)
+    try:
+        first = await writer.write(_turn(customer, "old", replies=2))
+        async with db.transaction() as s:  # the first reply was sent; the second never was
+            await MessageRepository(s).mark_sent(first.reply_ids[0], "1", dt.datetime.now(dt.UTC))
+        other = await writer.write(_turn(await _customer(db), "elsewhere", replies=1))
+        new = await writer.write(_turn(customer, "new", replies=1))
+    finally:
+        await writer.close()
+    assert [row_id for row_id, _ in new.earlier] == [first.reply_ids[1]]
+    assert new.earlier[0][1] == {"text": "reply old.1"}
+    assert other.earlier == ()
