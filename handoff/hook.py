@@ -1,6 +1,6 @@
 """The worker's side of handoff: what happens to a customer message around the bot's turn.
 
-`bots.worker.consumer.Worker._mw_handoff_gate` calls:
+The worker's turn (`bots.worker.steps.TurnSteps`: `handoff_gate`, `handoff_after_turn`) calls:
 
 - `intercept(ctx)` before the NLU and the dialogue. While a ticket is open (queued, offered
   or with an agent) the message belongs to the ticket and the bot stays silent, so old

@@ -4,5 +4,6 @@
 `http` (JSON errors, health, readiness, metrics), `admin_api`, `web` (the web chat page) and
 `simulator` (the sandbox console's routes). The channel-specific webhook parsing lives in
 `bots.channels`. May import: bots.channels, bots.config, bots.keys, bots.messages,
-bots.metrics, bots.sandbox, storage, nlu. Never the worker, identity or flows.
+bots.metrics, bots.sandbox, bots.identity (the admin API's merge undo), storage. Never the
+worker or flows.
 """

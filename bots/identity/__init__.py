@@ -4,5 +4,6 @@ customer-keyed session through a merge.
 
 `resolver` (the worker's identity step, with its cache), `service` (IdentityService),
 `links`, `merges`, `sessions` and `events` (link events from a channel). May import:
-bots.config, bots.messages, bots.worker.turn, storage. Never the gateway or flows.
+bots.config, bots.messages, bots.worker.turn, bots.flows (`events`: the linking flow's
+texts), storage. Never the gateway.
 """

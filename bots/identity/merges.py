@@ -4,7 +4,7 @@ Locking: a merge holds the customer locks of both profiles (in id order), so no 
 either is processed meanwhile. The absorbed profile's session becomes a tombstone
 (``data["merged_into"]``): a worker that cached the old identity -> customer mapping sees it
 right after taking the (old) customer's lock, looks the identity up again and takes the
-survivor's lock instead (`Worker._mw_lock`).
+survivor's lock instead (`TurnSteps.customer_locked`).
 """
 
 from __future__ import annotations

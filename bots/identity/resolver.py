@@ -1,5 +1,5 @@
 """Who wrote a message: the worker's identity -> customer cache, linking on the way in, and the
-re-lookup after a merge moved the identity (`Worker._mw_lock`)."""
+re-lookup after a merge moved the identity (`bots.worker.steps.TurnSteps.customer_locked`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bots.identity.service import link_result_payload, wants_result
-from bots.worker.turn import Next, TurnContext
+from bots.worker.turn import TurnContext
 from storage.repositories.customers import CustomerRepository
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ class _KnownIdentity:
 
 
 class Identities:
-    """The identity middleware of the turn chain and the cache behind it."""
+    """The turn's identity step (`identify`) and the cache behind it."""
 
     def __init__(self, db: Database, identity: IdentityService | None) -> None:
         self.db = db
@@ -44,7 +44,9 @@ class Identities:
         """Drop a cached mapping (the identity was just linked to another customer)."""
         self._identities.pop((channel, user_id), None)
 
-    async def mw_identity(self, ctx: TurnContext, nxt: Next) -> None:
+    async def identify(self, ctx: TurnContext) -> None:
+        """The customer behind the message's identity (linking it first when the message
+        carries a link code or a verified phone): the key of the turn's lock."""
         msg = ctx.message
         key = (msg.channel, msg.user_id)
         if self.identity is not None and (msg.deep_link or msg.contact_verified):
@@ -69,7 +71,6 @@ class Identities:
         ctx.customer_name = known.name
         ctx.customer_phone = known.phone
         ctx.last_inbound_at = known.last_inbound_at
-        await nxt(ctx)
 
     async def _resolve(self, ctx: TurnContext) -> _KnownIdentity:
         """Read the identity; create customer and identity (a write) only when new."""

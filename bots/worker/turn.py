@@ -1,13 +1,13 @@
-"""The worker's turn: a short middleware chain over one typed context object.
+"""One turn of one message: its typed context and the named steps it goes through.
 
-Order of the chain (outermost first), see `bots.worker.consumer.Worker`:
-metrics -> identity -> lock -> errors -> dispatch -> idempotency -> session -> persist
--> handoff gate -> understand (NLU) -> dialogue.
+The steps, in the order they run, are listed in `bots.worker.steps.TurnSteps.steps`; the scopes
+around them (fence, metrics, identity, the customer's lock, failures) in
+`bots.worker.consumer.Worker.handle` and `TurnSteps.run`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -49,25 +49,23 @@ class TurnContext:
     duplicate: bool = False  # the message was processed before: replies were re-queued
     escalation: str | None = None  # a reason, when the turn asks for a person
     bot_silent: bool = False  # a human agent owns the conversation
+    gated: bool = False  # the handoff gate took the message: no NLU, no flows this turn
 
 
-Next = Callable[[TurnContext], Awaitable[None]]
-Middleware = Callable[[TurnContext, Next], Awaitable[None]]
+StepFn = Callable[[TurnContext], Awaitable[None]]
 
 
-def chain(middlewares: Sequence[Middleware], endpoint: Next) -> Next:
-    """Compose middlewares around an endpoint, the first one outermost."""
-    handler = endpoint
-    for mw in reversed(middlewares):
-        handler = _bind(mw, handler)
-    return handler
+def always(ctx: TurnContext) -> bool:
+    return True
 
 
-def _bind(mw: Middleware, nxt: Next) -> Next:
-    async def call(ctx: TurnContext) -> None:
-        await mw(ctx, nxt)
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One named step of a turn; it runs when `when(ctx)` holds at its turn in the list."""
 
-    return call
+    name: str
+    run: StepFn
+    when: Callable[[TurnContext], bool] = always
 
 
 def notice_replies(notices: Iterable[Notice]) -> list[OutboundMessage]:
