@@ -51,7 +51,8 @@ def decode_json(body: bytes) -> Any:
     orjson parses in C with its own nesting limit (no RecursionError) and rejects NaN and
     infinities (`1e400`). A lone UTF-16 surrogate (`"\\ud800"`, a text cut inside an emoji) is
     no reason to lose a customer's message: it is read again by the standard parser and
-    replaced by U+FFFD, since a lone surrogate cannot be encoded for the queue.
+    replaced by U+FFFD, since a lone surrogate cannot be encoded for the queue. A NUL character
+    (`"\\u0000"`) is dropped: PostgreSQL can store it neither in text nor in JSON.
     """
     try:
         doc = orjson.loads(body)
@@ -59,6 +60,9 @@ def decode_json(body: bytes) -> Any:
         if "surrogate" not in str(e):
             raise MalformedPayload(f"body is not JSON: {e}") from e
         doc = _decode_with_surrogates(body)
+    else:
+        if b"\\u0000" in body:
+            doc = _clean_strings(doc)
     _check_bounds(doc)
     return doc
 
@@ -70,10 +74,10 @@ def _decode_with_surrogates(body: bytes) -> Any:
         raise MalformedPayload("body is nested too deeply") from e
     except ValueError as e:  # UnicodeDecodeError, and more than 4,300 digits in a number
         raise MalformedPayload(f"body is not JSON: {e}") from e
-    return _replace_surrogates(doc)
+    return _clean_strings(doc)
 
 
-def _replace_surrogates(doc: Any) -> Any:
+def _clean_strings(doc: Any) -> Any:
     fix = _fixed
     root: list[Any] = [doc]
     stack: list[tuple[Any, int]] = [(root, 0)]
@@ -96,6 +100,7 @@ def _replace_surrogates(doc: Any) -> Any:
 
 
 def _fixed(text: str) -> str:
+    text = text.replace("\x00", "")
     return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
 
 
