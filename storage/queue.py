@@ -233,9 +233,7 @@ def is_outage(error: BaseException) -> bool:
         return True
     if isinstance(error, (OperationalError, InterfaceError)):
         return True  # connection lost or refused, server starting up, deadlock: all pass
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        return True
-    return isinstance(error, (ConnectionError, TimeoutError))
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def _cancelling() -> bool:
