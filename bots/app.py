@@ -280,10 +280,10 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     await dialogue.aclose()
 
 
-async def _advance_fence(db: Database, fence: FenceToken) -> None:
+async def _advance_fence(db: Database, fence: FenceToken) -> int:
     """A queue partition changed hands: turns read under its older leases cannot commit now."""
     async with db.transaction() as s:
-        await fences.advance(s, fence)
+        return await fences.advance(s, fence)
 
 
 def _review_log(s: Settings) -> Any:

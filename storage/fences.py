@@ -104,8 +104,10 @@ def check_sync(session: Session, fence: FenceToken | None) -> None:
     _verdict(fence, session.execute(_statement(session, fence)).scalar_one_or_none())
 
 
-async def advance(session: AsyncSession, fence: FenceToken) -> None:
-    """Store ``fence.token`` for its scope unless a newer one is stored already.
+async def advance(session: AsyncSession, fence: FenceToken) -> int:
+    """Store ``fence.token`` for its scope unless a newer one is stored already; return the
+    token stored now (larger than ``fence.token`` when the lease's counter fell behind, e.g.
+    after Redis lost its data: the caller must then take a newer lease).
 
     Run it in a transaction of its own. Once that commits, no write under an older token can
     commit: on PostgreSQL the update waits for transactions that checked the older token
@@ -119,6 +121,8 @@ async def advance(session: AsyncSession, fence: FenceToken) -> None:
         where=Fence.token < stmt.excluded.token,
     )
     await session.execute(stmt)
+    stored = await stored_token(session, fence.scope)
+    return fence.token if stored is None else stored
 
 
 async def stored_token(session: AsyncSession, scope: str) -> int | None:

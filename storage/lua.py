@@ -56,3 +56,10 @@ redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
 redis.call('XDEL', KEYS[2], ARGV[3])
 return 1
 """
+
+#: KEYS[1] = counter; ARGV[1] = a value. Raises the counter to ARGV[1] if it is lower.
+RAISE_TO = """
+local v = tonumber(redis.call('GET', KEYS[1]) or '0')
+if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+"""

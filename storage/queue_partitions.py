@@ -22,7 +22,14 @@ from redis.exceptions import RedisError
 
 from storage.fences import FenceToken
 from storage.keys import Keys
-from storage.lua import ACK_FENCED, ACQUIRE_FENCED, READ_FENCED, RELEASE_IF_OWNER, RENEW_IF_OWNER
+from storage.lua import (
+    ACK_FENCED,
+    ACQUIRE_FENCED,
+    RAISE_TO,
+    READ_FENCED,
+    RELEASE_IF_OWNER,
+    RENEW_IF_OWNER,
+)
 
 __all__ = ["Entry", "OwnedPartition", "PartitionLeases"]
 
@@ -61,6 +68,7 @@ class PartitionLeases:
         self._release = redis.register_script(RELEASE_IF_OWNER)
         self._read = redis.register_script(READ_FENCED)
         self._ack = redis.register_script(ACK_FENCED)
+        self._catch_up = redis.register_script(RAISE_TO)
 
     def fence_of(self, partition: int, token: int) -> FenceToken:
         """The fence of ``partition``'s lease number ``token`` (scoped by the key prefix)."""
@@ -103,6 +111,10 @@ class PartitionLeases:
                 args=[owned.holder, self.lease_ms],
             )
         )
+
+    async def catch_up(self, partition: int, token: int) -> None:
+        """Raise the partition's fence counter to at least ``token`` (after a data loss)."""
+        await self._catch_up(keys=[self._keys.partition_fence(partition)], args=[token])
 
     async def renew_all(self, owned: list[OwnedPartition]) -> list[bool]:
         """`renew` for many partitions in one round trip (a busy event loop must not let the

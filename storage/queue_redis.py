@@ -80,7 +80,7 @@ class RedisStreamQueue(StreamReading):
         self._leases = PartitionLeases(redis, keys, self.consumer_id, lease_ms)
         #: called with each new lease's fence before its partition is read (the worker
         #: advances the database's fence there, see `storage.fences`)
-        self.on_fence: Callable[[FenceToken], Awaitable[None]] | None = None
+        self.on_fence: Callable[[FenceToken], Awaitable[int]] | None = None
         self._owned: dict[int, OwnedPartition] = {}
         # (partition, entry id, fence token) -> the ownership it was read under: entry ids repeat
         # across streams, and a partition taken again re-reads its pending entries
@@ -250,16 +250,30 @@ class RedisStreamQueue(StreamReading):
         if self.on_fence is None:
             return True
         try:
-            await self.on_fence(owned.fence)
+            stored = await self.on_fence(owned.fence)
+            if stored > owned.token:
+                # Redis lost the partition's counter (a restart without persistence): the
+                # database remembers a newer token. Move the counter past it and take the
+                # partition again under a token that is current.
+                log.warning(
+                    "partition %d: fence counter %d is behind the database's %d (Redis lost "
+                    "its data?); taking the partition again under a newer token",
+                    owned.partition,
+                    owned.token,
+                    stored,
+                )
+                await self._leases.catch_up(owned.partition, stored)
         except Exception:
             raise_if_cancelling()
             log.exception("partition %d: storing fence %d failed", owned.partition, owned.token)
-            owned.stop_reading.set()
-            if self._owned.get(owned.partition) is owned:
-                del self._owned[owned.partition]
-            await self._leases.release(owned)
-            return False
-        return True
+            stored = owned.token + 1
+        if stored <= owned.token:
+            return True
+        owned.stop_reading.set()
+        if self._owned.get(owned.partition) is owned:
+            del self._owned[owned.partition]
+        await self._leases.release(owned)
+        return False
 
     def _take(self, owned: OwnedPartition) -> None:
         owned.idle.set()

@@ -184,3 +184,37 @@ async def test_a_partition_lease_that_passed_on_cannot_read_or_ack(
     assert got is not None and [e[0] for e in got[0]] == [second]
     assert await b.ack(p, owned_b.holder, group, first.decode())
     assert await redis_client.xlen(stream) == 1
+
+
+@pytest.mark.redis
+async def test_a_queue_whose_redis_lost_its_fence_counters_catches_up_with_the_database(
+    db: Database, redis_client: aioredis.Redis, keys: Keys
+) -> None:
+    """Redis restarted without persistence: its fence counters start again at 1, below the
+    tokens the database holds. The partition is taken again under a newer token, not left
+    with every turn fenced out."""
+    from storage.queue import Delivery
+    from storage.queue_redis import RedisStreamQueue
+
+    queue = RedisStreamQueue(redis_client, keys, partitions=1, lease_ms=3000)
+    scope = queue._leases.fence_of(0, 1).scope
+    await _advance(db, FenceToken(scope, 5))  # tokens handed out before the data loss
+
+    async def advance(fence: FenceToken) -> int:
+        async with db.transaction() as s:
+            return await fences.advance(s, fence)
+
+    queue.on_fence = advance
+    got: list[Delivery] = []
+    stop = asyncio.Event()
+
+    async def handler(d: Delivery) -> None:
+        got.append(d)
+        stop.set()
+
+    await queue.publish("telegram:1", b"hello")
+    await asyncio.wait_for(queue.consume(handler, concurrency=1, stop=stop), timeout=60)
+    assert [d.body for d in got] == [b"hello"]
+    assert got[0].fence is not None and got[0].fence.token == 6
+    async with db.session() as s:
+        assert await fences.stored_token(s, scope) == 6
