@@ -39,15 +39,6 @@ ORDER = (
     "redis-restart-aof",
     "redis-restart-volatile",
 )
-# cases that cannot pass before other parts of issue 12 land (the lead removes these marks)
-PENDING: dict[str, str] = {
-    "worker-kill": "at full scale (make faults) kills give doubled and out-of-order replies "
-    "(fencing, issue 12); the small run may pass",
-    "redis-restart-aof": "at full scale (make faults) a Redis crash reorders a few replies; "
-    "the small run may pass",
-    "redis-restart-volatile": "needs the durable inbox of issue 12: messages acknowledged to "
-    "the platform and only in Redis are gone when Redis restarts empty",
-}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -65,15 +56,7 @@ async def stack(
 
 def _cases() -> list[object]:
     assert set(ORDER) == set(CASES), "every case has a small version"
-    return [
-        pytest.param(
-            name,
-            marks=[pytest.mark.xfail(strict=False, reason=PENDING[name])]
-            if name in PENDING
-            else [],
-        )
-        for name in ORDER
-    ]
+    return list(ORDER)
 
 
 @pytest.mark.parametrize("name", _cases())
