@@ -174,7 +174,18 @@ async def _serve(app: web.Application, host: str, port: int, drain: Drain) -> in
     try:
         await runner.setup()
         site = web.TCPSite(runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as e:
+            # the commonest first-run problem: say what to change, not a traceback
+            log.error(
+                "cannot listen on %s:%d (%s); another process uses it? Choose another port "
+                "with --port or OMNIRELAY_PORT (OMNIRELAY_WORKER_PORT for a worker)",
+                host,
+                port,
+                e.strerror or e,
+            )
+            return 2
         log.info("serving on %s", " ".join(_addresses(runner)) or f"{host}:{port}")
         await stop.wait()
         started = loop.time()

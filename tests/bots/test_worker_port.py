@@ -59,3 +59,38 @@ async def test_gateway_and_worker_from_one_environment_both_come_up(
     finally:
         gateway.kill()
         worker.kill()
+
+
+def test_a_port_in_use_is_one_clear_line_and_exit_code_2(
+    _sqlite_template: Path, tmp_path: Path, nlu_model_path: Path
+) -> None:
+    """The commonest first-run problem (8080 taken) says what to change, without a traceback."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import sys
+
+    db = tmp_path / "o.db"
+    shutil.copyfile(_sqlite_template, db)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "OMNIRELAY_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+            "OMNIRELAY_NLU_MODEL": str(nlu_model_path),
+            "OMNIRELAY_SIMULATOR": "false",
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "bots.cli", "run", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert f"cannot listen on 127.0.0.1:{port}" in output and "OMNIRELAY_PORT" in output
+    assert "Traceback" not in output
