@@ -128,6 +128,13 @@ class TurnWriter:
             for item in batch:
                 await self._write_batch([item])
             return
+        except Exception as e:
+            # Never leave a turn waiting for a write that will not happen: its customer's
+            # later messages queue behind it.
+            log.exception("writing a batch of %d turns failed unexpectedly", len(batch))
+            for _, future in batch:
+                _settle(future, error=StorageError(f"writing a turn failed: {e!r}"))
+            return
         for (_, future), result in zip(batch, results, strict=True):
             if isinstance(result, FenceLost):
                 _settle(future, error=result)
