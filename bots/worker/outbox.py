@@ -210,11 +210,19 @@ class Outbox:
                 item = lane.get_nowait()
                 try:
                     keep_going = await self._deliver(item)
+                except Exception:
+                    # Its row stays pending: no longer held here, a sweeper takes it once its
+                    # lease ends, and the chat's later replies are scheduled after that.
+                    log.exception("sending reply %d failed unexpectedly", item.send.row_id)
+                    keep_going = False
+                    item.deferred_until = now_utc() + timedelta(seconds=self._lease)
                 finally:
                     self._queued.pop(item.send.row_id, None)
                 if not keep_going:
                     await self._defer_rest(lane, item.deferred_until)
         finally:
+            while not lane.empty():  # never leave a reply held here that nothing will send
+                self._queued.pop(lane.get_nowait().send.row_id, None)
             self._lane_tasks.pop(key, None)
             self._lanes.pop(key, None)
 
