@@ -36,6 +36,7 @@ from bots.messages import decode_outbound, now_utc
 from bots.metrics import Metrics
 from bots.worker.turn import PendingSend
 from storage.db import Database
+from storage.queue import is_outage
 from storage.repositories.customers import CustomerRepository
 from storage.repositories.messages import MessageRepository, mark_sent_statement
 
@@ -327,9 +328,26 @@ class Outbox:
             return True
         self._metrics.sent.labels(channel=send.channel, result="sent").inc()
         statement = mark_sent_statement(send.row_id, sent.platform_message_id, now_utc())
-        await self._db.run(partial(_execute, statement))
+        await self._record_sent(send.row_id, statement)
         await self._ended(send, "sent", None)
         return True
+
+    async def _record_sent(self, row_id: int, statement: Any) -> None:
+        """Mark the reply sent, retrying while the database is unreachable: the platform has
+        it, and a reply left pending would be sent again once the database is back."""
+        delay = 0.1
+        while True:
+            try:
+                await self._db.run(partial(_execute, statement))
+                return
+            except Exception as e:
+                if not is_outage(e):
+                    raise
+                log.warning(
+                    "reply %d was sent; recording that waits for the database: %s", row_id, e
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
     async def _retry(
         self, item: _Item, wait: float, error: str, *, count: bool = True, give_up: bool = False

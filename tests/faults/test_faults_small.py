@@ -41,6 +41,13 @@ ORDER = (
 )
 
 
+# A SIGKILL that lands while a reply's HTTP call to the platform is in flight: the platform has
+# the message, the dead process never recorded it, and it is sent again. No platform offers an
+# idempotency key, so at most one reply per kill may arrive twice; nothing may be lost or
+# reordered. (A stall, unlike a kill, is fenced: worker-stall must be exact.)
+MAY_DOUBLE = {"worker-kill"}
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(
     nlu_model_path: Path, tmp_path_factory: pytest.TempPathFactory
@@ -64,4 +71,8 @@ async def test_fault_case(stack: Stack, name: str) -> None:
     result = await run_on(stack, CASES[name], SMALL)
     detail = f"\n{table([result])}\nexamples: {result.examples}\nnotes: {result.notes}"
     assert result.acked > 0, detail
-    assert result.ok, detail
+    if name in MAY_DOUBLE:
+        assert result.lost == result.out_of_order == result.never_acked == 0, detail
+        assert result.duplicated <= result.notes.get("kills", 0), detail
+    else:
+        assert result.ok, detail
