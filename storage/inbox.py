@@ -182,16 +182,25 @@ class _GroupCommit(Generic[ItemT, R]):
         try:
             results = await self._db.run(lambda s: self._work(s, items))
         except (SQLAlchemyError, StorageError, OSError, TimeoutError) as e:
-            error = BackendUnavailable(f"inbox write failed: {e}")
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+            self._fail(batch, BackendUnavailable(f"inbox write failed: {e}"))
+            return
+        except Exception as e:
+            # as in the turn writer: never leave a webhook waiting for a write that will not
+            # happen (an unanswered platform would only time out and resend)
+            log.exception("an inbox batch of %d events failed unexpectedly", len(items))
+            self._fail(batch, StorageError(f"inbox write failed: {e!r}"))
             return
         start = 0
         for chunk, future in batch:
             if not future.done():
                 future.set_result(results[start : start + len(chunk)])
             start += len(chunk)
+
+    @staticmethod
+    def _fail(batch: list[tuple[list[ItemT], asyncio.Future[list[R]]]], error: Exception) -> None:
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(error)
 
 
 def _record(s: Session, entries: list[NewEntry]) -> list[int | None]:
