@@ -8,20 +8,19 @@ marks a row done once the event was handled (batched, best effort: a redelivery 
 message is harmless, the transcript's unique inbound key catches it). `storage.inbox_sweeper`
 puts unprocessed rows back on the queue; see there for the ordering rule.
 
-Writes are group-committed, as `storage.turns.TurnWriter` does for turns: while one batch
+Writes are group-committed (`storage.group_commit`, as the turn writer's): while one batch
 commits, the next gathers, so SQLite's single writer sees one transaction per batch.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     Index,
@@ -42,6 +41,7 @@ from sqlalchemy.sql import text
 
 from storage.db import Database
 from storage.errors import BackendUnavailable, StorageError
+from storage.group_commit import GroupCommit
 from storage.models import Base, BigId, utcnow
 from storage.repositories._sql import insert_ignoring_conflicts
 
@@ -58,7 +58,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 256
 _PENDING = text("done_at IS NULL")
 
 
@@ -131,76 +130,8 @@ def is_swept(body: bytes) -> bool:
     return body.endswith(_SWEPT)
 
 
-# ---- group commit ----------------------------------------------------------------------------
-
 ItemT = TypeVar("ItemT")
 R = TypeVar("R")
-
-
-class _GroupCommit(Generic[ItemT, R]):
-    """Runs ``work(session, items)`` for everything queued, one transaction per batch."""
-
-    def __init__(self, db: Database, work: Callable[[Session, list[ItemT]], list[R]]) -> None:
-        self._db = db
-        self._work = work
-        self._pending: list[tuple[list[ItemT], asyncio.Future[list[R]]]] = []
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def submit(self, items: list[ItemT]) -> list[R]:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="inbox-writer")
-        future: asyncio.Future[list[R]] = asyncio.get_running_loop().create_future()
-        self._pending.append((items, future))
-        self._wakeup.set()
-        return await future
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        for _, future in self._pending:
-            if not future.done():
-                future.set_exception(StorageError("the inbox writer was closed"))
-        self._pending.clear()
-
-    async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._pending:
-                batch: list[tuple[list[ItemT], asyncio.Future[list[R]]]] = []
-                size = 0
-                while self._pending and (not batch or size + len(self._pending[0][0]) <= MAX_BATCH):
-                    batch.append(self._pending.pop(0))
-                    size += len(batch[-1][0])
-                await self._commit(batch)
-
-    async def _commit(self, batch: list[tuple[list[ItemT], asyncio.Future[list[R]]]]) -> None:
-        items = [item for chunk, _ in batch for item in chunk]
-        try:
-            results = await self._db.run(lambda s: self._work(s, items))
-        except (SQLAlchemyError, StorageError, OSError, TimeoutError) as e:
-            self._fail(batch, BackendUnavailable(f"inbox write failed: {e}"))
-            return
-        except Exception as e:
-            # as in the turn writer: never leave a webhook waiting for a write that will not
-            # happen (an unanswered platform would only time out and resend)
-            log.exception("an inbox batch of %d events failed unexpectedly", len(items))
-            self._fail(batch, StorageError(f"inbox write failed: {e!r}"))
-            return
-        start = 0
-        for chunk, future in batch:
-            if not future.done():
-                future.set_result(results[start : start + len(chunk)])
-            start += len(chunk)
-
-    @staticmethod
-    def _fail(batch: list[tuple[list[ItemT], asyncio.Future[list[R]]]], error: Exception) -> None:
-        for _, future in batch:
-            if not future.done():
-                future.set_exception(error)
 
 
 def _record(s: Session, entries: list[NewEntry]) -> list[int | None]:
@@ -238,6 +169,19 @@ def _mark_done(s: Session, keys: list[tuple[str, str]]) -> list[None]:
     return [None] * len(keys)
 
 
+def _writer(db: Database, work: Callable[[Session, list[ItemT]], list[R]]) -> GroupCommit[ItemT, R]:
+    """A group commit for the inbox: a batch that fails, fails all its webhooks (the gateway
+    answers 503 and the platform sends them again)."""
+    return GroupCommit(
+        db,
+        work,
+        name="inbox writer",
+        failed="inbox write failed",
+        expected=(SQLAlchemyError, StorageError, OSError, TimeoutError),
+        unavailable=BackendUnavailable,
+    )
+
+
 # ---- the facade ------------------------------------------------------------------------------
 
 _ATTACHED: weakref.WeakKeyDictionary[Database, Inbox] = weakref.WeakKeyDictionary()
@@ -248,8 +192,8 @@ class Inbox:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._records: _GroupCommit[NewEntry, int | None] = _GroupCommit(db, _record)
-        self._marks: _GroupCommit[tuple[str, str], None] = _GroupCommit(db, _mark_done)
+        self._records: GroupCommit[NewEntry, int | None] = _writer(db, _record)
+        self._marks: GroupCommit[tuple[str, str], None] = _writer(db, _mark_done)
         self._marking: set[asyncio.Task[Any]] = set()
 
     def attach(self) -> None:

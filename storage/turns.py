@@ -11,20 +11,17 @@ If a batch fails, its turns are retried one by one, so one bad turn cannot fail 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, select, tuple_, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storage.db import Database
-from storage.errors import FenceLost, StorageError
+from storage.errors import FenceLost
 from storage.fences import FenceToken, check_sync
+from storage.group_commit import MAX_BATCH, GroupCommit
 from storage.models import ChannelIdentity, Customer
 from storage.repositories._sql import insert_ignoring_conflicts
 from storage.repositories.messages import (
@@ -36,10 +33,6 @@ from storage.repositories.messages import (
 )
 
 __all__ = ["Reply", "Turn", "TurnWriter", "Written"]
-
-log = logging.getLogger(__name__)
-
-MAX_BATCH = 256
 
 
 @dataclass(slots=True)
@@ -82,79 +75,27 @@ class TurnWriter:
     """Writes turns in batches. `write` returns once the turn's transaction committed."""
 
     def __init__(self, db: Database, *, max_batch: int = MAX_BATCH) -> None:
-        self._db = db
-        self._max_batch = max_batch
-        self._pending: list[tuple[Turn, asyncio.Future[Written]]] = []
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._commit: GroupCommit[Turn, Written | FenceLost] = GroupCommit(
+            db,
+            _write,
+            name="turn writer",
+            failed="writing a turn failed",
+            max_batch=max_batch,
+            # one bad turn cannot fail the others; an unexpected error fails the batch's turns
+            # (never left waiting: their customers' later messages queue behind them)
+            retry_alone=True,
+        )
 
     async def write(self, turn: Turn) -> Written:
-        """Queue a turn and wait until it is committed; raises `StorageError` if it is not."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="turn-writer")
-        future: asyncio.Future[Written] = asyncio.get_running_loop().create_future()
-        self._pending.append((turn, future))
-        self._wakeup.set()
-        return await future
+        """Queue a turn and wait until it is committed; raises `StorageError` if it is not
+        (`FenceLost` when its lease passed to another holder)."""
+        [result] = await self._commit.submit([turn])
+        if isinstance(result, FenceLost):
+            raise result
+        return result
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        for _, future in self._pending:
-            if not future.done():
-                future.set_exception(StorageError("the turn writer was closed"))
-        self._pending.clear()
-
-    async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._pending:
-                batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
-                await self._write_batch(batch)
-
-    async def _write_batch(self, batch: list[tuple[Turn, asyncio.Future[Written]]]) -> None:
-        turns = [t for t, _ in batch]
-        try:
-            results = await self._db.run(lambda s: _write(s, turns))
-        except (SQLAlchemyError, StorageError) as e:
-            if len(batch) == 1:
-                _settle(batch[0][1], error=StorageError(f"writing a turn failed: {e}"))
-                return
-            log.warning("a batch of %d turns failed (%s); writing them one by one", len(batch), e)
-            for item in batch:
-                await self._write_batch([item])
-            return
-        except Exception as e:
-            # Never leave a turn waiting for a write that will not happen: its customer's
-            # later messages queue behind it.
-            log.exception("writing a batch of %d turns failed unexpectedly", len(batch))
-            for _, future in batch:
-                _settle(future, error=StorageError(f"writing a turn failed: {e!r}"))
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if isinstance(result, FenceLost):
-                _settle(future, error=result)
-            else:
-                _settle(future, result=result)
-
-
-def _settle(
-    future: asyncio.Future[Written],
-    *,
-    result: Written | None = None,
-    error: BaseException | None = None,
-) -> None:
-    if future.done():  # the waiter was cancelled
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        assert result is not None
-        future.set_result(result)
+        await self._commit.close()
 
 
 def _write(s: Session, all_turns: list[Turn]) -> list[Written | FenceLost]:
