@@ -116,6 +116,7 @@ class Customer(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[dt.datetime | None]
     last_channel: Mapped[str | None] = mapped_column(String(32))
+    timezone: Mapped[str | None] = mapped_column(String(64))  # IANA; None: the business's
     # {"marketing": bool, "transcripts": bool, ...}: what the customer agreed to
     consent: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
     # set when this profile was merged into another one (kept, not deleted, for undo)
