@@ -24,7 +24,7 @@ from bots.flows.linking import LinkingFlow
 from bots.flows.templates import Templates, viber_welcome
 from bots.gateway.admin_api import admin_routes
 from bots.gateway.http import error_middleware, health_routes
-from bots.gateway.ingress import QueueIngress
+from bots.gateway.ingress import INGRESS, QueueIngress
 from bots.gateway.simulator import setup_simulator, simulator_settings
 from bots.gateway.web import web_routes
 from bots.identity.service import build_identity
@@ -34,7 +34,6 @@ from bots.keys import (
     CLOCK,
     DATABASE,
     DRAIN,
-    INGRESS,
     METRICS,
     NLU,
     OUTBOX,

@@ -1,6 +1,8 @@
 """The aiohttp `web.AppKey`s under which `create_app` keeps each resource of a process.
 
-One small module, so a route or a test reaches a resource without importing the app factory."""
+One small module, so a route or a test reaches a resource without importing the app factory.
+The one key elsewhere is `bots.gateway.ingress.INGRESS`: the gateway's routes import this module,
+so a key here naming a class of the gateway would make the two import each other."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from aiohttp import web
 from bots.channels.base import Channel
 from bots.config import Settings
 from bots.flows.clock import Clock
-from bots.gateway.ingress import QueueIngress
 from bots.metrics import Metrics
 from bots.shutdown import Drain
 from bots.worker.consumer import Worker
@@ -26,6 +27,5 @@ NLU: web.AppKey[NluModel] = web.AppKey("nlu")
 CHANNELS: web.AppKey[dict[str, Channel]] = web.AppKey("channels")
 WORKER = web.AppKey("worker", Worker)
 OUTBOX = web.AppKey("outbox", Outbox)
-INGRESS = web.AppKey("ingress", QueueIngress)
 CLOCK = web.AppKey("clock", Clock)
 DRAIN = web.AppKey("drain", Drain)

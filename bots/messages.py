@@ -129,7 +129,28 @@ class SentMessage:
     parts: int = 1  # how many platform messages the outbound message became
 
 
+@dataclass(slots=True)
+class PendingSend:
+    """An outbound row that is stored and waits to be sent by the outbox (`bots.worker.outbox`):
+    made by the worker's turn, by identity (a linking code sent to another messenger) and by
+    the handoff outlet."""
+
+    row_id: int
+    channel: str
+    recipient_id: str
+    message: OutboundMessage
+    # monotonic time from which this process holds the reply (``messages.claimed_by`` and a
+    # send lease written at that moment); None: not known to be ours, claim it before sending
+    claimed_at: float | None = None
+
+
 InboundEvent = InboundMessage | ChannelEvent
+
+
+def inbox_key(event: InboundEvent) -> tuple[str, str]:
+    """``(channel, platform id)``: the event's unique key in the durable inbox (written by the
+    gateway's ingress, marked processed by the worker once the turn's replies are stored)."""
+    return event.channel, event.dedup_key.removeprefix(f"{event.channel}:")
 
 
 def now_utc() -> datetime:

@@ -1,4 +1,9 @@
-"""Dialogue flows. `build_dialogue` wires them to their backends; add a flow to its list."""
+"""Dialogue flows. `build_dialogue` wires them to their backends; add a flow to its list.
+
+A flow sees a turn as a `bots.flows.context.FlowContext` (the worker's turn context is one), so
+the flows never import the worker. May import: bots.identity, bots.messages, bots.config,
+storage, nlu (its types).
+"""
 
 from __future__ import annotations
 

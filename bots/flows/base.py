@@ -13,7 +13,7 @@ from bots.flows.understanding import Understanding
 from bots.messages import Button, OutboundMessage
 
 if TYPE_CHECKING:
-    from bots.worker.turn import TurnContext
+    from bots.flows.context import FlowContext
     from storage.sessions import Session
 
 
@@ -57,7 +57,7 @@ DIGRESSIONS = frozenset(
 class Turn:
     """One customer message as a flow sees it: no channel, no transport."""
 
-    ctx: TurnContext
+    ctx: FlowContext
     session: Session
     understanding: Understanding
     text: str | None

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bots.flows.base import Flow, Turn
+from bots.flows.context import FlowContext
 from bots.flows.smalltalk import SmallTalk
 from bots.flows.templates import LANGUAGES, Templates
 from bots.flows.understanding import FALLBACK, Understanding, from_parse, from_payload
 from bots.messages import Button, OutboundMessage
-from bots.worker.turn import TurnContext
 from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class Dialogue:
         for close in self._closers:
             await close()
 
-    async def respond(self, ctx: TurnContext) -> list[OutboundMessage]:
+    async def respond(self, ctx: FlowContext) -> list[OutboundMessage]:
         assert ctx.session is not None
         session = ctx.session
         understanding = self._understand(ctx)
@@ -80,7 +80,7 @@ class Dialogue:
             session.fallback_count = 0
         return turn.replies
 
-    def apology(self, ctx: TurnContext) -> list[OutboundMessage]:
+    def apology(self, ctx: FlowContext) -> list[OutboundMessage]:
         language = (ctx.session.language if ctx.session else None) or self.default_language
         return [OutboundMessage(text=self.t("apology", language))]
 
@@ -193,7 +193,7 @@ class Dialogue:
         names = turn.t.raw("flow_names", turn.language)
         return str(names.get(name) or names["other"])
 
-    def _paused(self, ctx: TurnContext) -> bool:
+    def _paused(self, ctx: FlowContext) -> bool:
         assert ctx.session is not None
         last = ctx.session.data.get(LAST_AT)
         if not isinstance(last, str):
@@ -228,7 +228,7 @@ class Dialogue:
 
     # ---- understanding ---------------------------------------------------------------------
 
-    def _understand(self, ctx: TurnContext) -> Understanding:
+    def _understand(self, ctx: FlowContext) -> Understanding:
         payload = ctx.message.payload
         if payload:
             understood = from_payload(payload)
@@ -241,7 +241,7 @@ class Dialogue:
             return Understanding(intent="inform", entities={"phone": [ctx.message.contact_phone]})
         return Understanding(intent=FALLBACK, confidence=0.0)
 
-    def _yes_or_no(self, ctx: TurnContext, understanding: Understanding) -> Understanding:
+    def _yes_or_no(self, ctx: FlowContext, understanding: Understanding) -> Understanding:
         """At a yes/no question, a short answer the model ranks as affirm or deny, clearly ahead
         of the next intent, is taken as that even under the fallback threshold ("добре",
         "alright", "okie"): the question narrows what the customer can mean."""
@@ -264,7 +264,7 @@ class Dialogue:
             understanding.intent = top.name
         return understanding
 
-    def _language(self, ctx: TurnContext, understanding: Understanding) -> str:
+    def _language(self, ctx: FlowContext, understanding: Understanding) -> str:
         current = ctx.session.language if ctx.session else None
         detected = understanding.language
         text = ctx.message.text or ""

@@ -187,11 +187,12 @@ class LinkingFlow:
 
 
 def link_event_reply(
-    status: str, t: Templates, language: str | None, session: Session | None
+    t: Templates, status: str, language: str | None, session: Session | None
 ) -> OutboundMessage:
     """The answer to a link made by a platform event (Viber `context`, Instagram `ref`): what
     the link did and, when it joined the chats, the question of the task that goes on (with
-    its buttons), so the customer can answer it right here."""
+    its buttons), so the customer can answer it right here. With ``t`` bound, the
+    `bots.identity.events.LinkReply` that identity is given."""
     language = language if language in LANGUAGES else t.default_language
     text = t(RESULT_TEMPLATES.get(status, "link_invalid"), language)
     asked = session.slots.get(ASK) if session is not None and status == "linked" else None

@@ -5,21 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from aiohttp import web
+
 from bots.channels.base import IngestResult
-from bots.messages import InboundEvent, encode_event
+from bots.messages import InboundEvent, encode_event, inbox_key
 from bots.metrics import Metrics
 from storage.inbox import Inbox, InboxBusy, NewEntry
 from storage.inbox_queue import Offer, WorkQueue
 from storage.inbox_sweeper import InboxSweeper
 
-__all__ = ["QueueIngress", "inbox_key"]
+__all__ = ["INGRESS", "QueueIngress"]
 
 log = logging.getLogger(__name__)
-
-
-def inbox_key(event: InboundEvent) -> tuple[str, str]:
-    """``(channel, platform id)``: the event's unique key in the inbox."""
-    return event.channel, event.dedup_key.removeprefix(f"{event.channel}:")
 
 
 class QueueIngress:
@@ -96,3 +93,8 @@ class QueueIngress:
         if not ids:
             return 0
         return await self._inbox.withdraw(ids)
+
+
+# The process's ingress (here, not in bots.keys: that module is imported by the gateway's routes,
+# so a key of it naming this class would be a circle between the gateway and bots.keys).
+INGRESS = web.AppKey("ingress", QueueIngress)

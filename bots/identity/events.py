@@ -5,37 +5,42 @@ link did, on the channel it was opened on.
 Viber allows no message to a user who has only opened the chat: the answer is the welcome in
 the webhook's HTTP response, so the waiting gateway gets it through the reply mailbox
 (`ChannelEvent.reply_to`). Elsewhere it is an ordinary reply through the outbox.
+
+The answer's words are the dialogue's (`bots.flows.linking.link_event_reply`): the worker passes
+them in as a `LinkReply`, so identity imports nothing of the flows.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import orjson
 
-from bots.flows.linking import link_event_reply
-from bots.messages import ChannelEvent, encode_outbound
+from bots.messages import ChannelEvent, OutboundMessage, PendingSend, encode_outbound
 from storage.repositories.customers import CustomerRepository
 from storage.repositories.identity import ReplyTarget
+from storage.sessions import Session
 
 if TYPE_CHECKING:
-    from bots.flows.templates import Templates
     from bots.identity.service import IdentityService
-    from bots.worker.turn import PendingSend
 
 log = logging.getLogger(__name__)
 
 NO_ANSWER = b"null"  # to a waiting gateway: nothing to say, use the channel's own welcome
 
+#: The answer to a link: (link status, the customer's language or None, their session or None).
+LinkReply: TypeAlias = Callable[[str, str | None, Session | None], OutboundMessage]
+
 
 class LinkEvents:
     """Link by an event's code, then answer it (see the module docstring)."""
 
-    def __init__(self, identity: IdentityService, templates: Templates) -> None:
+    def __init__(self, identity: IdentityService, reply: LinkReply) -> None:
         self.identity = identity
-        self.t = templates
+        self.reply = reply
 
     async def handle(self, event: ChannelEvent, now: datetime) -> PendingSend | None:
         """Link, then answer: delivered to the waiting gateway, or returned for the outbox."""
@@ -48,7 +53,7 @@ class LinkEvents:
         if result.customer_id is not None:
             session = await self.identity.backends.sessions.get(result.customer_id)
         language = (session.language if session else None) or _platform_language(event)
-        reply = link_event_reply(result.status, self.t, language, session)
+        reply = self.reply(result.status, language, session)
         target = ReplyTarget(event.channel, event.user_id, now)
         if event.reply_to is not None:
             if result.customer_id is not None:  # the welcome goes in the timeline too

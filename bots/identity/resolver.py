@@ -8,18 +8,33 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bots.identity.service import link_result_payload, wants_result
-from bots.worker.turn import TurnContext
 from storage.repositories.customers import CustomerRepository
 
 if TYPE_CHECKING:
     from bots.identity.service import IdentityService
+    from bots.messages import InboundMessage
     from storage.db import Database
 
 IDENTITY_CACHE_TTL = timedelta(seconds=60)  # identity -> customer changes only on linking
 IDENTITY_CACHE_SIZE = 50_000
+
+
+class TurnIdentity(Protocol):
+    """What the identity step reads and writes of a turn (the worker's
+    `bots.worker.turn.TurnContext`): the message (given a link outcome's payload) and the
+    customer behind it."""
+
+    message: InboundMessage
+    customer_id: int | None
+    customer_name: str | None
+    customer_phone: str | None
+    last_inbound_at: datetime | None
+
+    @property
+    def now(self) -> datetime: ...
 
 
 @dataclass(slots=True)
@@ -44,7 +59,7 @@ class Identities:
         """Drop a cached mapping (the identity was just linked to another customer)."""
         self._identities.pop((channel, user_id), None)
 
-    async def identify(self, ctx: TurnContext) -> None:
+    async def identify(self, ctx: TurnIdentity) -> None:
         """The customer behind the message's identity (linking it first when the message
         carries a link code or a verified phone): the key of the turn's lock."""
         msg = ctx.message
@@ -72,7 +87,7 @@ class Identities:
         ctx.customer_phone = known.phone
         ctx.last_inbound_at = known.last_inbound_at
 
-    async def _resolve(self, ctx: TurnContext) -> _KnownIdentity:
+    async def _resolve(self, ctx: TurnIdentity) -> _KnownIdentity:
         """Read the identity; create customer and identity (a write) only when new."""
         msg = ctx.message
         async with self.db.session() as s:
@@ -96,14 +111,14 @@ class Identities:
             time.time(),
         )
 
-    async def relookup(self, ctx: TurnContext) -> None:
+    async def relookup(self, ctx: TurnIdentity) -> None:
         """Look the identity up again (its lock key changed) and update the turn's customer."""
         key = (ctx.message.channel, ctx.message.user_id)
         known = self._identities[key] = await self._resolve(ctx)
         ctx.customer_id, ctx.customer_name = known.customer_id, known.name
         ctx.customer_phone, ctx.last_inbound_at = known.phone, known.last_inbound_at
 
-    async def moved(self, ctx: TurnContext) -> bool:
+    async def moved(self, ctx: TurnIdentity) -> bool:
         """Whether a merge (or an undone merge) moved the identity since it was looked up."""
         if self.identity is None or ctx.customer_id is None:
             return False

@@ -19,8 +19,13 @@ import phonenumbers
 from bots.identity.links import DEEP_LINK_TTL, LinkSettings
 from bots.identity.merges import Merges
 from bots.identity.sessions import LINKING_FLOW, SUSPENDED, adopt, adoptable_by_code
-from bots.messages import ChannelEvent, InboundMessage, OutboundMessage, encode_outbound
-from bots.worker.turn import PendingSend
+from bots.messages import (
+    ChannelEvent,
+    InboundMessage,
+    OutboundMessage,
+    PendingSend,
+    encode_outbound,
+)
 from storage.repositories.customers import CustomerRepository
 from storage.repositories.identity import (
     IdentityRepository,

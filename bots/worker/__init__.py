@@ -5,5 +5,5 @@ the order they run), `store` (transcript + outbox rows in one commit, and the re
 redelivered turn), `turn` (the turn's context and the `Step` type), `outbox` (sending stored
 replies, with retries and a send lease) and `handoff_outlet` (the handoff package's way into
 the outbox). May import: bots.channels, bots.flows, bots.identity, bots.messages,
-bots.metrics, bots.gateway.ingress (the inbox key), storage, nlu, handoff.
+bots.metrics, storage, nlu, handoff. Never the gateway (the inbox key is `bots.messages`).
 """

@@ -7,12 +7,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from bots.gateway.ingress import inbox_key
+from bots.flows.linking import link_event_reply
 from bots.identity.events import NO_ANSWER, LinkEvents
 from bots.identity.resolver import Identities
-from bots.messages import ChannelEvent, EventKind, InboundMessage, decode_event, now_utc
+from bots.messages import (
+    ChannelEvent,
+    EventKind,
+    InboundMessage,
+    decode_event,
+    inbox_key,
+    now_utc,
+)
 from bots.worker.steps import TurnSteps
 from bots.worker.store import TurnStore
 from bots.worker.turn import TurnContext
@@ -59,7 +67,11 @@ class Worker:
         self.db = db
         self.identity = identity  # linking by deep link / verified phone; None: off
         self.identities = Identities(db, identity)  # identity -> customer, with its cache
-        self.link_events = LinkEvents(identity, dialogue.t) if identity is not None else None
+        self.link_events = (
+            LinkEvents(identity, partial(link_event_reply, dialogue.t))
+            if identity is not None
+            else None
+        )
         self.clock = clock  # "now" of every turn; tests pin it (bots.flows.clock.Clock)
         self.backends = backends
         self.outbox = outbox

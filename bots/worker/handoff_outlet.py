@@ -6,9 +6,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from bots.messages import decode_outbound
+from bots.messages import PendingSend, decode_outbound
 from bots.worker.outbox import Outbox
-from bots.worker.turn import PendingSend
 
 
 class StoredReplies:

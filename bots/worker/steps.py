@@ -244,7 +244,7 @@ class TurnSteps:
         await self.send(ctx)
 
     def _review(self, ctx: TurnContext) -> None:
-        assert self.review_log is not None
+        assert self.review_log is not None and ctx.parse is not None
         try:
             self.review_log.record(
                 text=ctx.message.text,

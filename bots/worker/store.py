@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bots.identity.resolver import IDENTITY_CACHE_SIZE
-from bots.messages import decode_outbound, encode_outbound, now_utc
-from bots.worker.turn import PendingSend, TurnContext
+from bots.messages import PendingSend, decode_outbound, encode_outbound, now_utc
+from bots.worker.turn import TurnContext
 from storage import fences
 from storage.repositories.conversations import ConversationRepository
 from storage.repositories.messages import MessageRepository

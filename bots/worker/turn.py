@@ -10,30 +10,25 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bots.messages import Button, InboundMessage, OutboundMessage
+from bots.messages import Button, InboundMessage, OutboundMessage, PendingSend
 from storage.sessions import Session
 
 if TYPE_CHECKING:
     from handoff.service import Notice
+    from nlu import ParseResult
 
-
-@dataclass(slots=True)
-class PendingSend:
-    """An outbound row that is stored and waits to be sent by the outbox."""
-
-    row_id: int
-    channel: str
-    recipient_id: str
-    message: OutboundMessage
-    # monotonic time from which this process holds the reply (``messages.claimed_by`` and a
-    # send lease written at that moment); None: not known to be ours, claim it before sending
-    claimed_at: float | None = None
+# PendingSend lives in bots.messages (identity makes them too); named here for the outbox
+__all__ = ["PendingSend", "Step", "StepFn", "TurnContext", "always", "notice_replies"]
 
 
 @dataclass(slots=True)
 class TurnContext:
+    """Everything one turn knows and decides. The dialogue sees it as a
+    `bots.flows.context.FlowContext`, the identity step as a `bots.identity.resolver.TurnIdentity`
+    and the handoff hook as a `handoff.hook.TurnView`: each takes only the fields it uses."""
+
     message: InboundMessage
     attempt: int
     now: datetime
@@ -42,7 +37,7 @@ class TurnContext:
     customer_phone: str | None = None
     last_inbound_at: datetime | None = None
     session: Session | None = None
-    parse: Any = None  # nlu.ParseResult
+    parse: ParseResult | None = None
     replies: list[OutboundMessage] = field(default_factory=list)
     to_send: list[PendingSend] = field(default_factory=list)
     inbound_row_id: int | None = None

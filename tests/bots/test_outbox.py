@@ -10,10 +10,9 @@ from pathlib import Path
 from aiohttp import web
 
 from bots.channels.base import ChannelLimits, Ingress, SendContext
-from bots.messages import OutboundMessage, SentMessage, encode_outbound
+from bots.messages import OutboundMessage, PendingSend, SentMessage, encode_outbound
 from bots.metrics import Metrics
 from bots.worker.outbox import Outbox
-from bots.worker.turn import PendingSend
 from storage.db import Database
 from storage.models import Customer
 from storage.repositories.messages import MessageRepository
