@@ -9,7 +9,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from functools import partial
-from typing import Any, Literal
+from typing import Literal
 
 from aiohttp import web
 
@@ -47,6 +47,7 @@ from bots.shutdown import Drain, stop_consuming
 from bots.worker.consumer import Worker
 from bots.worker.handoff_outlet import StoredReplies
 from bots.worker.outbox import Outbox
+from nlu import ReviewLog
 from storage import fences
 from storage.backends import open_backends
 from storage.db import Database
@@ -285,9 +286,7 @@ async def _advance_fence(db: Database, fence: FenceToken) -> int:
         return await fences.advance(s, fence)
 
 
-def _review_log(s: Settings) -> Any:
+def _review_log(s: Settings) -> ReviewLog | None:
     if s.nlu_review_log is None:
         return None
-    from nlu import ReviewLog
-
     return ReviewLog(s.nlu_review_log)

@@ -7,15 +7,19 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bots.config import Settings
+
+if TYPE_CHECKING:
+    from nlu import NluModel
 
 log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
-async def open_nlu(settings: Settings) -> AsyncIterator[Any]:
+async def open_nlu(settings: Settings) -> AsyncIterator[NluModel]:
+    """The model the worker parses with (`nlu.NluModel`), closed on exit."""
     if settings.nlu_backend == "rasa":
         from nlu import RasaHttpModel
 

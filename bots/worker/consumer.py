@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bots.flows.linking import link_event_reply
 from bots.identity.events import NO_ANSWER, LinkEvents
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from bots.metrics import Metrics
     from bots.worker.outbox import Outbox
     from handoff.hook import HandoffHook
-    from nlu import NluModel
+    from nlu import NluModel, ReviewLog
     from storage.backends import Backends
     from storage.db import Database
 
@@ -57,7 +57,7 @@ class Worker:
         metrics: Metrics,
         lock_timeout: float,
         timezone: str,
-        review_log: Any = None,
+        review_log: ReviewLog | None = None,
         send_lease: float = 30.0,
         clock: Callable[[], datetime] = now_utc,
         identity: IdentityService | None = None,

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bots.channels.rest import encode_replies
 from bots.flows.understanding import FALLBACK
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from bots.metrics import Metrics
     from bots.worker.outbox import Outbox
     from handoff.hook import HandoffHook
-    from nlu import NluModel
+    from nlu import NluModel, ReviewLog
     from storage.backends import Backends
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class TurnSteps:
         handoff: HandoffHook | None,
         lock_timeout: float,
         timezone: str,
-        review_log: Any = None,
+        review_log: ReviewLog | None = None,
     ) -> None:
         self.backends = backends
         self.identities = identities
@@ -247,7 +247,7 @@ class TurnSteps:
         assert self.review_log is not None and ctx.parse is not None
         try:
             self.review_log.record(
-                text=ctx.message.text,
+                text=ctx.message.text or "",  # `understand` reviews only messages with text
                 language=ctx.parse.language,
                 ranking=ctx.parse.ranking,
                 channel=ctx.message.channel,
