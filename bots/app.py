@@ -17,7 +17,7 @@ import handoff.api
 import handoff.wiring
 from bots.channels.base import Channel, IngestResult
 from bots.channels.registry import build_channels
-from bots.config import Settings
+from bots.config import Settings, secret
 from bots.flows import build_dialogue
 from bots.flows.clock import Clock
 from bots.flows.linking import LinkingFlow
@@ -37,16 +37,21 @@ from bots.keys import (
     METRICS,
     NLU,
     OUTBOX,
+    PROACTIVE,
+    SCHEDULER,
     SETTINGS,
     WORKER,
 )
 from bots.messages import InboundEvent
 from bots.metrics import Metrics
 from bots.nlu_setup import open_nlu
+from bots.proactive import load_scenarios
+from bots.proactive.scheduler import Scheduler
 from bots.shutdown import Drain, stop_consuming
 from bots.worker.consumer import Worker
 from bots.worker.handoff_outlet import StoredReplies
 from bots.worker.outbox import Outbox
+from handoff.config import DEFAULT_TOPICS, HandoffConfig
 from nlu import ReviewLog
 from storage import fences
 from storage.backends import open_backends
@@ -79,6 +84,7 @@ def create_app(settings: Settings, role: Role = "all") -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[CLOCK] = Clock(settings.clock_start)
+    app[PROACTIVE] = load_scenarios(settings.scenarios)  # a bad file stops the start here
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_backends)
     app.cleanup_ctx.append(partial(_inbox, worker=role in ("all", "worker")))
@@ -88,7 +94,7 @@ def create_app(settings: Settings, role: Role = "all") -> web.Application:
     # tickets, routing, the agent API (gateway roles); the worker below uses its gate
     handoff.wiring.setup(
         app,
-        settings,
+        handoff_config(settings),
         role=role,
         database=lambda: app[DATABASE],
         backends=lambda: app[BACKENDS],
@@ -270,20 +276,68 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
         name="queue-consumer",
     )
     sweeper = asyncio.create_task(outbox.run_sweeper(stop, interval=2.0), name="outbox-sweeper")
+    scheduler = app[SCHEDULER] = _scheduler(app, outbox)
+    scheduling = asyncio.create_task(
+        scheduler.run(stop, interval=s.scheduler_interval), name="proactive-scheduler"
+    )
     yield
     drain = app[DRAIN]
     # in-process queue: nobody else will answer what it holds, so it is worked off first
     in_process = backends.redis is None
-    await stop_consuming(backends.queue, stop, [consumer, sweeper], drain, in_process=in_process)
+    helpers = [consumer, sweeper, scheduling]
+    await stop_consuming(backends.queue, stop, helpers, drain, in_process=in_process)
     await worker.close()
     await outbox.drain(drain.remaining())
     await dialogue.aclose()
+
+
+def _scheduler(app: web.Application, outbox: Outbox) -> Scheduler:
+    """Proactive messages due in this process's share: claimed, decided, sent via ``outbox``."""
+    s = app[SETTINGS]
+    channels: dict[str, Channel] = app[CHANNELS]
+    return Scheduler(
+        db=app[DATABASE],
+        scenarios=app[PROACTIVE],
+        outbox=outbox,
+        clock=app[CLOCK],
+        channels=tuple(channels),
+        timezone=s.timezone,
+        default_language=s.default_language,
+        backends=app[BACKENDS],
+        lease=s.scheduler_lease,
+        batch=s.scheduler_batch,
+        concurrency=s.scheduler_concurrency,
+        send_lease=s.send_lease,
+    )
 
 
 async def _advance_fence(db: Database, fence: FenceToken) -> int:
     """A queue partition changed hands: turns read under its older leases cannot commit now."""
     async with db.transaction() as s:
         return await fences.advance(s, fence)
+
+
+def handoff_config(s: Settings) -> HandoffConfig:
+    """The handoff package's knobs from the settings (the `handoff_*` fields and the shared
+    language, timezone, lock and send lease)."""
+    return HandoffConfig(
+        default_language=s.default_language,
+        timezone=s.timezone,
+        offer_timeout=s.handoff_offer_timeout,
+        tick=s.handoff_tick,
+        business_hours=s.handoff_business_hours,
+        complaint_intents=frozenset(s.handoff_complaint_intents),
+        stale_order_days=s.handoff_stale_order_days,
+        topics={**DEFAULT_TOPICS, **s.handoff_topics},
+        avg_handle_minutes=s.handoff_avg_handle_minutes,
+        webhook_url=s.handoff_webhook_url,
+        webhook_secret=secret(s.handoff_webhook_secret),
+        admin_token=secret(s.admin_token),
+        console_session_hours=s.console_session_hours,
+        cookie_secure=s.console_cookie_secure,
+        lock_timeout=s.lock_timeout,
+        send_lease=s.send_lease,
+    )
 
 
 def _review_log(s: Settings) -> ReviewLog | None:

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     public_url: str | None = None
     rest_token: SecretStr | None = None
     admin_token: SecretStr | None = None
+    # `POST /api/events` (events of the business's systems); unset: the admin token
+    events_token: SecretStr | None = None
     # where "continue in ..." links point (unset: that channel is not offered)
     telegram_bot_username: str | None = None  # t.me/<name>?start=CODE
     viber_chat_uri: str | None = None  # viber://pa?chatURI=<uri>&context=CODE
@@ -116,6 +118,15 @@ class Settings(BaseSettings):
     # a customer lock of a stalled or dead process expires after this (default: the queue lease,
     # so a killed worker's customers wait no longer than its partitions)
     lock_lease_ms: int | None = None
+    # proactive messages (bots/proactive/): the scenarios file (unset: the bundled demo one),
+    # how often each worker process's scheduler looks for due messages, how long its claim on
+    # a batch lasts (a killed process's messages go out after this), how many it claims at once
+    # and decides concurrently
+    scenarios: Path | None = None
+    scheduler_interval: float = Field(default=1.0, gt=0)
+    scheduler_lease: float = Field(default=30.0, gt=0)
+    scheduler_batch: int = Field(default=200, ge=1)
+    scheduler_concurrency: int = Field(default=8, ge=1)
     timezone: str = "Europe/Kyiv"
     default_language: Literal["uk", "en"] = "uk"
     log_format: Literal["text", "json"] = "text"

@@ -12,6 +12,8 @@ from bots.channels.base import Channel
 from bots.config import Settings
 from bots.flows.clock import Clock
 from bots.metrics import Metrics
+from bots.proactive.scenarios import Scenarios
+from bots.proactive.scheduler import Scheduler
 from bots.shutdown import Drain
 from bots.worker.consumer import Worker
 from bots.worker.outbox import Outbox
@@ -29,3 +31,7 @@ WORKER = web.AppKey("worker", Worker)
 OUTBOX = web.AppKey("outbox", Outbox)
 CLOCK = web.AppKey("clock", Clock)
 DRAIN = web.AppKey("drain", Drain)
+#: the proactive scenarios file, read and checked when the app is created (every role)
+PROACTIVE = web.AppKey("proactive", Scenarios)
+#: the proactive scheduler of a process with a worker (roles "all" and "worker")
+SCHEDULER = web.AppKey("scheduler", Scheduler)

@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ChannelIdentity, Customer
+from storage.models import Booking, ChannelIdentity, Customer
 from storage.proactive_models import Consent, ProactiveDecision, ProactiveJob
 from storage.repositories._sql import insert_ignoring_conflicts
 
@@ -203,6 +203,11 @@ class ProactiveRepository:
                 .order_by(ChannelIdentity.id)
             )
         )
+
+    async def booking(self, reference: str) -> Booking | None:
+        """The booking a reminder is about (None: not in this database, e.g. the business's
+        own booking system keeps it)."""
+        return await self.session.scalar(select(Booking).where(Booking.reference == reference))
 
     async def count_sent(self, customer_id: int, topic: str, since: dt.datetime) -> int:
         """Messages of ``topic`` sent to the customer after ``since``, on any channel."""
