@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, Literal
 
-from bots.flows.base import payload
+import orjson
+
 from bots.messages import Button, OutboundMessage
 
 __all__ = [
@@ -105,7 +106,7 @@ class ButtonSpec:
         if self.intent is None:
             return Button(title, self.payload or "")
         values = {k: fill(v, variables) for k, v in self.entities.items()}
-        return Button(title, payload(self.intent, **values))
+        return Button(title, intent_payload(self.intent, values))
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +211,14 @@ class Scenarios:
             | {s.event for s in self.scenarios.values() if s.event}
             | {c[6:] for s in self.scenarios.values() for c in s.cancel_on if c[:6] == "event:"}
         )
+
+
+def intent_payload(intent: str, entities: Mapping[str, Any]) -> str:
+    """The flows' button payload, `/intent{"slot":"value"}` (as `bots.flows.base.payload`
+    builds it; not imported from there, since the flows call into this package)."""
+    if not entities:
+        return f"/{intent}"
+    return f"/{intent}{orjson.dumps(dict(entities)).decode()}"
 
 
 def fill(template: str, variables: Mapping[str, Any]) -> str:
