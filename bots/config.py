@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     public_url: str | None = None
     rest_token: SecretStr | None = None
     admin_token: SecretStr | None = None
+    # `POST /api/events` (events of the business's systems); unset: the admin token
+    events_token: SecretStr | None = None
     # where "continue in ..." links point (unset: that channel is not offered)
     telegram_bot_username: str | None = None  # t.me/<name>?start=CODE
     viber_chat_uri: str | None = None  # viber://pa?chatURI=<uri>&context=CODE
