@@ -17,7 +17,7 @@ import handoff.api
 import handoff.wiring
 from bots.channels.base import Channel, IngestResult
 from bots.channels.registry import build_channels
-from bots.config import Settings
+from bots.config import Settings, secret
 from bots.flows import build_dialogue
 from bots.flows.clock import Clock
 from bots.flows.linking import LinkingFlow
@@ -51,6 +51,7 @@ from bots.shutdown import Drain, stop_consuming
 from bots.worker.consumer import Worker
 from bots.worker.handoff_outlet import StoredReplies
 from bots.worker.outbox import Outbox
+from handoff.config import DEFAULT_TOPICS, HandoffConfig
 from nlu import ReviewLog
 from storage import fences
 from storage.backends import open_backends
@@ -93,7 +94,7 @@ def create_app(settings: Settings, role: Role = "all") -> web.Application:
     # tickets, routing, the agent API (gateway roles); the worker below uses its gate
     handoff.wiring.setup(
         app,
-        settings,
+        handoff_config(settings),
         role=role,
         database=lambda: app[DATABASE],
         backends=lambda: app[BACKENDS],
@@ -314,6 +315,29 @@ async def _advance_fence(db: Database, fence: FenceToken) -> int:
     """A queue partition changed hands: turns read under its older leases cannot commit now."""
     async with db.transaction() as s:
         return await fences.advance(s, fence)
+
+
+def handoff_config(s: Settings) -> HandoffConfig:
+    """The handoff package's knobs from the settings (the `handoff_*` fields and the shared
+    language, timezone, lock and send lease)."""
+    return HandoffConfig(
+        default_language=s.default_language,
+        timezone=s.timezone,
+        offer_timeout=s.handoff_offer_timeout,
+        tick=s.handoff_tick,
+        business_hours=s.handoff_business_hours,
+        complaint_intents=frozenset(s.handoff_complaint_intents),
+        stale_order_days=s.handoff_stale_order_days,
+        topics={**DEFAULT_TOPICS, **s.handoff_topics},
+        avg_handle_minutes=s.handoff_avg_handle_minutes,
+        webhook_url=s.handoff_webhook_url,
+        webhook_secret=secret(s.handoff_webhook_secret),
+        admin_token=secret(s.admin_token),
+        console_session_hours=s.console_session_hours,
+        cookie_secure=s.console_cookie_secure,
+        lock_timeout=s.lock_timeout,
+        send_lease=s.send_lease,
+    )
 
 
 def _review_log(s: Settings) -> ReviewLog | None:

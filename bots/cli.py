@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         return asyncio.run(_demo_seed(settings))
     if args.command == "agent":
-        return handoff_cli.main(settings, args)
+        return handoff_cli.main(settings.database_url, args)
     return _serve(settings, args.command, args.host, args.port)
 
 

@@ -32,10 +32,10 @@ def add_parser(sub: Any) -> None:
     add.add_argument("--password", default=None, help="console login password (optional)")
 
 
-def main(settings: Any, args: argparse.Namespace) -> int:
-    """Run `agent add`; prints the token (the only time it is shown)."""
+def main(database_url: str, args: argparse.Namespace) -> int:
+    """Run `agent add` against ``database_url``; prints the token (the only time it is shown)."""
     try:
-        token = asyncio.run(_add(settings.database_url, args))
+        token = asyncio.run(_add(database_url, args))
     except (HandoffError, StorageError) as e:
         print(f"error: {e}")
         return 1

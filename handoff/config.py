@@ -1,10 +1,10 @@
-"""Handoff knobs, read from the application's settings object (`bots.config.Settings`)."""
+"""Handoff knobs: a `HandoffConfig` the application builds from its own settings and passes to
+`handoff.wiring.setup` (handoff reads no settings object: it does not import bots)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 __all__ = ["DEFAULT_TOPIC", "DEFAULT_TOPICS", "HandoffConfig"]
 
@@ -25,6 +25,8 @@ DEFAULT_TOPICS: Mapping[str, str] = {
 
 @dataclass(frozen=True)
 class HandoffConfig:
+    """Every knob of the handoff package; the defaults are the application's."""
+
     default_language: str = "uk"
     timezone: str = "Europe/Kyiv"
     offer_timeout: float = 120.0  # an offered ticket nobody claims is re-offered after this
@@ -39,40 +41,8 @@ class HandoffConfig:
     admin_token: str | None = None
     console_session_hours: float = 12.0
     cookie_secure: bool = False
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> HandoffConfig:
-        """Read the `handoff_*` fields of the settings; absent ones keep their defaults."""
-
-        def get(name: str, default: Any) -> Any:
-            value = getattr(settings, name, None)
-            return default if value is None else value
-
-        def secret(name: str) -> str | None:
-            value = getattr(settings, name, None)
-            if value is None:
-                return None
-            reveal = getattr(value, "get_secret_value", None)
-            return str(reveal() if reveal is not None else value)
-
-        topics = dict(DEFAULT_TOPICS)
-        topics.update(get("handoff_topics", {}))
-        return cls(
-            default_language=get("default_language", "uk"),
-            timezone=get("timezone", "Europe/Kyiv"),
-            offer_timeout=float(get("handoff_offer_timeout", 120.0)),
-            tick=float(get("handoff_tick", 5.0)),
-            business_hours=get("handoff_business_hours", ""),
-            complaint_intents=frozenset(get("handoff_complaint_intents", ["complaint"])),
-            stale_order_days=int(get("handoff_stale_order_days", 0)),
-            topics=topics,
-            avg_handle_minutes=float(get("handoff_avg_handle_minutes", 5.0)),
-            webhook_url=get("handoff_webhook_url", None),
-            webhook_secret=secret("handoff_webhook_secret"),
-            admin_token=secret("admin_token"),
-            console_session_hours=float(get("console_session_hours", 12.0)),
-            cookie_secure=bool(get("console_cookie_secure", False)),
-        )
+    lock_timeout: float = 30.0  # the customer's lock, taken to change a session
+    send_lease: float = 30.0  # an agent's reply not sent within this is re-sent by a sweeper
 
     def topic_for(self, flow: str | None, intent: str | None) -> str:
         for key in (flow, intent):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 from aiohttp import web
 
@@ -25,7 +24,7 @@ __all__ = ["setup"]
 
 def setup(
     app: web.Application,
-    settings: Any,
+    config: HandoffConfig,
     *,
     role: str = "all",
     database: Callable[[], Database],
@@ -35,7 +34,6 @@ def setup(
 ) -> None:
     """Open the handoff service with the app (after the database and backends), run the
     routing ticker, and serve the API on gateway processes (``role`` "all" or "gateway")."""
-    config = HandoffConfig.from_settings(settings)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         opened = backends()
@@ -56,8 +54,8 @@ def setup(
             bus=bus,
             outlet=outlet,
             webhook=webhook,
-            lock_timeout=float(getattr(settings, "lock_timeout", 30.0)),
-            send_lease=float(getattr(settings, "send_lease", 30.0)),
+            lock_timeout=config.lock_timeout,
+            send_lease=config.send_lease,
         )
         app[HANDOFF] = service
         app[HOOK] = HandoffHook(service)
