@@ -114,9 +114,12 @@ class _Reader:
         if node is None:
             return {}
         out: dict[str, T] = {}
-        for name, value in self.mapping(node, what, optional=None).items():
+        self.mapping(node, what, optional=None)  # a mapping, without repeated keys
+        assert isinstance(node, MappingNode)
+        for key, value in node.value:
+            name = self.scalar(key, f"a key of {what}")
             if not _NAME.match(name):
-                self.fail(value, f"{what}: {name!r} is not a name (lower case, digits, _)")
+                self.fail(key, f"{what}: {name!r} is not a name (lower case, digits, _)")
             out[name] = build(name, value)
         return out
 
