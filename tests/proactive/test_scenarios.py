@@ -99,7 +99,7 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
     remind = s.get("remind")
     assert remind is not None and remind.topic == "reminders"
     anchor = dt.datetime(2026, 12, 21, 13, tzinfo=dt.UTC)
-    ((step, due, expires),) = remind.schedule(anchor)
+    ((_step, due, expires),) = remind.schedule(anchor)
     assert due == anchor - 24 * H and expires == anchor  # a reminder expires at the visit
 
 
