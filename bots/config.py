@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     send_lease: float = 30.0  # a stored reply not sent within this is re-sent by a sweeper
     # pace sends to each platform's published limits; off only for load tests against fakes
     outbound_rate_limits: bool = True
+    # platform -> messages per second overall per bot, instead of the published figure (e.g.
+    # {"telegram": 1000} with Telegram's paid broadcasts; Viber publishes none)
+    outbound_rates: dict[str, float] = {}
     send_max_retry_after: float = 3600.0
     lock_timeout: float = 30.0
     # a customer lock of a stalled or dead process expires after this (default: the queue lease,
@@ -131,6 +134,14 @@ class Settings(BaseSettings):
     default_language: Literal["uk", "en"] = "uk"
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
+
+    @field_validator("outbound_rates")
+    @classmethod
+    def _positive_rates(cls, rates: dict[str, float]) -> dict[str, float]:
+        bad = [f"{name}={rate}" for name, rate in rates.items() if not rate > 0]
+        if bad:
+            raise ValueError(f"outbound rates must be positive: {', '.join(bad)}")
+        return rates
 
     @property
     def scale_out(self) -> bool:

@@ -5,6 +5,11 @@ call reserves its token at once (the bucket may go negative) and sleeps for the 
 concurrent callers are served in arrival order and a burst becomes a queue, not errors. The
 per-chat token is taken first and the global one only when the chat is ready, so a message
 held back by its chat never spends global capacity it cannot use.
+
+A platform's overall figure ("30 messages per second") holds for any second, so the global
+bucket saves up one token, not a second's worth: a full bucket of N would let 2N through in
+the second after a pause. `OMNIRELAY_OUTBOUND_RATES` replaces a platform's figure
+(`with_global_rate`), e.g. Telegram's 1,000/s for paid broadcasts.
 """
 
 from __future__ import annotations
@@ -12,12 +17,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bots.channels.base import ChannelLimits
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+
+GLOBAL_BURST = 1.0  # tokens a channel's global bucket saves up (see the module's docstring)
+
+
+def with_global_rate(limits: ChannelLimits, rate: float) -> ChannelLimits:
+    """``limits`` with another overall rate (messages per second per bot)."""
+    if not rate > 0:
+        raise ValueError("an overall rate must be positive")
+    return replace(limits, global_rate=rate)
 
 
 @dataclass
@@ -90,12 +104,13 @@ class RateLimiter:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> RateLimiter:
-        """A limiter for a channel's declared rates."""
+        """A limiter for a channel's declared rates; the global burst defaults to
+        `GLOBAL_BURST`."""
         return cls(
             limits.per_chat_rate,
             limits.global_rate,
             per_chat_burst=per_chat_burst,
-            global_burst=global_burst,
+            global_burst=GLOBAL_BURST if global_burst is None else global_burst,
             clock=clock,
             sleep=sleep,
         )

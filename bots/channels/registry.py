@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bots.channels.base import Channel
+from bots.channels.ratelimit import with_global_rate
 from bots.channels.rest import RestChannel
 from bots.config import Settings, secret
 from bots.messages import now_utc
@@ -61,6 +62,11 @@ def build_channels(
         )
     if settings.instagram_app_secret is not None:
         channels["instagram"] = _instagram(settings, clock)
+    for name, rate in settings.outbound_rates.items():
+        if name in channels:  # OMNIRELAY_OUTBOUND_RATES: a platform's overall pace per bot
+            channels[name].limits = with_global_rate(channels[name].limits, rate)
+        else:
+            log.warning("OMNIRELAY_OUTBOUND_RATES names %r, which is not enabled", name)
     enabled = ", ".join(channels)
     log.info("channels enabled: %s", enabled)
     return channels

@@ -139,3 +139,30 @@ def test_from_channel_limits(clock: VirtualClock) -> None:
     assert isinstance(limiter, RateLimiter)
     with pytest.raises(ValueError):
         RateLimiter(0, None)
+
+
+async def test_a_channels_global_rate_holds_in_every_second_even_after_a_pause(
+    clock: VirtualClock,
+) -> None:
+    limits = ChannelLimits(max_text=10, max_buttons=1, max_button_title=5, global_rate=30.0)
+    limiter = RateLimiter.from_limits(limits, clock=clock, sleep=clock.sleep)
+    await clock.advance(100)  # idle: the bucket is as full as it gets
+    done = await run_all(limiter, clock, [f"chat-{i}" for i in range(90)], until=4)
+    times = sorted(t for _, t in done)
+    busiest = max(sum(1 for t in times if start <= t < start + 1) for start in times)
+    assert busiest <= 30  # a saved-up second of tokens would have let 60 through
+
+
+def test_outbound_rates_replace_a_platforms_overall_figure() -> None:
+    from bots.channels.registry import build_channels
+    from bots.config import Settings
+
+    settings = Settings(
+        telegram_token="1:x", viber_token="v", outbound_rates={"telegram": 1000, "viber": 500}
+    )
+    channels = build_channels(settings, mailbox=lambda: None)  # type: ignore[arg-type,return-value]
+    assert channels["telegram"].limits.global_rate == 1000
+    assert channels["telegram"].limits.per_chat_rate == 1.0  # the per-chat pace is kept
+    assert channels["viber"].limits.global_rate == 500
+    with pytest.raises(ValueError):
+        Settings(outbound_rates={"telegram": 0})
