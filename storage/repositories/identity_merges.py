@@ -2,7 +2,10 @@
 
 A merge moves every row that refers to the absorbed customer (found through the foreign keys
 of the metadata, so tables added later, such as handoff tickets, move too) and records exactly
-which rows moved, for `undo`.
+which rows moved, for `undo`. Proactive jobs move one by one: one the survivor has scheduled
+already (same scenario, occurrence and step) is cancelled instead, so a person gets it once.
+Consents and proactive decisions move like any row; the survivor's consent mirror is then
+rebuilt from the merged log (the latest word per topic wins, whichever profile said it).
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import Conflict, NotFound, StorageError
 from storage.models import Base, Customer, CustomerMerge, CustomerPhone
+from storage.proactive_models import Consent, ProactiveDecision, ProactiveJob
 
 __all__ = ["MergeRefused", "MergesMixin"]
 
 # Rows of these tables are the merge bookkeeping itself, or handled one by one.
-_NOT_MOVED = frozenset({"customers", "customer_merges", "link_codes", "customer_phones"})
+_NOT_MOVED = frozenset(
+    {"customers", "customer_merges", "link_codes", "customer_phones", "proactive_jobs"}
+)
 _PROFILE_FIELDS = ("display_name", "phone", "email", "language", "consent", "created_at")
 
 
@@ -67,12 +73,14 @@ class MergesMixin:
         moved: dict[str, list[int]] = {}
         try:
             await self._move_phones(survivor_id, absorbed_id, moved)
+            await self._move_jobs(survivor_id, absorbed_id, moved, now)
             for table in Base.metadata.sorted_tables:
                 if table.name in _NOT_MOVED:
                     continue
                 await self._move_rows(table, absorbed_id, survivor_id, moved)
             before = _profile_values(survivor)
             _absorb_profile(survivor, absorbed)
+            await self._mirror_consents(survivor)
             absorbed.merged_into_id = survivor_id
             record = CustomerMerge(
                 survivor_id=survivor_id,
@@ -170,6 +178,60 @@ class MergesMixin:
             moved["customer_phones.customer_id"] = to_move
         if upgraded:
             moved["customer_phones.verified"] = upgraded
+
+    async def _move_jobs(
+        self, survivor_id: int, absorbed_id: int, moved: dict[str, list[int]], now: dt.datetime
+    ) -> None:
+        """Move the absorbed profile's proactive jobs; one the survivor has too (the same
+        scenario, occurrence and step) stays behind, cancelled if it was still scheduled."""
+
+        def key(job: ProactiveJob) -> tuple[str, str, int]:
+            return (job.scenario, job.occurrence, job.step)
+
+        def of(customer_id: int) -> Any:
+            return self.session.scalars(
+                select(ProactiveJob).where(ProactiveJob.customer_id == customer_id)
+            )
+
+        theirs = {key(j) for j in await of(survivor_id)}
+        jobs = list(await of(absorbed_id))
+        twins = {j.id for j in jobs if key(j) in theirs}
+        for job in jobs:
+            if job.id in twins and job.status == "scheduled":
+                reason = f"merged into customer {survivor_id}, who has the same message scheduled"
+                job.status, job.decision, job.reason = "cancelled", "cancelled", reason
+                self.session.add(
+                    ProactiveDecision(
+                        job_id=job.id,
+                        customer_id=absorbed_id,
+                        scenario=job.scenario,
+                        topic=job.topic,
+                        decision="cancelled",
+                        reason=reason,
+                        at=now,
+                    )
+                )
+        ids = [j.id for j in jobs if j.id not in twins]
+        if ids:
+            await self.session.execute(
+                update(ProactiveJob)
+                .where(ProactiveJob.id.in_(ids))
+                .values(customer_id=survivor_id)
+                .execution_options(synchronize_session=False)
+            )
+            moved["proactive_jobs.customer_id"] = ids
+        await self.session.flush()
+
+    async def _mirror_consents(self, survivor: Customer) -> None:
+        latest: dict[str, bool] = {}
+        for row in await self.session.scalars(
+            select(Consent)
+            .where(Consent.customer_id == survivor.id)
+            .order_by(Consent.at, Consent.id)
+        ):
+            latest[row.topic] = row.granted
+        if latest:
+            survivor.consent = {**(survivor.consent or {}), **latest}
 
     async def _move_rows(
         self, table: Table, absorbed_id: int, survivor_id: int, moved: dict[str, list[int]]
