@@ -23,6 +23,7 @@ from bots.flows.clock import Clock
 from bots.flows.linking import LinkingFlow
 from bots.flows.templates import Templates, viber_welcome
 from bots.gateway.admin_api import admin_routes
+from bots.gateway.events_api import events_routes
 from bots.gateway.http import error_middleware, health_routes
 from bots.gateway.ingress import INGRESS, QueueIngress
 from bots.gateway.simulator import setup_simulator, simulator_settings
@@ -46,6 +47,9 @@ from bots.messages import InboundEvent
 from bots.metrics import Metrics
 from bots.nlu_setup import open_nlu
 from bots.proactive import load_scenarios
+from bots.proactive.followups import SilenceScan, TicketFollowUps
+from bots.proactive.hooks import ProactiveTurn
+from bots.proactive.hooks_booking import BookingReminders
 from bots.proactive.scheduler import Scheduler
 from bots.shutdown import Drain, stop_consuming
 from bots.worker.consumer import Worker
@@ -101,6 +105,7 @@ def create_app(settings: Settings, role: Role = "all") -> web.Application:
         texts=Templates(settings.default_language),
         outlet=StoredReplies(lambda: app.get(OUTBOX)),
     )
+    app.cleanup_ctx.append(_ticket_followups)
     if role in ("all", "worker"):
         app.cleanup_ctx.append(_worker)
     # Channels are plain objects until `start()`; their routes must exist before the router
@@ -121,6 +126,7 @@ def create_app(settings: Settings, role: Role = "all") -> web.Application:
             app.add_routes(channel.routes(ingress))
         app.add_routes(web_routes(index=not simulated))
         app.add_routes(admin_routes(settings, lambda: (app[DATABASE], app[BACKENDS])))
+        app.add_routes(events_routes(settings, lambda: (app[DATABASE], app[PROACTIVE], app[CLOCK])))
         if simulated:
             setup_simulator(app, settings)
         if settings.telegram_mode == "polling" and "telegram" in channels:
@@ -234,6 +240,13 @@ async def _channels(app: web.Application) -> AsyncIterator[None]:
             await channel.close()
 
 
+async def _ticket_followups(app: web.Application) -> AsyncIterator[None]:
+    """A ticket closed here (the agent API) schedules its follow-up; a CSAT score cancels it."""
+    listener = TicketFollowUps(app[DATABASE], app[PROACTIVE], app[CLOCK])
+    app[handoff.api.HANDOFF].listeners.append(listener)
+    yield
+
+
 async def _worker(app: web.Application) -> AsyncIterator[None]:
     s = app[SETTINGS]
     db, backends, metrics = app[DATABASE], app[BACKENDS], app[METRICS]
@@ -249,7 +262,10 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     )
     clock = app[CLOCK]
     identity = build_identity(s, db, backends)
-    dialogue = build_dialogue(s, db, clock, extra_flows=[LinkingFlow(identity)])
+    reminders = BookingReminders(app[PROACTIVE], clock, s.timezone)
+    dialogue = build_dialogue(
+        s, db, clock, extra_flows=[LinkingFlow(identity)], on_booking=reminders
+    )
     review = _review_log(s)
     worker = Worker(
         db=db,
@@ -265,6 +281,13 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
         clock=clock,
         identity=identity,
         handoff=app[handoff.api.HOOK],
+        proactive=ProactiveTurn(
+            db=db,
+            scenarios=app[PROACTIVE],
+            templates=dialogue.t,
+            handoff=app[handoff.api.HOOK],
+            default_language=s.default_language,
+        ),
     )
     app[WORKER] = worker
     app[OUTBOX] = outbox
@@ -277,6 +300,7 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     )
     sweeper = asyncio.create_task(outbox.run_sweeper(stop, interval=2.0), name="outbox-sweeper")
     scheduler = app[SCHEDULER] = _scheduler(app, outbox)
+    scheduler.add_scan(SilenceScan(db, app[PROACTIVE]))  # re-engagement after a silence
     scheduling = asyncio.create_task(
         scheduler.run(stop, interval=s.scheduler_interval), name="proactive-scheduler"
     )

@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select, update
@@ -72,6 +72,8 @@ class HandoffService:
         self.clock = clock
         self.hours = BusinessHours(config.business_hours, config.timezone)
         self.router = Router(db, config, self.emit)
+        # told of every event after the consoles (proactive follow-ups); best effort, logged
+        self.listeners: list[Callable[[HandoffEvent], Awaitable[None]]] = []
 
     # ---- events -------------------------------------------------------------------------------
 
@@ -91,16 +93,21 @@ class HandoffService:
         await self.bus.publish(event)
         if self.webhook is not None:
             self.webhook.submit(event)
+        for listener in self.listeners:
+            try:
+                await listener(event)
+            except Exception:
+                log.exception("a listener of %s (ticket %s) failed", kind, ticket.id)
 
     # ---- opening ------------------------------------------------------------------------------
 
     async def open_ticket(
-        self, customer_id: int, esc: Escalation, now: dt.datetime
+        self, customer_id: int, esc: Escalation, now: dt.datetime, *, topic: str | None = None
     ) -> tuple[Ticket, bool]:
         """The customer's open ticket: a new one, offered at once when somebody is free, or
         the one already open (idempotent: the partial unique index allows one open ticket per
-        customer). True when created."""
-        topic = self.config.topic_for(esc.flow, esc.intent)
+        customer). True when created. ``topic``: the queue's (default: by flow and intent)."""
+        topic = topic or self.config.topic_for(esc.flow, esc.intent)
         queue = await self.router.queue_for(topic, esc.language)
         ticket = new_ticket(customer_id, esc, queue.id, now)
         try:
@@ -245,35 +252,38 @@ class HandoffService:
         values = {"status": "closed", "resolved_at": now, "resolution": resolution.strip()}
         await self.router.hand_over(ticket, values, kind="closed", actor=principal.agent_id)
 
+        # An agents' task the customer never heard of (an alert nobody answered) ends quietly.
+        quiet = ticket.reason.startswith("alert:") and ticket.first_response_at is None
+
         def back_to_bot(session: Session) -> None:
             session.handoff = None
-            session.data.pop("ticket_id", None)
-            session.data.pop("escalation", None)
-            session.data["csat"] = {"ticket_id": ticket.id}
+            session.ticket_id = None
+            session.escalation = None
+            if not quiet:
+                session.data["csat"] = {"ticket_id": ticket.id}
             session.fallback_count = 0
 
         session = await self.set_session(ticket.customer_id, back_to_bot)
-        language = session.language or ticket.language
+        if not quiet:
+            await self._goodbye(ticket, session.language or ticket.language, now)
+        data = {"resolution": resolution, "csat_asked": not quiet}
+        await self.emit("ticket.closed", ticket, principal.agent_id, data)
+        await self.router.route_waiting(now)
+        return ticket
+
+    async def _goodbye(self, ticket: Ticket, language: str, now: dt.datetime) -> None:
+        """The closing message, the unfinished task offered again, the CSAT question."""
         await self._send(ticket.customer_id, self.texts("handoff_closed", language), (), "bot", now)
         resume = (ticket.task or {}).get("resume")
         if resume:
             tasks = self.texts.raw("handoff_tasks", language)
             name = tasks.get((ticket.task or {}).get("flow"), tasks.get("other"))
             button = (self.texts("handoff_resume_button", language), f"/{resume}")
-            await self._send(
-                ticket.customer_id,
-                self.texts("handoff_resume", language, task=name),
-                (button,),
-                "bot",
-                now,
-            )
+            text = self.texts("handoff_resume", language, task=name)
+            await self._send(ticket.customer_id, text, (button,), "bot", now)
         scores = tuple((str(n), f'{CSAT_PAYLOAD}{{"score":{n}}}') for n in range(1, 6))
-        await self._send(
-            ticket.customer_id, self.texts("handoff_csat", language), scores, "bot", now
-        )
-        await self.emit("ticket.closed", ticket, principal.agent_id, {"resolution": resolution})
-        await self.router.route_waiting(now)
-        return ticket
+        text = self.texts("handoff_csat", language)
+        await self._send(ticket.customer_id, text, scores, "bot", now)
 
     async def record_csat(self, ticket_id: int, score: int) -> bool:
         if not 1 <= score <= 5:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.auth import Principal
 from handoff.errors import HandoffError
@@ -14,11 +15,13 @@ from handoff.models import ANY_TOPIC, Agent, HandoffQueue, Ticket, TicketEvent
 from handoff.routing import in_queue, visible_clause
 from storage.db import Database
 from storage.models import ChannelIdentity, Customer, Message
+from storage.proactive_models import ProactiveDecision, ProactiveJob
 from storage.repositories.messages import MessageRepository
 
 __all__ = [
     "agent_json",
     "list_tickets",
+    "proactive_timeline",
     "queues_summary",
     "ticket_detail",
     "ticket_json",
@@ -26,6 +29,7 @@ __all__ = [
 ]
 
 TRANSCRIPT_LIMIT = 1000
+PROACTIVE_LIMIT = 200
 STATUSES = ("queued", "offered", "assigned", "closed")
 
 
@@ -154,6 +158,7 @@ async def ticket_detail(db: Database, ticket: Ticket, queue: HandoffQueue) -> di
         )
         agent = await s.get(Agent, ticket.agent_id) if ticket.agent_id else None
         last_channel = await s.scalar(_last_channel(ticket.customer_id))
+        proactive = await proactive_timeline(s, ticket.customer_id)
     doc = ticket_json(ticket, queue, agent.name if agent else None)
     doc["last_channel"] = last_channel
     doc["customer"] = {
@@ -184,14 +189,41 @@ async def ticket_detail(db: Database, ticket: Ticket, queue: HandoffQueue) -> di
             "payload": m.payload,
             "status": m.status,
             "error": m.error if m.direction == "out" else None,
+            "proactive": (m.body or {}).get("proactive") if m.direction == "out" else None,
         }
         for m in messages
     ]
+    doc["proactive"] = proactive
     doc["events"] = [
         {"kind": e.kind, "agent_id": e.agent_id, "data": e.data, "at": _iso(e.created_at)}
         for e in events
     ]
     return doc
+
+
+async def proactive_timeline(s: AsyncSession, customer_id: int) -> list[dict[str, Any]]:
+    """What was decided about the customer's proactive messages, oldest first: each decision
+    (sent, deferred, capped, suppressed, unreachable, expired, cancelled) with its reason."""
+    rows = await s.execute(
+        select(ProactiveDecision, ProactiveJob.step)
+        .join(ProactiveJob, ProactiveJob.id == ProactiveDecision.job_id)
+        .where(ProactiveDecision.customer_id == customer_id)
+        .order_by(ProactiveDecision.id.desc())
+        .limit(PROACTIVE_LIMIT)
+    )
+    return [
+        {
+            "at": _iso(d.at),
+            "job_id": d.job_id,
+            "scenario": d.scenario,
+            "step": step,
+            "topic": d.topic,
+            "decision": d.decision,
+            "reason": d.reason,
+            "channel": d.channel,
+        }
+        for d, step in reversed(rows.all())
+    ]
 
 
 async def queues_summary(db: Database, principal: Principal) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bots.config import Settings
-    from bots.flows.backends import BookingBackend, OrderBackend
+    from bots.flows.backends import BookingBackend, BookingListener, OrderBackend
     from bots.flows.base import Flow
     from bots.flows.engine import Dialogue
     from storage.db import Database
@@ -24,9 +24,12 @@ def build_dialogue(
     db: Database,
     clock: Callable[[], datetime] | None = None,
     extra_flows: Sequence[Flow] = (),  # flows built elsewhere (account linking: bots.identity)
+    on_booking: BookingListener | None = None,
 ) -> Dialogue:
     """The dialogue with every flow, on SQL backends or on the business's own system over
-    HTTP (`booking_api_url` / `orders_api_url`). `Dialogue.aclose` closes what it opened."""
+    HTTP (`booking_api_url` / `orders_api_url`). `Dialogue.aclose` closes what it opened.
+    ``on_booking`` is told of every booking made, moved or cancelled in omnirelay's own
+    database, in its transaction (the proactive reminders, `bots.proactive.hooks_booking`)."""
     from bots.config import secret
     from bots.flows.backends import SqlBookingBackend, SqlOrderBackend
     from bots.flows.booking import BookingFlow
@@ -49,9 +52,9 @@ def build_dialogue(
         closers.append(http_bookings.aclose)
         bookings = http_bookings
     elif clock is not None:
-        bookings = SqlBookingBackend(db, clock=clock)
+        bookings = SqlBookingBackend(db, clock=clock, on_change=on_booking)
     else:
-        bookings = SqlBookingBackend(db)
+        bookings = SqlBookingBackend(db, on_change=on_booking)
     if settings.orders_api_url:
         http_orders = HttpOrderBackend(settings.orders_api_url, token, timeout=timeout)
         closers.append(http_orders.aclose)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -155,6 +155,10 @@ class BookingBackend(Protocol):
     ) -> list[BookingView]: ...
 
 
+# Told of each booking made, moved or cancelled, in its transaction: (session, before, after).
+BookingListener = Callable[[AsyncSession, "BookingView | None", "BookingView"], Awaitable[None]]
+
+
 @contextlib.contextmanager
 def _database_errors() -> Iterator[None]:
     try:
@@ -201,11 +205,13 @@ class SqlBookingBackend:
         *,
         step: dt.timedelta = dt.timedelta(minutes=30),
         clock: Callable[[], dt.datetime] = utcnow,
+        on_change: BookingListener | None = None,
     ) -> None:
         """``step`` spaces offered start times; ``clock`` is "now" (tests pin it)."""
         self._db = db
         self._step = step
         self._clock = clock
+        self._on_change = on_change
 
     async def services(self) -> list[ServiceView]:
         """Active services, in the order the business added them."""
@@ -294,7 +300,7 @@ class SqlBookingBackend:
                             name=name,
                             phone=phone,
                         )
-                        return await _booking_view(s, booking)
+                        return await self._changed(s, None, booking)
                 except SlotTaken as e:
                     error = e
                 except InvalidSlot as e:
@@ -307,23 +313,34 @@ class SqlBookingBackend:
         with _database_errors():
             async with self._db.transaction() as s:
                 booking = await BookingRepository(s).cancel(reference, now=self._clock())
-                return await _booking_view(s, booking)
+                return await self._changed(s, None, booking)
 
     async def reschedule(self, reference: str, starts_at: dt.datetime) -> BookingView:
         """Move the booking; the old time is released only if the new one is taken."""
         with _database_errors():
             async with self._db.transaction() as s:
+                before = await self.get_in(s, reference) if self._on_change else None
                 booking = await BookingRepository(s).reschedule(
                     reference, starts_at, now=self._clock()
                 )
-                return await _booking_view(s, booking)
+                return await self._changed(s, before, booking)
 
     async def get(self, reference: str) -> BookingView | None:
         """The booking with this reference (any case, "BK-" optional), or None."""
         with _database_errors():
             async with self._db.session() as s:
-                booking = await BookingRepository(s).by_reference(normalise_reference(reference))
-                return await _booking_view(s, booking) if booking is not None else None
+                return await self.get_in(s, reference)
+
+    @staticmethod
+    async def get_in(s: AsyncSession, reference: str) -> BookingView | None:
+        booking = await BookingRepository(s).by_reference(normalise_reference(reference))
+        return await _booking_view(s, booking) if booking is not None else None
+
+    async def _changed(self, s: AsyncSession, old: BookingView | None, b: Booking) -> BookingView:
+        view = await _booking_view(s, b)
+        if self._on_change is not None:
+            await self._on_change(s, old, view)
+        return view
 
     async def upcoming_for_customer(
         self, customer_id: int, *, now: dt.datetime | None = None

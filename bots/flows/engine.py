@@ -208,7 +208,9 @@ class Dialogue:
         # "скасувати" on its own is read as cancel_appointment; inside another flow it means
         # "cancel this", not "cancel my visit".
         return u.intent == "stop" or (
-            u.intent == "cancel_appointment" and "cancel_appointment" not in active.intents
+            u.intent == "cancel_appointment"
+            and "cancel_appointment" not in active.intents
+            and not (u.from_button and u.first("booking"))  # a reminder's "cancel this visit"
         )
 
     def _by_entities(self, understanding: Understanding) -> Flow | None:

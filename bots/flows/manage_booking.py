@@ -39,6 +39,12 @@ class ManageBookingFlow:
         turn.goto(self.name, "choose")
         turn.session.slots["mode"] = mode
         bookings = await self._upcoming(turn)
+        # a button that names its visit (a reminder's "reschedule"): that one, or none at all
+        named = turn.understanding.first("booking") if turn.understanding.from_button else None
+        if named and self._pick(turn, bookings) is None:
+            turn.finish()
+            turn.say("manage_gone", reference=str(named))
+            return
         if not bookings:
             turn.finish()
             turn.say("manage_none", buttons=turn.menu("manage_none_buttons"))

@@ -1,5 +1,6 @@
 """Admin JSON API for customers: profiles with their channel identities, the cross-channel
-timeline, merging two profiles and undoing a merge. Bearer ``OMNIRELAY_ADMIN_TOKEN``; without
+timeline, proactive messages with their decisions and the consent log's current choices,
+merging two profiles and undoing a merge. Bearer ``OMNIRELAY_ADMIN_TOKEN``; without
 a configured token every call is refused (401), never open."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aiohttp import web
 from bots.config import Settings, secret
 from bots.identity.service import IdentityService, build_identity, normalise_phone
 from bots.messages import now_utc
+from bots.proactive.triggers import consents, history
 from storage.backends import Backends
 from storage.db import Database
 from storage.errors import NotFound
@@ -33,6 +35,7 @@ def admin_routes(settings: Settings, resources: Resources) -> list[web.RouteDef]
         web.get("/api/customers", api.guard(api.search)),
         web.get("/api/customers/{id}", api.guard(api.customer)),
         web.get("/api/customers/{id}/transcript", api.guard(api.transcript)),
+        web.get("/api/customers/{id}/proactive", api.guard(api.proactive)),
         web.post("/api/customers/{id}/merge", api.guard(api.merge)),
         web.post("/api/merges/{id}/undo", api.guard(api.undo)),
     ]
@@ -111,6 +114,23 @@ class _AdminApi:
                     {"at": e.at.isoformat(), "channel": e.channel, "from": e.sender, "text": e.text}
                     for e in entries
                 ],
+            }
+        )
+
+    async def proactive(self, request: web.Request) -> web.Response:
+        """The customer's proactive messages (newest due first), each with every decision
+        taken about it and its reason, and the current consent per topic."""
+        db, _ = self._resources()
+        customer_id = _id(request)
+        async with db.session() as s:
+            await IdentityRepository(s).profile(customer_id)  # 404 for an unknown id
+            jobs = await history(s, customer_id)
+            chosen = await consents(s, customer_id)
+        return web.json_response(
+            {
+                "customer_id": customer_id,
+                "jobs": [job.as_dict() for job in jobs],
+                "consents": {topic: c.as_dict() for topic, c in sorted(chosen.items())},
             }
         )
 

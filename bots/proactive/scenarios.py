@@ -118,7 +118,9 @@ class Step:
     expires: timedelta | None = None  # after the due time
 
     def render(self, language: str, variables: Mapping[str, Any]) -> OutboundMessage:
-        """The message in ``language``; raises `TemplateError` for a missing variable."""
+        """The message in ``language``; raises `TemplateError` for a missing variable. A
+        variable given per language (``{"uk": ..., "en": ...}``) is taken in ``language``."""
+        variables = {k: localise(v, language) for k, v in variables.items()}
         return OutboundMessage(
             text=fill(self.text[language], variables),
             buttons=tuple(b.render(language, variables) for b in self.buttons),
@@ -219,6 +221,14 @@ def intent_payload(intent: str, entities: Mapping[str, Any]) -> str:
     if not entities:
         return f"/{intent}"
     return f"/{intent}{orjson.dumps(dict(entities)).decode()}"
+
+
+def localise(value: Any, language: str) -> Any:
+    """A value given per language (``{"uk": "Огляд", "en": "Check-up"}``) in ``language``
+    (else English, else any); any other value as it is."""
+    if isinstance(value, Mapping) and value and set(value) <= set(LANGUAGES):
+        return value.get(language) or value.get("en") or next(iter(value.values()))
+    return value
 
 
 def fill(template: str, variables: Mapping[str, Any]) -> str:

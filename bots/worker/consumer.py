@@ -21,7 +21,7 @@ from bots.messages import (
     inbox_key,
     now_utc,
 )
-from bots.worker.steps import TurnSteps
+from bots.worker.steps import ProactiveSteps, TurnSteps
 from bots.worker.store import TurnStore
 from bots.worker.turn import TurnContext
 from storage.fences import fenced
@@ -62,6 +62,7 @@ class Worker:
         clock: Callable[[], datetime] = now_utc,
         identity: IdentityService | None = None,
         handoff: HandoffHook | None = None,
+        proactive: ProactiveSteps | None = None,
     ) -> None:
         self.handoff = handoff  # tickets, relay to agents, CSAT; None: the bot only marks it
         self.db = db
@@ -93,6 +94,7 @@ class Worker:
             lock_timeout=lock_timeout,
             timezone=timezone,
             review_log=review_log,
+            proactive=proactive,
         )
 
     async def close(self) -> None:

@@ -2,8 +2,10 @@
 
 Around them (`TurnSteps.run`): metrics, identity -> customer, the customer's lock, and the
 failure scope (retry, or the apology on the last attempt). Then the list: repair a redelivered
-turn, load the session, the handoff gate, NLU, dialogue, the handoff's after-turn, store the
-transcript and the outbox rows in one commit, save the session, send. The message is acked by
+turn, load the session, the handoff gate, proactive (a reply ends sequences waiting for one,
+opt-out / opt-in words), NLU, proactive (an answer to a reminder), dialogue, the handoff's
+after-turn, proactive (an unfinished flow's nudge, alerts), store the transcript and the outbox
+rows in one commit, save the session, send. The message is acked by
 `bots.worker.consumer.Worker.handle` once all of that returned: after its replies are stored.
 """
 
@@ -14,7 +16,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bots.channels.rest import encode_replies
 from bots.flows.understanding import FALLBACK
@@ -22,6 +24,7 @@ from bots.identity.resolver import Identities
 from bots.worker.store import TurnStore
 from bots.worker.turn import Step, StepFn, TurnContext, notice_replies
 from storage.errors import BackendUnavailable, FenceLost, LockTimeout
+from storage.sessions import EscalationRequest
 
 if TYPE_CHECKING:
     from bots.flows.engine import Dialogue
@@ -35,6 +38,16 @@ log = logging.getLogger(__name__)
 
 FINAL_ATTEMPT = 3  # from this delivery attempt on, a failing turn answers with an apology
 LOCK_TRIES = 3
+
+
+class ProactiveSteps(Protocol):
+    """The proactive side of a turn (`bots.proactive.hooks.ProactiveTurn`, wired by the app)."""
+
+    async def before_bot(self, ctx: TurnContext) -> None: ...
+
+    async def after_nlu(self, ctx: TurnContext) -> None: ...
+
+    async def after_bot(self, ctx: TurnContext) -> None: ...
 
 
 def redelivered(ctx: TurnContext) -> bool:
@@ -68,6 +81,7 @@ class TurnSteps:
         lock_timeout: float,
         timezone: str,
         review_log: ReviewLog | None = None,
+        proactive: ProactiveSteps | None = None,
     ) -> None:
         self.backends = backends
         self.identities = identities
@@ -80,13 +94,17 @@ class TurnSteps:
         self.lock_timeout = lock_timeout
         self.timezone = timezone
         self.review_log = review_log
+        self.proactive = proactive  # consent words, replies to proactive messages, alerts
         self.steps: tuple[Step, ...] = (
             Step("repair a redelivered turn", self.repair_redelivery, when=redelivered),
             Step("load the session", self.load_session, when=new_turn),
             Step("handoff gate", self.handoff_gate, when=new_turn),
+            Step("proactive: a reply, opt-out / opt-in", self.proactive_before, when=new_turn),
             Step("understand (NLU)", self._escalating(self.understand), when=for_the_bot),
+            Step("proactive: an answer to one", self.proactive_answer, when=for_the_bot),
             Step("dialogue", self._escalating(self.respond), when=for_the_bot),
             Step("handoff after the turn", self.handoff_after_turn, when=for_the_bot),
+            Step("proactive: nudges and alerts", self.proactive_after, when=for_the_bot),
             Step("store transcript + outbox", self.store_turn, when=new_turn),
             Step("save the session", self.save_session, when=new_turn),
             Step("send", self.send),
@@ -188,6 +206,22 @@ class TurnSteps:
         if ctx.session.handoff == "agent":
             ctx.bot_silent = ctx.gated = True
 
+    async def proactive_before(self, ctx: TurnContext) -> None:
+        """A message ends the proactive sequences waiting for a reply; "відписатися" / a
+        marketing message's unsubscribe button is recorded and answered here (`ctx.gated`)."""
+        if self.proactive is not None:
+            await self.proactive.before_bot(ctx)
+
+    async def proactive_answer(self, ctx: TurnContext) -> None:
+        """A "yes" / "no" to a proactive message ("Still on for tomorrow at 15:00?")."""
+        if self.proactive is not None:
+            await self.proactive.after_nlu(ctx)
+
+    async def proactive_after(self, ctx: TurnContext) -> None:
+        """An unfinished flow's nudge (re)armed or cancelled; a repeated intent's alert."""
+        if self.proactive is not None:
+            await self.proactive.after_bot(ctx)
+
     async def understand(self, ctx: TurnContext) -> None:
         text = ctx.message.text
         if text and not ctx.message.payload:
@@ -237,7 +271,7 @@ class TurnSteps:
         if ctx.session is None:
             raise RuntimeError("cannot apologise before the customer is known")
         ctx.session.handoff = "pending"
-        ctx.session.data["escalation"] = {"reason": ctx.escalation, "at": ctx.now.isoformat()}
+        ctx.session.escalation = EscalationRequest(ctx.escalation, at=ctx.now.isoformat())
         ctx.parse = None
         await self.store.write(ctx)
         await self.backends.sessions.save(ctx.session)

@@ -44,7 +44,7 @@ class TurnContext:
     duplicate: bool = False  # the message was processed before: replies were re-queued
     escalation: str | None = None  # a reason, when the turn asks for a person
     bot_silent: bool = False  # a human agent owns the conversation
-    gated: bool = False  # the handoff gate took the message: no NLU, no flows this turn
+    gated: bool = False  # the handoff gate (or a consent word) took it: no NLU, no flows
 
 
 StepFn = Callable[[TurnContext], Awaitable[None]]

@@ -106,15 +106,39 @@ function withLive(transcript) {
 const DELIVERY_LABEL = { pending: "sending…", sent: "✓ sent", delivered: "✓ delivered", seen: "✓ seen",
   failed: "✗ not delivered", undeliverable: "✗ undeliverable" };
 
+// What was decided about proactive messages (deferred to the morning, capped, suppressed after an
+// opt-out, unreachable, expired, cancelled), between the messages, at its time. A sent one is in
+// the transcript itself, marked "proactive".
+function withDecisions(transcript) {
+  const decisions = ((state.current && state.current.proactive) || [])
+    .filter((d) => d.decision !== "sent")
+    .map((d) => Object.assign({ kind: "decision" }, d));
+  if (!decisions.length) return transcript;
+  return transcript.concat(decisions)
+    .map((m, i) => [m, i])
+    .sort((a, b) => (parseTime(a[0].at) - parseTime(b[0].at)) || (a[1] - b[1]))
+    .map((p) => p[0]);
+}
+
+function decisionLine(d) {
+  const what = d.scenario + " #" + (Number(d.step) + 1) + ": " + d.decision + (d.reason ? " (" + d.reason + ")" : "");
+  return el("div", { class: "msg decision", "data-decision": d.decision, "data-job": d.job_id },
+    el("div", { class: "who" }, d.channel ? badge(d.channel) : null, el("span", {}, "Proactive · " + d.topic),
+      el("time", { dateTime: d.at || "", title: clock(d.at) }, clock(d.at, true))),
+    el("div", { class: "text" }, what));
+}
+
 function renderTimeline(transcript, switched) {
   const box = $("timeline");
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
-  box.replaceChildren(...transcript.map((m) => {
+  box.replaceChildren(...withDecisions(transcript).map((m) => {
+    if (m.kind === "decision") return decisionLine(m);
     const from = FROM_LABEL[m.from] ? m.from : "bot";
     const status = from === "agent" && DELIVERY_LABEL[m.status] ? m.status : null;
     const failed = status === "failed" || status === "undeliverable";
     return el("div", { class: "msg from-" + from, "data-from": from, "data-message": m.id, "data-delivery": status },
       el("div", { class: "who" }, badge(m.channel), el("span", {}, FROM_LABEL[from]),
+        m.proactive ? el("span", { class: "tag proactive", title: "sent first by the bot" }, "proactive · " + m.proactive.scenario) : null,
         el("time", { dateTime: m.at || "", title: clock(m.at) }, clock(m.at, true)),
         status ? el("span", { class: "delivery " + status, title: m.error || "" }, DELIVERY_LABEL[status]) : null),
       el("div", { class: "text" }, m.text || ""),
