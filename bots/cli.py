@@ -109,7 +109,13 @@ def _serve(settings: Settings, role: str, host: str | None, port: int | None) ->
                 "simulator": wants_simulator(settings),
             }
         )
-    app = create_app(settings, "all" if role == "run" else role)  # type: ignore[arg-type]
+    from bots.proactive import ScenarioError
+
+    try:
+        app = create_app(settings, "all" if role == "run" else role)  # type: ignore[arg-type]
+    except ScenarioError as e:  # OMNIRELAY_SCENARIOS: "file:line: what is wrong", nothing more
+        log.error("%s", e)
+        return 2
     return serve(app, host, port, app[DRAIN])
 
 

@@ -237,7 +237,7 @@ class _Reader:
         if "before" in m and trigger != "booking":
             self.fail(m["before"], f"{what}: `before:` is for booking reminders; use `after:`")
         key = "before" if "before" in m else "after"
-        offset = self.duration(m[key], key, zero=True)
+        offset = self.duration(m[key], f"{what}: {key}", zero=True)
         buttons = (
             tuple(self.button(b, what, variables) for b in self.sequence(m["buttons"], "buttons"))
             if "buttons" in m
@@ -248,7 +248,7 @@ class _Reader:
             offset=-offset if key == "before" else offset,
             text=self.texts(m["text"], f"{what}: text", variables),
             buttons=buttons,
-            expires=self.duration(m["expires"], "expires") if "expires" in m else None,
+            expires=self.duration(m["expires"], f"{what}: expires") if "expires" in m else None,
         )
 
     def button(self, node: Node, what: str, variables: frozenset[str] | None) -> ButtonSpec:

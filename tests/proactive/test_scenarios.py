@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -172,3 +175,24 @@ def test_durations() -> None:
     for bad in ("0s", "", "2 days", "h", "-1h"):
         with pytest.raises(ValueError):
             parse_duration(bad)
+
+
+def test_the_service_refuses_to_start_with_a_bad_file_and_says_where(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("before: 24h", "before: soon"))
+    env = {
+        **os.environ,
+        "OMNIRELAY_SCENARIOS": str(path),
+        "OMNIRELAY_REDIS_URL": "redis://127.0.0.1:1/0",  # never reached: the check comes first
+        "OMNIRELAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bots.cli", "gateway", "--port", "0"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"{path}:12: scenario remind, step 1: before:" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
