@@ -200,6 +200,11 @@ class Shop:
         assert found is not None, f"{who.channel}:{who.external_id} is unknown"
         return found[0].id
 
+    async def customer_id_after(self, who: Identity, text: str) -> int:
+        """Say ``text`` (the customer's first message) and return who the bot made of them."""
+        await self.say(who, text)
+        return await self.customer_id(who)
+
     async def admin(self, method: str, path: str) -> Any:
         resp = await self.client.request(method, path, headers={"Authorization": f"Bearer {ADMIN}"})
         assert resp.status == 200, (path, resp.status, await resp.text())
