@@ -95,6 +95,6 @@ def resume_intent(flow: str, intent: str | None) -> str | None:
 def mark(ticket_id: int, handoff: str) -> Callable[[Session], None]:
     def change(session: Session) -> None:
         session.handoff = handoff
-        session.data["ticket_id"] = ticket_id
+        session.ticket_id = ticket_id
 
     return change

@@ -27,7 +27,7 @@ from handoff.delivery import agent_replies, report_delivery
 from handoff.events import HandoffEvent
 from handoff.service import CSAT_PAYLOAD, Escalation, HandoffService, Notice
 from storage.repositories.orders import OrderRepository, normalise_number
-from storage.sessions import Session
+from storage.sessions import EscalationRequest, Session
 
 __all__ = ["HandoffHook", "TurnView"]
 
@@ -94,16 +94,16 @@ class HandoffHook:
             ticket = await self.service.open_ticket_of(customer_id)
             if ticket is not None:
                 session.handoff = "agent" if ticket.status == "assigned" else "pending"
-                session.data["ticket_id"] = ticket.id
-        ticket_id = session.data.get("ticket_id")
+                session.ticket_id = ticket.id
+        ticket_id = session.ticket_id
         if ticket_id is None and session.handoff == "pending":
             return None  # an escalation without a ticket: `after_turn` opens it
         if ticket_id is not None:
-            ticket, _ = await self.service.router.load(int(ticket_id))
+            ticket, _ = await self.service.router.load(ticket_id)
             if ticket.status != "closed":
                 return []  # the bot is silent; `relay` passes the message on once it is stored
             session.handoff = None  # closed while the session missed it: the bot is back
-            session.data.pop("ticket_id", None)
+            session.ticket_id = None
         csat = session.data.pop("csat", None)
         if csat is not None:
             score = _score(ctx.message.text, ctx.message.payload)
@@ -120,11 +120,11 @@ class HandoffHook:
         effort: the transcript stays the record."""
         session, msg = ctx.session, ctx.message
         if ticket_id is None and session is not None:
-            ticket_id = session.data.get("ticket_id")
+            ticket_id = session.ticket_id
         if ticket_id is None or ctx.customer_id is None:
             return
         try:
-            ticket, _ = await self.service.router.load(int(ticket_id))
+            ticket, _ = await self.service.router.load(ticket_id)
             await self._publish(ctx, ticket.id, ticket.queue_id, ticket.agent_id)
         except Exception:
             log.exception(
@@ -159,7 +159,7 @@ class HandoffHook:
     async def after_turn(self, ctx: TurnView) -> list[Notice]:
         session = ctx.session
         assert session is not None
-        if session.data.get("ticket_id") is None:
+        if session.ticket_id is None:
             if ctx.escalation is None and session.handoff is None:
                 await self._business_rules(ctx)
             if ctx.escalation is not None or session.handoff == "pending":
@@ -170,7 +170,7 @@ class HandoffHook:
         """The turn failed for good: open the ticket now (the worker then apologises)."""
         if ctx.session is None or ctx.customer_id is None:
             return
-        if ctx.session.data.get("ticket_id") is not None:
+        if ctx.session.ticket_id is not None:
             return
         ctx.escalation = "processing_error"
         try:
@@ -181,21 +181,21 @@ class HandoffHook:
     async def _open(self, ctx: TurnView) -> list[Notice]:
         session, customer_id = ctx.session, ctx.customer_id
         assert session is not None and customer_id is not None
-        data = session.data.get("escalation") or {}
-        reason = ctx.escalation or data.get("reason") or "unknown"
+        asked = session.escalation or EscalationRequest("unknown")
+        reason = ctx.escalation or asked.reason
         language = self._language(ctx)
         esc = Escalation(
             reason=reason,
-            intent=data.get("intent") or _intent(ctx),
-            flow=data.get("flow") or session.flow,
-            slots=data.get("slots") or dict(session.slots),
+            intent=asked.intent or _intent(ctx),
+            flow=asked.flow or session.flow,
+            slots=asked.slots or dict(session.slots),
             language=language,
             channel=ctx.message.channel,
             priority=2 if reason in HIGH_PRIORITY_REASONS else 1,
         )
         ticket, created = await self.service.open_ticket(customer_id, esc, ctx.now)
         session.handoff = "agent" if ticket.status == "assigned" else "pending"
-        session.data["ticket_id"] = ticket.id
+        session.ticket_id = ticket.id
         log.info(
             "customer %s escalated (%s): ticket %s %s",
             customer_id,
@@ -230,13 +230,13 @@ class HandoffHook:
         assert session is not None
         ctx.escalation = reason
         session.handoff = "pending"
-        session.data["escalation"] = {
-            "reason": reason,
-            "intent": intent,
-            "at": ctx.now.isoformat(),
-            "flow": session.flow,
-            "slots": dict(session.slots),
-        }
+        session.escalation = EscalationRequest(
+            reason=reason,
+            intent=intent,
+            at=ctx.now.isoformat(),
+            flow=session.flow,
+            slots=dict(session.slots),
+        )
 
     def _language(self, ctx: TurnView) -> str:
         session = ctx.session

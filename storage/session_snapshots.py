@@ -11,7 +11,6 @@ transcript: after a loss the session is the one of the customer's last turn.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 from sqlalchemy import select
@@ -24,8 +23,6 @@ from storage.models import Message, utcnow
 from storage.sessions import RecoveryLoader, Session
 
 __all__ = ["snapshot_loader"]
-
-_FIELDS = frozenset(f.name for f in dataclasses.fields(Session))
 
 
 def snapshot_loader(db: Database, ttl_seconds: float) -> RecoveryLoader:
@@ -47,9 +44,8 @@ def snapshot_loader(db: Database, ttl_seconds: float) -> RecoveryLoader:
             ).scalar()
             if not isinstance(snapshot, dict):
                 return None
-            values = {k: v for k, v in snapshot.items() if k in _FIELDS}
-            values["customer_id"] = customer_id  # the snapshot of a profile merged into this
-            return Session(**values)
+            # the snapshot of a profile merged into this one names the other customer
+            return Session.from_dict({**snapshot, "customer_id": customer_id})
 
         try:
             return await db.run(work, write=False)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,6 +26,7 @@ from storage.errors import BackendUnavailable, StaleSession, StorageError
 from storage.keys import SESSION_TTL_SECONDS, Keys
 
 __all__ = [
+    "EscalationRequest",
     "MemorySessionStore",
     "RecoveryLoader",
     "RedisSessionStore",
@@ -34,11 +35,45 @@ __all__ = [
 ]
 
 _FIELDS: frozenset[str] = frozenset()
+# Fields that were keys of `Session.data` in sessions saved before they became fields.
+_ONCE_IN_DATA = ("conversation_id", "ticket_id", "escalation")
+
+
+@dataclass
+class EscalationRequest:
+    """A customer to be handed to a person, and where the dialogue was when that was decided:
+    written by the dialogue (`bots.flows.base.Turn.escalate`), a business rule or a failed turn;
+    read by the handoff package, which opens the ticket from it."""
+
+    reason: str  # "request_human", "fallback", "complaint", "processing_error", ...
+    at: str | None = None  # ISO time of the decision
+    intent: str | None = None
+    flow: str | None = None
+    step: str | None = None
+    slots: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "slots": dict(self.slots)}
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> EscalationRequest:
+        return cls(
+            reason=str(doc.get("reason") or "unknown"),
+            at=doc.get("at"),
+            intent=doc.get("intent"),
+            flow=doc.get("flow"),
+            step=doc.get("step"),
+            slots=dict(doc.get("slots") or {}),
+        )
 
 
 @dataclass
 class Session:
-    """Dialogue state of one customer, shared by all their channels."""
+    """Dialogue state of one customer, shared by all their channels.
+
+    What other packages read of it are typed fields (the open conversation, the open handoff
+    ticket, a pending escalation); ``data`` is free-form state that one package keeps for itself.
+    """
 
     customer_id: int
     version: int = 0  # optimistic concurrency; 0 = never saved
@@ -52,6 +87,9 @@ class Session:
     last_inbound_id: int | None = None  # db id of the last processed inbound message
     data: dict[str, Any] = field(default_factory=dict)  # free-form (unfinished task etc.)
     updated_at: float = 0.0
+    conversation_id: int | None = None  # the transcript's open conversation (bots.worker.store)
+    ticket_id: int | None = None  # the customer's open handoff ticket
+    escalation: EscalationRequest | None = None  # a person asked for (kept until the close)
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of the fields (slots and data copied one level deep, not recursively:
@@ -59,6 +97,7 @@ class Session:
         d = {f: getattr(self, f) for f in _field_names()}
         d["slots"] = dict(self.slots)
         d["data"] = dict(self.data)
+        d["escalation"] = self.escalation.to_dict() if self.escalation is not None else None
         return d
 
     def to_json(self) -> bytes:
@@ -70,11 +109,36 @@ class Session:
 
     @classmethod
     def from_json(cls, raw: bytes) -> Session:
-        """Parse `to_json` output; unknown fields (from a newer release) are ignored."""
+        """Parse `to_json` output (see `from_dict`)."""
         doc = orjson.loads(raw)
         if not isinstance(doc, dict):
             raise StorageError("session JSON is not an object")
-        return cls(**{k: v for k, v in doc.items() if k in _field_names()})
+        return cls.from_dict(doc)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Session:
+        """A session from `to_dict`'s shape (also a snapshot in the transcript or a merge
+        record). Unknown fields (from a newer release) are ignored; a document saved before
+        the conversation id, the ticket id and the escalation were fields, when they were keys
+        of ``data``, has them moved into the fields."""
+        values = {k: v for k, v in doc.items() if k in _field_names()}
+        data = dict(values.get("data") or {})
+        for name in _ONCE_IN_DATA:
+            if name in data:
+                old = data.pop(name)
+                if values.get(name) is None:
+                    values[name] = old
+        escalation = values.get("escalation")
+        if isinstance(escalation, Mapping):
+            values["escalation"] = EscalationRequest.from_dict(escalation)
+        elif not isinstance(escalation, EscalationRequest):
+            values["escalation"] = None
+        for name in ("conversation_id", "ticket_id"):
+            if values.get(name) is not None:
+                values[name] = int(values[name])
+        values["data"] = data
+        values["slots"] = dict(values.get("slots") or {})
+        return cls(**values)
 
 
 def _field_names() -> frozenset[str]:

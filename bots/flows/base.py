@@ -11,6 +11,7 @@ import orjson
 from bots.flows.templates import Templates
 from bots.flows.understanding import Understanding
 from bots.messages import Button, OutboundMessage
+from storage.sessions import EscalationRequest
 
 if TYPE_CHECKING:
     from bots.flows.context import FlowContext
@@ -109,18 +110,18 @@ class Turn:
         return self.session.fallback_count >= MISSES_BEFORE_HANDOFF
 
     def escalate(self, reason: str) -> None:
-        """Ask for a person. The handoff package consumes `session.data["escalation"]`."""
+        """Ask for a person. The handoff package opens the ticket from `session.escalation`."""
         self.ctx.escalation = reason
         self.session.handoff = "pending"
         self.session.fallback_count = 0
-        self.session.data["escalation"] = {
-            "reason": reason,
-            "intent": self.understanding.intent,
-            "at": self.ctx.now.isoformat(),
-            "flow": self.session.flow,
-            "step": self.session.step,
-            "slots": dict(self.session.slots),
-        }
+        self.session.escalation = EscalationRequest(
+            reason=reason,
+            intent=self.understanding.intent,
+            at=self.ctx.now.isoformat(),
+            flow=self.session.flow,
+            step=self.session.step,
+            slots=dict(self.session.slots),
+        )
 
     def ask(
         self,

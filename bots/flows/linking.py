@@ -15,10 +15,9 @@ from bots.identity.service import (
     LINKING_FLOW,
     IdentityService,
     LinkResult,
-    adopt,
     normalise_phone,
 )
-from bots.identity.sessions import adoptable_by_code
+from bots.identity.sessions import adoptable_by_code, continue_here
 from bots.messages import Button, OutboundMessage
 
 if TYPE_CHECKING:
@@ -168,11 +167,7 @@ class LinkingFlow:
         # The other profile's unfinished task (a booking started there) continues here,
         # unless this conversation has its own one waiting.
         if adoptable_by_code(turn.session, absorbed):
-            merged = adopt(turn.session, absorbed)
-            turn.session.flow, turn.session.step = merged.flow, merged.step
-            turn.session.slots = merged.slots
-            for key, value in merged.data.items():
-                turn.session.data.setdefault(key, value)
+            continue_here(turn.session, absorbed)
             turn.ask_again()
 
     def _phone(self, turn: Turn) -> str | None:

@@ -15,7 +15,18 @@ from storage.sessions import Session
 LINKING_FLOW = "linking"
 SUSPENDED = "suspended"  # the dialogue's key for a flow interrupted by another (flows.engine)
 ADOPTED = "task_adopted"  # in a merge's stored session: the survivor took over its task
-_RESTORED = ("language", "flow", "step", "slots", "last_channel", "data", "handoff")
+_RESTORED = (
+    "language",
+    "flow",
+    "step",
+    "slots",
+    "last_channel",
+    "data",
+    "handoff",
+    "conversation_id",
+    "ticket_id",
+    "escalation",
+)
 
 
 def has_task(session: Session) -> bool:
@@ -41,11 +52,9 @@ def adoptable_by_code(current: Session, absorbed: Session) -> bool:
 
 def adopt(into: Session, other: Session) -> Session:
     """``into`` (keeping its customer id, version and open conversation) carrying the dialogue
-    state of ``other``."""
+    state of ``other`` (its ticket and escalation too)."""
     data: dict[str, Any] = {**other.data}
     data.pop("merged_into", None)
-    if "conversation_id" in into.data:
-        data["conversation_id"] = into.data["conversation_id"]
     return dataclasses.replace(
         into,
         language=other.language or into.language,
@@ -54,7 +63,24 @@ def adopt(into: Session, other: Session) -> Session:
         slots=dict(other.slots),
         fallback_count=0,
         data=data,
+        conversation_id=into.conversation_id or other.conversation_id,
+        ticket_id=other.ticket_id,
+        escalation=other.escalation,
     )
+
+
+def continue_here(session: Session, absorbed: Session) -> None:
+    """The absorbed profile's task goes on in ``session`` (a turn's, which keeps its language
+    and what it has of its own): flow, step and slots from ``absorbed``, its other state where
+    ``session`` has none."""
+    merged = adopt(session, absorbed)
+    session.flow, session.step = merged.flow, merged.step
+    session.slots = merged.slots
+    for key, value in merged.data.items():
+        session.data.setdefault(key, value)
+    session.conversation_id = session.conversation_id or merged.conversation_id
+    session.ticket_id = session.ticket_id or merged.ticket_id
+    session.escalation = session.escalation or merged.escalation
 
 
 def merge_snapshot(gone: Session, *, adopted: bool) -> dict[str, Any]:
@@ -99,12 +125,10 @@ def restored(
     unfinished task when the survivor took that over and it is no longer open there (the
     customer completed or dropped it during the merge: it must not come back)."""
     old = snapshot or {}
+    at_merge = Session.from_dict({**old, "customer_id": customer_id})
     session = Session(customer_id, version=version)
     for name in _RESTORED:
-        if name in old:
-            setattr(session, name, old[name])
-    session.slots = dict(session.slots or {})
-    session.data = dict(session.data or {})
+        setattr(session, name, getattr(at_merge, name))
     task = session.flow
     if session.flow == LINKING_FLOW:
         saved = session.data.get(SUSPENDED)

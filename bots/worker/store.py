@@ -103,14 +103,13 @@ class TurnStore:
         session = ctx.session
         assert session is not None and ctx.customer_id is not None
         session.last_channel = ctx.message.channel
-        conversation_id = session.data.get("conversation_id")
-        if conversation_id is None:
+        if session.conversation_id is None:
             async with self.db.transaction() as s:
                 conversation = await ConversationRepository(s).current_or_new(
                     ctx.customer_id, ctx.now
                 )
-            conversation_id = session.data["conversation_id"] = conversation.id
-        return int(conversation_id)
+            session.conversation_id = conversation.id
+        return session.conversation_id
 
     def _turn(self, ctx: TurnContext, conversation_id: int, replies: list[Reply]) -> Turn:
         msg, session = ctx.message, ctx.session
@@ -167,17 +166,17 @@ class TurnStore:
         ctx.inbound_row_id = row.id
         assert ctx.customer_id is not None
         session = await self.backends.sessions.get(ctx.customer_id)
-        snapshot = row.session_snapshot
-        if snapshot and session.version < snapshot["version"]:
+        snapshot = Session.from_dict(row.session_snapshot) if row.session_snapshot else None
+        if snapshot is not None and session.version < snapshot.version:
             # The turn was stored but its session was not saved before the crash: restore it.
-            restored = Session(**{**snapshot, "version": session.version})
+            restored = dataclasses.replace(snapshot, version=session.version)
             await self.backends.sessions.save(restored)
             log.info("restored session of customer %s from message %s", ctx.customer_id, row.id)
-        ticket_id = ((snapshot or {}).get("data") or {}).get("ticket_id")
+        ticket_id = snapshot.ticket_id if snapshot is not None else None
         if self.handoff is not None and ticket_id is not None and not replies:
             # Kept from the bot for a ticket: the first run may have died between the commit
             # and the live relay, so relay it again (consoles drop repeats by event id).
-            await self.handoff.relay(ctx, int(ticket_id))
+            await self.handoff.relay(ctx, ticket_id)
         ctx.replies = [decode_outbound(r.body) for r in replies if r.body]
         for r in replies:
             if r.status == "pending":

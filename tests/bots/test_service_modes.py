@@ -91,7 +91,8 @@ async def test_nlu_outage_ends_in_an_apology_and_an_escalation(
 
         session = await client.app[BACKENDS].sessions.get(customer.id)
         assert session.handoff == "pending"
-        assert session.data["escalation"]["reason"] == "processing_error"
+        assert session.escalation is not None
+        assert session.escalation.reason == "processing_error"
     assert any("retried" in r.getMessage() for r in caplog.records)
 
 

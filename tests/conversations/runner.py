@@ -249,7 +249,7 @@ class Conversation:
             if session.slots.get(key) != value:
                 raise ScriptFailure(f"slot {key} is {session.slots.get(key)!r}, not {value!r}")
         if "escalation" in want:
-            reason = (session.data.get("escalation") or {}).get("reason")
+            reason = session.escalation.reason if session.escalation else None
             if reason != want["escalation"]:
                 raise ScriptFailure(f"escalation reason {reason!r}, not {want['escalation']!r}")
         if "bookings" in want or "booking" in want:

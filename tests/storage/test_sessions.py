@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
+from storage.backends import Backends
+from storage.db import Database
 from storage.errors import StaleSession
 from storage.keys import Keys
-from storage.sessions import MemorySessionStore, RedisSessionStore, Session, SessionStore
+from storage.models import Customer, utcnow
+from storage.repositories.messages import MessageRepository
+from storage.session_snapshots import snapshot_loader
+from storage.sessions import (
+    EscalationRequest,
+    MemorySessionStore,
+    RedisSessionStore,
+    Session,
+    SessionStore,
+)
 from tests.storage.conftest import eventually
 
 
@@ -121,3 +133,107 @@ def test_non_json_slots_raise_storage_error() -> None:
 
     with pytest.raises(StorageError):
         Session(1, slots={"when": object()}).to_json()
+
+
+# A session as releases before the typed fields saved it: conversation, ticket and escalation
+# were keys of `data`, beside keys that stay there.
+OLD_ESCALATION = {
+    "reason": "request_human",
+    "intent": "request_human",
+    "at": "2026-03-12T10:00:00+00:00",
+    "flow": "booking",
+    "step": "time",
+    "slots": {"service": "dental"},
+}
+OLD_DATA = {
+    "conversation_id": 17,
+    "ticket_id": 5,
+    "escalation": OLD_ESCALATION,
+    "csat": {"ticket_id": 4},
+    "proactive": {"job_id": 9},
+}
+
+
+def old_document(customer_id: int, version: int = 3) -> dict[str, object]:
+    return {
+        "customer_id": customer_id,
+        "version": version,
+        "language": "uk",
+        "flow": "booking",
+        "step": "time",
+        "slots": {"service": "dental"},
+        "fallback_count": 0,
+        "handoff": "pending",
+        "last_channel": "telegram",
+        "last_inbound_id": 30,
+        "data": OLD_DATA,
+        "updated_at": 1.0,
+    }
+
+
+def assert_typed(session: Session) -> None:
+    assert (session.conversation_id, session.ticket_id) == (17, 5)
+    assert session.escalation == EscalationRequest(
+        reason="request_human",
+        intent="request_human",
+        at="2026-03-12T10:00:00+00:00",
+        flow="booking",
+        step="time",
+        slots={"service": "dental"},
+    )
+    assert session.data == {"csat": {"ticket_id": 4}, "proactive": {"job_id": 9}}
+    assert (session.flow, session.step, session.handoff) == ("booking", "time", "pending")
+
+
+def test_a_session_saved_before_the_typed_fields_loads_into_them() -> None:
+    session = Session.from_json(orjson.dumps(old_document(1)))
+    assert_typed(session)
+    assert Session.from_json(session.to_json()) == session  # and is saved in the new shape
+    assert b'"ticket_id":5' in session.to_json()
+
+
+def test_an_escalation_of_a_failed_turn_has_only_a_reason_and_a_time() -> None:
+    doc = old_document(1)
+    doc["data"] = {"escalation": {"reason": "processing_error", "at": "2026-03-12T10:00:00"}}
+    session = Session.from_json(orjson.dumps(doc))
+    assert session.escalation == EscalationRequest("processing_error", at="2026-03-12T10:00:00")
+    assert (session.ticket_id, session.conversation_id, session.data) == (None, None, {})
+
+
+async def test_an_old_session_in_redis_keeps_working(
+    redis_client: aioredis.Redis, keys: Keys
+) -> None:
+    store = RedisSessionStore(redis_client, keys, 60)
+    await redis_client.hset(keys.session(8), mapping={"v": 3, "d": orjson.dumps(old_document(8))})
+    session = await store.get(8)
+    assert_typed(session)
+    session.ticket_id = None  # e.g. the ticket closed
+    saved = await store.save(session)
+    assert saved.version == 4
+    again = await store.get(8)
+    assert again.ticket_id is None and again.conversation_id == 17 and again == saved
+
+
+async def test_an_old_snapshot_in_the_transcript_rebuilds_a_typed_session(
+    db: Database, backends: Backends
+) -> None:
+    async with db.transaction() as s:
+        customer = Customer()
+        s.add(customer)
+        await s.flush()
+        await MessageRepository(s).add_inbound(
+            customer_id=customer.id,
+            conversation_id=None,
+            channel="telegram",
+            external_user_id="42",
+            platform_message_id="m1",
+            text="a person please",
+            session_snapshot=old_document(customer.id),
+            now=utcnow(),
+        )
+    store = backends.sessions
+    assert isinstance(store, MemorySessionStore | RedisSessionStore)
+    store.recover_with(snapshot_loader(db, 3600))
+    rebuilt = await store.get(customer.id)
+    assert_typed(rebuilt)
+    assert rebuilt.version == 3

@@ -80,7 +80,7 @@ async def play(conversation: Conversation, task: Task) -> Outcome:
         ok, fatal = await done(customer, reply)
         if session.handoff:
             ok, handoff = False, True
-            reason = (session.data.get("escalation") or {}).get("reason")
+            reason = session.escalation.reason if session.escalation else None
             error = f"handoff: {reason}"
             break
         if ok or fatal:
