@@ -19,8 +19,7 @@ if TYPE_CHECKING:
     from handoff.service import Notice
     from nlu import ParseResult
 
-# PendingSend lives in bots.messages (identity makes them too); named here for the outbox
-__all__ = ["PendingSend", "Step", "StepFn", "TurnContext", "always", "notice_replies"]
+__all__ = ["Step", "StepFn", "TurnContext", "always", "notice_replies"]
 
 
 @dataclass(slots=True)
