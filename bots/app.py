@@ -20,6 +20,7 @@ from bots.channels.registry import build_channels
 from bots.config import Settings, secret
 from bots.flows import build_dialogue
 from bots.flows.clock import Clock
+from bots.flows.engine import Dialogue
 from bots.flows.linking import LinkingFlow
 from bots.flows.templates import Templates, viber_welcome
 from bots.gateway.admin_api import admin_routes
@@ -260,6 +261,38 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
         lease=s.send_lease,
         rate_limits=s.outbound_rate_limits,
     )
+    worker, dialogue = _turns(app, outbox)
+    app[WORKER] = worker
+    app[OUTBOX] = outbox
+    if isinstance(backends.queue, RedisStreamQueue):
+        backends.queue.on_fence = partial(_advance_fence, db)
+    stop = asyncio.Event()
+    consumer = asyncio.create_task(
+        backends.queue.consume(worker.handle, concurrency=s.workers, stop=stop),
+        name="queue-consumer",
+    )
+    sweeper = asyncio.create_task(outbox.run_sweeper(stop, interval=2.0), name="outbox-sweeper")
+    scheduler = app[SCHEDULER] = _scheduler(app, outbox)
+    scheduler.add_scan(SilenceScan(db, app[PROACTIVE]))  # re-engagement after a silence
+    scheduling = asyncio.create_task(
+        scheduler.run(stop, interval=s.scheduler_interval), name="proactive-scheduler"
+    )
+    yield
+    drain = app[DRAIN]
+    # in-process queue: nobody else will answer what it holds, so it is worked off first
+    in_process = backends.redis is None
+    helpers = [consumer, sweeper, scheduling]
+    await stop_consuming(backends.queue, stop, helpers, drain, in_process=in_process)
+    await worker.close()
+    await outbox.drain(drain.remaining())
+    await dialogue.aclose()
+
+
+def _turns(app: web.Application, outbox: Outbox) -> tuple[Worker, Dialogue]:
+    """The worker that runs each message's turn, and the dialogue it answers with: flows on
+    their backends (a booking's reminders follow it), identity, handoff and proactive steps."""
+    s = app[SETTINGS]
+    db, backends, metrics = app[DATABASE], app[BACKENDS], app[METRICS]
     clock = app[CLOCK]
     identity = build_identity(s, db, backends)
     reminders = BookingReminders(app[PROACTIVE], clock, s.timezone)
@@ -289,30 +322,7 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
             default_language=s.default_language,
         ),
     )
-    app[WORKER] = worker
-    app[OUTBOX] = outbox
-    if isinstance(backends.queue, RedisStreamQueue):
-        backends.queue.on_fence = partial(_advance_fence, db)
-    stop = asyncio.Event()
-    consumer = asyncio.create_task(
-        backends.queue.consume(worker.handle, concurrency=s.workers, stop=stop),
-        name="queue-consumer",
-    )
-    sweeper = asyncio.create_task(outbox.run_sweeper(stop, interval=2.0), name="outbox-sweeper")
-    scheduler = app[SCHEDULER] = _scheduler(app, outbox)
-    scheduler.add_scan(SilenceScan(db, app[PROACTIVE]))  # re-engagement after a silence
-    scheduling = asyncio.create_task(
-        scheduler.run(stop, interval=s.scheduler_interval), name="proactive-scheduler"
-    )
-    yield
-    drain = app[DRAIN]
-    # in-process queue: nobody else will answer what it holds, so it is worked off first
-    in_process = backends.redis is None
-    helpers = [consumer, sweeper, scheduling]
-    await stop_consuming(backends.queue, stop, helpers, drain, in_process=in_process)
-    await worker.close()
-    await outbox.drain(drain.remaining())
-    await dialogue.aclose()
+    return worker, dialogue
 
 
 def _scheduler(app: web.Application, outbox: Outbox) -> Scheduler:

@@ -179,26 +179,29 @@ async def ticket_detail(db: Database, ticket: Ticket, queue: HandoffQueue) -> di
             for i in identities
         ],
     }
-    doc["transcript"] = [
-        {
-            "id": m.id,
-            "at": _iso(m.created_at),
-            "channel": m.channel,
-            "from": m.sender_kind,
-            "text": m.text,
-            "payload": m.payload,
-            "status": m.status,
-            "error": m.error if m.direction == "out" else None,
-            "proactive": (m.body or {}).get("proactive") if m.direction == "out" else None,
-        }
-        for m in messages
-    ]
+    doc["transcript"] = [_line(m) for m in messages]
     doc["proactive"] = proactive
     doc["events"] = [
         {"kind": e.kind, "agent_id": e.agent_id, "data": e.data, "at": _iso(e.created_at)}
         for e in events
     ]
     return doc
+
+
+def _line(m: Message) -> dict[str, Any]:
+    """One message of the timeline; one the bot sent first names its scenario (``proactive``)."""
+    out = m.direction == "out"
+    return {
+        "id": m.id,
+        "at": _iso(m.created_at),
+        "channel": m.channel,
+        "from": m.sender_kind,
+        "text": m.text,
+        "payload": m.payload,
+        "status": m.status,
+        "error": m.error if out else None,
+        "proactive": (m.body or {}).get("proactive") if out else None,
+    }
 
 
 async def proactive_timeline(s: AsyncSession, customer_id: int) -> list[dict[str, Any]]:
