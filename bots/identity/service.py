@@ -18,7 +18,7 @@ import phonenumbers
 
 from bots.identity.links import DEEP_LINK_TTL, LinkSettings
 from bots.identity.merges import Merges
-from bots.identity.sessions import LINKING_FLOW, SUSPENDED, adopt, adoptable_by_code
+from bots.identity.sessions import LINKING_FLOW, SUSPENDED, adoptable_by_code
 from bots.messages import (
     ChannelEvent,
     InboundMessage,
@@ -27,11 +27,7 @@ from bots.messages import (
     encode_outbound,
 )
 from storage.repositories.customers import CustomerRepository
-from storage.repositories.identity import (
-    IdentityRepository,
-    LinkCodeError,
-    ReplyTarget,
-)
+from storage.repositories.identity import IdentityRepository, LinkCodeError, ReplyTarget
 from storage.repositories.messages import MessageRepository
 from storage.sessions import Session
 
@@ -42,7 +38,6 @@ __all__ = [
     "LinkResult",
     "LinkSettings",
     "ProfileContacts",
-    "adopt",
     "build_identity",
     "link_result_payload",
     "normalise_phone",
