@@ -8,7 +8,7 @@ The consent log and the per-customer history are read here too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -89,21 +89,8 @@ class JobView:
     decisions: tuple[DecisionView, ...] = field(default=())
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "scenario": self.scenario,
-            "step": self.step,
-            "occurrence": self.occurrence,
-            "topic": self.topic,
-            "status": self.status,
-            "due_at": self.due_at.isoformat(),
-            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
-            "decision": self.decision,
-            "reason": self.reason,
-            "channel": self.channel,
-            "message_id": self.message_id,
-            "decisions": [d.as_dict() for d in self.decisions],
-        }
+        out = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "decisions"}
+        return {**out, "decisions": [d.as_dict() for d in self.decisions]}
 
 
 async def trigger(
@@ -220,21 +207,12 @@ async def history(session: AsyncSession, customer_id: int, limit: int = 200) -> 
     decided: dict[int, list[DecisionView]] = {}
     for d in await repo.decisions(customer_id, [j.id for j in jobs]):
         decided.setdefault(d.job_id, []).append(DecisionView(d.decision, d.reason, d.channel, d.at))
+    own = [f.name for f in fields(JobView) if f.name != "decisions"]
     return [
-        JobView(
-            id=j.id,
-            scenario=j.scenario,
-            step=j.step,
-            occurrence=j.occurrence,
-            topic=j.topic,
-            status=j.status,
-            due_at=j.due_at,
-            expires_at=j.expires_at,
-            decision=j.decision,
-            reason=j.reason,
-            channel=j.channel,
-            message_id=j.message_id,
-            decisions=tuple(decided.get(j.id, ())),
-        )
+        JobView(**{name: getattr(j, name) for name in own}, decisions=tuple(decided.get(j.id, ())))
         for j in jobs
     ]
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value

@@ -9,7 +9,7 @@ from sqlalchemy import Table, Update, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Message
-from storage.repositories._sql import insert_ignoring_conflicts
+from storage.repositories._sql import claim_first, insert_ignoring_conflicts
 
 __all__ = ["OUTBOUND_FINAL", "MessageRepository"]
 
@@ -238,30 +238,17 @@ class MessageRepository:
         are no longer its to send (`reclaim`).
         """
         due = (Message.status == "pending", Message.next_attempt_at <= now)
-        picked = (
-            select(Message.id)
-            .where(*due)
-            .order_by(Message.next_attempt_at, Message.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        stmt = update(Message)
-        if self.session.get_bind().dialect.name == "postgresql":
-            # A materialised CTE runs once. Inside ``IN (subquery)`` PostgreSQL may rescan the
-            # subquery per row, skip the rows this very statement just updated and so hand out
-            # more than ``limit`` rows.
-            cte = picked.cte("picked").prefix_with("MATERIALIZED")
-            stmt = stmt.where(Message.id == cte.c.id)
-        else:
-            stmt = stmt.where(Message.id.in_(picked.scalar_subquery()), *due)
-        stmt = (
-            stmt.values(
-                next_attempt_at=now + dt.timedelta(seconds=lease_seconds),
-                attempts=Message.attempts + 1,
-                claimed_by=claimed_by,
-            )
-            .returning(Message)
-            .execution_options(synchronize_session=False, populate_existing=True)
+        stmt = claim_first(
+            self.session,
+            Message,
+            due,
+            (Message.next_attempt_at, Message.id),
+            limit,
+            {
+                "next_attempt_at": now + dt.timedelta(seconds=lease_seconds),
+                "attempts": Message.attempts + 1,
+                "claimed_by": claimed_by,
+            },
         )
         rows = list(await self.session.scalars(stmt))
         rows.sort(key=lambda m: (m.created_at, m.id))

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Booking, ChannelIdentity, Customer
 from storage.proactive_models import Consent, ProactiveDecision, ProactiveJob
-from storage.repositories._sql import insert_ignoring_conflicts
+from storage.repositories._sql import claim_first, insert_ignoring_conflicts
 
 __all__ = ["JOB_KEY", "ProactiveRepository"]
 
@@ -95,27 +95,13 @@ class ProactiveRepository:
             ProactiveJob.due_at <= now,
             or_(ProactiveJob.lease_until.is_(None), ProactiveJob.lease_until <= real_now),
         )
-        picked = (
-            select(ProactiveJob.id)
-            .where(*due)
-            .order_by(ProactiveJob.due_at, ProactiveJob.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        stmt = update(ProactiveJob)
-        if self.session.get_bind().dialect.name == "postgresql":
-            # materialised: run once (see MessageRepository.claim_due_outbound)
-            cte = picked.cte("picked").prefix_with("MATERIALIZED")
-            stmt = stmt.where(ProactiveJob.id == cte.c.id)
-        else:
-            stmt = stmt.where(ProactiveJob.id.in_(picked.scalar_subquery()), *due)
-        stmt = (
-            stmt.values(
-                claimed_by=owner, lease_until=lease_until, attempts=ProactiveJob.attempts + 1
-            )
-            .returning(ProactiveJob)
-            .execution_options(synchronize_session=False, populate_existing=True)
-        )
+        values = {
+            "claimed_by": owner,
+            "lease_until": lease_until,
+            "attempts": ProactiveJob.attempts + 1,
+        }
+        order = (ProactiveJob.due_at, ProactiveJob.id)
+        stmt = claim_first(self.session, ProactiveJob, due, order, limit, values)
         rows = list(await self.session.scalars(stmt))
         rows.sort(key=lambda j: (j.due_at, j.id))
         return rows
