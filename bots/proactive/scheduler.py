@@ -78,6 +78,7 @@ class Scheduler:
         concurrency: int = 8,
         send_lease: float = 30.0,
         owner: str | None = None,
+        max_in_flight: int | None = None,
         after_claim: Callable[[list[int]], Awaitable[None]] | None = None,
     ) -> None:
         self.owner = owner or f"sched-{uuid.uuid4().hex[:12]}"
@@ -92,10 +93,15 @@ class Scheduler:
         self.lease = timedelta(seconds=lease)
         self.batch = batch
         self.send_lease = timedelta(seconds=send_lease)
+        # Backpressure: no new claims while this many messages wait in the outbox's lanes, so
+        # a burst (100,000 reminders due at 09:00) is decided about as fast as it can be sent,
+        # not hours ahead of its sending (with quiet hours and caps read long before).
+        self.max_in_flight = max_in_flight if max_in_flight is not None else max(1000, 5 * batch)
         self._concurrency = asyncio.Semaphore(concurrency)
         # a test seam: runs after a batch is claimed and before it is decided
         self._after_claim = after_claim
         self.scans: list[Scan] = []
+        self._wanted = 0  # how many the last round tried to claim (0: the outbox was full)
         self.decided: dict[str, int] = {}  # decision -> count, in this process
 
     def add_scan(self, scan: Scan) -> None:
@@ -103,24 +109,30 @@ class Scheduler:
         self.scans.append(scan)
 
     async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
-        """Rounds until ``stop``: a full batch is followed by the next at once, else a pause
-        of ``interval`` (at most a quarter of the lease)."""
+        """Rounds until ``stop``: a full claim is followed by the next at once, a round held
+        back by a full outbox by another soon, else a pause of ``interval`` (at most a quarter
+        of the lease)."""
         interval = min(interval, self.lease.total_seconds() / 4)
         while not stop.is_set():
+            self._wanted = 0
             claimed = 0
             try:
                 claimed = await self.tick()
                 await self._scan()
             except Exception:
                 log.exception("proactive scheduler round failed; will try again")
-            if claimed >= self.batch:
-                continue
+            if self._wanted and claimed >= self._wanted:
+                continue  # there may be more due
+            pause = interval if self._wanted else min(interval, 0.05)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+                await asyncio.wait_for(stop.wait(), timeout=pause)
 
     async def tick(self) -> int:
         """One round: claim due jobs and decide them (a customer's jobs one after another,
         customers side by side). Returns how many were claimed."""
+        self._wanted = max(0, min(self.batch, self.max_in_flight - self.outbox.in_flight))
+        if self._wanted <= 0:
+            return 0
         real = now_utc()
         async with self.db.transaction() as s:
             jobs = await ProactiveRepository(s).claim_due(
@@ -128,7 +140,7 @@ class Scheduler:
                 owner=self.owner,
                 real_now=real,
                 lease_until=real + self.lease,
-                limit=self.batch,
+                limit=self._wanted,
             )
         if not jobs:
             return 0

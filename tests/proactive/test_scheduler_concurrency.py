@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import Counter
+from typing import Any
 
 from bots.proactive import set_consent
 from tests.fakes import wait_until
@@ -94,3 +95,20 @@ async def test_caps_hold_when_twenty_messages_for_one_customer_are_due_at_once(r
     await _tick_all(rig, 25)
     later = (await rig.decisions(customer))[20:]
     assert Counter(d.decision for d in later) == Counter({"sent": 2, "capped": 3})
+
+
+async def test_no_new_claims_while_the_outbox_is_full(make_rig: Any) -> None:
+    rig: Rig = await make_rig(max_in_flight=3)
+    tg = rig.fakes.telegram
+    releases = [tg.hold_next("sendMessage") for _ in range(5)]  # a platform that hangs
+    for _ in range(5):
+        customer = await rig.customer(telegram=new_chat())
+        await rig.trigger("order_shipped", customer, variables={"order": "A", "tracking": "T"})
+    assert await rig.scheduler.tick() == 3
+    await wait_until(lambda: tg.held["sendMessage"] == 3, what="three sends in flight")
+    assert await rig.scheduler.tick() == 0  # nothing claimed while the outbox holds three
+    for release in releases:
+        release.set()
+    await wait_until(lambda: rig.nodes[0].outbox.in_flight == 0, what="the outbox drained")
+    assert await rig.scheduler.tick() == 2
+    await tg.wait_for(lambda: len(tg.sent_messages()) == 5)
