@@ -20,6 +20,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from bots.flows.templates import Templates
 from bots.messages import OutboundMessage
 from bots.proactive.hooks_alerts import Alerts
@@ -36,7 +39,6 @@ from bots.proactive.triggers import set_consent, signal
 from bots.proactive.turn_view import TurnView
 from storage.models import Message
 from storage.proactive_models import ProactiveJob
-from storage.repositories.proactive import ProactiveRepository
 
 if TYPE_CHECKING:
     from handoff.hook import HandoffHook
@@ -89,17 +91,23 @@ class ProactiveTurn:
     async def signal_reply(self, ctx: TurnView) -> int:
         """Cancel the customer's pending messages that wait for a reply (read first, so a turn
         with nothing to cancel writes nothing)."""
-        assert ctx.customer_id is not None
-        async with self.db.session() as s:
-            waiting = [
-                j for j in await ProactiveRepository(s).pending(ctx.customer_id) if _on_reply(j)
-            ]
-        if not waiting:
+        customer_id = ctx.customer_id
+        assert customer_id is not None
+
+        def waiting(s: Session) -> bool:  # one hop on SQLite: this runs on every turn
+            lists = s.scalars(
+                select(ProactiveJob.cancel_on).where(
+                    ProactiveJob.customer_id == customer_id, ProactiveJob.status == "scheduled"
+                )
+            )
+            return any("reply" in (cancel_on or ()) for cancel_on in lists)
+
+        if not await self.db.run(waiting, write=False):
             return 0
         async with self.db.transaction() as s:
             cancelled = await signal(
                 s,
-                customer_id=ctx.customer_id,
+                customer_id=customer_id,
                 signal="reply",
                 reason="the customer wrote",
                 now=ctx.now,
@@ -190,10 +198,6 @@ class ProactiveTurn:
             job = await s.get(ProactiveJob, job_id)
             row = await s.get(Message, job.message_id) if job and job.message_id else None
         return row.text if row is not None else None
-
-
-def _on_reply(job: ProactiveJob) -> bool:
-    return "reply" in (job.cancel_on or ())
 
 
 def _consent_text(ctx: TurnView, shown: str | None, answer: str) -> str:
