@@ -10,6 +10,7 @@ import datetime as dt
 from bots.keys import DATABASE
 from storage.repositories.customers import CustomerRepository
 from tests.bots.conftest import TG_SECRET
+from tests.conversations.cross_channel.channels import Identity
 from tests.fakes import wait_until
 from tests.fakes.telegram_updates import my_chat_member_update
 from tests.proactive.e2e import Shop, fakes, mode, pg_e2e_url, shop, shop_settings
@@ -19,16 +20,8 @@ __all__ = ["fakes", "mode", "pg_e2e_url", "shop", "shop_settings"]  # fixtures o
 HOUR = dt.timedelta(hours=1)
 
 
-async def test_blocked_on_telegram_the_next_reminder_goes_to_viber(shop: Shop) -> None:
-    telegram = shop.person("telegram")
-    await shop.book_cleaning(telegram, "+380671234201")
-    viber = shop.person("viber")
-    linked = await shop.contact(viber, "+380671234201")  # the phone Telegram vouched for
-    assert any("linked" in m.text for m in linked)
-    customer = await shop.customer_id(telegram)
-    assert await shop.customer_id(viber) == customer
-    await shop.say(telegram, "thanks")  # Telegram is the channel used last
-
+async def block_telegram(shop: Shop, telegram: Identity) -> None:
+    """The customer blocks the bot on Telegram (a `my_chat_member` update: kicked)."""
     update = my_chat_member_update(int(telegram.external_id), blocked=True)
     headers = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
     resp = await shop.client.post("/webhooks/telegram", json=update, headers=headers)
@@ -40,6 +33,11 @@ async def test_blocked_on_telegram_the_next_reminder_goes_to_viber(shop: Shop) -
         return identity is not None and not identity.reachable
 
     await wait_until(blocked, timeout=30, what="the Telegram identity marked unreachable")
+
+
+async def reminder_on_viber(shop: Shop, telegram: Identity, viber: Identity) -> None:
+    customer = await shop.customer_id(telegram)
+    assert await shop.customer_id(viber) == customer
     on_telegram, on_viber = shop.count(telegram), shop.count(viber)
     shop.advance(6 * HOUR + dt.timedelta(minutes=1))
     reminder = await shop.next_message(viber, "A reminder: tomorrow, 11.03, at 15:00", on_viber)
@@ -47,6 +45,28 @@ async def test_blocked_on_telegram_the_next_reminder_goes_to_viber(shop: Shop) -
     (sent,) = await shop.decided(customer, "booking_reminder", "sent")
     assert sent["channel"] == "viber"
     assert shop.count(telegram) == on_telegram
+
+
+async def test_linked_on_viber_after_blocking_telegram_the_reminder_goes_to_viber(
+    shop: Shop,
+) -> None:
+    telegram = shop.person("telegram")
+    await shop.book_cleaning(telegram, "+380671234201")
+    await block_telegram(shop, telegram)
+    viber = shop.person("viber")
+    linked = await shop.contact(viber, "+380671234201")  # the phone Telegram vouched for
+    assert any("linked" in m.text for m in linked)
+    await reminder_on_viber(shop, telegram, viber)
+
+
+async def test_telegram_used_last_but_blocked_the_reminder_goes_to_viber(shop: Shop) -> None:
+    telegram = shop.person("telegram")
+    await shop.book_cleaning(telegram, "+380671234202")
+    viber = shop.person("viber")
+    assert any("linked" in m.text for m in await shop.contact(viber, "+380671234202"))
+    await shop.say(telegram, "thanks")  # Telegram is the channel used last...
+    await block_telegram(shop, telegram)  # ...and then blocked
+    await reminder_on_viber(shop, telegram, viber)
 
 
 async def test_instagram_is_not_used_outside_its_24_hour_window(shop: Shop) -> None:
