@@ -109,6 +109,8 @@ async def test_opt_in_button_and_words_stop_marketing_but_not_reminders(shop: Sh
     assert OFFER not in texts(shop.drivers.messages(who)[seen:])
     sent = await shop.decided(customer, "promo", "sent", 2)
     assert len(sent) == 2  # promos 1 and 3
+    kept = await shop.say(who, "так")  # a "yes" to "Усе в силі?" keeps the visit
+    assert texts(kept) == "Чудово, чекаємо на вас 11.03 о 15:00!"
 
 
 async def test_re_engagement_after_90_days_only_with_consent(shop: Shop) -> None:
