@@ -6,16 +6,20 @@ concurrent callers are served in arrival order and a burst becomes a queue, not 
 per-chat token is taken first and the global one only when the chat is ready, so a message
 held back by its chat never spends global capacity it cannot use.
 
-A platform's overall figure ("30 messages per second") holds for any second, so the global
-bucket saves up one token, not a second's worth: a full bucket of N would let 2N through in
-the second after a pause. `OMNIRELAY_OUTBOUND_RATES` replaces a platform's figure
-(`with_global_rate`), e.g. Telegram's 1,000/s for paid broadcasts.
+A platform's overall figure ("30 messages per second") holds for any second, so a channel's
+global bucket saves up one token, not a second's worth (a full bucket of N would let 2N through
+in the second after a pause), and a sliding window counts the sends as they really pass: when
+the event loop stalls, the sends the bucket planned during the stall pass together, and the
+window keeps them from crowding the next second. `OMNIRELAY_OUTBOUND_RATES` replaces a
+platform's figure (`with_global_rate`), e.g. Telegram's 1,000/s for paid broadcasts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
@@ -64,8 +68,32 @@ class TokenBucket:
         return self.tokens >= self.capacity
 
 
+class SlidingWindow:
+    """At most ``limit`` passes in any ``span`` seconds, counted when they pass."""
+
+    def __init__(self, limit: int, span: float, clock: Clock, sleep: Sleep) -> None:
+        self._limit = limit
+        self._span = span
+        self._clock = clock
+        self._sleep = sleep
+        self._passed: deque[float] = deque()
+
+    async def wait(self) -> None:
+        while True:
+            now = self._clock()
+            # a microsecond's slack: a sleep until the oldest pass leaves the window must see
+            # it gone on waking, whatever the float rounding
+            while self._passed and self._passed[0] + self._span - now <= 1e-6:
+                self._passed.popleft()
+            if len(self._passed) < self._limit:
+                self._passed.append(now)
+                return
+            await self._sleep(self._passed[0] + self._span - now)
+
+
 class RateLimiter:
-    """Per-chat and global token buckets; a rate of None means no limit on that level."""
+    """Per-chat and global token buckets; a rate of None means no limit on that level.
+    ``global_window``: also no more than the global rate in any second as sends pass."""
 
     def __init__(
         self,
@@ -77,6 +105,7 @@ class RateLimiter:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         max_idle_chats: int = 10_000,
+        global_window: bool = False,
     ) -> None:
         for label, value in (("per_chat_rate", per_chat_rate), ("global_rate", global_rate)):
             if value is not None and value <= 0:
@@ -93,6 +122,9 @@ class RateLimiter:
         if global_rate is not None:
             burst = global_burst if global_burst is not None else max(1.0, global_rate)
             self._global = TokenBucket(global_rate, burst, burst, clock())
+        self._window: SlidingWindow | None = None
+        if global_rate is not None and global_window:
+            self._window = SlidingWindow(max(1, math.floor(global_rate)), 1.0, clock, sleep)
 
     @classmethod
     def from_limits(
@@ -104,8 +136,8 @@ class RateLimiter:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> RateLimiter:
-        """A limiter for a channel's declared rates; the global burst defaults to
-        `GLOBAL_BURST`."""
+        """A limiter for a channel's declared rates: the global burst defaults to
+        `GLOBAL_BURST`, and the global rate holds in every second as sends pass."""
         return cls(
             limits.per_chat_rate,
             limits.global_rate,
@@ -113,6 +145,7 @@ class RateLimiter:
             global_burst=GLOBAL_BURST if global_burst is None else global_burst,
             clock=clock,
             sleep=sleep,
+            global_window=True,
         )
 
     async def acquire(self, chat_id: str) -> None:
@@ -121,6 +154,8 @@ class RateLimiter:
             await self._take(self._chat_bucket(chat_id))
         if self._global is not None:
             await self._take(self._global)
+        if self._window is not None:
+            await self._window.wait()
 
     async def _take(self, bucket: TokenBucket) -> None:
         delay = bucket.reserve(self._clock())

@@ -166,3 +166,25 @@ def test_outbound_rates_replace_a_platforms_overall_figure() -> None:
     assert channels["viber"].limits.global_rate == 500
     with pytest.raises(ValueError):
         Settings(outbound_rates={"telegram": 0})
+
+
+async def test_sends_planned_during_a_stall_do_not_crowd_the_next_second(
+    clock: VirtualClock,
+) -> None:
+    limits = ChannelLimits(max_text=10, max_buttons=1, max_button_title=5, global_rate=30.0)
+    limiter = RateLimiter.from_limits(limits, clock=clock, sleep=clock.sleep)
+    done: list[float] = []
+
+    async def one(i: int) -> None:
+        await limiter.acquire(f"chat-{i}")
+        done.append(clock.now)
+
+    tasks = [asyncio.create_task(one(i)) for i in range(90)]
+    await clock.settle()
+    clock.now += 0.2  # the event loop was busy: six planned sends are late and pass together
+    for _ in range(16):
+        await clock.advance(0.25)
+    await asyncio.gather(*tasks)
+    # (sends exactly one second apart are in different seconds, whatever the float rounding)
+    busiest = max(sum(1 for t in done if start <= t < start + 1 - 1e-6) for start in done)
+    assert len(done) == 90 and busiest <= 30  # the bucket alone: 35
