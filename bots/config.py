@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     scheduler_interval: float = Field(default=1.0, gt=0)
     scheduler_lease: float = Field(default=30.0, gt=0)
     scheduler_batch: int = Field(default=200, ge=1)
-    scheduler_concurrency: int = Field(default=8, ge=1)
+    scheduler_concurrency: int = Field(default=1, ge=1)
     timezone: str = "Europe/Kyiv"
     default_language: Literal["uk", "en"] = "uk"
     log_format: Literal["text", "json"] = "text"

@@ -2,13 +2,14 @@
 
 Every worker process runs one (`bots.app`, roles "all" and "worker"). Each round it claims a
 batch of due jobs with a lease (`ProactiveRepository.claim_due`: disjoint between processes),
-then decides each job in one transaction that starts by re-checking the claim
-(`ProactiveRepository.hold`): a process that stalled past its lease (a SIGSTOP, a VM pause)
-finds the job gone to another process and writes nothing. The decision row, the job's new
-state and, for `sent`, the transcript row (a pending reply held by this process's outbox)
-commit together; the outbox sends it after the commit, and if this process dies before it
-does, any process's outbox sweeper sends it once the send lease ends. A process killed between
-claim and commit leaves the job to be claimed again when the claim's lease ends.
+then decides them in a few transactions (`bots.proactive.rounds.Round`, a customer's jobs all
+in one), each of which starts by re-checking the claims: a process that stalled past its lease
+(a SIGSTOP, a VM pause) finds its jobs gone to another process and writes nothing. The decision
+rows, the jobs' new state and, for `sent`, the transcript rows (pending replies held by this
+process's outbox) commit together; the outbox sends them after the commit, and if this process
+dies before it does, any process's outbox sweeper sends them once the send lease ends. A
+process killed between claim and commit leaves its jobs to be claimed again when the claim's
+lease ends.
 
 Due times follow the bot's clock (`bots.flows.clock.Clock`, which tests advance); leases the
 real clock, like the outbox's.
@@ -22,22 +23,19 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
-from bots.messages import OutboundMessage, PendingSend, encode_outbound, now_utc
-from bots.proactive.policy import BookingFacts, Facts, Verdict, decide, over_cap
+from sqlalchemy.exc import SQLAlchemyError
+
+from bots.messages import PendingSend, now_utc
+from bots.proactive.rounds import Outcome, Round
 from bots.proactive.scenarios import Scenarios
 from bots.worker.outbox import Outbox
 from storage.backends import Backends
 from storage.db import Database
 from storage.errors import StaleSession, StorageError
-from storage.models import Customer
 from storage.proactive_models import ProactiveJob
-from storage.repositories.conversations import ConversationRepository
-from storage.repositories.messages import MessageRepository
 from storage.repositories.proactive import ProactiveRepository
 
 __all__ = ["Scan", "Scheduler"]
@@ -48,15 +46,6 @@ log = logging.getLogger(__name__)
 #: bot's "now" once per round.
 Scan = Callable[[datetime], Awaitable[Any]]
 SESSION_LOCK_TIMEOUT = 2.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Sent:
-    job: ProactiveJob
-    message_id: int
-    verdict: Verdict
-    held_from: float  # monotonic: when the reply's send lease was taken
-    now: datetime
 
 
 class Scheduler:
@@ -75,7 +64,7 @@ class Scheduler:
         backends: Backends | None = None,
         lease: float = 30.0,
         batch: int = 200,
-        concurrency: int = 8,
+        concurrency: int = 1,
         send_lease: float = 30.0,
         owner: str | None = None,
         max_in_flight: int | None = None,
@@ -97,7 +86,16 @@ class Scheduler:
         # a burst (100,000 reminders due at 09:00) is decided about as fast as it can be sent,
         # not hours ahead of its sending (with quiet hours and caps read long before).
         self.max_in_flight = max_in_flight if max_in_flight is not None else max(1000, 5 * batch)
-        self._concurrency = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency
+        self.round = Round(
+            scenarios,
+            channels=channels,
+            timezone=timezone,
+            default_language=default_language,
+            owner=self.owner,
+            outbox_owner=outbox.owner,
+            send_lease=self.send_lease,
+        )
         # a test seam: runs after a batch is claimed and before it is decided
         self._after_claim = after_claim
         self.scans: list[Scan] = []
@@ -146,10 +144,7 @@ class Scheduler:
             return 0
         if self._after_claim is not None:
             await self._after_claim([j.id for j in jobs])
-        by_customer: dict[int, list[int]] = {}
-        for job in jobs:
-            by_customer.setdefault(job.customer_id, []).append(job.id)
-        await asyncio.gather(*(self._customer(ids) for ids in by_customer.values()))
+        await asyncio.gather(*(self._group(ids) for ids in _groups(jobs, self.concurrency)))
         return len(jobs)
 
     async def _scan(self) -> None:
@@ -159,133 +154,74 @@ class Scheduler:
             except Exception:
                 log.exception("proactive scan %r failed", scan)
 
-    async def _customer(self, job_ids: list[int]) -> None:
-        async with self._concurrency:
-            for job_id in job_ids:
-                try:
-                    await self.process(job_id)
-                except Exception:
-                    # The claim stays until its lease ends; then this job is tried again.
-                    log.exception("deciding proactive job %d failed", job_id)
+    async def _group(self, job_ids: list[int]) -> None:
+        """Decide jobs together; if that fails, each on its own (one bad job cannot hold up
+        the others), and a job that fails on its own for a reason other than the database is
+        dropped with that reason (else its claim ends and it is tried again)."""
+        try:
+            held_from, outcomes = await self._decide(job_ids)
+        except Exception as e:
+            if len(job_ids) > 1:
+                log.warning("deciding %d proactive jobs failed (%r); one by one", len(job_ids), e)
+                for job_id in job_ids:
+                    await self._group([job_id])
+            elif isinstance(e, SQLAlchemyError | StorageError):
+                log.warning(
+                    "proactive job %d: %r; its claim ends and it is tried again", job_ids[0], e
+                )
+            else:
+                log.exception("proactive job %d cannot be decided; dropped", job_ids[0])
+                await self._drop(job_ids[0], f"error: {e!r}")
+            return
+        sent = [o for o in outcomes if o.message_id is not None]
+        for outcome in outcomes:
+            self._count("sent" if outcome.message_id is not None else outcome.verdict.decision)
+        for outcome in sent:
+            self._dispatch(outcome, held_from)
+        await asyncio.gather(*(self._remember(o) for o in sent))
 
-    async def process(self, job_id: int) -> str | None:
-        """Decide one claimed job and, when sent, hand its message to the outbox. Returns the
-        decision, or None when the job was no longer this process's to decide."""
-        sent = await self._decide(job_id)
-        if not isinstance(sent, _Sent):
-            return sent
-        verdict = sent.verdict
+    async def _decide(self, job_ids: list[int]) -> tuple[float, list[Outcome]]:
+        held_from, real, now = time.monotonic(), now_utc(), self.clock()
+        async with self.db.transaction() as s:
+            return held_from, await self.round.decide(s, job_ids, real, now)
+
+    async def _drop(self, job_id: int, reason: str) -> None:
+        try:
+            async with self.db.transaction() as s:
+                await self.round.drop(s, job_id, reason, now_utc(), self.clock())
+        except Exception:
+            log.exception("proactive job %d: recording its error failed", job_id)
+
+    def _dispatch(self, outcome: Outcome, held_from: float) -> None:
+        """Hand a stored message to the outbox, which holds it from ``held_from``."""
+        verdict = outcome.verdict
+        assert outcome.message_id is not None and verdict.message is not None
         assert verdict.channel is not None and verdict.external_id is not None
-        assert verdict.message is not None
         self.outbox.dispatch(
             PendingSend(
-                sent.message_id,
+                outcome.message_id,
                 verdict.channel,
                 verdict.external_id,
                 verdict.message,
-                claimed_at=sent.held_from,
+                claimed_at=held_from,
             ),
             last_inbound_at=verdict.last_inbound_at,
         )
-        await self._remember(sent)
-        return "sent"
 
-    async def _decide(self, job_id: int) -> _Sent | str | None:
-        held_from, real, now = time.monotonic(), now_utc(), self.clock()
-        async with self.db.transaction() as s:
-            repo = ProactiveRepository(s)
-            job = await repo.hold(job_id, self.owner, real)
-            if job is None:
-                log.info("proactive job %d is no longer ours (its lease ran out)", job_id)
-                return None
-            customer = await repo.lock_customer(job.customer_id)
-            assert customer is not None  # the job's foreign key cascades
-            verdict = decide(self.scenarios, await self._facts(repo, job, customer, now))
-            if verdict.decision == "send":
-                count = partial(repo.count_sent, job.customer_id, job.topic)
-                capped = await over_cap(self.scenarios.topic(job.topic), now, count)
-                if capped is not None:
-                    verdict = Verdict("capped", capped)
-            if verdict.decision != "send":
-                await repo.decide(
-                    job, verdict.decision, verdict.reason, now, defer_to=verdict.defer_to
-                )
-                self._count(verdict.decision)
-                return verdict.decision
-            message_id = await self._store(s, job, verdict, now, real)
-            await repo.decide(
-                job, "sent", verdict.reason, now, channel=verdict.channel, message_id=message_id
-            )
-        self._count("sent")
-        return _Sent(job, message_id, verdict, held_from, now)
-
-    async def _facts(
-        self, repo: ProactiveRepository, job: ProactiveJob, customer: Customer, now: datetime
-    ) -> Facts:
-        consents = {
-            topic: (row.granted, row.at)
-            for topic, row in (await repo.latest_consents(customer.id)).items()
-        }
-        booking: BookingFacts | None = None
-        reference = (job.variables or {}).get("booking")
-        if reference:
-            row = await repo.booking(str(reference))
-            if row is not None:
-                booking = BookingFacts(row.status, row.starts_at)
-        return Facts(
-            scenario=job.scenario,
-            step=job.step,
-            topic=job.topic,
-            due_at=job.due_at,
-            expires_at=job.expires_at,
-            variables=job.variables or {},
-            now=now,
-            timezone=customer.timezone or self.timezone,
-            language=customer.language or self.default_language,
-            display_name=customer.display_name,
-            last_channel=customer.last_channel,
-            identities=await repo.identities(customer.id),
-            running=self.channels,
-            consents=consents,
-            booking=booking,
-        )
-
-    async def _store(
-        self, s: Any, job: ProactiveJob, verdict: Verdict, now: datetime, real: datetime
-    ) -> int:
-        """The transcript row of a sent message: pending, held by this process's outbox."""
-        assert verdict.message is not None and verdict.channel and verdict.external_id
-        conversation = await ConversationRepository(s).current_or_new(job.customer_id, now)
-        row = await MessageRepository(s).add_outbound(
-            job.customer_id,
-            conversation.id,
-            verdict.channel,
-            verdict.external_id,
-            "bot",
-            verdict.message.text,
-            _body(verdict.message, job),
-            None,
-            now,
-            due_at=real + self.send_lease,
-        )
-        row.claimed_by = self.outbox.owner
-        await s.flush()
-        return row.id
-
-    async def _remember(self, sent: _Sent) -> None:
+    async def _remember(self, outcome: Outcome) -> None:
         """Best effort: the customer's session learns of the message, so their reply is read
         in its light (``session.data["proactive"]``)."""
         if self.backends is None:
             return
-        job = sent.job
+        job = outcome.job
         context = {
             "job_id": job.id,
             "scenario": job.scenario,
             "step": job.step,
             "occurrence": job.occurrence,
             "variables": dict(job.variables or {}),
-            "message_id": sent.message_id,
-            "at": sent.now.isoformat(),
+            "message_id": outcome.message_id,
+            "at": self.clock().isoformat(),
         }
         try:
             async with self.backends.locks.hold(job.customer_id, SESSION_LOCK_TIMEOUT):
@@ -304,7 +240,12 @@ class Scheduler:
         self.decided[decision] = self.decided.get(decision, 0) + 1
 
 
-def _body(message: OutboundMessage, job: ProactiveJob) -> dict[str, Any]:
-    body = encode_outbound(message)
-    body["proactive"] = {"job_id": job.id, "scenario": job.scenario, "step": job.step}
-    return body
+def _groups(jobs: list[ProactiveJob], n: int) -> list[list[int]]:
+    """The jobs in at most ``n`` groups, all of a customer's in one (in due order)."""
+    by_customer: dict[int, list[int]] = {}
+    for job in jobs:
+        by_customer.setdefault(job.customer_id, []).append(job.id)
+    groups: list[list[int]] = [[] for _ in range(min(n, len(by_customer)))]
+    for i, ids in enumerate(by_customer.values()):
+        groups[i % len(groups)].extend(ids)
+    return groups

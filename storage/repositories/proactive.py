@@ -1,10 +1,10 @@
 """Proactive jobs, their decisions and the consent log (`storage.proactive_models`).
 
 A job is claimed by a scheduler with a lease (`claim_due`: ``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL, SQLite serialises writers), then decided in one transaction that starts with
-`hold`: only a job still scheduled and still under the caller's unexpired lease is returned
-(and locked for the transaction), so a scheduler that stalled past its lease writes nothing.
-Leases run on the real clock; due times and decisions on the bot's clock.
+PostgreSQL, SQLite serialises writers) and then decided in a transaction that first re-checks
+the claim (`storage.repositories.proactive_batch.ProactiveBatch.hold`), so a scheduler that
+stalled past its lease writes nothing. Leases run on the real clock; due times and decisions
+on the bot's clock.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, func, or_, select, update
+from sqlalchemy import Table, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Booking, ChannelIdentity, Customer
+from storage.models import Customer
 from storage.proactive_models import Consent, ProactiveDecision, ProactiveJob
 from storage.repositories._sql import claim_first, insert_ignoring_conflicts
 
@@ -105,109 +105,6 @@ class ProactiveRepository:
         rows = list(await self.session.scalars(stmt))
         rows.sort(key=lambda j: (j.due_at, j.id))
         return rows
-
-    async def hold(self, job_id: int, owner: str, real_now: dt.datetime) -> ProactiveJob | None:
-        """The job, locked for this transaction, if it is still scheduled and ``owner``'s
-        lease on it has not run out; None otherwise (write nothing then)."""
-        result = await self.session.execute(
-            update(ProactiveJob)
-            .where(
-                ProactiveJob.id == job_id,
-                ProactiveJob.status == "scheduled",
-                ProactiveJob.claimed_by == owner,
-                ProactiveJob.lease_until > real_now,
-            )
-            .values(updated_at=real_now)
-            .returning(ProactiveJob)
-            .execution_options(synchronize_session=False, populate_existing=True)
-        )
-        return result.scalar()
-
-    async def release(self, job_id: int, owner: str) -> None:
-        """Give a claimed, undecided job back at once (shutdown, a failed decision)."""
-        await self.session.execute(
-            update(ProactiveJob)
-            .where(ProactiveJob.id == job_id, ProactiveJob.claimed_by == owner)
-            .values(claimed_by=None, lease_until=None)
-            .execution_options(synchronize_session=False)
-        )
-
-    async def decide(
-        self,
-        job: ProactiveJob,
-        decision: str,
-        reason: str,
-        now: dt.datetime,
-        *,
-        channel: str | None = None,
-        message_id: int | None = None,
-        defer_to: dt.datetime | None = None,
-    ) -> None:
-        """Record a decision on a held job: ``deferred`` keeps it scheduled (due ``defer_to``,
-        lease released), any other ends it (``done``)."""
-        values: dict[str, Any] = {
-            "decision": decision,
-            "reason": reason,
-            "channel": channel,
-            "claimed_by": None,
-            "lease_until": None,
-            "updated_at": now,
-        }
-        if decision == "deferred":
-            if defer_to is None:
-                raise ValueError("a deferred job needs the time it is deferred to")
-            values["due_at"] = defer_to
-        else:
-            values["status"] = "done"
-            values["message_id"] = message_id
-        await self.session.execute(
-            update(ProactiveJob)
-            .where(ProactiveJob.id == job.id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        self.session.add(_decision(job, decision, reason, channel, now))
-        await self.session.flush()
-
-    # ---- what decisions read ----------------------------------------------------------------
-
-    async def lock_customer(self, customer_id: int) -> Customer | None:
-        """The customer row, locked until commit (PostgreSQL): decisions about one customer
-        (the frequency caps) are taken one at a time. SQLite serialises writers anyway."""
-        return await self.session.scalar(
-            select(Customer)
-            .where(Customer.id == customer_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-
-    async def identities(self, customer_id: int) -> list[ChannelIdentity]:
-        return list(
-            await self.session.scalars(
-                select(ChannelIdentity)
-                .where(ChannelIdentity.customer_id == customer_id)
-                .order_by(ChannelIdentity.id)
-            )
-        )
-
-    async def booking(self, reference: str) -> Booking | None:
-        """The booking a reminder is about (None: not in this database, e.g. the business's
-        own booking system keeps it)."""
-        return await self.session.scalar(select(Booking).where(Booking.reference == reference))
-
-    async def count_sent(self, customer_id: int, topic: str, since: dt.datetime) -> int:
-        """Messages of ``topic`` sent to the customer after ``since``, on any channel."""
-        count = await self.session.scalar(
-            select(func.count())
-            .select_from(ProactiveDecision)
-            .where(
-                ProactiveDecision.customer_id == customer_id,
-                ProactiveDecision.topic == topic,
-                ProactiveDecision.decision == "sent",
-                ProactiveDecision.at > since,
-            )
-        )
-        return int(count or 0)
 
     # ---- consent -----------------------------------------------------------------------------
 

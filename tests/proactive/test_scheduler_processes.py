@@ -131,7 +131,7 @@ async def test_a_scheduler_stopped_past_its_lease_writes_nothing_when_it_wakes(
     sleeper.proc.send_signal(signal.SIGCONT)
     status = await wait_until(sleeper.status, timeout=30, what="the woken scheduler's round")
     assert status["decided"] == {}  # it found the job gone to another process
-    assert f"proactive job {decision.job_id} is no longer ours" in sleeper.log.read_text()
+    assert f"proactive jobs [{decision.job_id}] are no longer ours" in sleeper.log.read_text()
     assert len(await rig.decisions(customer)) == 1
     assert len(telegram_texts(rig.fakes.telegram, chat)) == 1
     (job,) = await rig.jobs(customer)
