@@ -5,6 +5,10 @@ left alone), locks the customers, reads everything the decisions need in a handf
 decides each job with `bots.proactive.policy.decide` (a customer's jobs in due order, the
 frequency caps counted as they go), and writes the transcript rows of the messages to send,
 the jobs' new state and one decision row per job.
+
+Locks are taken jobs first, then customers in id order: the order of a merge of two profiles
+(which moves the jobs, then updates the customers), and two schedulers, whose jobs are
+disjoint, meet only on customers, in the same order.
 """
 
 from __future__ import annotations
