@@ -12,6 +12,9 @@ In tests::
         ...
         await fake.wait_for(1, method="sendMessage")
 
+What the fake knows and its Bot API methods are in `tests.fakes.telegram_state`; this module
+serves them over HTTP, with scripted failures and holds in front.
+
 Standalone, for benchmarks (`python -m tests.fakes.telegram --port 8081`), a small control API
 under `/_fake/` lets another process push updates, script failures and read the calls.
 """
@@ -21,22 +24,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import itertools
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from tests.fakes.telegram_control import add_control_routes
-from tests.fakes.telegram_protocol import (
-    ERROR_DESCRIPTIONS,
-    TelegramApiError,
-    check_markup,
-    read_params,
-)
+from tests.fakes.telegram_protocol import ERROR_DESCRIPTIONS, TelegramApiError, read_params
+from tests.fakes.telegram_state import CANONICAL, BotState
 from tests.fakes.telegram_updates import (  # noqa: F401 (re-exported for tests)
     BOT_USERNAME,
     callback_update,
@@ -50,19 +48,6 @@ from tests.fakes.telegram_updates import (  # noqa: F401 (re-exported for tests)
 )
 
 DEFAULT_TOKEN = "123456789:TEST-fake-token_omnirelay"
-
-# Canonical spelling of the methods the fake implements; lookups are case-insensitive.
-_METHODS = (
-    "getMe",
-    "setWebhook",
-    "deleteWebhook",
-    "getWebhookInfo",
-    "getUpdates",
-    "sendMessage",
-    "answerCallbackQuery",
-    "editMessageReplyMarkup",
-)
-_CANONICAL = {m.lower(): m for m in _METHODS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,21 +68,6 @@ class _Failure:
     parameters: dict[str, Any] | None
 
 
-@dataclass
-class _Webhook:
-    url: str = ""
-    secret_token: str | None = None
-    allowed_updates: list[str] | None = None
-    max_connections: int = 40
-
-
-@dataclass
-class _State:
-    webhook: _Webhook = field(default_factory=_Webhook)
-    updates: list[dict[str, Any]] = field(default_factory=list)
-    messages: dict[tuple[Any, Any], dict[str, Any]] = field(default_factory=dict)
-
-
 class FakeTelegram:
     """The fake Bot API server. One instance serves one or more bot tokens."""
 
@@ -114,11 +84,8 @@ class FakeTelegram:
         self.port = port
         self.record = record
         self.calls: list[Call] = []
-        self.state = _State()
+        self.state = BotState(self.tokens)
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
-        self._message_ids = itertools.count(1)
-        self._changed = asyncio.Event()
-        self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._listeners: list[Callable[[str, dict[str, Any], int], None]] = []
         self._holds: dict[str, deque[asyncio.Event]] = defaultdict(deque)
@@ -137,7 +104,7 @@ class FakeTelegram:
         self.port = int(self._runner.addresses[0][1])  # the real one when port=0
 
     async def stop(self) -> None:
-        self._closing.set()  # wake long-polling getUpdates so shutdown does not wait
+        self.state.closing.set()  # wake long-polling getUpdates so shutdown does not wait
         self._notify()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -236,19 +203,19 @@ class FakeTelegram:
             if remaining <= 0:
                 seen = [(c.method, c.status) for c in self.calls]
                 raise TimeoutError(f"fake Telegram: condition not met in {timeout} s; calls={seen}")
-            self._changed.clear()
+            self.state.changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                await asyncio.wait_for(self.state.changed.wait(), remaining)
 
     def _notify(self) -> None:
-        self._changed.set()
+        self.state.changed.set()
 
     # ---- the Bot API -----------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
         token = request.match_info["token"]
         raw_method = request.match_info["method"]
-        method = _CANONICAL.get(raw_method.lower(), raw_method)
+        method = CANONICAL.get(raw_method.lower(), raw_method)
         ctype = request.content_type if request.can_read_body else ""
         try:
             params = await read_params(request)
@@ -271,7 +238,7 @@ class FakeTelegram:
             if failures:
                 f = failures.popleft()
                 raise TelegramApiError(f.status, f.description, f.parameters)
-            handler = getattr(self, f"_m_{method.lower()}", None)
+            handler = self.state.method(method)
             if handler is None:
                 raise TelegramApiError(404, "Not Found")
             result = await handler(params)
@@ -296,126 +263,6 @@ class FakeTelegram:
         for listener in self._listeners:
             listener(method, params, status)
         self._notify()
-
-    def _bot_user(self) -> dict[str, Any]:
-        bot_id = int(next(iter(self.tokens)).partition(":")[0])
-        return {"id": bot_id, "is_bot": True, "first_name": "Omnirelay", "username": BOT_USERNAME}
-
-    async def _m_getme(self, params: dict[str, Any]) -> Any:
-        return {
-            **self._bot_user(),
-            "can_join_groups": True,
-            "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
-        }
-
-    async def _m_setwebhook(self, params: dict[str, Any]) -> Any:
-        url = params.get("url")
-        if url is None:
-            raise TelegramApiError(400, "Bad Request: bad webhook: URL is empty")
-        self.state.webhook = _Webhook(
-            url=str(url),
-            secret_token=params.get("secret_token"),
-            allowed_updates=params.get("allowed_updates"),
-            max_connections=int(params.get("max_connections") or 40),
-        )
-        if params.get("drop_pending_updates"):
-            self.state.updates.clear()
-        return True
-
-    async def _m_deletewebhook(self, params: dict[str, Any]) -> Any:
-        self.state.webhook = _Webhook()
-        if params.get("drop_pending_updates"):
-            self.state.updates.clear()
-        return True
-
-    async def _m_getwebhookinfo(self, params: dict[str, Any]) -> Any:
-        hook = self.state.webhook
-        info: dict[str, Any] = {
-            "url": hook.url,
-            "has_custom_certificate": False,
-            "pending_update_count": len(self.state.updates),
-        }
-        if hook.url:
-            info["max_connections"] = hook.max_connections
-            if hook.allowed_updates is not None:
-                info["allowed_updates"] = hook.allowed_updates
-        return info
-
-    async def _m_getupdates(self, params: dict[str, Any]) -> Any:
-        if self.state.webhook.url:
-            raise TelegramApiError(
-                409,
-                "Conflict: can't use getUpdates method while webhook is active; "
-                "use deleteWebhook to delete the webhook first",
-            )
-        offset = params.get("offset")
-        if offset is not None:  # confirms (forgets) every update below the offset
-            self.state.updates = [u for u in self.state.updates if u["update_id"] >= offset]
-        limit = int(params.get("limit") or 100)
-        wait = float(params.get("timeout") or 0)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
-        while not self.state.updates and not self._closing.is_set():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
-        return self.state.updates[:limit]
-
-    async def _m_sendmessage(self, params: dict[str, Any]) -> Any:
-        chat_id = params.get("chat_id")
-        if chat_id in (None, ""):
-            raise TelegramApiError(400, "Bad Request: chat_id is empty")
-        text = params.get("text")
-        if not text or not str(text).strip():
-            raise TelegramApiError(400, "Bad Request: message text is empty")
-        if len(str(text).encode("utf-16-le")) // 2 > 4096:
-            raise TelegramApiError(400, "Bad Request: message is too long")
-        markup = params.get("reply_markup")
-        check_markup(markup)
-        message_id = next(self._message_ids)
-        chat: dict[str, Any] = {"id": chat_id}
-        if isinstance(chat_id, int) and chat_id > 0:
-            chat.update(type="private", first_name="Customer")
-        else:
-            chat.update(type="supergroup", title="Chat")
-        message: dict[str, Any] = {
-            "message_id": message_id,
-            "from": self._bot_user(),
-            "chat": chat,
-            "date": int(time.time()),
-            "text": text,
-        }
-        # Like Telegram, only inline keyboards are echoed back in the Message.
-        if isinstance(markup, dict) and "inline_keyboard" in markup:
-            message["reply_markup"] = {"inline_keyboard": markup["inline_keyboard"]}
-        self.state.messages[(chat_id, message_id)] = message
-        return message
-
-    async def _m_answercallbackquery(self, params: dict[str, Any]) -> Any:
-        if not params.get("callback_query_id"):
-            raise TelegramApiError(400, "Bad Request: QUERY_ID_INVALID")
-        return True
-
-    async def _m_editmessagereplymarkup(self, params: dict[str, Any]) -> Any:
-        markup = params.get("reply_markup")
-        check_markup(markup)
-        if params.get("inline_message_id"):
-            return True
-        key: tuple[Any, Any] = (params.get("chat_id"), params.get("message_id"))
-        message = self.state.messages.get(key)
-        if message is None:
-            raise TelegramApiError(400, "Bad Request: message to edit not found")
-        message = dict(message, edit_date=int(time.time()))
-        if isinstance(markup, dict) and markup.get("inline_keyboard"):
-            message["reply_markup"] = markup
-        else:
-            message.pop("reply_markup", None)
-        self.state.messages[key] = message
-        return message
 
 
 async def _serve(host: str, port: int, tokens: list[str], record: bool) -> None:
