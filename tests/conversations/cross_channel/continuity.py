@@ -14,8 +14,27 @@ switch with something given; a script that failed counts as not continued.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from tests.conversations.cross_channel.conversation import TurnRecord
+# session step -> the slot the bot is asking for at that step
+ASKS = {
+    "booking": {s: s for s in ("service", "date", "time", "name", "phone")},
+    "manage_booking": {"choose": "booking", "date": "date", "time": "time"},
+    "order_status": {"ask_number": "order_number"},
+}
+
+
+@dataclass
+class TurnRecord:
+    """One customer turn, as the continuity report sees it."""
+
+    index: int
+    alias: str
+    channel: str
+    switched: bool  # a different channel than this customer's previous turn
+    given: frozenset[str]  # slots and profile fields known before the turn
+    flow_after: str | None
+    asked_after: str | None  # the slot the bot asked for after the turn, if any
 
 
 @dataclass
@@ -43,3 +62,16 @@ def continuity(records: list[TurnRecord], failed: bool = False) -> Continuity:
                 break
     applies = bool(switches)
     return Continuity(applies, applies and not repeats and not failed, len(switches), repeats)
+
+
+def given_slots(slots: dict[str, Any], data: dict[str, Any]) -> frozenset[str]:
+    """Slot names filled in a session: the active flow's, a suspended flow's, the profile's."""
+    names = {k for k, v in slots.items() if v not in (None, "") and not k.startswith("_")}
+    suspended = data.get("suspended")
+    if isinstance(suspended, dict):
+        saved = suspended.get("slots") or {}
+        names |= {k for k, v in saved.items() if v not in (None, "") and not k.startswith("_")}
+    profile = data.get("profile")
+    if isinstance(profile, dict):
+        names |= {k for k, v in profile.items() if v}
+    return frozenset(names)

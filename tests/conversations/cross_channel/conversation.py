@@ -17,12 +17,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bots.config import secret
-from bots.flows.backends import SqlBookingBackend
 from bots.keys import BACKENDS, DATABASE, SETTINGS, WORKER
 from storage.models import LinkAttempt
-from storage.repositories import OrderRepository
 from storage.repositories.customers import CustomerRepository
-from storage.repositories.identity import IdentityRepository
 from storage.repositories.messages import MessageRepository
 from tests.conversations.cross_channel.channels import (
     BotMessage,
@@ -32,40 +29,21 @@ from tests.conversations.cross_channel.channels import (
     Identity,
     Posted,
 )
+from tests.conversations.cross_channel.checks import check_state, check_transcript
+from tests.conversations.cross_channel.continuity import ASKS, TurnRecord, given_slots
+from tests.conversations.cross_channel.profiles import seed_known_customer
 from tests.conversations.runner import (
-    FROZEN_NOW,
-    KYIV,
     Reply,
     Script,
     ScriptFailure,
     check_reply,
     duration,
-    local,
 )
 from tests.fakes import wait_until
 
 ACTIONS = ("say", "tap", "button", "contact", "open")
 SETTLE_SECONDS = 20.0
-# session step -> the slot the bot is asking for at that step
-ASKS = {
-    "booking": {s: s for s in ("service", "date", "time", "name", "phone")},
-    "manage_booking": {"choose": "booking", "date": "date", "time": "time"},
-    "order_status": {"ask_number": "order_number"},
-}
 _VAR = re.compile(r"\$\{(\w+)\}")
-
-
-@dataclass
-class TurnRecord:
-    """One customer turn, as the continuity report sees it."""
-
-    index: int
-    alias: str
-    channel: str
-    switched: bool  # a different channel than this customer's previous turn
-    given: frozenset[str]  # slots and profile fields known before the turn
-    flow_after: str | None
-    asked_after: str | None  # the slot the bot asked for after the turn, if any
 
 
 @dataclass
@@ -104,47 +82,13 @@ class CrossConversation:
         return known[channel]
 
     async def setup(self) -> None:
-        """Profiles that exist before the script: `known_on: CHANNEL` with a phone verified
-        there, and their orders and bookings."""
-        db = self.app[DATABASE]
+        """Profiles that exist before the script (`known_on`: see `profiles.py`)."""
         for alias, spec in self.script.customers.items():
             channel = spec.get("known_on")
             if channel is None:
                 continue
             who = self.identity(alias, channel)
-            async with db.transaction() as s:
-                customer, _ = await CustomerRepository(s).resolve_identity(
-                    channel,
-                    who.external_id,
-                    display_name=spec.get("name"),
-                    language=spec.get("language"),
-                    now=FROZEN_NOW,
-                )
-                if spec.get("phone"):
-                    await IdentityRepository(s).add_phone(
-                        customer.id, spec["phone"], verified=True, via=channel, now=FROZEN_NOW
-                    )
-                for order in spec.get("orders") or []:
-                    await OrderRepository(s).add(
-                        order["number"],
-                        status=order.get("status", "paid"),
-                        items=order.get("items") or [{"name": "Electric toothbrush", "qty": 1}],
-                        # `by_phone: true`: taken by phone, with no customer id
-                        customer_id=None if order.get("by_phone") else customer.id,
-                        phone=spec.get("phone"),
-                        tracking_number=order.get("tracking"),
-                        now=FROZEN_NOW,
-                    )
-                customer_id = customer.id
-            backend = SqlBookingBackend(db, clock=lambda: FROZEN_NOW)
-            for booking in spec.get("bookings") or []:
-                await backend.book(
-                    booking["service"],
-                    local(booking["at"]),
-                    customer_id=customer_id,
-                    name=spec.get("name") or "Test Customer",
-                    phone=spec.get("phone") or "+380500000000",
-                )
+            await seed_known_customer(self.app[DATABASE], channel, who.external_id, spec)
             self._previous_channel[alias] = channel
 
     # ---- turns -----------------------------------------------------------------------------
@@ -356,7 +300,9 @@ class CrossConversation:
     async def check(self, alias: str, turn: dict[str, Any]) -> None:
         channel = str(turn.get("channel") or self._previous_channel.get(alias) or "rest")
         if "state" in turn:
-            await self._check_state(alias, channel, turn["state"])
+            customer = await self.customer_id(alias, channel)
+            session = await self.app[BACKENDS].sessions.get(customer)
+            await check_state(self.app[DATABASE], customer, session, turn["state"])
         if "same_customer" in turn:
             ids = {c: await self.customer_id(alias, c) for c in turn["same_customer"]}
             if len(set(ids.values())) != 1:
@@ -367,44 +313,8 @@ class CrossConversation:
             if len(set(known)) != len(known):
                 raise ScriptFailure(f"expected different customers behind {list(found)}: {found}")
         if "transcript" in turn:
-            await self._check_transcript(alias, channel, turn["transcript"])
-
-    async def _check_state(self, alias: str, channel: str, want: dict[str, Any]) -> None:
-        session = await self.session(alias, channel)
-        for key in ("flow", "step", "handoff", "language", "last_channel"):
-            if key in want and getattr(session, key) != want[key]:
-                got = getattr(session, key)
-                raise ScriptFailure(f"session.{key} is {got!r}, not {want[key]!r}")
-        for key, value in (want.get("slots") or {}).items():
-            if session.slots.get(key) != value:
-                raise ScriptFailure(f"slot {key} is {session.slots.get(key)!r}, not {value!r}")
-        if "bookings" in want or "booking" in want:
-            backend = SqlBookingBackend(self.app[DATABASE], clock=lambda: FROZEN_NOW)
-            found = await backend.upcoming_for_customer(await self.customer_id(alias, channel))
-            if "bookings" in want and len(found) != want["bookings"]:
-                raise ScriptFailure(f"{len(found)} upcoming bookings, not {want['bookings']}")
-            spec = want.get("booking")
-            if spec is not None and not any(
-                ("at" not in spec or b.starts_at == local(spec["at"]))
-                and b.service_code == spec.get("service", b.service_code)
-                for b in found
-            ):
-                shown = [(b.service_code, b.starts_at.astimezone(KYIV).isoformat()) for b in found]
-                raise ScriptFailure(f"no booking {spec}; upcoming: {shown}")
-
-    async def _check_transcript(self, alias: str, channel: str, want: dict[str, Any]) -> None:
-        """`inbound`: the customer's messages in the one timeline (nothing lost or doubled);
-        `channels`: the channels they came from."""
-        customer = await self.customer_id(alias, channel)
-        async with self.app[DATABASE].session() as s:
-            timeline = await IdentityRepository(s).timeline(customer)
-        inbound = [e for e in timeline if e.sender == "customer"]
-        if "inbound" in want and len(inbound) != want["inbound"]:
-            shown = [(e.channel, e.text) for e in inbound]
-            raise ScriptFailure(f"{len(inbound)} customer messages, not {want['inbound']}: {shown}")
-        if "channels" in want and {e.channel for e in inbound} != set(want["channels"]):
-            got = sorted({e.channel for e in inbound})
-            raise ScriptFailure(f"timeline channels {got}, not {sorted(want['channels'])}")
+            customer = await self.customer_id(alias, channel)
+            await check_transcript(self.app[DATABASE], customer, turn["transcript"])
 
     # ---- continuity bookkeeping ------------------------------------------------------------
 
@@ -448,18 +358,6 @@ def _this_turns(new: list[BotMessage], stored: list[str] | None) -> list[BotMess
     if stored is None:
         return new
     return [m for m in new if m.text and any(m.text in t or t in m.text for t in stored)]
-
-
-def given_slots(slots: dict[str, Any], data: dict[str, Any]) -> frozenset[str]:
-    names = {k for k, v in slots.items() if v not in (None, "") and not k.startswith("_")}
-    suspended = data.get("suspended")
-    if isinstance(suspended, dict):
-        saved = suspended.get("slots") or {}
-        names |= {k for k, v in saved.items() if v not in (None, "") and not k.startswith("_")}
-    profile = data.get("profile")
-    if isinstance(profile, dict):
-        names |= {k for k, v in profile.items() if v}
-    return frozenset(names)
 
 
 def substitute(value: Any, variables: dict[str, str]) -> Any:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conversations.cross_channel.continuity import continuity
-from tests.conversations.cross_channel.conversation import TurnRecord, given_slots
+from tests.conversations.cross_channel.continuity import TurnRecord, continuity, given_slots
 
 
 def rec(
