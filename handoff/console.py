@@ -49,6 +49,11 @@ ASSETS = {
     "ticket.js": "application/javascript",
     "conversations.js": "application/javascript",
     "console.css": "text/css",
+    # the supervisors' dashboard (handoff/dashboard.py)
+    "dashboard.js": "application/javascript",
+    "dashboard.charts.js": "application/javascript",
+    "dashboard.i18n.js": "application/javascript",
+    "dashboard.css": "text/css",
 }
 
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from handoff import console
+from handoff import console, dashboard
 from handoff.api import HANDOFF, HOOK, routes
 from handoff.config import HandoffConfig
 from handoff.events import EventBus, MemoryEventBus, RedisEventBus
@@ -72,3 +72,4 @@ def setup(
     if role in ("all", "gateway"):
         app.add_routes(routes(config))
         app.add_routes(console.routes())  # the page the agents work in
+        app.add_routes(dashboard.routes(config))  # the supervisors' metrics

@@ -164,6 +164,8 @@ async function start() {
   $("app").hidden = false;
   $("me-name").textContent = me.name || "";
   $("me-role").textContent = me.role || "agent";
+  // the metrics dashboard is for supervisors (the server refuses it to agents as well)
+  $("dashboard-link").hidden = !["supervisor", "admin"].includes(me.role);
   renderStatus();
   await Promise.all([loadCanned(), loadTickets(), loadTransferTargets()]);
   listen();

@@ -1,0 +1,168 @@
+// omnirelay dashboard: the interface texts in English and Ukrainian, and the number formats.
+// The language: ?lang= in the address, else the last choice (localStorage), else the browser's
+// languages, else the business default (the page's data-language, OMNIRELAY_DEFAULT_LANGUAGE).
+"use strict";
+
+// key: [English, Ukrainian]
+const TEXTS = {
+  skip: ["Skip to the numbers", "До показників"],
+  title: ["Dashboard", "Панель показників"],
+  offline: ["offline", "офлайн"],
+  live: ["live", "наживо"],
+  reconnecting: ["reconnecting…", "перепід’єднання…"],
+  language_ui: ["Interface language", "Мова інтерфейсу"],
+  to_console: ["Console", "Консоль"],
+  filters: ["Filters", "Фільтри"],
+  period: ["Period", "Період"],
+  from: ["From", "З"],
+  to: ["To", "По"],
+  presets: ["Quick periods", "Швидкий вибір періоду"],
+  today: ["Today", "Сьогодні"],
+  days7: ["7 days", "7 днів"],
+  days30: ["30 days", "30 днів"],
+  days90: ["90 days", "90 днів"],
+  filter_by: ["Only", "Лише"],
+  channel: ["Channel", "Канал"],
+  language: ["Language", "Мова"],
+  team: ["Team", "Команда"],
+  agent: ["Agent", "Оператор"],
+  all_channels: ["All channels", "Усі канали"],
+  all_languages: ["All languages", "Усі мови"],
+  all_teams: ["All teams", "Усі команди"],
+  all_agents: ["All agents", "Усі оператори"],
+  today_live: ["Today, live", "Сьогодні, наживо"],
+  period_numbers: ["The period", "За період"],
+  charts: ["Charts", "Графіки"],
+  export: ["Export (CSV)", "Експорт (CSV)"],
+  export_note: ["The chosen period and filters, one row per conversation or per ticket.", "Вибраний період і фільтри, рядок на кожну розмову або на кожне звернення."],
+  csv_conversations: ["Conversations", "Розмови"],
+  csv_tickets: ["Tickets", "Звернення"],
+  bad_range: ["The start of the period is after its end.", "Початок періоду пізніший за його кінець."],
+  loading: ["Loading…", "Завантаження…"],
+  updated: ["Updated at {time}", "Оновлено о {time}"],
+  failed: ["Could not load the numbers: {error}", "Не вдалося завантажити показники: {error}"],
+  forbidden: ["The dashboard is for supervisors.", "Панель показників — лише для керівників."],
+  unavailable: ["The metrics API does not answer yet.", "API показників ще не відповідає."],
+  vs_previous: ["vs the previous {days} d ({from} – {to})", "порівняно з попередніми {days} дн. ({from} – {to})"],
+  no_previous: ["no data before", "раніше даних немає"],
+  trend_up: ["up {delta} on the previous period", "на {delta} більше, ніж за попередній період"],
+  trend_down: ["down {delta} on the previous period", "на {delta} менше, ніж за попередній період"],
+  trend_same: ["the same as the previous period", "так само, як за попередній період"],
+  m_conversations: ["Conversations", "Розмови"],
+  m_containment: ["Containment", "Бот упорався сам"],
+  m_handoff: ["Handoff rate", "Передано людині"],
+  m_frt_wall: ["First response, median", "Перша відповідь, медіана"],
+  m_frt_business: ["First response, business hours", "Перша відповідь, робочий час"],
+  m_resolution: ["Resolution time, median", "Час розв’язання, медіана"],
+  m_csat: ["CSAT average", "Середня оцінка CSAT"],
+  m_csat_rate: ["CSAT response rate", "Частка відповідей CSAT"],
+  m_fcr: ["First-contact resolution", "Розв’язано з першого звернення"],
+  m_fallback: ["Bot fallback rate", "Бот не зрозумів"],
+  s_contained: ["{n} of {total} tasks", "{n} з {total} завдань"],
+  s_handoffs: ["{n} handed to a person", "{n} передано людині"],
+  s_frt: ["{n} answered, p90 {p90}", "{n} з відповіддю, p90 {p90}"],
+  s_resolution: ["{n} resolved, business hours {bh}", "{n} розв’язано, робочий час {bh}"],
+  s_csat: ["{n} scores", "{n} оцінок"],
+  s_csat_rate: ["{n} of {total} asked", "{n} з {total} запитаних"],
+  s_fcr: ["{n} resolved, {back} came back in {days} d", "{n} розв’язано, {back} повернулися за {days} дн."],
+  s_fallback: ["{n} of {total} messages", "{n} з {total} повідомлень"],
+  c_rates: ["Containment and handoff rate per day", "Частка «бот упорався сам» і передач людині по днях"],
+  c_volume: ["Conversations per day", "Розмови по днях"],
+  c_response: ["First response time (after handoff, bot time excluded)", "Час першої відповіді (після передачі, без часу бота)"],
+  c_csat: ["CSAT scores", "Оцінки CSAT"],
+  c_channels: ["Conversations by channel", "Розмови за каналами"],
+  c_hours: ["Incoming messages by channel and hour of day", "Вхідні повідомлення за каналами й годинами доби"],
+  c_intents: ["Top intents", "Найчастіші наміри"],
+  c_fallbacks: ["Top phrases the bot did not understand", "Фрази, яких бот найчастіше не зрозумів"],
+  containment: ["containment", "бот упорався сам"],
+  handoff: ["handoff", "передано людині"],
+  conversations: ["conversations", "розмови"],
+  percentile: ["percentile", "процентиль"],
+  wall: ["wall clock", "календарний час"],
+  business: ["business hours", "робочий час"],
+  average: ["average", "середнє"],
+  score: ["score", "оцінка"],
+  count: ["count", "кількість"],
+  day: ["day", "день"],
+  hour: ["hour", "година"],
+  share: ["share", "частка"],
+  phrase: ["phrase", "фраза"],
+  intent: ["intent", "намір"],
+  table: ["Data table", "Таблиця даних"],
+  no_data: ["No data for this period.", "Даних за цей період немає."],
+  chart_summary: ["{title}: {n} values; the data table below has them all.", "{title}: значень — {n}; усі вони в таблиці нижче."],
+  sec: ["{n} s", "{n} с"],
+  min: ["{n} min", "{n} хв"],
+  min_sec: ["{m} min {s} s", "{m} хв {s} с"],
+  hr: ["{h} h", "{h} год"],
+  hr_min: ["{h} h {m} min", "{h} год {m} хв"],
+  days_only: ["{d} d", "{d} д"],
+  day_hr: ["{d} d {h} h", "{d} д {h} год"],
+};
+const LANGUAGES = ["en", "uk"];
+const LOCALES = { en: "en-GB", uk: "uk-UA" };
+const I18N = { lang: "en" };
+
+function pickLanguage() {
+  const asked = new URLSearchParams(location.search).get("lang");
+  let saved = null;
+  try { saved = localStorage.getItem("omnirelay.lang"); } catch (_) { saved = null; }
+  const browser = (navigator.languages || [navigator.language || ""]).map((l) => String(l).slice(0, 2));
+  const candidates = [asked, saved, ...browser, document.body.dataset.language, "en"];
+  return candidates.find((l) => LANGUAGES.includes(l)) || "en";
+}
+
+function setLanguage(lang, remember) {
+  I18N.lang = LANGUAGES.includes(lang) ? lang : "en";
+  if (remember) { try { localStorage.setItem("omnirelay.lang", I18N.lang); } catch (_) { /* private mode */ } }
+  document.documentElement.lang = I18N.lang;
+  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const node of document.querySelectorAll("[data-i18n-label]")) {
+    node.setAttribute("aria-label", t(node.dataset.i18nLabel));
+  }
+  document.title = "omnirelay — " + t("title");
+}
+
+// t("s_frt", {n: 3, p90: "5 min"}): the text in the current language with {names} filled in.
+function t(key, values) {
+  const texts = TEXTS[key];
+  const text = texts ? texts[LANGUAGES.indexOf(I18N.lang)] ?? texts[0] : key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => (values && name in values ? String(values[name]) : ""));
+}
+
+function locale() { return LOCALES[I18N.lang] || "en-GB"; }
+
+function fmtCount(n) {
+  return n === null || n === undefined || Number.isNaN(n) ? "—" : new Intl.NumberFormat(locale()).format(n);
+}
+
+function fmtRate(r, digits) {
+  if (r === null || r === undefined || Number.isNaN(r)) return "—";
+  return new Intl.NumberFormat(locale(), { style: "percent", maximumFractionDigits: digits ?? 1 }).format(r);
+}
+
+function fmtScore(x) {
+  if (x === null || x === undefined || Number.isNaN(x)) return "—";
+  return new Intl.NumberFormat(locale(), { minimumFractionDigits: 1, maximumFractionDigits: 2 }).format(x);
+}
+
+// Seconds, the way a person reads a waiting time: "45 s", "4 min 30 s", "2 h 5 min", "1 d 3 h".
+function fmtDuration(seconds) {
+  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "—";
+  const s = Math.round(seconds);
+  if (s < 60) return t("sec", { n: s });
+  if (s < 600) return s % 60 ? t("min_sec", { m: Math.floor(s / 60), s: s % 60 }) : t("min", { n: s / 60 });
+  const minutes = Math.round(s / 60);
+  if (minutes < 60) return t("min", { n: minutes });
+  if (minutes < 48 * 60) {
+    return t(minutes % 60 ? "hr_min" : "hr", { h: Math.floor(minutes / 60), m: minutes % 60 });
+  }
+  const hours = Math.floor((minutes % 1440) / 60);
+  return t(hours ? "day_hr" : "days_only", { d: Math.floor(minutes / 1440), h: hours });
+}
+
+function fmtDate(iso) {
+  const [y, m, d] = iso.split("-").map(Number);
+  return new Intl.DateTimeFormat(locale(), { day: "numeric", month: "short", timeZone: "UTC" })
+    .format(new Date(Date.UTC(y, m - 1, d)));
+}
