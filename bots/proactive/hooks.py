@@ -191,12 +191,12 @@ class ProactiveTurn:
 
     async def _shown(self, recent: dict[str, object]) -> str | None:
         """The text of the proactive message the customer answers (its transcript row)."""
-        job_id = recent.get("job_id")
-        if not isinstance(job_id, int):
-            return None
+        message_id, job_id = recent.get("message_id"), recent.get("job_id")
         async with self.db.session() as s:
-            job = await s.get(ProactiveJob, job_id)
-            row = await s.get(Message, job.message_id) if job and job.message_id else None
+            if not isinstance(message_id, int) and isinstance(job_id, int):
+                job = await s.get(ProactiveJob, job_id)
+                message_id = job.message_id if job is not None else None
+            row = await s.get(Message, message_id) if isinstance(message_id, int) else None
         return row.text if row is not None else None
 
 
