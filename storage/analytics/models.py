@@ -1,0 +1,107 @@
+"""Tables of the analytics (issue 15): the append-only events, their hourly rollups, and the
+rollups' watermark. The definitions of what each event means are in ``METRICS.md`` beside this
+module.
+
+- `AnalyticsEvent`: one fact, written in the transaction of the fact itself (the turn's group
+  commit, the ticket's claim, the outbox's give-up...). UNIQUE (kind, key): a redelivered
+  message or a retried job inserts nothing the second time. ``customer_id`` is the only link to
+  a person and is set NULL by an erasure (or the customer row's deletion); no aggregate reads it.
+- `AnalyticsRollup`: counts and value sums per UTC hour and per cell of dimensions (kind,
+  channel, language, intent, team, agent, reason, bucket). Dimensions are never NULL ("" and 0
+  stand for "none") so that one unique constraint identifies a cell on both databases.
+- `AnalyticsWatermark`: the id of the last event folded into the rollups, advanced in the same
+  transaction as the increments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models import Base, BigId
+
+__all__ = ["EVENTS", "ROLLUPS", "AnalyticsEvent", "AnalyticsRollup", "AnalyticsWatermark"]
+
+#: The dimensions of a rollup cell, in the order of its unique constraint (after ``hour``).
+CELL = ("kind", "channel", "language", "intent", "team", "agent_id", "reason", "bucket")
+
+
+class AnalyticsEvent(Base):
+    """One fact the metrics count (see METRICS.md for every kind)."""
+
+    __tablename__ = "analytics_events"
+    __table_args__ = (
+        UniqueConstraint("kind", "key"),
+        Index(None, "kind", "at"),
+        Index(None, "customer_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime]  # the bot clock's time the fact is counted at (METRICS.md)
+    customer_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="SET NULL")
+    )
+    conversation_key: Mapped[str | None] = mapped_column(String(200))
+    ticket_id: Mapped[int | None] = mapped_column(BigInteger)
+    channel: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str | None] = mapped_column(String(16))
+    intent: Mapped[str | None] = mapped_column(String(100))
+    team: Mapped[str | None] = mapped_column(String(64))  # the handoff queue's topic
+    agent_id: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(String(64))
+    value: Mapped[float | None] = mapped_column(Float)  # seconds, a score, a confidence
+    value_bh: Mapped[float | None] = mapped_column(Float)  # business-hours seconds
+    text: Mapped[str | None] = mapped_column(String(200))  # a fallback's normalised phrase
+    data: Mapped[dict[str, Any] | None]
+
+
+class AnalyticsRollup(Base):
+    """Counts and sums of the events of one UTC hour in one cell of dimensions."""
+
+    __tablename__ = "analytics_rollups"
+    __table_args__ = (
+        UniqueConstraint("hour", *CELL, name="uq_analytics_rollups_cell"),
+        Index(None, "kind", "hour"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hour: Mapped[dt.datetime]
+    kind: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(16))
+    intent: Mapped[str] = mapped_column(String(100))
+    team: Mapped[str] = mapped_column(String(64))
+    agent_id: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(64))
+    bucket: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(BigInteger)
+    # sums in thousandths (integers: incremental sums equal a recount exactly)
+    value_milli: Mapped[int] = mapped_column(BigInteger)
+    value_bh_milli: Mapped[int] = mapped_column(BigInteger)
+
+
+class AnalyticsWatermark(Base):
+    """The last event id folded into the rollups (one row, ``name`` "rollups")."""
+
+    __tablename__ = "analytics_watermark"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+
+
+EVENTS = cast(Table, AnalyticsEvent.__table__)
+ROLLUPS = cast(Table, AnalyticsRollup.__table__)

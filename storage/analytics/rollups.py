@@ -1,0 +1,248 @@
+"""Hourly rollups of the analytics events, folded in incrementally, and their reconciliation.
+
+`roll_up` folds the events after the watermark into ``analytics_rollups`` (one cell per UTC
+hour and dimensions) and advances the watermark in the same transaction: an event is counted
+once, whichever process runs it and however often. Events are read in id order, and the
+watermark never passes an event that is not committed yet:
+
+- on PostgreSQL ids are handed out before commit, so a transaction may still commit id 10
+  after id 11 is visible. Each round first takes ``SHARE`` on the events table for an instant
+  (it waits for the inserts in flight, then lets the next ones go): every id up to the maximum
+  read under it is committed or gone, and the round folds no further than that;
+- on SQLite there is one writer at a time, so an uncommitted id is always above every id a
+  reader sees.
+
+`reconcile` recounts the events up to the watermark straight from ``analytics_events`` and
+compares every cell with the rollups: they must be equal (values are summed in thousandths, as
+integers, so incremental sums and a recount agree exactly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.analytics.models import CELL, EVENTS, ROLLUPS, AnalyticsWatermark
+from storage.db import Database
+
+__all__ = [
+    "BATCH",
+    "Cell",
+    "Reconciliation",
+    "Sums",
+    "bucket_of",
+    "fold",
+    "reconcile",
+    "roll_up",
+    "run_rollups",
+    "watermark",
+]
+
+log = logging.getLogger(__name__)
+
+BATCH = 5000  # events folded per transaction
+WATERMARK = "rollups"
+#: (hour, kind, channel, language, intent, team, agent_id, reason, bucket)
+Cell = tuple[dt.datetime, str, str, str, str, str, int, str, int]
+Sums = list[int]  # [count, value in thousandths, business-hours value in thousandths]
+_EVENT_COLUMNS = ("at", "kind", "channel", "language", "intent", "team", "agent_id", "reason")
+
+
+def bucket_of(kind: str, value: float | None) -> int:
+    """The histogram bucket of an event: an NLU confidence's tenth (0-9, -1 without NLU) for
+    ``message.in``, the score for ``csat.answered``; 0 for every other kind."""
+    if kind == "message.in":
+        return -1 if value is None else min(9, max(0, int(value * 10)))
+    if kind == "csat.answered" and value is not None:
+        return int(value)
+    return 0
+
+
+def milli(value: float | None) -> int:
+    return 0 if value is None else round(value * 1000)
+
+
+def hour_of(at: dt.datetime) -> dt.datetime:
+    at = at.astimezone(dt.UTC) if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+def cell_of(row: Any) -> Cell:
+    return (
+        hour_of(row.at),
+        row.kind,
+        row.channel or "",
+        row.language or "",
+        row.intent or "",
+        row.team or "",
+        int(row.agent_id or 0),
+        row.reason or "",
+        bucket_of(row.kind, row.value),
+    )
+
+
+def fold(rows: Iterable[Any], into: dict[Cell, Sums] | None = None) -> dict[Cell, Sums]:
+    """Add event rows (with the columns of `cell_of`, ``value`` and ``value_bh``) to cells."""
+    cells: dict[Cell, Sums] = {} if into is None else into
+    for row in rows:
+        sums = cells.setdefault(cell_of(row), [0, 0, 0])
+        sums[0] += 1
+        sums[1] += milli(row.value)
+        sums[2] += milli(row.value_bh)
+    return cells
+
+
+def event_columns() -> list[Any]:
+    c = EVENTS.c
+    return [c.id, *(c[name] for name in _EVENT_COLUMNS), c.value, c.value_bh]
+
+
+# ---- folding in -------------------------------------------------------------------------------
+
+
+def watermark(s: Session, *, lock: bool = False) -> int:
+    """The id of the last event in the rollups (0: none yet)."""
+    stmt = select(AnalyticsWatermark.last_id).where(AnalyticsWatermark.name == WATERMARK)
+    if lock:
+        stmt = stmt.with_for_update()
+    return int(s.scalar(stmt) or 0)
+
+
+def _committed_up_to(s: Session) -> int:
+    """The highest event id below which nothing can commit any more (see the module)."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SET LOCAL lock_timeout = '5s'"))
+        s.execute(text("LOCK TABLE analytics_events IN SHARE MODE"))
+    return int(s.scalar(select(func.max(EVENTS.c.id))) or 0)
+
+
+def _fold_batch(s: Session, limit: int, batch: int) -> int:
+    """One transaction: fold the next events up to ``limit`` into the rollups, move the
+    watermark. Returns how many events were folded."""
+    start = watermark(s, lock=True)
+    if start >= limit:
+        return 0
+    rows = s.execute(
+        select(*event_columns())
+        .where(EVENTS.c.id > start, EVENTS.c.id <= limit)
+        .order_by(EVENTS.c.id)
+        .limit(batch)
+    ).all()
+    if rows:
+        _increment(s, fold(rows))
+    end = rows[-1].id if len(rows) == batch else limit
+    s.execute(
+        AnalyticsWatermark.__table__.update()  # type: ignore[attr-defined]
+        .where(AnalyticsWatermark.name == WATERMARK)
+        .values(last_id=end)
+    )
+    return len(rows)
+
+
+def _increment(s: Session, cells: dict[Cell, Sums]) -> None:
+    insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(ROLLUPS)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["hour", *CELL],
+        set_={
+            "count": ROLLUPS.c.count + stmt.excluded.count,
+            "value_milli": ROLLUPS.c.value_milli + stmt.excluded.value_milli,
+            "value_bh_milli": ROLLUPS.c.value_bh_milli + stmt.excluded.value_bh_milli,
+        },
+    )
+    rows = [
+        {
+            "hour": cell[0],
+            **dict(zip(CELL, cell[1:], strict=True)),
+            "count": sums[0],
+            "value_milli": sums[1],
+            "value_bh_milli": sums[2],
+        }
+        for cell, sums in sorted(cells.items())
+    ]
+    s.execute(stmt, rows)
+
+
+async def roll_up(db: Database, *, batch: int = BATCH) -> int:
+    """Fold every event committed so far into the rollups; returns how many were folded.
+    Safe to run in several processes at once (the watermark row is locked per round)."""
+    limit = await db.run(_committed_up_to)
+    total = 0
+    while True:
+        folded = await db.run(lambda s: _fold_batch(s, limit, batch))
+        total += folded
+        if folded < batch:
+            return total
+
+
+async def run_rollups(db: Database, stop: asyncio.Event, interval: float) -> None:
+    """`roll_up` every ``interval`` seconds until ``stop`` is set (the app's periodic task)."""
+    while not stop.is_set():
+        try:
+            folded = await roll_up(db)
+            if folded:
+                log.debug("analytics: %d events folded into the rollups", folded)
+        except Exception:
+            log.exception("analytics: folding events into the rollups failed; will try again")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+# ---- reconciliation ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """Rollups against a recount of the events up to the watermark."""
+
+    watermark: int
+    events: int  # events recounted
+    cells: int  # rollup cells compared
+    mismatches: list[tuple[Cell, Sums | None, Sums | None]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+
+def _stored(s: Session) -> dict[Cell, Sums]:
+    r = ROLLUPS.c
+    rows = s.execute(
+        select(r.hour, *(r[name] for name in CELL), r.count, r.value_milli, r.value_bh_milli)
+    ).all()
+    return {(hour_of(row[0]), *row[1:9]): [int(row[9]), int(row[10]), int(row[11])] for row in rows}
+
+
+def _reconcile(s: Session) -> Reconciliation:
+    for _ in range(10):
+        mark = watermark(s)
+        stored = _stored(s)
+        recount: dict[Cell, Sums] = {}
+        events = 0
+        stmt = select(*event_columns()).where(EVENTS.c.id <= mark).order_by(EVENTS.c.id)
+        for chunk in s.execute(stmt.execution_options(yield_per=BATCH)).partitions():
+            fold(chunk, recount)
+            events += len(chunk)
+        if watermark(s) == mark:  # no round folded in between: one consistent picture
+            break
+    stored = {cell: sums for cell, sums in stored.items() if sums != [0, 0, 0]}
+    wrong = [
+        (cell, stored.get(cell), recount.get(cell))
+        for cell in sorted(set(stored) | set(recount))
+        if stored.get(cell) != recount.get(cell)
+    ]
+    return Reconciliation(mark, events, len(stored), wrong)
+
+
+async def reconcile(db: Database) -> Reconciliation:
+    """Recount the events up to the watermark and compare each cell with the rollups."""
+    return await db.run(_reconcile, write=False)
