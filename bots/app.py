@@ -45,7 +45,7 @@ from bots.keys import (
     WORKER,
 )
 from bots.messages import InboundEvent
-from bots.metrics import Metrics
+from bots.metrics import HandoffCounter, Metrics
 from bots.nlu_setup import open_nlu
 from bots.proactive import load_scenarios
 from bots.proactive.followups import SilenceScan, TicketFollowUps
@@ -242,9 +242,11 @@ async def _channels(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _ticket_followups(app: web.Application) -> AsyncIterator[None]:
-    """A ticket closed here (the agent API) schedules its follow-up; a CSAT score cancels it."""
+    """A ticket closed here (the agent API) schedules its follow-up; a CSAT score cancels it.
+    Tickets opened here are counted by reason (`omnirelay_handoffs_total`)."""
     listener = TicketFollowUps(app[DATABASE], app[PROACTIVE], app[CLOCK])
     app[handoff.api.HANDOFF].listeners.append(listener)
+    app[handoff.api.HANDOFF].listeners.append(HandoffCounter(app[METRICS]))
     yield
 
 

@@ -74,6 +74,10 @@ class InboundMessage:
     edited: bool = False
     reply_to: str | None = None  # routing hint for synchronous channels (REST): gateway id
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    # set by the gateway's ingress as it accepts the message (`bots.gateway.ingress`): the Unix
+    # time of the accept (end-to-end latency) and the id its log lines carry (`bots.logs`)
+    received_at: float | None = field(default=None, compare=False)
+    correlation_id: str | None = field(default=None, compare=False)
 
     @property
     def dedup_key(self) -> str:
@@ -142,6 +146,10 @@ class PendingSend:
     # monotonic time from which this process holds the reply (``messages.claimed_by`` and a
     # send lease written at that moment); None: not known to be ours, claim it before sending
     claimed_at: float | None = None
+    # the inbound message it answers, when known: its log lines' id, and for its first reply
+    # the Unix time the gateway accepted it (`omnirelay_reply_latency_seconds`)
+    correlation_id: str | None = None
+    received_at: float | None = None
 
 
 InboundEvent = InboundMessage | ChannelEvent

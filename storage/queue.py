@@ -61,6 +61,10 @@ class MessageQueue(Protocol):
         """Messages published but not yet acked."""
         ...
 
+    async def oldest_age(self) -> float | None:
+        """Seconds since the oldest message not yet acked was published; None when empty."""
+        ...
+
     async def close(self) -> None:
         """Release resources owned by the queue (never the shared Redis client)."""
         ...

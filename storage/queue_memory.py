@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 import zlib
 from collections import Counter, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from storage.errors import StorageError
 from storage.queue import Delivery, Handler, KeyedDispatcher
@@ -20,6 +21,7 @@ class _Message:
     key: str
     body: bytes
     deliveries: int = 0
+    published: float = field(default_factory=time.monotonic)
 
 
 class MemoryQueue:
@@ -80,6 +82,12 @@ class MemoryQueue:
     async def depth(self) -> int:
         """See `MessageQueue.depth`."""
         return len(self._unacked)
+
+    async def oldest_age(self) -> float | None:
+        """See `MessageQueue.oldest_age` (the dict keeps publish order: the first is oldest)."""
+        for msg in self._unacked.values():
+            return time.monotonic() - msg.published
+        return None
 
     async def close(self) -> None:
         """Nothing to release."""

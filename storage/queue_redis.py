@@ -119,6 +119,24 @@ class RedisStreamQueue(StreamReading):
             raise BackendUnavailable(f"Redis queue depth failed: {e}") from e
         return sum(int(n) for n in lengths)
 
+    async def oldest_age(self) -> float | None:
+        """See `MessageQueue.oldest_age`: a stream holds exactly the unacked entries, and an
+        entry id starts with the Redis server's time of its XADD, compared with that server's
+        own clock (`TIME`), so the hosts' clocks do not matter."""
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.time()
+                for p in range(self.partitions):
+                    pipe.xrange(self._keys.stream(p), count=1)
+                now, *firsts = await pipe.execute()
+        except RedisError as e:
+            raise BackendUnavailable(f"Redis queue age failed: {e}") from e
+        added = [int(as_text(entries[0][0]).split("-")[0]) for entries in firsts if entries]
+        if not added:
+            return None
+        seconds, micros = now
+        return max(0.0, int(seconds) + int(micros) / 1e6 - min(added) / 1000)
+
     async def dead_letters(self, count: int = 100) -> list[Delivery]:
         """The oldest ``count`` dead-lettered messages (for inspection and tests)."""
         try:

@@ -11,7 +11,7 @@ from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bots.keys import BACKENDS, DATABASE, METRICS, NLU
+from bots.keys import BACKENDS, DATABASE, METRICS, NLU, OUTBOX, SCHEDULER
 from storage.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
@@ -81,15 +81,13 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    m = request.app[METRICS]
-    queue = request.app[BACKENDS].queue
-    try:
-        m.queue_depth.set(await queue.depth())
-    except Exception:
-        log.warning("queue depth unavailable", exc_info=True)
-    owned = getattr(queue, "owned_partitions", None)
-    if owned is not None:
-        m.partitions_owned.set(len(owned))
+    app, m = request.app, request.app[METRICS]
+    outbox = app.get(OUTBOX)  # a process with a worker: its outbox and proactive scheduler
+    await m.refresh(
+        app[BACKENDS].queue,
+        scheduler=app.get(SCHEDULER),
+        in_flight=outbox.in_flight if outbox is not None else None,
+    )
     return web.Response(body=m.render(), content_type="text/plain", charset="utf-8")
 
 

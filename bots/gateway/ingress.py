@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from collections.abc import Sequence
 
 from aiohttp import web
 
 from bots.channels.base import IngestResult
-from bots.messages import InboundEvent, encode_event, inbox_key
+from bots.logs import correlated, new_correlation_id
+from bots.messages import InboundEvent, InboundMessage, encode_event, inbox_key
 from bots.metrics import Metrics
 from storage.inbox import Inbox, InboxBusy, NewEntry
 from storage.inbox_queue import Offer, WorkQueue
@@ -44,13 +47,15 @@ class QueueIngress:
         if not events:
             return IngestResult(accepted=0, duplicates=0)
         await self._queue.check_room()  # before the write: a full queue costs no row
+        events = stamped(events)
         entries = [NewEntry(*inbox_key(e), e.ordering_key, encode_event(e)) for e in events]
         ids = await self._inbox.record(entries)
         new = [(e, entry, i) for e, entry, i in zip(events, entries, ids, strict=True) if i]
         for event, row_id in zip(events, ids, strict=True):
             if row_id is None:
                 self._metrics.duplicates.labels(channel=event.channel).inc()
-                log.info("duplicate %s dropped", event.dedup_key)
+                with correlated(_correlation(event)):
+                    log.info("duplicate %s dropped", event.dedup_key)
         try:
             offers = await self._queue.offer(
                 [(entry.ordering_key, entry.body) for _, entry, _ in new]
@@ -67,6 +72,8 @@ class QueueIngress:
             raise InboxBusy(f"queue {why}: {len(refused)} events refused", retry_after)
         for event, _, _ in new:
             self._metrics.inbound.labels(channel=event.channel).inc()
+            with correlated(_correlation(event)):
+                log.debug("%s %s queued", event.channel, _kind(event))
         return IngestResult(accepted=len(new), duplicates=len(events) - len(new))
 
     async def _after_restore(
@@ -93,6 +100,28 @@ class QueueIngress:
         if not ids:
             return 0
         return await self._inbox.withdraw(ids)
+
+
+def stamped(events: Sequence[InboundEvent]) -> list[InboundEvent]:
+    """The events, each message given the time it was accepted and its correlation id (one
+    it came with is kept: the Telegram poller and the simulator go through here too)."""
+    now = time.time()
+    return [
+        dataclasses.replace(
+            e, received_at=now, correlation_id=e.correlation_id or new_correlation_id()
+        )
+        if isinstance(e, InboundMessage)
+        else e
+        for e in events
+    ]
+
+
+def _kind(event: InboundEvent) -> str:
+    return "message" if isinstance(event, InboundMessage) else "event"
+
+
+def _correlation(event: InboundEvent) -> str | None:
+    return event.correlation_id if isinstance(event, InboundMessage) else None
 
 
 # The process's ingress (here, not in bots.keys: that module is imported by the gateway's routes,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from bots.flows.linking import link_event_reply
 from bots.identity.events import NO_ANSWER, LinkEvents
 from bots.identity.resolver import Identities
+from bots.logs import correlated
 from bots.messages import (
     ChannelEvent,
     EventKind,
@@ -113,8 +114,9 @@ class Worker:
         attempt = max(delivery.attempt, 2) if is_swept(delivery.body) else delivery.attempt
         ctx = TurnContext(message=event, attempt=attempt, now=self.clock())
         # Every write of the turn commits only while the partition lease it was read under is
-        # current; otherwise `FenceLost` abandons the turn (the new holder redoes it).
-        with fenced(delivery.fence):
+        # current; otherwise `FenceLost` abandons the turn (the new holder redoes it). Its log
+        # lines carry the id the gateway gave the message.
+        with fenced(delivery.fence), correlated(event.correlation_id):
             await self.turn.run(ctx)
         self.ack_after_replies_stored(event)
 

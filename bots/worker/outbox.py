@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from bots.channels.base import Channel
+from bots.logs import correlated
 from bots.messages import PendingSend, decode_outbound, now_utc
 from bots.metrics import Metrics
 from bots.worker.reply_sender import DeliveryListener, QueuedReply, ReplySender, SendPolicy
@@ -169,16 +170,7 @@ class Outbox:
         try:
             while not lane.empty():
                 item = lane.get_nowait()
-                try:
-                    keep_going = await self._sender.deliver(item)
-                except Exception:
-                    # Its row stays pending: no longer held here, a sweeper takes it once its
-                    # lease ends, and the chat's later replies are scheduled after that.
-                    log.exception("sending reply %d failed unexpectedly", item.send.row_id)
-                    keep_going = False
-                    item.deferred_until = now_utc() + timedelta(seconds=self._lease)
-                finally:
-                    self._queued.pop(item.send.row_id, None)
+                keep_going = await self._deliver(item)
                 if not keep_going:
                     await self._defer_rest(lane, item.deferred_until)
         finally:
@@ -186,6 +178,21 @@ class Outbox:
                 self._queued.pop(lane.get_nowait().send.row_id, None)
             self._lane_tasks.pop(key, None)
             self._lanes.pop(key, None)
+
+    async def _deliver(self, item: QueuedReply) -> bool:
+        """One reply of the lane; its log lines carry the id of the message it answers (none
+        for an agent's or a proactive message), whichever turn started the lane."""
+        with correlated(item.send.correlation_id):
+            try:
+                return await self._sender.deliver(item)
+            except Exception:
+                # Its row stays pending: no longer held here, a sweeper takes it once its
+                # lease ends, and the chat's later replies are scheduled after that.
+                log.exception("sending reply %d failed unexpectedly", item.send.row_id)
+                item.deferred_until = now_utc() + timedelta(seconds=self._lease)
+                return False
+            finally:
+                self._queued.pop(item.send.row_id, None)
 
     async def _defer_rest(self, lane: asyncio.Queue[QueuedReply], until: datetime | None) -> None:
         """Later replies of a chat whose earlier reply is deferred (or whose user is unreachable)

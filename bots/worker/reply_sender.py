@@ -107,7 +107,8 @@ class ReplySender:
         send = item.send
         channel = self._channels.get(send.channel)
         if channel is None:
-            await self._fail(send, "failed", f"channel {send.channel!r} is not configured")
+            error = f"channel {send.channel!r} is not configured"
+            await self._fail(send, "failed", error, cause="not_configured")
             return True
         if item.last_inbound_at is None:
             # A reply the sweeper picked up, or an agent's: the messaging window (Instagram
@@ -155,14 +156,15 @@ class ReplySender:
         except OutsideMessagingWindow as e:
             self._metrics.sent.labels(channel=send.channel, result="outside_window").inc()
             log.warning("%s reply %d kept undeliverable: %s", send.channel, send.row_id, e)
-            await self._fail(send, "undeliverable", str(e))
+            await self._fail(send, "undeliverable", str(e), cause="outside_window")
             return True
         except (PermanentSendError, SendError) as e:
             self._metrics.sent.labels(channel=send.channel, result="failed").inc()
             log.error("%s reply %d rejected by the platform: %s", send.channel, send.row_id, e)
-            await self._fail(send, "failed", str(e))
+            await self._fail(send, "failed", str(e), cause="rejected")
             return True
-        self._metrics.sent.labels(channel=send.channel, result="sent").inc()
+        self._metrics.reply_sent(send)
+        log.debug("%s reply %d sent", send.channel, send.row_id)
         statement = mark_sent_statement(send.row_id, sent.platform_message_id, now_utc())
         await self._record_sent(send.row_id, statement)
         await self._ended(send, "sent", None)
@@ -180,8 +182,9 @@ class ReplySender:
         # only when its rate-limit waits add up past `max_retry_after`.
         item.rate_limited_for += wait
         if item.rate_limited_for > self._policy.max_retry_after:
-            return await self._retry(item, wait, str(e), give_up=True)
-        return await self._retry(item, min(wait, self._policy.max_retry_after), str(e), count=False)
+            return await self._retry(item, wait, str(e), give_up=True, cause="rate_limited")
+        wait = min(wait, self._policy.max_retry_after)
+        return await self._retry(item, wait, str(e), count=False, cause="rate_limited")
 
     async def _transient(self, item: QueuedReply, e: TransientSendError) -> bool | None:
         """A 5xx or a timeout: a failed attempt, retried after an exponential backoff."""
@@ -192,7 +195,7 @@ class ReplySender:
         log.warning(
             "%s send failed (%s); attempt %d, retry in %.1fs", send.channel, e, item.attempt, wait
         )
-        return await self._retry(item, wait, str(e))
+        return await self._retry(item, wait, str(e), cause="server_error")
 
     async def _record_sent(self, row_id: int, statement: Any) -> None:
         """Mark the reply sent, retrying while the database is unreachable: the platform has
@@ -219,9 +222,12 @@ class ReplySender:
         *,
         count: bool = True,
         give_up: bool = False,
+        cause: str,
     ) -> bool | None:
         """None: send again after the wait; else what `deliver` returns (deferred/given up)."""
-        verdict = await self._wait_or_defer(item, wait, error, count=count, give_up=give_up)
+        verdict = await self._wait_or_defer(
+            item, wait, error, count=count, give_up=give_up, cause=cause
+        )
         return None if verdict == "retry" else verdict == "next"
 
     async def _wait_or_defer(
@@ -232,18 +238,19 @@ class ReplySender:
         *,
         count: bool = True,
         give_up: bool = False,
+        cause: str,
     ) -> Literal["retry", "next", "defer"]:
         """Wait in memory and retry, give up (next reply), or defer the lane to the sweeper.
 
         ``count``: the wait follows a failed attempt (5xx, timeout), which counts towards
-        `max_attempts`; a rate limit does not."""
+        `max_attempts`; a rate limit does not. ``cause``: the failure's metric label."""
         if count:
             item.attempt += 1
         if give_up or item.attempt > self._policy.max_attempts:
             log.error(
                 "reply %d gave up after %d attempts: %s", item.send.row_id, item.attempt - 1, error
             )
-            await self._fail(item.send, "failed", f"gave up: {error}")
+            await self._fail(item.send, "failed", f"gave up: {error}", cause=cause)
             return "next"
         if wait > INLINE_WAIT_LIMIT:
             at = now_utc() + timedelta(seconds=wait)
@@ -298,15 +305,17 @@ class ReplySender:
             identity = await CustomerRepository(s).identity(send.channel, send.recipient_id)
         return identity.last_inbound_at if identity is not None else None
 
-    async def _fail(self, send: PendingSend, status: str, error: str) -> None:
+    async def _fail(self, send: PendingSend, status: str, error: str, *, cause: str) -> None:
         async with self._db.transaction() as s:
             await MessageRepository(s).mark_failed(send.row_id, status, error)
+        self._metrics.reply_failed(send.channel, cause)
         await self._ended(send, status, error)
 
     async def _unreachable(self, send: PendingSend, error: str) -> None:
         async with self._db.transaction() as s:
             await CustomerRepository(s).set_reachable(send.channel, send.recipient_id, False)
             await MessageRepository(s).mark_failed(send.row_id, "undeliverable", error)
+        self._metrics.reply_failed(send.channel, "unreachable")
         await self._ended(send, "undeliverable", error)
 
     async def _ended(self, send: PendingSend, status: str, error: str | None) -> None:

@@ -121,6 +121,12 @@ class TurnSteps:
         if not ctx.duplicate:  # a redelivery of a stored turn only re-sends: not a new turn
             self.metrics.processing_seconds.observe(time.perf_counter() - started)
             self.metrics.processed.labels(channel=ctx.message.channel).inc()
+        log.debug(
+            "turn of %s done (attempt %d): %d replies to send",
+            ctx.message.channel,
+            ctx.attempt,
+            len(ctx.to_send),
+        )
 
     # ---- the scopes around the steps ---------------------------------------------------------
 
@@ -227,6 +233,8 @@ class TurnSteps:
         if text and not ctx.message.payload:
             ctx.parse = await self.nlu.parse(text, now=ctx.now, tz=self.timezone)
             self.metrics.intents.labels(intent=ctx.parse.intent).inc()
+            if ctx.parse.intent == FALLBACK:
+                self.metrics.nlu_fallbacks.labels(channel=ctx.message.channel).inc()
             if self.review_log is not None and ctx.parse.intent == FALLBACK:
                 await asyncio.to_thread(self._review, ctx)
 
@@ -255,7 +263,10 @@ class TurnSteps:
             await self.backends.mailbox.deliver(
                 ctx.message.reply_to, ctx.message.message_id, encode_replies(ctx.replies)
             )
-        for item in ctx.to_send:
+        for i, item in enumerate(ctx.to_send):
+            item.correlation_id = ctx.message.correlation_id
+            if i == 0:  # the message's latency ends with its first reply
+                item.received_at = ctx.message.received_at
             self.outbox.dispatch(item, last_inbound_at=ctx.now)
 
     # ---- helpers -----------------------------------------------------------------------------
