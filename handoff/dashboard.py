@@ -33,7 +33,8 @@ ROLES = frozenset({"supervisor", "admin"})
 FORBIDDEN = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>omnirelay — 403</title><link rel="stylesheet" href="/console/static/dashboard.css">
+<title>omnirelay — 403</title><link rel="icon" href="data:,">
+<link rel="stylesheet" href="/console/static/dashboard.css">
 </head><body class="forbidden"><main>
 <h1>The dashboard is for supervisors</h1>
 <p lang="uk">Панель показників — лише для керівників.</p>

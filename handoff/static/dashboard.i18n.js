@@ -58,14 +58,14 @@ const TEXTS = {
   m_csat_rate: ["CSAT response rate", "Частка відповідей CSAT"],
   m_fcr: ["First-contact resolution", "Розв’язано з першого звернення"],
   m_fallback: ["Bot fallback rate", "Бот не зрозумів"],
-  s_contained: ["{n} of {total} tasks", "{n} з {total} завдань"],
+  s_contained: ["{n} of {total} task|{n} of {total} tasks", "{n} з {total} завдання|{n} з {total} завдань|{n} з {total} завдань"],
   s_handoffs: ["{n} handed to a person", "{n} передано людині"],
   s_frt: ["{n} answered, p90 {p90}", "{n} з відповіддю, p90 {p90}"],
   s_resolution: ["{n} resolved, business hours {bh}", "{n} розв’язано, робочий час {bh}"],
-  s_csat: ["{n} scores", "{n} оцінок"],
-  s_csat_rate: ["{n} of {total} asked", "{n} з {total} запитаних"],
-  s_fcr: ["{n} resolved, {back} came back in {days} d", "{n} розв’язано, {back} повернулися за {days} дн."],
-  s_fallback: ["{n} of {total} messages", "{n} з {total} повідомлень"],
+  s_csat: ["{n} score|{n} scores", "{n} оцінка|{n} оцінки|{n} оцінок"],
+  s_csat_rate: ["{n} of {total} asked", "відповіли {n} із {total}"],
+  s_fcr: ["{n} resolved, {back} came back within {days} d", "{n} розв’язано, повернень за {days} дн.: {back}"],
+  s_fallback: ["{n} of {total} message|{n} of {total} messages", "{n} з {total} повідомлення|{n} з {total} повідомлень|{n} з {total} повідомлень"],
   c_rates: ["Containment and handoff rate per day", "Частка «бот упорався сам» і передач людині по днях"],
   c_volume: ["Conversations per day", "Розмови по днях"],
   c_response: ["First response time (after handoff, bot time excluded)", "Час першої відповіді (після передачі, без часу бота)"],
@@ -124,10 +124,21 @@ function setLanguage(lang, remember) {
 }
 
 // t("s_frt", {n: 3, p90: "5 min"}): the text in the current language with {names} filled in.
+// A text with forms "one|other" (English) or "one|few|many" (Ukrainian) takes the form of
+// values.count by the language's plural rules.
 function t(key, values) {
   const texts = TEXTS[key];
-  const text = texts ? texts[LANGUAGES.indexOf(I18N.lang)] ?? texts[0] : key;
+  let text = texts ? texts[LANGUAGES.indexOf(I18N.lang)] ?? texts[0] : key;
+  if (text.includes("|")) text = pluralForm(text.split("|"), values && values.count);
   return text.replace(/\{(\w+)\}/g, (_, name) => (values && name in values ? String(values[name]) : ""));
+}
+
+const PLURAL_FORMS = { en: ["one", "other"], uk: ["one", "few", "many"] };
+
+function pluralForm(forms, count) {
+  const category = new Intl.PluralRules(locale()).select(Number(count) || 0);
+  const index = PLURAL_FORMS[I18N.lang].indexOf(category);
+  return forms[index >= 0 ? index : forms.length - 1];
 }
 
 function locale() { return LOCALES[I18N.lang] || "en-GB"; }

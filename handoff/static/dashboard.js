@@ -62,7 +62,7 @@ const n0 = (x) => x ?? 0;
 const METRICS = [
   { key: "conversations", kind: "count", better: 0, get: (s) => s.conversations?.started },
   { key: "containment", kind: "rate", better: 1, get: (s) => s.containment?.rate,
-    sub: (s) => t("s_contained", { n: fmtCount(n0(s.containment?.contained)), total: fmtCount(n0(s.containment?.tasks_started)) }) },
+    sub: (s) => t("s_contained", { n: fmtCount(n0(s.containment?.contained)), total: fmtCount(n0(s.containment?.tasks_started)), count: n0(s.containment?.tasks_started) }) },
   { key: "handoff", kind: "rate", better: -1, get: (s) => s.handoff?.rate,
     sub: (s) => t("s_handoffs", { n: fmtCount(n0(s.handoff?.count)) }) },
   { key: "frt_wall", kind: "duration", better: -1, get: (s) => s.first_response?.wall?.p50,
@@ -72,13 +72,13 @@ const METRICS = [
   { key: "resolution", kind: "duration", better: -1, get: (s) => s.resolution?.wall?.p50,
     sub: (s) => t("s_resolution", { n: fmtCount(n0(s.resolution?.count)), bh: fmtDuration(s.resolution?.business?.p50) }) },
   { key: "csat", kind: "score", better: 1, get: (s) => s.csat?.average,
-    sub: (s) => t("s_csat", { n: fmtCount(n0(s.csat?.answered)) }) },
+    sub: (s) => t("s_csat", { n: fmtCount(n0(s.csat?.answered)), count: n0(s.csat?.answered) }) },
   { key: "csat_rate", kind: "rate", better: 1, get: (s) => s.csat?.response_rate,
     sub: (s) => t("s_csat_rate", { n: fmtCount(n0(s.csat?.answered)), total: fmtCount(n0(s.csat?.asked)) }) },
   { key: "fcr", kind: "rate", better: 1, get: (s) => s.fcr?.rate,
     sub: (s) => t("s_fcr", { n: fmtCount(n0(s.fcr?.resolved)), back: fmtCount(n0(s.fcr?.came_back)), days: n0(s.fcr?.days) }) },
   { key: "fallback", kind: "rate", better: -1, get: (s) => s.fallback?.rate,
-    sub: (s) => t("s_fallback", { n: fmtCount(n0(s.fallback?.count)), total: fmtCount(n0(s.fallback?.messages)) }) },
+    sub: (s) => t("s_fallback", { n: fmtCount(n0(s.fallback?.count)), total: fmtCount(n0(s.fallback?.messages)), count: n0(s.fallback?.messages) }) },
 ];
 const TODAY_METRICS = ["conversations", "containment", "handoff", "frt_wall", "csat"];
 const FORMAT = { count: fmtCount, rate: (r) => fmtRate(r), duration: fmtDuration, score: fmtScore };
@@ -257,15 +257,6 @@ function explain(e) {
   else say("failed", { error: e.message }, true);
 }
 
-// The bot's clock may be pinned (demos, tests): its "today" (range.today) wins over ours, and a
-// period that was only the default moves with it.
-function adoptToday(doc) {
-  const today = doc && doc.range && doc.range.today;
-  if (!validDay(today) || today === D.today) return false;
-  if (D.defaultRange) { $("f-to").value = today; $("f-from").value = addDays(today, -6); }
-  D.today = today;
-  return true;
-}
 
 // Everything for the chosen period, its previous period of the same length (the trends) and
 // today; a slower answer to an older request is dropped.
@@ -285,7 +276,6 @@ async function refresh() {
       summary(addDays(from, -days), addDays(from, -1)).catch(() => null),
       from === D.today && to === D.today ? null : summary(D.today, D.today)]);
     if (seq !== D.seq) return;
-    if (adoptToday(current)) { await refresh(); return; }
     Object.assign(D, { data: current, previous, todayData: today || current });
     render();
     sayUpdated();
@@ -331,8 +321,19 @@ function listen() {
   setInterval(() => { if (!document.hidden) scheduleLive(); }, POLL_MS);
 }
 
+// "Today" is the bot clock's day (it may be pinned, in a demo or a test), not the browser's:
+// the summary's default period ends on it.
+async function serverToday() {
+  const doc = await getJson("/api/metrics/summary");
+  const today = doc && doc.range && doc.range.to;
+  if (!validDay(today) || today === D.today) return;
+  const asked = new URLSearchParams(location.search);
+  if (!validDay(asked.get("to"))) $("f-to").value = today;
+  if (!validDay(asked.get("from"))) $("f-from").value = addDays($("f-to").value, -6);
+  D.today = today;
+}
+
 function preset(days) {
-  D.defaultRange = false;
   $("f-to").value = D.today;
   $("f-from").value = addDays(D.today, 1 - days);
   refresh();
@@ -346,10 +347,10 @@ async function start() {
   const asked = new URLSearchParams(location.search);
   $("f-to").value = validDay(asked.get("to")) ? asked.get("to") : D.today;
   $("f-from").value = validDay(asked.get("from")) ? asked.get("from") : addDays($("f-to").value, -6);
-  D.defaultRange = !asked.get("from") && !asked.get("to");
   try {
     const me = await getJson("/api/me");
     $("me-name").textContent = me.name || "";
+    await serverToday();
   } catch (e) { explain(e); return; }
   await loadFilterOptions();
   await refresh();
@@ -358,8 +359,7 @@ async function start() {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("filters").addEventListener("submit", (ev) => { ev.preventDefault(); refresh(); });
-  for (const id of ["f-from", "f-to"]) $(id).addEventListener("change", () => { D.defaultRange = false; refresh(); });
-  for (const [, id] of FILTERS) $(id).addEventListener("change", refresh);
+  for (const id of ["f-from", "f-to", ...FILTERS.map(([, x]) => x)]) $(id).addEventListener("change", refresh);
   for (const button of document.querySelectorAll(".presets button")) {
     button.addEventListener("click", () => preset(Number(button.dataset.days)));
   }
