@@ -26,6 +26,7 @@ from handoff.conversations import DEFAULT_LIMIT, list_conversations
 from handoff.errors import Forbidden, HandoffError, NotFound
 from handoff.events import HandoffEvent
 from handoff.hook import HandoffHook
+from handoff.metrics_api import metrics_routes
 from handoff.models import Agent
 from handoff.routing import can_see
 from handoff.service import HandoffService
@@ -72,6 +73,7 @@ def routes(config: HandoffConfig) -> list[web.RouteDef]:
         web.get("/api/events", guard(api.events)),
         web.get("/api/agents", guard(api.agents)),
         web.post("/api/agents", guard(api.add_agent)),
+        *metrics_routes(guard, lambda request: request.app[HANDOFF]),
     ]
 
 

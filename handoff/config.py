@@ -32,6 +32,7 @@ class HandoffConfig:
     offer_timeout: float = 120.0  # an offered ticket nobody claims is re-offered after this
     tick: float = 5.0  # how often each process looks for expired offers and waiting tickets
     business_hours: str = ""  # "" = always staffed; "mon-fri 09:00-18:00; sat 10:00-14:00"
+    holidays: tuple[str, ...] = ()  # closed days: "2026-01-01" once, "12-25" every year
     complaint_intents: frozenset[str] = frozenset({"complaint"})
     stale_order_days: int = 0  # 0 = off; else undelivered orders older than this escalate
     topics: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_TOPICS))
@@ -43,6 +44,8 @@ class HandoffConfig:
     cookie_secure: bool = False
     lock_timeout: float = 30.0  # the customer's lock, taken to change a session
     send_lease: float = 30.0  # an agent's reply not sent within this is re-sent by a sweeper
+    fcr_days: int = 7  # a customer back on a resolved ticket's topic within this: not resolved
+    review_log: str | None = None  # the NLU review log; its length is the metrics' review queue
 
     def topic_for(self, flow: str | None, intent: str | None) -> str:
         for key in (flow, intent):

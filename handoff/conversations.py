@@ -146,7 +146,7 @@ async def _open_taken(
     queue = await service.router.queue_for(topic, context.language)
     ticket = new_ticket(customer_id, esc, queue.id, now)
     ticket.assigned_at = now
-    if not await service.router.open_assigned(ticket, principal):
+    if not await service.router.open_assigned(ticket, principal, topic):
         return None
     await service.emit("ticket.created", ticket, None, {"reason": esc.reason, "topic": topic})
     await service.emit("ticket.assigned", ticket, principal.agent_id, {"agent": principal.name})

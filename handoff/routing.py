@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, true, update
@@ -24,10 +24,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from handoff import analytics
 from handoff.auth import Principal
-from handoff.config import HandoffConfig
+from handoff.config import DEFAULT_TOPIC, HandoffConfig
 from handoff.errors import Conflict, Forbidden, NotFound
+from handoff.hours import BusinessHours
 from handoff.models import ANY_TOPIC, Agent, HandoffQueue, Ticket, TicketEvent
+from storage.analytics.events import Event
 from storage.db import Database
 
 __all__ = ["ANY_TOPIC", "Emit", "Router", "can_see", "in_queue", "serves", "visible_clause"]
@@ -111,6 +114,7 @@ class Router:
         self.db = db
         self.config = config
         self.emit = emit
+        self.hours = BusinessHours(config.business_hours, config.timezone, config.holidays)
 
     # ---- queues -----------------------------------------------------------------------------
 
@@ -269,6 +273,8 @@ class Router:
                     if not mine:
                         await give_back(s, ticket.agent_id)
                     s.add(TicketEvent(ticket_id=ticket.id, kind="assigned", agent_id=me))
+                    fact = analytics.claimed(ticket, queue.topic, me, now, self.hours)
+                    await analytics.record_async(s, [fact])
             except _Lost:
                 continue
             for key, value in values.items():
@@ -277,7 +283,9 @@ class Router:
             return ticket
         raise Conflict(f"ticket {ticket_id} keeps changing; try again")
 
-    async def open_assigned(self, ticket: Ticket, principal: Principal) -> bool:
+    async def open_assigned(
+        self, ticket: Ticket, principal: Principal, topic: str = DEFAULT_TOPIC
+    ) -> bool:
         """Insert a new ticket already assigned to the calling agent, with their load, in one
         transaction: it is never queued, so no routing tick can offer it to anybody else
         meanwhile. `Conflict` at their limit (nothing is written); False when the customer
@@ -296,6 +304,7 @@ class Router:
                     TicketEvent(ticket_id=ticket.id, kind="created", data={"reason": ticket.reason})
                 )
                 s.add(TicketEvent(ticket_id=ticket.id, kind="assigned", agent_id=me))
+                await analytics.record_created(s, ticket, topic, self.config.fcr_days, me)
         except IntegrityError:
             return False
         return True
@@ -309,9 +318,11 @@ class Router:
         actor: int | None,
         to_agent: int | None = None,
         data: dict[str, Any] | None = None,
+        facts: Sequence[Event] = (),
     ) -> None:
         """Move an open ticket away from its current agent (transfer, close): the old agent's
-        load drops, the new agent's (if any) must fit their limit."""
+        load drops, the new agent's (if any) must fit their limit. ``facts``: the analytics
+        events of the move, written in its transaction."""
         try:
             async with self.db.transaction() as s:
                 if to_agent is not None and not await take_capacity(s, to_agent, online=False):
@@ -320,6 +331,7 @@ class Router:
                 if ticket.status in ("offered", "assigned"):
                     await give_back(s, ticket.agent_id)
                 s.add(TicketEvent(ticket_id=ticket.id, kind=kind, agent_id=actor, data=data or {}))
+                await analytics.record_async(s, facts)
         except _Lost as e:
             raise Conflict(f"ticket {ticket.id} changed meanwhile; reload it") from e
         for key, value in values.items():

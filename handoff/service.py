@@ -20,13 +20,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from handoff import conversations
+from handoff import analytics, conversations, csat
 from handoff.auth import Principal
 from handoff.config import HandoffConfig
 from handoff.contracts import Escalation, Notice, Outlet, Texts, mark, new_ticket
 from handoff.errors import Conflict, Forbidden, HandoffError, NotFound
 from handoff.events import EventBus, HandoffEvent
-from handoff.hours import BusinessHours
 from handoff.models import OPEN_STATUSES, Agent, Ticket, TicketEvent
 from handoff.routing import Router
 from handoff.webhook import WebhookSender
@@ -70,8 +69,8 @@ class HandoffService:
         self.lock_timeout = lock_timeout
         self.send_lease = dt.timedelta(seconds=send_lease)
         self.clock = clock
-        self.hours = BusinessHours(config.business_hours, config.timezone)
         self.router = Router(db, config, self.emit)
+        self.hours = self.router.hours
         # told of every event after the consoles (proactive follow-ups); best effort, logged
         self.listeners: list[Callable[[HandoffEvent], Awaitable[None]]] = []
 
@@ -115,6 +114,7 @@ class HandoffService:
                 s.add(ticket)
                 await s.flush()
                 s.add(TicketEvent(ticket_id=ticket.id, kind="created", data={"reason": esc.reason}))
+                await analytics.record_created(s, ticket, topic, self.config.fcr_days)
         except IntegrityError:
             existing = await self.open_ticket_of(customer_id)
             if existing is None:
@@ -161,7 +161,7 @@ class HandoffService:
         text = text.strip()
         if not text:
             raise HandoffError("the message text is empty")
-        ticket, _ = await self.router.load(ticket_id)
+        ticket, queue = await self.router.load(ticket_id)
         if ticket.status != "assigned":
             raise Conflict(f"ticket {ticket_id} is {ticket.status}: claim it before replying")
         if ticket.agent_id != principal.agent_id and not principal.sees_all:
@@ -169,11 +169,16 @@ class HandoffService:
         now = self.clock()
         row = await self._send(ticket.customer_id, text, (), "agent", now, ticket_id=ticket.id)
         async with self.db.transaction() as s:
-            await s.execute(
+            first = await s.execute(
                 update(Ticket)
                 .where(Ticket.id == ticket.id, Ticket.first_response_at.is_(None))
                 .values(first_response_at=now)
             )
+            if getattr(first, "rowcount", 0):
+                fact = analytics.first_response(
+                    ticket, queue.topic, principal.agent_id, now, self.hours
+                )
+                await analytics.record_async(s, [fact])
         await self.emit(
             "message.agent",
             ticket,
@@ -243,17 +248,19 @@ class HandoffService:
 
     async def close(self, ticket_id: int, principal: Principal, resolution: str) -> Ticket:
         """Close with a resolution: the bot takes over, offers the unfinished task, asks CSAT."""
-        ticket, _ = await self.router.load(ticket_id)
+        ticket, queue = await self.router.load(ticket_id)
         if ticket.status == "closed":
             raise Conflict(f"ticket {ticket_id} is closed already")
         if not (principal.sees_all or ticket.agent_id == principal.agent_id):
             raise Forbidden("only the ticket's agent or a supervisor can close it")
         now = self.clock()
-        values = {"status": "closed", "resolved_at": now, "resolution": resolution.strip()}
-        await self.router.hand_over(ticket, values, kind="closed", actor=principal.agent_id)
-
         # An agents' task the customer never heard of (an alert nobody answered) ends quietly.
         quiet = ticket.reason.startswith("alert:") and ticket.first_response_at is None
+        values = {"status": "closed", "resolved_at": now, "resolution": resolution.strip()}
+        facts = analytics.resolved(ticket, queue.topic, now, self.hours, csat_asked=not quiet)
+        await self.router.hand_over(
+            ticket, values, kind="closed", actor=principal.agent_id, facts=facts
+        )
 
         def back_to_bot(session: Session) -> None:
             session.handoff = None
@@ -286,22 +293,8 @@ class HandoffService:
         await self._send(ticket.customer_id, text, scores, "bot", now)
 
     async def record_csat(self, ticket_id: int, score: int) -> bool:
-        if not 1 <= score <= 5:
-            return False
-        now = self.clock()
-        async with self.db.transaction() as s:
-            result = await s.execute(
-                update(Ticket)
-                .where(Ticket.id == ticket_id, Ticket.status == "closed", Ticket.csat.is_(None))
-                .values(csat=score, csat_at=now)
-            )
-            stored = bool(getattr(result, "rowcount", 0))
-            if stored:
-                s.add(TicketEvent(ticket_id=ticket_id, kind="csat", data={"score": score}))
-        if stored:
-            ticket, _ = await self.router.load(ticket_id)
-            await self.emit("ticket.csat", ticket, ticket.agent_id, {"score": score})
-        return stored
+        """The customer's rating of a closed ticket (`handoff.csat.record`)."""
+        return await csat.record(self, ticket_id, score)
 
     async def set_status(self, principal: Principal, status: str) -> None:
         if principal.agent_id is None:

@@ -5,6 +5,7 @@ console on gateway processes."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from handoff.service import HandoffService, Outlet, Texts
 from handoff.webhook import WebhookSender
 from storage.backends import Backends
 from storage.db import Database
+from storage.models import utcnow
 
 __all__ = ["setup"]
 
@@ -31,9 +33,11 @@ def setup(
     backends: Callable[[], Backends],
     texts: Texts,
     outlet: Outlet | None = None,
+    clock: Callable[[], dt.datetime] = utcnow,
 ) -> None:
     """Open the handoff service with the app (after the database and backends), run the
-    routing ticker, and serve the API on gateway processes (``role`` "all" or "gateway")."""
+    routing ticker, and serve the API on gateway processes (``role`` "all" or "gateway").
+    ``clock``: the bot's "now" (tickets' times, and so the metrics' waits, run on it)."""
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         opened = backends()
@@ -56,6 +60,7 @@ def setup(
             webhook=webhook,
             lock_timeout=config.lock_timeout,
             send_lease=config.send_lease,
+            clock=clock,
         )
         app[HANDOFF] = service
         app[HOOK] = HandoffHook(service)

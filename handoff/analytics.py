@@ -1,0 +1,148 @@
+"""The analytics events of a ticket's life (`storage.analytics.events`), built from the ticket
+and written by the service and the router in the transaction of each step: created, claimed,
+the agent's first reply, resolved (and the CSAT question), the CSAT answer.
+
+Waits are measured from the ticket's creation, which is the handoff itself: the time the
+customer spent with the bot before it is never part of them. Each is given in wall-clock seconds
+and in business seconds (the team's hours, holidays left out).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handoff.hours import BusinessHours
+from handoff.models import Ticket
+from storage.analytics.events import CameBack, Event, came_back_async, handoff_cause, record_async
+
+__all__ = [
+    "answered",
+    "came_back",
+    "claimed",
+    "created",
+    "first_response",
+    "record_async",
+    "record_created",
+    "resolved",
+]
+
+
+def _common(ticket: Ticket, topic: str) -> dict[str, Any]:
+    return {
+        "key": str(ticket.id),
+        "customer_id": ticket.customer_id,
+        "ticket_id": ticket.id,
+        "channel": ticket.channel,
+        "language": ticket.language,
+        "intent": ticket.intent,
+        "team": topic,
+    }
+
+
+def _since_created(ticket: Ticket, now: dt.datetime, hours: BusinessHours) -> dict[str, Any]:
+    return {
+        "value": max(0.0, (now - ticket.created_at).total_seconds()),
+        "value_bh": hours.seconds_between(ticket.created_at, now),
+    }
+
+
+def created(ticket: Ticket, topic: str, agent_id: int | None = None) -> Event:
+    """``ticket.created``: a handoff, with its cause (a take-over names its agent)."""
+    return Event(
+        kind="ticket.created",
+        at=ticket.created_at,
+        agent_id=agent_id,
+        reason=handoff_cause(ticket.reason),
+        data={"reason": ticket.reason},
+        **_common(ticket, topic),
+    )
+
+
+def came_back(ticket: Ticket, topic: str, days: int) -> CameBack:
+    """A new ticket is a contact on its topic: earlier tickets on it resolved within ``days``
+    did not resolve it at first contact."""
+    return CameBack(
+        customer_id=ticket.customer_id,
+        topic=topic,
+        at=ticket.created_at,
+        since=ticket.created_at - dt.timedelta(days=days),
+        before=ticket.created_at,
+    )
+
+
+def claimed(
+    ticket: Ticket, topic: str, agent_id: int, now: dt.datetime, hours: BusinessHours
+) -> Event:
+    """``ticket.claimed`` (the first assignment only: the key is the ticket): the wait for a
+    person to take it."""
+    return Event(
+        kind="ticket.claimed",
+        at=now,
+        agent_id=agent_id,
+        **_since_created(ticket, now, hours),
+        **_common(ticket, topic),
+    )
+
+
+def first_response(
+    ticket: Ticket, topic: str, agent_id: int | None, now: dt.datetime, hours: BusinessHours
+) -> Event:
+    """``agent.first_response``: from the handoff to the first message of a person."""
+    return Event(
+        kind="agent.first_response",
+        at=now,
+        agent_id=agent_id,
+        **_since_created(ticket, now, hours),
+        **_common(ticket, topic),
+    )
+
+
+def resolved(
+    ticket: Ticket, topic: str, now: dt.datetime, hours: BusinessHours, *, csat_asked: bool
+) -> list[Event]:
+    """``ticket.resolved`` (from the handoff to the close) and ``csat.asked`` when the
+    customer is asked to rate it; both name the ticket's agent."""
+    agent_id = ticket.agent_id
+    events = [
+        Event(
+            kind="ticket.resolved",
+            at=now,
+            agent_id=agent_id,
+            reason=handoff_cause(ticket.reason),
+            **_since_created(ticket, now, hours),
+            **_common(ticket, topic),
+        )
+    ]
+    if csat_asked:
+        events.append(Event(kind="csat.asked", at=now, agent_id=agent_id, **_common(ticket, topic)))
+    return events
+
+
+def answered(ticket: Ticket, topic: str, score: int, now: dt.datetime) -> Event:
+    """``csat.answered``: counted at the time it was asked (the close), so that for any range
+    the answers never outnumber the questions."""
+    return Event(
+        kind="csat.answered",
+        at=ticket.resolved_at or now,
+        agent_id=ticket.agent_id,
+        value=float(score),
+        data={"answered_at": now.isoformat()},
+        **_common(ticket, topic),
+    )
+
+
+async def record_created(
+    s: AsyncSession, ticket: Ticket, topic: str, days: int, agent_id: int | None = None
+) -> None:
+    """In the ticket's own transaction: ``ticket.created`` (and ``ticket.claimed`` for one
+    opened already assigned), and ``fcr.came_back`` for the customer's earlier tickets on the
+    topic it reopens."""
+    await s.flush()  # the ticket's id
+    events = [created(ticket, topic, agent_id)]
+    if agent_id is not None:
+        events.append(claimed(ticket, topic, agent_id, ticket.created_at, BusinessHours("")))
+    events += await came_back_async(s, came_back(ticket, topic, days))
+    await record_async(s, events)
