@@ -93,10 +93,14 @@ class RedisCustomerLocks:
         key = self._keys.lock(customer_id)
         token = secrets.token_hex(16).encode()
         await self._acquire(key, token, timeout, customer_id)
-        renewer = asyncio.create_task(self._keep_alive(key, token), name=f"lock-renew:{key}")
+        released = asyncio.Event()
+        renewer = asyncio.create_task(
+            self._keep_alive(key, token, released), name=f"lock-renew:{key}"
+        )
         try:
             yield
         finally:
+            released.set()
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
@@ -121,8 +125,10 @@ class RedisCustomerLocks:
             await asyncio.sleep(min(delay, left))
             delay = min(delay * 2, self._poll_max)
 
-    async def _keep_alive(self, key: str, token: bytes) -> None:
-        while True:
+    async def _keep_alive(self, key: str, token: bytes, released: asyncio.Event) -> None:
+        # Stops on `released` as well as on the cancel: redis-py 8 returns a command's result
+        # to a task cancelled during it (the cancel is lost), and `hold` would wait forever.
+        while not released.is_set():
             await asyncio.sleep(self._lease_ms / 3000)
             try:
                 if not await self._renew(keys=[key], args=[token, self._lease_ms]):
