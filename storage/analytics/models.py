@@ -29,10 +29,13 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import text
 
 from storage.models import Base, BigId
 
 __all__ = ["EVENTS", "ROLLUPS", "AnalyticsEvent", "AnalyticsRollup", "AnalyticsWatermark"]
+
+_HAS_TICKET = text("ticket_id IS NOT NULL")
 
 #: The dimensions of a rollup cell, in the order of its unique constraint (after ``hour``).
 CELL = ("kind", "channel", "language", "intent", "team", "agent_id", "reason", "bucket")
@@ -46,6 +49,13 @@ class AnalyticsEvent(Base):
         UniqueConstraint("kind", "key"),
         Index(None, "kind", "at"),
         Index(None, "customer_id", "at"),
+        Index(None, "conversation_key"),  # the conversations CSV: a conversation's events
+        Index(
+            "ix_analytics_events_ticket_id",
+            "ticket_id",
+            sqlite_where=_HAS_TICKET,
+            postgresql_where=_HAS_TICKET,
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -7,7 +7,8 @@ Create Date: 2026-12-15 10:00:00
 The models are in `storage.analytics.models`. ``uq_analytics_events_kind_key`` makes a
 redelivered message or a retried job insert nothing twice; ``ix_analytics_events_kind_at``
 serves the summary's reads of the events themselves, ``ix_analytics_events_customer_id_at`` the
-first-contact-resolution check and an erasure. ``uq_analytics_rollups_cell`` is the key the
+first-contact-resolution check and an erasure, the conversation key and the (partial) ticket
+id index the CSV exports. ``uq_analytics_rollups_cell`` is the key the
 rollups are incremented on. The watermark starts at 0.
 """
 
@@ -97,6 +98,21 @@ def _events() -> None:
         "analytics_events",
         ["customer_id", "at"],
         unique=False,
+    )
+    op.create_index(
+        op.f("ix_analytics_events_conversation_key"),
+        "analytics_events",
+        ["conversation_key"],
+        unique=False,
+    )
+    has_ticket = sa.text("ticket_id IS NOT NULL")
+    op.create_index(
+        "ix_analytics_events_ticket_id",
+        "analytics_events",
+        ["ticket_id"],
+        unique=False,
+        sqlite_where=has_ticket,
+        postgresql_where=has_ticket,
     )
 
 
