@@ -6,8 +6,9 @@ The customer's session is not marked: the bot goes on answering, and nobody tell
 An agent who claims the ticket takes the conversation over as with any ticket; if the customer
 asks for a person meanwhile, that ticket is this one (one open ticket per customer).
 
-What the customer asked is counted in their session (``session.data["asked"]``: intent ->
-recent times and words), so a turn costs no query; after an alert the count starts again.
+What the customer asked is counted in their session (``session.data["asked"]``: the intent and
+what the message names -> recent times and words), so a turn costs no query; after an alert the
+count starts again. Three different order numbers are three questions, not one asked thrice.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Any
 
-from bots.flows.understanding import FALLBACK
+from bots.flows.understanding import FALLBACK, from_parse
 from bots.proactive.hooks_replies import reply_language
 from bots.proactive.scenarios import Alert, Scenarios
 from bots.proactive.turn_view import TurnView
@@ -37,6 +38,18 @@ CHATTER = frozenset(
 WORDS = 120  # characters of each message kept for the ticket's context
 
 
+def _subject(ctx: TurnView, intent: str) -> str:
+    """What was asked: the intent, with what the message names (as the dialogue reads it), so
+    "order A1001", "order A1002" and "order A1003" are three questions, not one asked thrice."""
+    assert ctx.parse is not None
+    named = sorted(
+        f"{entity}={str(value).strip().lower()}"
+        for entity, values in from_parse(ctx.parse).entities.items()
+        for value in values
+    )
+    return ":".join([intent, *named])[:200]
+
+
 class Alerts:
     def __init__(self, scenarios: Scenarios, handoff: HandoffHook | None) -> None:
         self.alerts = list(scenarios.alerts.values())
@@ -52,20 +65,21 @@ class Alerts:
         watched = [a for a in self.alerts if a.intent in (None, intent)]
         if not watched:
             return
-        asked = self._remember(ctx, intent)
+        subject = _subject(ctx, intent)
+        asked = self._remember(ctx, subject)
         for alert in watched:
             times = [at for at, _ in asked if ctx.now - at <= alert.within]
             if len(times) >= alert.times:
                 await self._raise(ctx, alert, intent, asked[-alert.times :])
-                ctx.session.data[ASKED].pop(intent, None)  # the count starts again
+                ctx.session.data[ASKED].pop(subject, None)  # the count starts again
                 return
 
-    def _remember(self, ctx: TurnView, intent: str) -> list[tuple[dt.datetime, str]]:
-        """This message added to the intent's recent asks (older than every window dropped)."""
+    def _remember(self, ctx: TurnView, subject: str) -> list[tuple[dt.datetime, str]]:
+        """This message added to the subject's recent asks (older than every window dropped)."""
         assert ctx.session is not None
         book: dict[str, Any] = ctx.session.data.setdefault(ASKED, {})
         kept: list[tuple[dt.datetime, str]] = []
-        for entry in book.get(intent) or []:
+        for entry in book.get(subject) or []:
             try:
                 at = dt.datetime.fromisoformat(entry[0])
             except (ValueError, TypeError, IndexError):
@@ -74,8 +88,8 @@ class Alerts:
                 kept.append((at, str(entry[1])))
         kept.append((ctx.now, (ctx.message.text or "")[:WORDS]))
         kept = kept[-self.keep :]
-        book[intent] = [[at.isoformat(), words] for at, words in kept]
-        for other in [k for k in book if k != intent]:  # intents nobody asked lately
+        book[subject] = [[at.isoformat(), words] for at, words in kept]
+        for other in [k for k in book if k != subject]:  # subjects nobody asked lately
             if not any(self._recent(ctx, e) for e in book[other] or []):
                 del book[other]
         return kept

@@ -109,3 +109,18 @@ async def test_the_same_question_three_times_alerts_the_agents(shop: Shop) -> No
     again = await shop.say(who, "what are your opening hours?")  # the bot still answers
     assert again and not any("colleague" in m.text for m in again)
     assert len(await tickets(shop, customer)) == 1
+
+
+async def test_three_different_orders_are_three_questions_not_one_asked_thrice(
+    shop: Shop,
+) -> None:
+    who = shop.person("telegram")
+    customer = await shop.customer_id_after(who, "where is my order A1001?")
+    for number in ("A1002", "A1003"):
+        await shop.say(who, f"where is my order {number}?")
+    assert await tickets(shop, customer) == []
+    for _ in range(2):
+        await shop.say(who, "where is my order A1001?")
+    (alert,) = await wait_until(lambda: tickets(shop, customer), timeout=30, what="the alert")
+    assert alert["reason"] == "alert:repeated_intent"
+    assert alert["slots"]["messages"].count("A1001") == 3
