@@ -144,7 +144,8 @@ async def _conversation(
     for m in range(per):
         t = at + dt.timedelta(seconds=m * rng.uniform(20, 90))
         intent = first_intent if m == 0 else rng.choice(INTENTS)
-        conf = min(0.999, max(0.05, rng.gauss(0.82, 0.15)))
+        fell = rng.random() < 0.05  # a fallback: the NLU was not sure
+        conf = rng.uniform(0.05, 0.4) if fell else min(0.999, max(0.4, rng.gauss(0.82, 0.15)))
         mkey = f"{key}.{m}"
         reason = "bot" if rng.random() < 0.97 else "person"
         await w.add(
@@ -159,7 +160,7 @@ async def _conversation(
                 **base,
             )
         )
-        if conf < 0.4 and rng.random() < 0.5:
+        if fell:
             await w.add(
                 Event("fallback", mkey, t, conversation_key=key, text=rng.choice(PHRASES), **base)
             )
