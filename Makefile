@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BENCH_OUT ?= bench-results
 NLU_DATA ?= ../shared/benchmarks/nlu
 
-.PHONY: run test venv lint bench bench-load bench-nlu bench-rasa bench-tasks bench-continuity bench-analytics soak-order faults fuzz clean
+.PHONY: run test venv lint bench bench-load bench-nlu bench-rasa bench-tasks bench-continuity bench-analytics bench-proactive soak-order faults fuzz clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -58,6 +58,14 @@ ANALYTICS_MESSAGES ?= 1000000
 bench-analytics: venv
 	mkdir -p $(BENCH_OUT)
 	$(BIN)/python tests/benchmarks/bench_analytics.py --messages $(ANALYTICS_MESSAGES) --out $(BENCH_OUT)/analytics.json
+
+# 100,000 reminders due at once, drained embedded and by 1 and 3 workers at 1,000 messages/s per
+# bot, then 3,000 at Telegram's default 30/s (long: hours on two cores; not part of `bench`).
+# A quick check: `$(BIN)/python -m tests.benchmarks.bench_proactive --jobs 2000`.
+PROACTIVE_JOBS ?= 100000
+bench-proactive: venv
+	mkdir -p $(BENCH_OUT)
+	$(BIN)/python -m tests.benchmarks.bench_proactive --jobs $(PROACTIVE_JOBS) --out $(BENCH_OUT)/proactive.json
 
 bench-nlu: venv
 	mkdir -p $(BENCH_OUT)
