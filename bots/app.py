@@ -53,12 +53,14 @@ from bots.proactive.hooks import ProactiveTurn
 from bots.proactive.hooks_booking import BookingReminders
 from bots.proactive.scheduler import Scheduler
 from bots.shutdown import Drain, stop_consuming
+from bots.worker.analytics import TurnAnalytics
 from bots.worker.consumer import Worker
 from bots.worker.handoff_outlet import StoredReplies
 from bots.worker.outbox import Outbox
 from handoff.config import DEFAULT_TOPICS, HandoffConfig
 from nlu import ReviewLog
 from storage import fences
+from storage.analytics.rollups import run_rollups
 from storage.backends import open_backends
 from storage.db import Database
 from storage.errors import StorageError
@@ -105,6 +107,7 @@ def create_app(settings: Settings, role: Role = "all") -> web.Application:
         backends=lambda: app[BACKENDS],
         texts=Templates(settings.default_language),
         outlet=StoredReplies(lambda: app.get(OUTBOX)),
+        clock=app[CLOCK],
     )
     app.cleanup_ctx.append(_ticket_followups)
     if role in ("all", "worker"):
@@ -244,8 +247,9 @@ async def _channels(app: web.Application) -> AsyncIterator[None]:
 async def _ticket_followups(app: web.Application) -> AsyncIterator[None]:
     """A ticket closed here (the agent API) schedules its follow-up; a CSAT score cancels it.
     Tickets opened here are counted by reason (`omnirelay_handoffs_total`)."""
-    listener = TicketFollowUps(app[DATABASE], app[PROACTIVE], app[CLOCK])
-    app[handoff.api.HANDOFF].listeners.append(listener)
+    service = app[handoff.api.HANDOFF]
+    listener = TicketFollowUps(app[DATABASE], app[PROACTIVE], app[CLOCK], service.set_session)
+    service.listeners.append(listener)
     app[handoff.api.HANDOFF].listeners.append(HandoffCounter(app[METRICS]))
     yield
 
@@ -279,11 +283,13 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     scheduling = asyncio.create_task(
         scheduler.run(stop, interval=s.scheduler_interval), name="proactive-scheduler"
     )
+    rollups = run_rollups(db, stop, s.analytics_rollup_interval)  # metrics: storage.analytics
+    folding = asyncio.create_task(rollups, name="analytics-rollups")
     yield
     drain = app[DRAIN]
     # in-process queue: nobody else will answer what it holds, so it is worked off first
     in_process = backends.redis is None
-    helpers = [consumer, sweeper, scheduling]
+    helpers = [consumer, sweeper, scheduling, folding]
     await stop_consuming(backends.queue, stop, helpers, drain, in_process=in_process)
     await worker.close()
     await outbox.drain(drain.remaining())
@@ -322,6 +328,9 @@ def _turns(app: web.Application, outbox: Outbox) -> tuple[Worker, Dialogue]:
             templates=dialogue.t,
             handoff=app[handoff.api.HOOK],
             default_language=s.default_language,
+        ),
+        analytics=TurnAnalytics(
+            s.analytics_conversation_gap_hours, s.analytics_fcr_days, handoff_config(s).topic_for
         ),
     )
     return worker, dialogue
@@ -362,6 +371,7 @@ def handoff_config(s: Settings) -> HandoffConfig:
         offer_timeout=s.handoff_offer_timeout,
         tick=s.handoff_tick,
         business_hours=s.handoff_business_hours,
+        holidays=tuple(s.handoff_holidays),
         complaint_intents=frozenset(s.handoff_complaint_intents),
         stale_order_days=s.handoff_stale_order_days,
         topics={**DEFAULT_TOPICS, **s.handoff_topics},
@@ -373,6 +383,8 @@ def handoff_config(s: Settings) -> HandoffConfig:
         cookie_secure=s.console_cookie_secure,
         lock_timeout=s.lock_timeout,
         send_lease=s.send_lease,
+        fcr_days=s.analytics_fcr_days,
+        review_log=str(s.nlu_review_log) if s.nlu_review_log is not None else None,
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from bots.config import Settings
 from bots.logs import setup_logging
 from handoff import cli as handoff_cli
+from storage.analytics import cli as analytics_cli
 
 log = logging.getLogger("omnirelay")
 
@@ -38,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="demo business data")
     demo.add_argument("action", choices=["seed"])
     handoff_cli.add_parser(sub)
+    analytics_cli.add_parser(sub)
     sub.add_parser("nlu", help="train, test, parse, validate and review NLU data", add_help=False)
     return parser
 
@@ -57,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_demo_seed(settings))
     if args.command == "agent":
         return handoff_cli.main(settings.database_url, args)
+    if args.command == "analytics":
+        return analytics_cli.main(settings.database_url, args)
     return _serve(settings, args.command, args.host, args.port)
 
 

@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     handoff_offer_timeout: float = 120.0  # an unclaimed offer moves on; the 2nd time: supervisors
     handoff_tick: float = 5.0  # how often expired offers and waiting tickets are looked at
     handoff_business_hours: str = ""  # "" = always; "mon-fri 09:00-18:00; sat 10:00-14:00"
+    handoff_holidays: list[str] = []  # closed days: "2026-01-01" once, "12-25" every year
     handoff_complaint_intents: list[str] = ["complaint"]  # these intents escalate at once
     handoff_stale_order_days: int = 0  # > 0: undelivered orders older than this escalate
     handoff_topics: dict[str, str] = {}  # flow or intent -> queue topic (added to the defaults)
@@ -130,6 +131,12 @@ class Settings(BaseSettings):
     scheduler_lease: float = Field(default=30.0, gt=0)
     scheduler_batch: int = Field(default=200, ge=1)
     scheduler_concurrency: int = Field(default=1, ge=1)
+    # metrics (storage/analytics/METRICS.md): a customer's message after this much silence
+    # starts a new conversation; a customer back on a resolved ticket's topic within this many
+    # days means it was not resolved at first contact; how often rollups are folded in
+    analytics_conversation_gap_hours: float = Field(default=24.0, gt=0)
+    analytics_fcr_days: int = Field(default=7, ge=1)
+    analytics_rollup_interval: float = Field(default=10.0, gt=0)
     timezone: str = "Europe/Kyiv"
     default_language: Literal["uk", "en"] = "uk"
     log_format: Literal["text", "json"] = "text"

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from bots.flows.tasks import TaskNotes
     from bots.messages import InboundMessage, PendingSend
     from nlu import ParseResult
     from storage.sessions import Session
@@ -50,6 +51,11 @@ class FlowContext(Protocol):
     @property
     def to_send(self) -> list[PendingSend]:
         """Stored messages the turn hands to the outbox (a linking code to another chat)."""
+        ...
+
+    @property
+    def tasks(self) -> TaskNotes:
+        """Where the dialogue notes the tasks it starts and stops (for the analytics)."""
         ...
 
     # a reason, when the turn asks for a person (`bots.flows.base.Turn.escalate`)

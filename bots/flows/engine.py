@@ -93,6 +93,7 @@ class Dialogue:
             log.info(
                 "session of %s names unknown flow %r; dropped", session.customer_id, session.flow
             )
+            turn.ctx.tasks.stop()
             turn.finish()
         offered = session.data.pop(RESUME_OFFERED, False)
         if active is not None and (u.intent == "resume" or (offered and u.intent == "affirm")):
@@ -140,6 +141,7 @@ class Dialogue:
 
     async def _start(self, turn: Turn, flow: Flow, active: Flow | None, paused: bool) -> None:
         session = turn.session
+        turn.ctx.tasks.start(flow.name)
         if active is None or flow is active or session.flow != active.name:
             await flow.start(turn)
             return
@@ -172,6 +174,7 @@ class Dialogue:
         turn.session.slots = dict(saved["slots"])
 
     def _stop(self, turn: Turn) -> None:
+        turn.ctx.tasks.stop()
         turn.finish()
         turn.session.data.pop(SUSPENDED, None)
         turn.say("stopped", menu="greet_buttons")

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from bots.flows.engine import Dialogue
     from bots.identity.service import IdentityService
     from bots.metrics import Metrics
+    from bots.worker.analytics import TurnAnalytics
     from bots.worker.outbox import Outbox
     from handoff.hook import HandoffHook
     from nlu import NluModel, ReviewLog
@@ -64,6 +65,7 @@ class Worker:
         identity: IdentityService | None = None,
         handoff: HandoffHook | None = None,
         proactive: ProactiveSteps | None = None,
+        analytics: TurnAnalytics | None = None,
     ) -> None:
         self.handoff = handoff  # tickets, relay to agents, CSAT; None: the bot only marks it
         self.db = db
@@ -81,7 +83,12 @@ class Worker:
             # an agent's reply that ends sent, failed or undeliverable is reported to the ticket
             outbox.on_delivery(handoff.delivery_ended)
         self.store = TurnStore(
-            db=db, backends=backends, outbox=outbox, handoff=handoff, send_lease=send_lease
+            db=db,
+            backends=backends,
+            outbox=outbox,
+            handoff=handoff,
+            send_lease=send_lease,
+            analytics=analytics,
         )
         self.turn = TurnSteps(
             backends=backends,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from bots.channels.rest import encode_replies
 from bots.flows.understanding import FALLBACK
 from bots.identity.resolver import Identities
+from bots.worker.analytics import note_answer
 from bots.worker.store import TurnStore
 from bots.worker.turn import Step, StepFn, TurnContext, notice_replies
 from storage.errors import BackendUnavailable, FenceLost, LockTimeout
@@ -196,6 +197,7 @@ class TurnSteps:
     async def load_session(self, ctx: TurnContext) -> None:
         assert ctx.customer_id is not None
         ctx.session = await self.backends.sessions.get(ctx.customer_id)
+        note_answer(ctx)  # the proactive message it answers, before a step consumes it
 
     async def handoff_gate(self, ctx: TurnContext) -> None:
         """While a ticket is open the message goes to it (not to flows: old buttons do

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from bots.identity.resolver import IDENTITY_CACHE_SIZE
 from bots.messages import PendingSend, decode_outbound, encode_outbound, now_utc
+from bots.worker.analytics import TurnAnalytics
 from bots.worker.turn import TurnContext
 from storage import fences
 from storage.repositories.conversations import ConversationRepository
@@ -45,6 +46,7 @@ class TurnStore:
         outbox: Outbox,
         handoff: HandoffHook | None,
         send_lease: float,
+        analytics: TurnAnalytics | None = None,
     ) -> None:
         self.db = db
         self.backends = backends
@@ -52,6 +54,7 @@ class TurnStore:
         self.handoff = handoff
         self.send_lease = timedelta(seconds=send_lease)
         self.turns = TurnWriter(db)
+        self.analytics = analytics or TurnAnalytics()
         self._touched: dict[tuple[str, str], datetime] = {}
 
     async def close(self) -> None:
@@ -116,6 +119,7 @@ class TurnStore:
         assert session is not None and ctx.customer_id is not None
         # The session as it will be once saved, stored with the message: if this process dies
         # between the commit and the session save, the redelivery restores it (`_repair`).
+        events, contacts = self.analytics.facts(ctx)  # before the snapshot: it keeps their state
         snapshot = dataclasses.asdict(session)
         snapshot["version"] = session.version + 1
         return Turn(
@@ -133,6 +137,8 @@ class TurnStore:
             touch=self._needs_touch(ctx),
             fence=fences.current(),
             claimed_by=self.outbox.owner,
+            events=events,
+            contacts=contacts,
         )
 
     def _needs_touch(self, ctx: TurnContext) -> bool:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from bots.flows.tasks import TaskNotes
 from bots.messages import Button, InboundMessage, OutboundMessage, PendingSend
 from storage.sessions import Session
 
@@ -44,6 +45,9 @@ class TurnContext:
     escalation: str | None = None  # a reason, when the turn asks for a person
     bot_silent: bool = False  # a human agent owns the conversation
     gated: bool = False  # the handoff gate (or a consent word) took it: no NLU, no flows
+    tasks: TaskNotes = field(default_factory=TaskNotes)  # flows started / stopped (analytics)
+    # the proactive message this one answers, as the session held it before the turn
+    answers: dict[str, Any] | None = None
 
 
 StepFn = Callable[[TurnContext], Awaitable[None]]

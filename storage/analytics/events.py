@@ -152,44 +152,50 @@ async def record_async(s: AsyncSession, events: Sequence[Event]) -> None:
         await s.execute(_insert(s), _rows(events))
 
 
-def came_back(s: Session, contact: CameBack) -> list[Event]:
-    """``fcr.came_back`` events for the customer's tickets on the contact's topic resolved in
-    the contact's window; each is counted in the hour (and team, agent) of its resolution."""
+def came_back(s: Session, *contacts: CameBack) -> list[Event]:
+    """``fcr.came_back`` events for the customers' tickets on each contact's topic resolved in
+    the contact's window (one query for all of them); each is counted in the hour (and team,
+    agent) of its resolution."""
+    if not contacts:
+        return []
     c = EVENTS.c
     rows = s.execute(
-        select(c.ticket_id, c.at, c.channel, c.language, c.intent, c.team, c.agent_id).where(
+        select(
+            c.customer_id, c.ticket_id, c.at, c.channel, c.language, c.intent, c.team, c.agent_id
+        ).where(
             c.kind == "ticket.resolved",
-            c.customer_id == contact.customer_id,
-            c.team == contact.topic,
-            c.at >= contact.since,
-            c.at < contact.before,
+            c.customer_id.in_(sorted({contact.customer_id for contact in contacts})),
+            c.at >= min(contact.since for contact in contacts),
+            c.at < max(contact.before for contact in contacts),
         )
     ).all()
-    return [
-        Event(
-            kind="fcr.came_back",
-            key=str(r.ticket_id),
-            at=r.at,
-            customer_id=contact.customer_id,
-            ticket_id=r.ticket_id,
-            channel=r.channel,
-            language=r.language,
-            intent=r.intent,
-            team=r.team,
-            agent_id=r.agent_id,
-            data={"came_back_at": contact.at.isoformat()},
-        )
-        for r in rows
-    ]
+    found: dict[int, Event] = {}
+    for contact in contacts:
+        for r in rows:
+            if (r.customer_id, r.team) != (contact.customer_id, contact.topic):
+                continue
+            if not contact.since <= r.at < contact.before or r.ticket_id in found:
+                continue
+            found[r.ticket_id] = Event(
+                kind="fcr.came_back",
+                key=str(r.ticket_id),
+                at=r.at,
+                customer_id=contact.customer_id,
+                ticket_id=r.ticket_id,
+                channel=r.channel,
+                language=r.language,
+                intent=r.intent,
+                team=r.team,
+                agent_id=r.agent_id,
+                data={"came_back_at": contact.at.isoformat()},
+            )
+    return list(found.values())
 
 
 def collect(s: Session, facts: Sequence[tuple[Sequence[Event], Sequence[CameBack]]]) -> list[Event]:
     """The events of several facts, with the ``fcr.came_back`` their contacts add."""
     events = [e for found, _ in facts for e in found]
-    for _, contacts in facts:
-        for contact in contacts:
-            events += came_back(s, contact)
-    return events
+    return events + came_back(s, *(contact for _, contacts in facts for contact in contacts))
 
 
 async def came_back_async(s: AsyncSession, contact: CameBack) -> list[Event]:

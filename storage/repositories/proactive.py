@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.analytics import events as analytics
 from storage.models import Customer
 from storage.proactive_models import Consent, ProactiveDecision, ProactiveJob
 from storage.repositories._sql import claim_first, insert_ignoring_conflicts
@@ -60,7 +61,7 @@ class ProactiveRepository:
     async def cancel_jobs(self, jobs: Sequence[ProactiveJob], reason: str, now: dt.datetime) -> int:
         """End scheduled jobs as ``cancelled`` (one decision row each). A job a scheduler is
         deciding right now is waited for, and left alone if that ended it."""
-        count = 0
+        added: list[ProactiveDecision] = []
         for job in jobs:
             result = await self.session.execute(
                 update(ProactiveJob)
@@ -71,10 +72,11 @@ class ProactiveRepository:
             )
             if result.scalar() is None:
                 continue
-            count += 1
-            self.session.add(_decision(job, "cancelled", reason, None, now))
+            added.append(_decision(job, "cancelled", reason, None, now))
+        self.session.add_all(added)
         await self.session.flush()
-        return count
+        await analytics.record_async(self.session, analytics.decisions([_row(d) for d in added]))
+        return len(added)
 
     # ---- the schedulers' claim ---------------------------------------------------------------
 
@@ -174,3 +176,16 @@ def _decision(
         channel=channel,
         at=now,
     )
+
+
+def _row(d: ProactiveDecision) -> dict[str, Any]:
+    """A decision row's columns, as the analytics read them."""
+    return {
+        "job_id": d.job_id,
+        "customer_id": d.customer_id,
+        "scenario": d.scenario,
+        "topic": d.topic,
+        "decision": d.decision,
+        "channel": d.channel,
+        "at": d.at,
+    }

@@ -17,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.analytics import events as analytics
 from storage.models import Booking, ChannelIdentity, Conversation, Customer
 from storage.proactive_models import Consent, ProactiveDecision, ProactiveJob
 from storage.repositories.messages import MESSAGES
@@ -161,3 +162,4 @@ class ProactiveBatch:
             await self.session.execute(update(ProactiveJob), list(jobs))
         if decisions:
             await self.session.execute(insert(DECISIONS), list(decisions))
+            await analytics.record_async(self.session, analytics.decisions(decisions))
