@@ -12,22 +12,26 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import Select, exists, func, select
 
+from bots.proactive.hooks_replies import WAITS
 from bots.proactive.scenarios import Scenario, Scenarios
 from bots.proactive.triggers import cancel, trigger
 from handoff.events import HandoffEvent
 from storage.db import Database
 from storage.models import ChannelIdentity, Customer
 from storage.proactive_models import Consent, ProactiveJob
+from storage.sessions import Session
 
 __all__ = ["SilenceScan", "TicketFollowUps", "ticket_occurrence"]
 
 log = logging.getLogger(__name__)
 
+# the handoff service's `set_session(customer_id, change)`
+SessionChange = Callable[[int, Callable[[Session], None]], Awaitable[Any]]
 SCAN_EVERY = dt.timedelta(minutes=10)  # of the bot's clock: advancing it runs the scan at once
 SCAN_BATCH = 500
 
@@ -37,14 +41,21 @@ def ticket_occurrence(ticket_id: int) -> str:
 
 
 class TicketFollowUps:
-    """``HandoffService.listeners`` entry: follow-ups after a close, cancelled by a CSAT score."""
+    """``HandoffService.listeners`` entry: follow-ups after a close, cancelled by a CSAT score
+    (and by any reply: ``set_session`` marks the session so the customer's next message looks,
+    `bots.proactive.hooks_replies.WAITS`)."""
 
     def __init__(
-        self, db: Database, scenarios: Scenarios, clock: Callable[[], dt.datetime]
+        self,
+        db: Database,
+        scenarios: Scenarios,
+        clock: Callable[[], dt.datetime],
+        set_session: SessionChange | None = None,
     ) -> None:
         self.db = db
         self.scenarios = scenarios
         self.clock = clock
+        self.set_session = set_session
 
     async def __call__(self, event: HandoffEvent) -> None:
         followups = self.scenarios.for_trigger("ticket_closed_no_csat")
@@ -79,7 +90,13 @@ class TicketFollowUps:
                     variables={"ticket": event.ticket_id},
                     now=now,
                 )
+        if self.set_session is not None:
+            await self.set_session(event.customer_id, _waits)
         log.info("ticket %s closed: follow-up scheduled", event.ticket_id)
+
+
+def _waits(session: Session) -> None:
+    session.data[WAITS] = True
 
 
 class SilenceScan:

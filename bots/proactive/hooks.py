@@ -1,8 +1,9 @@
 """The proactive side of a customer's turn (`ProactiveTurn`), run as steps of
 `bots.worker.steps.TurnSteps`:
 
-1. before the NLU (`before_bot`): whatever the customer writes ends the sequences that wait for
-   a reply (``cancel_on: [reply]``: the abandoned cart's next nudge, a ticket's follow-up); an
+1. before the NLU (`before_bot`): whatever the customer writes after a proactive message (or
+   after a ticket's follow-up was scheduled) ends the sequences that wait for a reply
+   (``cancel_on: [reply]``: the abandoned cart's next nudge, a ticket's follow-up); an
    opt-out or opt-in by words or button is recorded as consent (time, source, the text shown
    and said) and answered, and the message goes no further;
 2. after the NLU (`after_nlu`): a reply to a proactive message is read in its light
@@ -11,8 +12,9 @@
    a finished one disarms it (`hooks_flows`); the same intent asked too often opens a task for
    agents (`hooks_alerts`).
 
-Each writes in its own short transaction, fenced like the rest of the turn; a redelivered
-message repeats them harmlessly (triggers are keyed by the message, consents are a log).
+Each writes in its own short transaction, fenced like the rest of the turn, and only when there
+is something to write (an ordinary message costs no query); a redelivered message repeats them
+harmlessly (triggers are keyed by the message, consents are a log).
 """
 
 from __future__ import annotations
@@ -20,25 +22,24 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from bots.flows.templates import Templates
 from bots.messages import OutboundMessage
 from bots.proactive.hooks_alerts import Alerts
 from bots.proactive.hooks_flows import FlowWatch
 from bots.proactive.hooks_replies import (
     PROACTIVE,
+    WAITS,
     ProactiveReplies,
     last_proactive,
     reply_language,
 )
 from bots.proactive.optout import ALL_TOPICS, Choice, read_choice
 from bots.proactive.scenarios import Scenarios
-from bots.proactive.triggers import set_consent, signal
+from bots.proactive.triggers import set_consent
 from bots.proactive.turn_view import TurnView
 from storage.models import Message
 from storage.proactive_models import ProactiveJob
+from storage.repositories.proactive import ProactiveRepository
 
 if TYPE_CHECKING:
     from handoff.hook import HandoffHook
@@ -89,33 +90,26 @@ class ProactiveTurn:
     # ---- a reply ---------------------------------------------------------------------------
 
     async def signal_reply(self, ctx: TurnView) -> int:
-        """Cancel the customer's pending messages that wait for a reply (read first, so a turn
-        with nothing to cancel writes nothing)."""
+        """Cancel the customer's pending messages that wait for a reply, when one may: after a
+        proactive message was sent (the scheduler leaves its context in the session) or a
+        follow-up was scheduled (`WAITS`). A turn with neither costs nothing; the flow nudges
+        are left to `hooks_flows` (going on in the flow moves them, a reply does not end them)."""
+        session = ctx.session
         customer_id = ctx.customer_id
-        assert customer_id is not None
-
-        def waiting(s: Session) -> bool:  # one hop on SQLite: this runs on every turn
-            lists = s.scalars(
-                select(ProactiveJob.cancel_on).where(
-                    ProactiveJob.customer_id == customer_id, ProactiveJob.status == "scheduled"
-                )
-            )
-            return any("reply" in (cancel_on or ()) for cancel_on in lists)
-
-        if not await self.db.run(waiting, write=False):
+        assert session is not None and customer_id is not None
+        if PROACTIVE not in session.data and not session.data.pop(WAITS, None):
             return 0
+        nudges = self.flows.names
         async with self.db.transaction() as s:
-            cancelled = await signal(
-                s,
-                customer_id=customer_id,
-                signal="reply",
-                reason="the customer wrote",
-                now=ctx.now,
-            )
+            repo = ProactiveRepository(s)
+            waiting = [
+                job
+                for job in await repo.pending(customer_id)
+                if "reply" in (job.cancel_on or ()) and job.scenario not in nudges
+            ]
+            cancelled = await repo.cancel_jobs(waiting, "the customer wrote", ctx.now)
         if cancelled:
-            log.info(
-                "customer %s replied: %d pending message(s) cancelled", ctx.customer_id, cancelled
-            )
+            log.info("customer %s replied: %d pending message(s) cancelled", customer_id, cancelled)
         return cancelled
 
     # ---- opting out and in -------------------------------------------------------------------

@@ -30,9 +30,17 @@ from bots.proactive.turn_view import TurnView
 if TYPE_CHECKING:
     from storage.sessions import Session
 
-__all__ = ["PROACTIVE", "REPLY_WINDOW", "ProactiveReplies", "last_proactive", "reply_language"]
+__all__ = [
+    "PROACTIVE",
+    "REPLY_WINDOW",
+    "WAITS",
+    "ProactiveReplies",
+    "last_proactive",
+    "reply_language",
+]
 
 PROACTIVE = "proactive"  # the session.data key the scheduler writes after a send
+WAITS = "proactive_waits"  # set: something scheduled waits for the customer's reply
 REPLY_WINDOW = dt.timedelta(days=2)  # how long a message is an answer to the proactive one
 YES_NO_MAX_WORDS = 3
 YES_NO_MIN_CONFIDENCE = 0.25
