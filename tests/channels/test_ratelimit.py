@@ -149,8 +149,10 @@ async def test_a_channels_global_rate_holds_in_every_second_even_after_a_pause(
     await clock.advance(100)  # idle: the bucket is as full as it gets
     done = await run_all(limiter, clock, [f"chat-{i}" for i in range(90)], until=4)
     times = sorted(t for _, t in done)
-    busiest = max(sum(1 for t in times if start <= t < start + 1) for start in times)
-    assert busiest <= 30  # a saved-up second of tokens would have let 60 through
+    busiest = max(sum(1 for t in times if start <= t < start + 1 - 1e-6) for start in times)
+    # 30/s less the headroom kept for the way to the platform; a saved-up second of tokens
+    # would have let 60 through
+    assert busiest == 27
 
 
 def test_outbound_rates_replace_a_platforms_overall_figure() -> None:
@@ -187,4 +189,4 @@ async def test_sends_planned_during_a_stall_do_not_crowd_the_next_second(
     await asyncio.gather(*tasks)
     # (sends exactly one second apart are in different seconds, whatever the float rounding)
     busiest = max(sum(1 for t in done if start <= t < start + 1 - 1e-6) for start in done)
-    assert len(done) == 90 and busiest <= 30  # the bucket alone: 35
+    assert len(done) == 90 and busiest <= 27  # the bucket alone: 35 at 30/s
