@@ -283,7 +283,7 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     scheduling = asyncio.create_task(
         scheduler.run(stop, interval=s.scheduler_interval), name="proactive-scheduler"
     )
-    rollups = run_rollups(db, stop, s.analytics_rollup_interval)  # metrics: storage.analytics
+    rollups = run_rollups(db, stop, s.analytics_rollup_interval, s.timezone)  # storage.analytics
     folding = asyncio.create_task(rollups, name="analytics-rollups")
     yield
     drain = app[DRAIN]

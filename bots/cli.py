@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "agent":
         return handoff_cli.main(settings.database_url, args)
     if args.command == "analytics":
-        return analytics_cli.main(settings.database_url, args)
+        return analytics_cli.main(settings.database_url, args, settings.timezone)
     return _serve(settings, args.command, args.host, args.port)
 
 

@@ -11,7 +11,7 @@ import argparse
 import asyncio
 from typing import Any
 
-from storage.analytics.rollups import Reconciliation, reconcile, roll_up
+from storage.analytics.rollups import DEFAULT_TIMEZONE, Reconciliation, reconcile, roll_up
 from storage.db import Database
 from storage.errors import StorageError
 
@@ -29,22 +29,24 @@ def add_parser(sub: Any) -> None:
     actions.add_parser("roll-up", help="fold the events not in the rollups yet into them")
 
 
-def main(database_url: str, args: argparse.Namespace) -> int:
+def main(database_url: str, args: argparse.Namespace, timezone: str = DEFAULT_TIMEZONE) -> int:
+    """Run `analytics reconcile` / `roll-up` against ``database_url`` (days local to
+    ``timezone``, as the service folds them: ``OMNIRELAY_TIMEZONE``)."""
     try:
-        return asyncio.run(_run(database_url, args))
+        return asyncio.run(_run(database_url, args, timezone))
     except StorageError as e:
         print(f"error: {e}")
         return 1
 
 
-async def _run(url: str, args: argparse.Namespace) -> int:
+async def _run(url: str, args: argparse.Namespace, timezone: str) -> int:
     db = Database(url)
     try:
         if args.action == "roll-up" or getattr(args, "roll_up", False):
-            print(f"folded {await roll_up(db)} events into the rollups")
+            print(f"folded {await roll_up(db, timezone=timezone)} events into the rollups")
         if args.action == "roll-up":
             return 0
-        result = await reconcile(db)
+        result = await reconcile(db, timezone=timezone)
     finally:
         await db.dispose()
     print(report(result))
@@ -62,6 +64,7 @@ def report(result: Reconciliation) -> str:
     lines = [f"{head}: {len(result.mismatches)} cells differ (stored vs recount)"]
     for cell, stored, recount in result.mismatches[:SHOWN]:
         lines.append(
-            f"  {cell[0].isoformat()} {' '.join(map(str, cell[1:]))}: {stored} vs {recount}"
+            f"  {cell[0]} {cell[1].isoformat()} {' '.join(map(str, cell[2:]))}: "
+            f"{stored} vs {recount}"
         )
     return "\n".join(lines)

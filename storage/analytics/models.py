@@ -1,4 +1,4 @@
-"""Tables of the analytics (issue 15): the append-only events, their hourly rollups, and the
+"""Tables of the analytics (issue 15): the append-only events, their rollups, and the
 rollups' watermark. The definitions of what each event means are in ``METRICS.md`` beside this
 module.
 
@@ -6,9 +6,11 @@ module.
   commit, the ticket's claim, the outbox's give-up...). UNIQUE (kind, key): a redelivered
   message or a retried job inserts nothing the second time. ``customer_id`` is the only link to
   a person and is set NULL by an erasure (or the customer row's deletion); no aggregate reads it.
-- `AnalyticsRollup`: counts and value sums per UTC hour and per cell of dimensions (kind,
-  channel, language, intent, team, agent, reason, bucket). Dimensions are never NULL ("" and 0
-  stand for "none") so that one unique constraint identifies a cell on both databases.
+- `AnalyticsRollup`: counts and value sums per period and cell of dimensions, in the views of
+  `storage.analytics.rollups.VIEWS` (per local day by kind, channel, language, team, agent and
+  reason; per UTC hour for incoming messages; per local day with the intent, or the bucket).
+  Dimensions a view does not keep, and "none", are "" and 0, never NULL, so that one unique
+  constraint identifies a cell on both databases.
 - `AnalyticsWatermark`: the id of the last event folded into the rollups, advanced in the same
   transaction as the increments.
 """
@@ -37,8 +39,19 @@ __all__ = ["EVENTS", "ROLLUPS", "AnalyticsEvent", "AnalyticsRollup", "AnalyticsW
 
 _HAS_TICKET = text("ticket_id IS NOT NULL")
 
-#: The dimensions of a rollup cell, in the order of its unique constraint (after ``hour``).
-CELL = ("kind", "channel", "language", "intent", "team", "agent_id", "reason", "bucket")
+#: A rollup cell's key: its view and period, then the dimensions (the unique constraint).
+CELL = (
+    "view",
+    "period",
+    "kind",
+    "channel",
+    "language",
+    "intent",
+    "team",
+    "agent_id",
+    "reason",
+    "bucket",
+)
 
 
 class AnalyticsEvent(Base):
@@ -80,16 +93,17 @@ class AnalyticsEvent(Base):
 
 
 class AnalyticsRollup(Base):
-    """Counts and sums of the events of one UTC hour in one cell of dimensions."""
+    """Counts and sums of the events of one period in one cell of dimensions of one view."""
 
     __tablename__ = "analytics_rollups"
     __table_args__ = (
-        UniqueConstraint("hour", *CELL, name="uq_analytics_rollups_cell"),
-        Index(None, "kind", "hour"),
+        UniqueConstraint(*CELL, name="uq_analytics_rollups_cell"),
+        Index(None, "view", "period"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    hour: Mapped[dt.datetime]
+    view: Mapped[str] = mapped_column(String(1))  # d, h, i or b (rollups.VIEWS)
+    period: Mapped[dt.datetime]  # the UTC hour, or the start of the local day
     kind: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(16))

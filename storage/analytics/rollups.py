@@ -1,7 +1,7 @@
 """Hourly rollups of the analytics events, folded in incrementally, and their reconciliation.
 
-`roll_up` folds the events after the watermark into ``analytics_rollups`` (one cell per UTC
-hour and dimensions) and advances the watermark in the same transaction: an event is counted
+`roll_up` folds the events after the watermark into ``analytics_rollups`` (cells of three
+views, see `VIEWS`) and advances the watermark in the same transaction: an event is counted
 once, whichever process runs it and however often. Events are read in id order, and the
 watermark never passes an event that is not committed yet:
 
@@ -26,6 +26,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -36,11 +37,13 @@ from storage.db import Database
 
 __all__ = [
     "BATCH",
+    "DEFAULT_TIMEZONE",
+    "VIEWS",
     "Cell",
+    "Folder",
     "Reconciliation",
     "Sums",
     "bucket_of",
-    "fold",
     "reconcile",
     "roll_up",
     "run_rollups",
@@ -50,10 +53,20 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 BATCH = 5000  # events folded per transaction
+QUARTER = 900  # seconds
 WATERMARK = "rollups"
-#: (hour, kind, channel, language, intent, team, agent_id, reason, bucket)
-Cell = tuple[dt.datetime, str, str, str, str, str, int, str, int]
+DEFAULT_TIMEZONE = "Europe/Kyiv"
+#: (view, period, kind, channel, language, intent, team, agent_id, reason, bucket)
+Cell = tuple[str, dt.datetime, str, str, str, str, str, int, str, int]
 Sums = list[int]  # [count, value in thousandths, business-hours value in thousandths]
+#: The views, each as small as the summary allows: ``d`` per local day by kind, channel,
+#: language, team, agent and reason (every kind); ``h`` per UTC hour by channel, language, team
+#: and agent (incoming messages only: the hour-of-day chart); ``i`` per local day with the
+#: intent, ``b`` per local day with the bucket (only the kinds that chart them).
+VIEWS = ("d", "h", "i", "b")
+HOUR_KINDS = frozenset({"message.in"})
+INTENT_KINDS = frozenset({"message.in", "conversation.started"})
+BUCKET_KINDS = frozenset({"message.in", "csat.answered"})
 _EVENT_COLUMNS = ("at", "kind", "channel", "language", "intent", "team", "agent_id", "reason")
 
 
@@ -76,29 +89,53 @@ def hour_of(at: dt.datetime) -> dt.datetime:
     return at.replace(minute=0, second=0, microsecond=0)
 
 
-def cell_of(row: Any) -> Cell:
-    return (
-        hour_of(row.at),
-        row.kind,
-        row.channel or "",
-        row.language or "",
-        row.intent or "",
-        row.team or "",
-        int(row.agent_id or 0),
-        row.reason or "",
-        bucket_of(row.kind, row.value),
-    )
+class Folder:
+    """Folds event rows into the cells of the views; days are local to ``timezone``."""
 
+    def __init__(self, timezone: str = DEFAULT_TIMEZONE) -> None:
+        self.zone = ZoneInfo(timezone)
+        # quarter hour -> (its UTC hour, the UTC start of its local day): every zone's offset
+        # is a whole number of quarter hours, so one entry serves each event in it
+        self._periods: dict[int, tuple[dt.datetime, dt.datetime]] = {}
 
-def fold(rows: Iterable[Any], into: dict[Cell, Sums] | None = None) -> dict[Cell, Sums]:
-    """Add event rows (with the columns of `cell_of`, ``value`` and ``value_bh``) to cells."""
-    cells: dict[Cell, Sums] = {} if into is None else into
-    for row in rows:
-        sums = cells.setdefault(cell_of(row), [0, 0, 0])
-        sums[0] += 1
-        sums[1] += milli(row.value)
-        sums[2] += milli(row.value_bh)
-    return cells
+    def periods(self, at: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """The UTC hour of ``at`` and the UTC instant at which its local day starts."""
+        quarter = int(at.timestamp()) // QUARTER
+        found = self._periods.get(quarter)
+        if found is None:
+            start = dt.datetime.fromtimestamp(quarter * QUARTER, dt.UTC)
+            local = dt.datetime.combine(start.astimezone(self.zone).date(), dt.time())
+            day = local.replace(tzinfo=self.zone).astimezone(dt.UTC)
+            found = self._periods[quarter] = (hour_of(start), day)
+        return found
+
+    def cells(self, row: Any) -> list[Cell]:
+        kind, channel, language = row.kind, row.channel or "", row.language or ""
+        team, agent = row.team or "", int(row.agent_id or 0)
+        hour, day = self.periods(row.at)
+        cells: list[Cell] = [
+            ("d", day, kind, channel, language, "", team, agent, row.reason or "", 0)
+        ]
+        if kind in HOUR_KINDS:
+            cells.append(("h", hour, kind, channel, language, "", team, agent, "", 0))
+        if kind in INTENT_KINDS:
+            cells.append(("i", day, kind, channel, language, row.intent or "", team, agent, "", 0))
+        if kind in BUCKET_KINDS:
+            bucket = bucket_of(kind, row.value)
+            cells.append(("b", day, kind, channel, language, "", team, agent, "", bucket))
+        return cells
+
+    def fold(self, rows: Iterable[Any], into: dict[Cell, Sums] | None = None) -> dict[Cell, Sums]:
+        """Add event rows (the columns of `event_columns`) to their cells."""
+        found: dict[Cell, Sums] = {} if into is None else into
+        for row in rows:
+            value, value_bh = milli(row.value), milli(row.value_bh)
+            for cell in self.cells(row):
+                sums = found.setdefault(cell, [0, 0, 0])
+                sums[0] += 1
+                sums[1] += value
+                sums[2] += value_bh
+        return found
 
 
 def event_columns() -> list[Any]:
@@ -125,7 +162,7 @@ def _committed_up_to(s: Session) -> int:
     return int(s.scalar(select(func.max(EVENTS.c.id))) or 0)
 
 
-def _fold_batch(s: Session, limit: int, batch: int) -> int:
+def _fold_batch(s: Session, folder: Folder, limit: int, batch: int) -> int:
     """One transaction: fold the next events up to ``limit`` into the rollups, move the
     watermark. Returns how many events were folded."""
     start = watermark(s, lock=True)
@@ -138,7 +175,7 @@ def _fold_batch(s: Session, limit: int, batch: int) -> int:
         .limit(batch)
     ).all()
     if rows:
-        _increment(s, fold(rows))
+        _increment(s, folder.fold(rows))
     end = rows[-1].id if len(rows) == batch else limit
     s.execute(
         AnalyticsWatermark.__table__.update()  # type: ignore[attr-defined]
@@ -152,7 +189,7 @@ def _increment(s: Session, cells: dict[Cell, Sums]) -> None:
     insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
     stmt = insert(ROLLUPS)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["hour", *CELL],
+        index_elements=list(CELL),
         set_={
             "count": ROLLUPS.c.count + stmt.excluded.count,
             "value_milli": ROLLUPS.c.value_milli + stmt.excluded.value_milli,
@@ -161,8 +198,7 @@ def _increment(s: Session, cells: dict[Cell, Sums]) -> None:
     )
     rows = [
         {
-            "hour": cell[0],
-            **dict(zip(CELL, cell[1:], strict=True)),
+            **dict(zip(CELL, cell, strict=True)),
             "count": sums[0],
             "value_milli": sums[1],
             "value_bh_milli": sums[2],
@@ -172,23 +208,27 @@ def _increment(s: Session, cells: dict[Cell, Sums]) -> None:
     s.execute(stmt, rows)
 
 
-async def roll_up(db: Database, *, batch: int = BATCH) -> int:
-    """Fold every event committed so far into the rollups; returns how many were folded.
-    Safe to run in several processes at once (the watermark row is locked per round)."""
+async def roll_up(db: Database, *, timezone: str = DEFAULT_TIMEZONE, batch: int = BATCH) -> int:
+    """Fold every event committed so far into the rollups (days local to ``timezone``);
+    returns how many were folded. Safe to run in several processes at once (the watermark row
+    is locked per round)."""
+    folder = Folder(timezone)
     limit = await db.run(_committed_up_to)
     total = 0
     while True:
-        folded = await db.run(lambda s: _fold_batch(s, limit, batch))
+        folded = await db.run(lambda s: _fold_batch(s, folder, limit, batch))
         total += folded
         if folded < batch:
             return total
 
 
-async def run_rollups(db: Database, stop: asyncio.Event, interval: float) -> None:
+async def run_rollups(
+    db: Database, stop: asyncio.Event, interval: float, timezone: str = DEFAULT_TIMEZONE
+) -> None:
     """`roll_up` every ``interval`` seconds until ``stop`` is set (the app's periodic task)."""
     while not stop.is_set():
         try:
-            folded = await roll_up(db)
+            folded = await roll_up(db, timezone=timezone)
             if folded:
                 log.debug("analytics: %d events folded into the rollups", folded)
         except Exception:
@@ -217,12 +257,17 @@ class Reconciliation:
 def _stored(s: Session) -> dict[Cell, Sums]:
     r = ROLLUPS.c
     rows = s.execute(
-        select(r.hour, *(r[name] for name in CELL), r.count, r.value_milli, r.value_bh_milli)
+        select(*(r[name] for name in CELL), r.count, r.value_milli, r.value_bh_milli)
     ).all()
-    return {(hour_of(row[0]), *row[1:9]): [int(row[9]), int(row[10]), int(row[11])] for row in rows}
+    stored: dict[Cell, Sums] = {}
+    for row in rows:
+        view, period, *dims, count, value, value_bh = row
+        cell: Cell = (view, hour_of(period), *dims)
+        stored[cell] = [int(count), int(value), int(value_bh)]
+    return stored
 
 
-def _reconcile(s: Session) -> Reconciliation:
+def _reconcile(s: Session, folder: Folder) -> Reconciliation:
     for _ in range(10):
         mark = watermark(s)
         stored = _stored(s)
@@ -230,7 +275,7 @@ def _reconcile(s: Session) -> Reconciliation:
         events = 0
         stmt = select(*event_columns()).where(EVENTS.c.id <= mark).order_by(EVENTS.c.id)
         for chunk in s.execute(stmt.execution_options(yield_per=BATCH)).partitions():
-            fold(chunk, recount)
+            folder.fold(chunk, recount)
             events += len(chunk)
         if watermark(s) == mark:  # no round folded in between: one consistent picture
             break
@@ -243,6 +288,8 @@ def _reconcile(s: Session) -> Reconciliation:
     return Reconciliation(mark, events, len(stored), wrong)
 
 
-async def reconcile(db: Database) -> Reconciliation:
-    """Recount the events up to the watermark and compare each cell with the rollups."""
-    return await db.run(_reconcile, write=False)
+async def reconcile(db: Database, *, timezone: str = DEFAULT_TIMEZONE) -> Reconciliation:
+    """Recount the events up to the watermark and compare each cell with the rollups (days
+    local to ``timezone``, as they were folded)."""
+    folder = Folder(timezone)
+    return await db.run(lambda s: _reconcile(s, folder), write=False)

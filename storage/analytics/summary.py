@@ -4,8 +4,7 @@
 Counts, rates, averages of scores, histograms and series come from the rollups plus the events
 after the watermark (`storage.analytics.tally`); the response-time percentiles and the top
 fallback phrases are read from the events themselves (one row per ticket, one per fallback).
-Days are calendar days in the business's time zone; hours are whole UTC hours, so a zone with
-a whole-hour offset (Europe/Kyiv) splits days exactly.
+Days are calendar days in the business's time zone (the rollups' daily views are folded in it).
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ __all__ = ["PROACTIVE_DECISIONS", "Query", "summary"]
 PROACTIVE_DECISIONS = ("sent", "deferred", "capped", "suppressed", "unreachable", "expired")
 HISTOGRAM = (60, 300, 900, 1800, 3600, 4 * 3600, 8 * 3600, 24 * 3600)  # upper bounds, seconds
 TOP = 10
+FALLBACK_SAMPLE = 5000  # the top fallback phrases are those of the range's latest fallbacks
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +92,20 @@ def _times(s: Session, kind: str, filters: Filters) -> dict[str, Any]:
 
 
 def _top_fallbacks(s: Session, filters: Filters) -> list[list[Any]]:
+    """The most frequent phrases among the range's latest `FALLBACK_SAMPLE` fallbacks."""
     c = EVENTS.c
+    latest = (
+        select(c.text)
+        .where(c.kind == "fallback", c.text.is_not(None), *filters.where(EVENTS, "at"))
+        .order_by(c.at.desc())
+        .limit(FALLBACK_SAMPLE)
+        .subquery()
+    )
     n = func.count().label("n")
     rows = s.execute(
-        select(c.text, n)
-        .where(c.kind == "fallback", c.text.is_not(None), *filters.where(EVENTS, "at"))
-        .group_by(c.text)
-        .order_by(n.desc(), c.text)
+        select(latest.c.text, n)
+        .group_by(latest.c.text)
+        .order_by(n.desc(), latest.c.text)
         .limit(TOP)
     ).all()
     return [[r.text, int(r.n)] for r in rows]
@@ -106,7 +113,7 @@ def _top_fallbacks(s: Session, filters: Filters) -> list[list[Any]]:
 
 def _read(s: Session, query: Query) -> tuple[Tally, dict[str, Any]]:
     filters = query.filters()
-    tally = read_tally(s, filters)
+    tally = read_tally(s, filters, query.timezone)
     raw = {
         "first_response": _times(s, "agent.first_response", filters),
         "resolution": _times(s, "ticket.resolved", filters),
@@ -153,7 +160,7 @@ def _top(counts: dict[Any, int]) -> list[list[Any]]:
 
 def _by_channel(tally: Tally, kind: str) -> dict[str, int]:
     out: dict[str, int] = {}
-    for (_, k, channel, _), sums in tally.by_hour.items():
+    for (_, k, channel, _), sums in tally.by_day.items():
         if k == kind:
             out[channel or "unknown"] = out.get(channel or "unknown", 0) + sums[0]
     return dict(sorted(out.items()))
@@ -161,7 +168,7 @@ def _by_channel(tally: Tally, kind: str) -> dict[str, int]:
 
 def _by_reason(tally: Tally, kind: str, prefix: str = "") -> dict[str, int]:
     out: dict[str, int] = {}
-    for (_, k, _, reason), sums in tally.by_hour.items():
+    for (_, k, _, reason), sums in tally.by_day.items():
         if k == kind and reason.startswith(prefix):
             name = reason[len(prefix) :] or "other"
             out[name] = out.get(name, 0) + sums[0]
@@ -170,7 +177,7 @@ def _by_reason(tally: Tally, kind: str, prefix: str = "") -> dict[str, int]:
 
 def _by_channel_and_reason(tally: Tally, kind: str) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
-    for (_, k, channel, reason), sums in tally.by_hour.items():
+    for (_, k, channel, reason), sums in tally.by_day.items():
         if k == kind:
             causes = out.setdefault(channel or "unknown", {})
             causes[reason or "other"] = causes.get(reason or "other", 0) + sums[0]
@@ -265,7 +272,7 @@ def _days(query: Query) -> list[dt.date]:
 
 
 def _series_name(kind: str, reason: str) -> str | None:
-    """Which daily series an hour's count of ``kind`` (with ``reason``) adds to."""
+    """Which daily series a day's count of ``kind`` (with ``reason``) adds to."""
     if kind == "task.ended":
         if reason.startswith("handoff:"):
             return "handed"
@@ -282,8 +289,8 @@ def _series(tally: Tally, query: Query, zone: ZoneInfo) -> dict[str, list[Any]]:
     index = {d: i for i, d in enumerate(days)}
     names = ("started", "contained", "handed", "volume", "answered", "score")
     counts: dict[str, list[int]] = {name: [0] * len(days) for name in names}
-    for (hour, kind, _, reason), sums in tally.by_hour.items():
-        i = index.get(hour.astimezone(zone).date())
+    for (day, kind, _, reason), sums in tally.by_day.items():
+        i = index.get(day.astimezone(zone).date())
         name = _series_name(kind, reason)
         if i is None or name is None:
             continue
@@ -307,8 +314,7 @@ def _series(tally: Tally, query: Query, zone: ZoneInfo) -> dict[str, list[Any]]:
 
 def _by_local_hour(tally: Tally, zone: ZoneInfo) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
-    for (hour, kind, channel, _), sums in tally.by_hour.items():
-        if kind == "message.in":
-            row = out.setdefault(channel or "unknown", [0] * 24)
-            row[hour.astimezone(zone).hour] += sums[0]
+    for (hour, channel), sums in tally.by_hour.items():
+        row = out.setdefault(channel or "unknown", [0] * 24)
+        row[hour.astimezone(zone).hour] += sums[0]
     return dict(sorted(out.items()))

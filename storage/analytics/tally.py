@@ -1,6 +1,7 @@
 """What the summary reads of the rollups and of the events after the watermark: a `Tally`, the
-counts and sums of a date range seen from a few angles (by hour, kind, channel and reason; by
-kind and language; by kind and intent; by kind and bucket).
+counts and sums of a date range seen from a few angles (by day, kind, channel and reason; by
+kind and language; by hour and channel; by kind and intent; by kind and bucket), each from its
+rollup view (`storage.analytics.rollups.VIEWS`).
 
 Every count is `rollups (events up to the watermark) + the events after it, folded the same
 way`, read as one consistent picture: the watermark is read before and after, and the read is
@@ -19,7 +20,7 @@ from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.orm import Session
 
 from storage.analytics.models import EVENTS, ROLLUPS
-from storage.analytics.rollups import Cell, Sums, event_columns, fold, watermark
+from storage.analytics.rollups import Cell, Folder, Sums, event_columns, watermark
 
 __all__ = ["Filters", "Tally", "read_tally"]
 
@@ -54,37 +55,54 @@ Key = tuple[Any, ...]
 class Tally:
     """Counts and sums of one range; each view maps its dimensions to [count, milli, bh milli]."""
 
-    by_hour: dict[Key, Sums] = field(default_factory=dict)  # (hour, kind, channel, reason)
+    by_day: dict[Key, Sums] = field(default_factory=dict)  # (day, kind, channel, reason)
     by_language: dict[Key, Sums] = field(default_factory=dict)  # (kind, language)
+    by_hour: dict[Key, Sums] = field(default_factory=dict)  # (hour, channel): messages in
     by_intent: dict[Key, Sums] = field(default_factory=dict)  # (kind, intent)
     by_bucket: dict[Key, Sums] = field(default_factory=dict)  # (kind, bucket)
+    _totals: dict[tuple[str, str], Sums] | None = None
 
     def add(self, view: dict[Key, Sums], key: Key, sums: Iterable[int]) -> None:
         into = view.setdefault(key, [0, 0, 0])
         for i, n in enumerate(sums):
             into[i] += int(n)
+        self._totals = None
 
     def add_cells(self, cells: dict[Cell, Sums]) -> None:
-        for (hour, kind, channel, language, intent, _, _, reason, bucket), sums in cells.items():
-            self.add(self.by_hour, (hour, kind, channel, reason), sums)
-            self.add(self.by_language, (kind, language), sums)
-            self.add(self.by_intent, (kind, intent), sums)
-            self.add(self.by_bucket, (kind, bucket), sums)
+        """Add cells folded from events (`storage.analytics.rollups.Folder`)."""
+        for cell, sums in cells.items():
+            view, period, kind, channel, language, intent, _, _, reason, bucket = cell
+            if view == "d":
+                self.add(self.by_day, (period, kind, channel, reason), sums)
+                self.add(self.by_language, (kind, language), sums)
+            elif view == "h":
+                self.add(self.by_hour, (period, channel), sums)
+            elif view == "i":
+                self.add(self.by_intent, (kind, intent), sums)
+            else:
+                self.add(self.by_bucket, (kind, bucket), sums)
 
     # ---- reading it -----------------------------------------------------------------------
 
+    def totals(self) -> dict[tuple[str, str], Sums]:
+        """(kind, reason) -> sums over the range."""
+        if self._totals is None:
+            totals: dict[tuple[str, str], Sums] = {}
+            for (_, kind, _, reason), sums in self.by_day.items():
+                into = totals.setdefault((kind, reason), [0, 0, 0])
+                for i, n in enumerate(sums):
+                    into[i] += n
+            self._totals = totals
+        return self._totals
+
     def count(self, kind: str, reason: str | None = None) -> int:
-        return sum(
-            s[0]
-            for (_, k, _, r), s in self.by_hour.items()
-            if k == kind and (reason is None or r == reason)
-        )
+        return sum(s[0] for (k, r), s in self.totals().items() if k == kind and reason in (None, r))
 
     def total(self, kind: str) -> Sums:
         out = [0, 0, 0]
-        for (_, k, _, _), s in self.by_hour.items():
+        for (k, _), sums in self.totals().items():
             if k == kind:
-                out = [a + b for a, b in zip(out, s, strict=True)]
+                out = [a + b for a, b in zip(out, sums, strict=True)]
         return out
 
     def grouped(self, view: dict[Key, Sums], kind: str) -> dict[Any, int]:
@@ -98,36 +116,34 @@ class Tally:
 
 def _rollups(s: Session, filters: Filters, tally: Tally) -> None:
     r = ROLLUPS.c
-    where = filters.where(ROLLUPS, "hour")
+    where = filters.where(ROLLUPS, "period")
     sums = (func.sum(r.count), func.sum(r.value_milli), func.sum(r.value_bh_milli))
-    views: list[tuple[dict[Key, Sums], tuple[Any, ...]]] = [
-        (tally.by_hour, (r.hour, r.kind, r.channel, r.reason)),
-        (tally.by_language, (r.kind, r.language)),
-        (tally.by_intent, (r.kind, r.intent)),
-        (tally.by_bucket, (r.kind, r.bucket)),
+    views: list[tuple[str, dict[Key, Sums], tuple[Any, ...]]] = [
+        ("d", tally.by_day, (r.period, r.kind, r.channel, r.reason)),
+        ("d", tally.by_language, (r.kind, r.language)),
+        ("h", tally.by_hour, (r.period, r.channel)),
+        ("i", tally.by_intent, (r.kind, r.intent)),
+        ("b", tally.by_bucket, (r.kind, r.bucket)),
     ]
-    for view, dims in views:
-        for row in s.execute(select(*dims, *sums).where(*where).group_by(*dims)):
-            key = tuple(row[: len(dims)])
-            if view is tally.by_hour:
-                key = (key[0].replace(tzinfo=dt.UTC) if key[0].tzinfo is None else key[0], *key[1:])
-            tally.add(view, key, row[len(dims) :])
+    for name, view, dims in views:
+        stmt = select(*dims, *sums).where(r.view == name, *where).group_by(*dims)
+        for row in s.execute(stmt):
+            tally.add(view, tuple(row[: len(dims)]), row[len(dims) :])
 
 
-def _tail(s: Session, filters: Filters, after: int, tally: Tally) -> None:
-    rows = s.execute(
-        select(*event_columns()).where(EVENTS.c.id > after, *filters.where(EVENTS, "at"))
-    )
-    tally.add_cells(fold(rows))
+def _tail(s: Session, filters: Filters, folder: Folder, after: int, tally: Tally) -> None:
+    where = (EVENTS.c.id > after, *filters.where(EVENTS, "at"))
+    tally.add_cells(folder.fold(s.execute(select(*event_columns()).where(*where))))
 
 
-def read_tally(s: Session, filters: Filters) -> Tally:
+def read_tally(s: Session, filters: Filters, timezone: str) -> Tally:
     """The range's `Tally`: rollups plus the events after the watermark, one consistent read."""
+    folder = Folder(timezone)
     for _ in range(READ_TRIES):
         mark = watermark(s)
         tally = Tally()
         _rollups(s, filters, tally)
-        _tail(s, filters, mark, tally)
+        _tail(s, filters, folder, mark, tally)
         if watermark(s) == mark:
             return tally
     raise RuntimeError("the rollups kept moving while the summary was read")

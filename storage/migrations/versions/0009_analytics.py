@@ -26,7 +26,18 @@ depends_on: str | Sequence[str] | None = None
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _TS = sa.DateTime(timezone=True)
-_CELL = ("kind", "channel", "language", "intent", "team", "agent_id", "reason", "bucket")
+_CELL = (
+    "view",
+    "period",
+    "kind",
+    "channel",
+    "language",
+    "intent",
+    "team",
+    "agent_id",
+    "reason",
+    "bucket",
+)
 
 
 def upgrade() -> None:
@@ -34,7 +45,8 @@ def upgrade() -> None:
     op.create_table(
         "analytics_rollups",
         sa.Column("id", _ID, nullable=False),
-        sa.Column("hour", _TS, nullable=False),
+        sa.Column("view", sa.String(length=1), nullable=False),
+        sa.Column("period", _TS, nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("channel", sa.String(length=32), nullable=False),
         sa.Column("language", sa.String(length=16), nullable=False),
@@ -47,10 +59,13 @@ def upgrade() -> None:
         sa.Column("value_milli", sa.BigInteger(), nullable=False),
         sa.Column("value_bh_milli", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_analytics_rollups")),
-        sa.UniqueConstraint("hour", *_CELL, name="uq_analytics_rollups_cell"),
+        sa.UniqueConstraint(*_CELL, name="uq_analytics_rollups_cell"),
     )
     op.create_index(
-        op.f("ix_analytics_rollups_kind_hour"), "analytics_rollups", ["kind", "hour"], unique=False
+        op.f("ix_analytics_rollups_view_period"),
+        "analytics_rollups",
+        ["view", "period"],
+        unique=False,
     )
     watermark = op.create_table(
         "analytics_watermark",
