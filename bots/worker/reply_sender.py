@@ -207,7 +207,8 @@ class ReplySender:
                 await self._db.run(partial(_execute, statement))
                 return
             except Exception as e:
-                if not is_outage(e):
+                # asyncpg's connect during a restart raises the socket's own error, unwrapped
+                if not (is_outage(e) or isinstance(e, OSError)):
                     raise
                 log.warning(
                     "reply %d was sent; recording that waits for the database: %s", row_id, e
