@@ -6,11 +6,11 @@ module.
   commit, the ticket's claim, the outbox's give-up...). UNIQUE (kind, key): a redelivered
   message or a retried job inserts nothing the second time. ``customer_id`` is the only link to
   a person and is set NULL by an erasure (or the customer row's deletion); no aggregate reads it.
-- `AnalyticsRollup`: counts and value sums per period and cell of dimensions, in the views of
-  `storage.analytics.rollups.VIEWS` (per local day by kind, channel, language, team, agent and
-  reason; per UTC hour for incoming messages; per local day with the intent, or the bucket).
-  Dimensions a view does not keep, and "none", are "" and 0, never NULL, so that one unique
-  constraint identifies a cell on both databases.
+- `AnalyticsRollup`: counts and value sums per local day and cell of dimensions, in the views
+  of `storage.analytics.rollups.VIEWS` (by kind, channel, language, team, agent and reason;
+  incoming messages by the hour of the day; with the intent; with the bucket). Dimensions a
+  view does not keep, and "none", are "" and 0, never NULL, so that one unique constraint
+  identifies a cell on both databases.
 - `AnalyticsWatermark`: the id of the last event folded into the rollups, advanced in the same
   transaction as the increments.
 """
@@ -103,7 +103,7 @@ class AnalyticsRollup(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     view: Mapped[str] = mapped_column(String(1))  # d, h, i or b (rollups.VIEWS)
-    period: Mapped[dt.datetime]  # the UTC hour, or the start of the local day
+    period: Mapped[dt.datetime]  # the (UTC) instant the local day starts
     kind: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(16))

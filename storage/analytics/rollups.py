@@ -59,10 +59,10 @@ DEFAULT_TIMEZONE = "Europe/Kyiv"
 #: (view, period, kind, channel, language, intent, team, agent_id, reason, bucket)
 Cell = tuple[str, dt.datetime, str, str, str, str, str, int, str, int]
 Sums = list[int]  # [count, value in thousandths, business-hours value in thousandths]
-#: The views, each as small as the summary allows: ``d`` per local day by kind, channel,
-#: language, team, agent and reason (every kind); ``h`` per UTC hour by channel, language, team
-#: and agent (incoming messages only: the hour-of-day chart); ``i`` per local day with the
-#: intent, ``b`` per local day with the bucket (only the kinds that chart them).
+#: The views, each as small as the summary allows, all per local day: ``d`` by kind, channel,
+#: language, team, agent and reason (every kind); ``h`` by channel, language, team, agent and
+#: the local hour of the day in ``bucket`` (incoming messages: the hour-of-day chart); ``i``
+#: with the intent and ``b`` with the bucket (only the kinds that chart them).
 VIEWS = ("d", "h", "i", "b")
 HOUR_KINDS = frozenset({"message.in"})
 INTENT_KINDS = frozenset({"message.in", "conversation.started"})
@@ -94,30 +94,29 @@ class Folder:
 
     def __init__(self, timezone: str = DEFAULT_TIMEZONE) -> None:
         self.zone = ZoneInfo(timezone)
-        # quarter hour -> (its UTC hour, the UTC start of its local day): every zone's offset
-        # is a whole number of quarter hours, so one entry serves each event in it
-        self._periods: dict[int, tuple[dt.datetime, dt.datetime]] = {}
+        # quarter hour -> (the UTC start of its local day, its local hour of the day): every
+        # zone's offset is a whole number of quarter hours, so one entry serves each event in it
+        self._periods: dict[int, tuple[dt.datetime, int]] = {}
 
-    def periods(self, at: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-        """The UTC hour of ``at`` and the UTC instant at which its local day starts."""
+    def periods(self, at: dt.datetime) -> tuple[dt.datetime, int]:
+        """The UTC instant at which the local day of ``at`` starts, and its local hour."""
         quarter = int(at.timestamp()) // QUARTER
         found = self._periods.get(quarter)
         if found is None:
-            start = dt.datetime.fromtimestamp(quarter * QUARTER, dt.UTC)
-            local = dt.datetime.combine(start.astimezone(self.zone).date(), dt.time())
-            day = local.replace(tzinfo=self.zone).astimezone(dt.UTC)
-            found = self._periods[quarter] = (hour_of(start), day)
+            local = dt.datetime.fromtimestamp(quarter * QUARTER, dt.UTC).astimezone(self.zone)
+            midnight = dt.datetime.combine(local.date(), dt.time(), tzinfo=self.zone)
+            found = self._periods[quarter] = (midnight.astimezone(dt.UTC), local.hour)
         return found
 
     def cells(self, row: Any) -> list[Cell]:
         kind, channel, language = row.kind, row.channel or "", row.language or ""
         team, agent = row.team or "", int(row.agent_id or 0)
-        hour, day = self.periods(row.at)
+        day, hour = self.periods(row.at)
         cells: list[Cell] = [
             ("d", day, kind, channel, language, "", team, agent, row.reason or "", 0)
         ]
         if kind in HOUR_KINDS:
-            cells.append(("h", hour, kind, channel, language, "", team, agent, "", 0))
+            cells.append(("h", day, kind, channel, language, "", team, agent, "", hour))
         if kind in INTENT_KINDS:
             cells.append(("i", day, kind, channel, language, row.intent or "", team, agent, "", 0))
         if kind in BUCKET_KINDS:

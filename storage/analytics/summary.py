@@ -147,7 +147,7 @@ async def summary(db: Database, query: Query, *, review_queue: int | None = None
         "delivery_failures": _by_channel_and_reason(tally, "delivery.failed"),
         "nlu": _nlu(tally, review_queue),
         "series": _series(tally, query, zone),
-        "by_hour": _by_local_hour(tally, zone),
+        "by_hour": _by_local_hour(tally),
         "top_intents": _top(tally.grouped(tally.by_intent, "message.in")),
         "top_fallbacks": raw["top_fallbacks"],
     }
@@ -160,7 +160,7 @@ def _top(counts: dict[Any, int]) -> list[list[Any]]:
 
 def _by_channel(tally: Tally, kind: str) -> dict[str, int]:
     out: dict[str, int] = {}
-    for (_, k, channel, _), sums in tally.by_day.items():
+    for (k, channel, _), sums in tally.totals.items():
         if k == kind:
             out[channel or "unknown"] = out.get(channel or "unknown", 0) + sums[0]
     return dict(sorted(out.items()))
@@ -168,7 +168,7 @@ def _by_channel(tally: Tally, kind: str) -> dict[str, int]:
 
 def _by_reason(tally: Tally, kind: str, prefix: str = "") -> dict[str, int]:
     out: dict[str, int] = {}
-    for (_, k, _, reason), sums in tally.by_day.items():
+    for (k, _, reason), sums in tally.totals.items():
         if k == kind and reason.startswith(prefix):
             name = reason[len(prefix) :] or "other"
             out[name] = out.get(name, 0) + sums[0]
@@ -177,7 +177,7 @@ def _by_reason(tally: Tally, kind: str, prefix: str = "") -> dict[str, int]:
 
 def _by_channel_and_reason(tally: Tally, kind: str) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
-    for (_, k, channel, reason), sums in tally.by_day.items():
+    for (k, channel, reason), sums in tally.totals.items():
         if k == kind:
             causes = out.setdefault(channel or "unknown", {})
             causes[reason or "other"] = causes.get(reason or "other", 0) + sums[0]
@@ -289,7 +289,7 @@ def _series(tally: Tally, query: Query, zone: ZoneInfo) -> dict[str, list[Any]]:
     index = {d: i for i, d in enumerate(days)}
     names = ("started", "contained", "handed", "volume", "answered", "score")
     counts: dict[str, list[int]] = {name: [0] * len(days) for name in names}
-    for (day, kind, _, reason), sums in tally.by_day.items():
+    for (day, kind, reason), sums in tally.by_day.items():
         i = index.get(day.astimezone(zone).date())
         name = _series_name(kind, reason)
         if i is None or name is None:
@@ -312,9 +312,8 @@ def _series(tally: Tally, query: Query, zone: ZoneInfo) -> dict[str, list[Any]]:
     }
 
 
-def _by_local_hour(tally: Tally, zone: ZoneInfo) -> dict[str, list[int]]:
+def _by_local_hour(tally: Tally) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
-    for (hour, channel), sums in tally.by_hour.items():
-        row = out.setdefault(channel or "unknown", [0] * 24)
-        row[hour.astimezone(zone).hour] += sums[0]
+    for (channel, hour), sums in tally.by_hour.items():
+        out.setdefault(channel or "unknown", [0] * 24)[hour] += sums[0]
     return dict(sorted(out.items()))

@@ -1,7 +1,8 @@
 """What the summary reads of the rollups and of the events after the watermark: a `Tally`, the
-counts and sums of a date range seen from a few angles (by day, kind, channel and reason; by
-kind and language; by hour and channel; by kind and intent; by kind and bucket), each from its
-rollup view (`storage.analytics.rollups.VIEWS`).
+counts and sums of a date range seen from a few angles (totals by kind, channel and reason; the
+series' kinds by day; by kind and language; messages by channel and local hour of the day; by
+kind and intent; by kind and bucket), each read from its rollup view, grouped in SQL
+(`storage.analytics.rollups.VIEWS`).
 
 Every count is `rollups (events up to the watermark) + the events after it, folded the same
 way`, read as one consistent picture: the watermark is read before and after, and the read is
@@ -51,32 +52,38 @@ class Filters:
 Key = tuple[Any, ...]
 
 
+#: The kinds whose daily counts make the series (the rest are read as range totals).
+SERIES_KINDS = ("task.started", "task.ended", "conversation.started", "csat.answered")
+
+
 @dataclass
 class Tally:
     """Counts and sums of one range; each view maps its dimensions to [count, milli, bh milli]."""
 
-    by_day: dict[Key, Sums] = field(default_factory=dict)  # (day, kind, channel, reason)
+    totals: dict[Key, Sums] = field(default_factory=dict)  # (kind, channel, reason)
+    by_day: dict[Key, Sums] = field(default_factory=dict)  # (day, kind, reason): SERIES_KINDS
     by_language: dict[Key, Sums] = field(default_factory=dict)  # (kind, language)
-    by_hour: dict[Key, Sums] = field(default_factory=dict)  # (hour, channel): messages in
+    by_hour: dict[Key, Sums] = field(default_factory=dict)  # (channel, local hour): messages in
     by_intent: dict[Key, Sums] = field(default_factory=dict)  # (kind, intent)
     by_bucket: dict[Key, Sums] = field(default_factory=dict)  # (kind, bucket)
-    _totals: dict[tuple[str, str], Sums] | None = None
 
-    def add(self, view: dict[Key, Sums], key: Key, sums: Iterable[int]) -> None:
+    @staticmethod
+    def add(view: dict[Key, Sums], key: Key, sums: Iterable[int]) -> None:
         into = view.setdefault(key, [0, 0, 0])
         for i, n in enumerate(sums):
             into[i] += int(n)
-        self._totals = None
 
     def add_cells(self, cells: dict[Cell, Sums]) -> None:
         """Add cells folded from events (`storage.analytics.rollups.Folder`)."""
         for cell, sums in cells.items():
             view, period, kind, channel, language, intent, _, _, reason, bucket = cell
             if view == "d":
-                self.add(self.by_day, (period, kind, channel, reason), sums)
+                self.add(self.totals, (kind, channel, reason), sums)
                 self.add(self.by_language, (kind, language), sums)
+                if kind in SERIES_KINDS:
+                    self.add(self.by_day, (period, kind, reason), sums)
             elif view == "h":
-                self.add(self.by_hour, (period, channel), sums)
+                self.add(self.by_hour, (channel, bucket), sums)
             elif view == "i":
                 self.add(self.by_intent, (kind, intent), sums)
             else:
@@ -84,23 +91,14 @@ class Tally:
 
     # ---- reading it -----------------------------------------------------------------------
 
-    def totals(self) -> dict[tuple[str, str], Sums]:
-        """(kind, reason) -> sums over the range."""
-        if self._totals is None:
-            totals: dict[tuple[str, str], Sums] = {}
-            for (_, kind, _, reason), sums in self.by_day.items():
-                into = totals.setdefault((kind, reason), [0, 0, 0])
-                for i, n in enumerate(sums):
-                    into[i] += n
-            self._totals = totals
-        return self._totals
-
     def count(self, kind: str, reason: str | None = None) -> int:
-        return sum(s[0] for (k, r), s in self.totals().items() if k == kind and reason in (None, r))
+        return sum(
+            s[0] for (k, _, r), s in self.totals.items() if k == kind and reason in (None, r)
+        )
 
     def total(self, kind: str) -> Sums:
         out = [0, 0, 0]
-        for (k, _), sums in self.totals().items():
+        for (k, _, _), sums in self.totals.items():
             if k == kind:
                 out = [a + b for a, b in zip(out, sums, strict=True)]
         return out
@@ -118,15 +116,17 @@ def _rollups(s: Session, filters: Filters, tally: Tally) -> None:
     r = ROLLUPS.c
     where = filters.where(ROLLUPS, "period")
     sums = (func.sum(r.count), func.sum(r.value_milli), func.sum(r.value_bh_milli))
-    views: list[tuple[str, dict[Key, Sums], tuple[Any, ...]]] = [
-        ("d", tally.by_day, (r.period, r.kind, r.channel, r.reason)),
-        ("d", tally.by_language, (r.kind, r.language)),
-        ("h", tally.by_hour, (r.period, r.channel)),
-        ("i", tally.by_intent, (r.kind, r.intent)),
-        ("b", tally.by_bucket, (r.kind, r.bucket)),
+    series = r.kind.in_(SERIES_KINDS)
+    views: list[tuple[str, dict[Key, Sums], tuple[Any, ...], tuple[Any, ...]]] = [
+        ("d", tally.totals, (r.kind, r.channel, r.reason), ()),
+        ("d", tally.by_day, (r.period, r.kind, r.reason), (series,)),
+        ("d", tally.by_language, (r.kind, r.language), ()),
+        ("h", tally.by_hour, (r.channel, r.bucket), ()),
+        ("i", tally.by_intent, (r.kind, r.intent), ()),
+        ("b", tally.by_bucket, (r.kind, r.bucket), ()),
     ]
-    for name, view, dims in views:
-        stmt = select(*dims, *sums).where(r.view == name, *where).group_by(*dims)
+    for name, view, dims, more in views:
+        stmt = select(*dims, *sums).where(r.view == name, *where, *more).group_by(*dims)
         for row in s.execute(stmt):
             tally.add(view, tuple(row[: len(dims)]), row[len(dims) :])
 
