@@ -119,7 +119,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     private = BenchPostgres() if args.postgres == "private" else None
     if private is not None:
         await private.init()
-    pg = PgDatabases(private.url() if private else PG_URL)
+    pg = PgDatabases(private.url() if private else PG_URL, private)
     stores = Stores(root, scenarios, pg)
     extra = dict(kv.split("=", 1) for kv in args.env)
     rates = {"telegram": args.rate, "viber": args.rate}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from sqlalchemy.engine import make_url
 
+from tests.benchmarks.bench_load import free_port, machine
 from tests.faults.harness import PG_BIN, PrivatePostgres
 
 __all__ = [
@@ -49,30 +49,24 @@ REDIS_URL = os.environ.get("OMNIRELAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    import platform
-
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (0 when it is gone)."""
+def _stat(pid: int | str) -> list[str]:
+    """/proc/<pid>/stat from field 3 (state) on; [] when the process is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
+        return []
+
+
+def cpu_seconds(pid: int, *, reaped: bool = False) -> float:
+    """User + system CPU time of a process so far (0 when it is gone); ``reaped``: plus that
+    of its children that ended."""
+    fields = _stat(pid)
+    if not fields:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / TICK
 
 
 def load_average() -> float:
@@ -100,13 +94,26 @@ class BenchPostgres(PrivatePostgres):
         argv = [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w"]
         self._run(*argv, "-t", "60", "-o", opts, *extra, action)
 
+    def cpu(self) -> float:
+        """CPU seconds of the whole cluster so far: the postmaster, its ended children (the
+        backends of closed connections too) and the running ones."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        total = cpu_seconds(postmaster, reaped=True)
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                fields = _stat(entry.name)
+                if fields and int(fields[1]) == postmaster:
+                    total += cpu_seconds(int(entry.name))
+        return total
+
 
 class PgDatabases:
-    """Private databases on the shared PostgreSQL server, dropped by `drop_all`."""
+    """The benchmark's databases on a PostgreSQL server, dropped by `drop_all`."""
 
-    def __init__(self, url: str = PG_URL) -> None:
+    def __init__(self, url: str = PG_URL, cluster: BenchPostgres | None = None) -> None:
         self.admin = make_url(url).set(drivername="postgresql").render_as_string(False)
         self.base = make_url(url)
+        self.cluster = cluster  # a private one: its CPU is all the benchmark's
         self.names: list[str] = []
 
     async def create(self, tag: str, template: str | None = None) -> str:
@@ -125,7 +132,10 @@ class PgDatabases:
         return str(make_url(url).database)
 
     async def backend_cpu(self, name: str) -> float:
-        """CPU seconds of the server processes serving ``name`` now (its open connections)."""
+        """CPU seconds of the server so far: the whole private cluster, else the shared
+        server's processes serving ``name`` now (its open connections: an estimate)."""
+        if self.cluster is not None:
+            return self.cluster.cpu()
         conn = await asyncpg.connect(self.admin)
         try:
             rows = await conn.fetch(
