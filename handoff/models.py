@@ -127,6 +127,7 @@ class Ticket(Base):
     resolution: Mapped[str | None] = mapped_column(Text)
     csat: Mapped[int | None] = mapped_column(Integer)
     csat_at: Mapped[dt.datetime | None]
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class TicketEvent(Base):

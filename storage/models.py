@@ -123,6 +123,7 @@ class Customer(Base):
     merged_into_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("customers.id", ondelete="SET NULL"), index=True
     )
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class CustomerPhone(Base):

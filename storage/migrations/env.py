@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import storage.analytics.models  # its tables join the metadata, for autogenerate
 import storage.proactive_models  # noqa: F401 (its tables join the metadata, for autogenerate)
 from storage.models import Base
+from storage.repositories.privacy import ErasureJob  # noqa: F401 (its table joins the metadata)
 
 DEFAULT_URL = "sqlite+aiosqlite:///./omnirelay.db"
 
