@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import storage.analytics.models  # its tables join the metadata, for autogenerate
+import storage.audit  # its table joins the metadata, for autogenerate
 import storage.proactive_models  # noqa: F401 (its tables join the metadata, for autogenerate)
 from storage.models import Base
 from storage.repositories.privacy import ErasureJob  # noqa: F401 (its table joins the metadata)
