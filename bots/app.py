@@ -27,6 +27,7 @@ from bots.gateway.admin_api import admin_routes
 from bots.gateway.events_api import events_routes
 from bots.gateway.http import error_middleware, health_routes
 from bots.gateway.ingress import INGRESS, QueueIngress
+from bots.gateway.limits import inbound_limiter, ip_limit_middleware
 from bots.gateway.simulator import setup_simulator, simulator_settings
 from bots.gateway.web import web_routes
 from bots.identity.service import build_identity
@@ -125,6 +126,7 @@ def create_app(settings: Settings, role: Role = "all") -> web.Application:
     app.add_routes(health_routes())
     app.on_startup.append(_freeze_heap)
     if role in ("all", "gateway"):
+        app.middlewares.append(ip_limit_middleware(settings, lambda: app[BACKENDS]))
         ingress = LazyIngress(lambda: app[INGRESS])
         for channel in channels.values():
             app.add_routes(channel.routes(ingress))
@@ -209,7 +211,8 @@ async def _inbox(app: web.Application, *, worker: bool) -> AsyncIterator[None]:
     sweeper = InboxSweeper(
         inbox, queue, grace=s.inbox_grace, interval=s.inbox_sweep_interval, keep_done=s.dedup_ttl
     )
-    app[INGRESS] = QueueIngress(inbox, queue, app[METRICS], sweeper)
+    limiter = inbound_limiter(s, backends, lambda: app[CHANNELS], app[METRICS])
+    app[INGRESS] = QueueIngress(inbox, queue, app[METRICS], sweeper, limiter=limiter)
     stop = asyncio.Event()
     task: asyncio.Task[None] | None = None
     if worker or isinstance(backends.queue, MemoryQueue):  # the memory queue is this process's
@@ -222,6 +225,8 @@ async def _inbox(app: web.Application, *, worker: bool) -> AsyncIterator[None]:
     stop.set()
     if task is not None:
         await asyncio.gather(task, return_exceptions=True)
+    if limiter is not None:
+        await limiter.close()
     await inbox.close()
 
 

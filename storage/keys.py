@@ -67,3 +67,11 @@ class Keys:
     def handoff_events(self) -> str:
         """Pub/sub channel of live handoff events (tickets, relayed messages) for consoles."""
         return f"{self.prefix}:handoff:events"
+
+    def inbound_rate(self, identity: str) -> str:
+        """The inbound token bucket of one sender (``channel:user id``; storage/rate_limits.py)."""
+        return f"{self.prefix}:rate:in:{{{identity}}}"
+
+    def ip_rate(self, address: str) -> str:
+        """The token bucket of one client IP address on the REST and events endpoints."""
+        return f"{self.prefix}:rate:ip:{{{address}}}"

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -16,6 +17,9 @@ from bots.metrics import Metrics
 from storage.inbox import Inbox, InboxBusy, NewEntry
 from storage.inbox_queue import Offer, WorkQueue
 from storage.inbox_sweeper import InboxSweeper
+
+if TYPE_CHECKING:
+    from bots.gateway.limits import InboundLimiter
 
 __all__ = ["INGRESS", "QueueIngress"]
 
@@ -36,14 +40,22 @@ class QueueIngress:
     """
 
     def __init__(
-        self, inbox: Inbox, queue: WorkQueue, metrics: Metrics, restorer: InboxSweeper
+        self,
+        inbox: Inbox,
+        queue: WorkQueue,
+        metrics: Metrics,
+        restorer: InboxSweeper,
+        limiter: InboundLimiter | None = None,
     ) -> None:
         self._inbox = inbox
         self._queue = queue
         self._metrics = metrics
         self._restorer = restorer
+        self._limiter = limiter  # a flood from one sender: noticed once, dropped (limits.py)
 
     async def accept(self, events: Sequence[InboundEvent]) -> IngestResult:
+        if self._limiter is not None:
+            events = await self._limiter.admit(events)
         if not events:
             return IngestResult(accepted=0, duplicates=0)
         await self._queue.check_room()  # before the write: a full queue costs no row
