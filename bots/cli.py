@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from bots.config import Settings
 from bots.logs import setup_logging
+from bots.privacy import retention
 from handoff import cli as handoff_cli
 from storage.analytics import cli as analytics_cli
 
@@ -40,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("action", choices=["seed"])
     handoff_cli.add_parser(sub)
     analytics_cli.add_parser(sub)
+    privacy = sub.add_parser("privacy", help="customers' data: retention")
+    retention.add_cli(privacy.add_subparsers(dest="action", required=True))
     sub.add_parser("nlu", help="train, test, parse, validate and review NLU data", add_help=False)
     return parser
 
@@ -61,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handoff_cli.main(settings.database_url, args)
     if args.command == "analytics":
         return analytics_cli.main(settings.database_url, args, settings.timezone)
+    if args.command == "privacy" and args.action == "retention":
+        return retention.cli_main(settings, args)
     return _serve(settings, args.command, args.host, args.port)
 
 
@@ -120,6 +125,8 @@ def _serve(settings: Settings, role: str, host: str | None, port: int | None) ->
     except ScenarioError as e:  # OMNIRELAY_SCENARIOS: "file:line: what is wrong", nothing more
         log.error("%s", e)
         return 2
+    if role in ("run", "worker"):  # one process at a time runs it (a lease in the database)
+        app.cleanup_ctx.append(retention.retention_task)
     return serve(app, host, port, app[DRAIN])
 
 

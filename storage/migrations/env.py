@@ -17,6 +17,7 @@ import storage.audit  # its table joins the metadata, for autogenerate
 import storage.proactive_models  # noqa: F401 (its tables join the metadata, for autogenerate)
 from storage.models import Base
 from storage.repositories.privacy import ErasureJob  # noqa: F401 (its table joins the metadata)
+from storage.repositories.retention import RetentionRun  # noqa: F401 (the same)
 
 DEFAULT_URL = "sqlite+aiosqlite:///./omnirelay.db"
 
