@@ -84,9 +84,8 @@ def create_app(settings: Settings, role: Role = "all") -> web.Application:
         # every platform channel talks to this server's in-process sandbox instead
         settings = simulator_settings(settings)
     drain = Drain(settings.shutdown_grace)  # SIGTERM: see bots/shutdown.py
-    app = web.Application(
-        client_max_size=settings.max_body_bytes, middlewares=[error_middleware, drain.middleware]
-    )
+    middlewares = [error_middleware, drain.middleware, ip_limit_middleware(settings)]
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
     app[DRAIN] = drain
     app.on_shutdown.append(drain.on_shutdown)
     app[SETTINGS] = settings
@@ -126,7 +125,6 @@ def create_app(settings: Settings, role: Role = "all") -> web.Application:
     app.add_routes(health_routes())
     app.on_startup.append(_freeze_heap)
     if role in ("all", "gateway"):
-        app.middlewares.append(ip_limit_middleware(settings, lambda: app[BACKENDS]))
         ingress = LazyIngress(lambda: app[INGRESS])
         for channel in channels.values():
             app.add_routes(channel.routes(ingress))
@@ -225,8 +223,7 @@ async def _inbox(app: web.Application, *, worker: bool) -> AsyncIterator[None]:
     stop.set()
     if task is not None:
         await asyncio.gather(task, return_exceptions=True)
-    if limiter is not None:
-        await limiter.close()
+    await limiter.close()  # its polite notices in flight
     await inbox.close()
 
 

@@ -95,9 +95,10 @@ class Settings(BaseSettings):
 
     # abuse limits (README "Abuse limits"): each sender (channel + chat) may send `burst`
     # messages at once and then `per_minute`; past that one polite notice, the rest is dropped
-    inbound_rate_burst: int = Field(default=20, ge=0)  # 0: no per-sender limit
-    inbound_rate_per_minute: float = Field(default=30.0, gt=0)
-    # requests per client IP address to POST /webhooks/rest and POST /api/events (429 past it)
+    inbound_rate_burst: int = Field(default=30, ge=0)  # 0: no per-sender limit
+    inbound_rate_per_minute: float = Field(default=60.0, gt=0)
+    # requests per client IP address to POST /webhooks/rest and POST /api/events (429 past it;
+    # loopback clients are not limited)
     rest_rate_burst: int = Field(default=60, ge=0)  # 0: no per-IP limit
     rest_rate_per_minute: float = Field(default=120.0, gt=0)
     # proxies (addresses or CIDRs) whose X-Forwarded-For names the client; others' is ignored

@@ -50,6 +50,10 @@ class Decision:
 class RateLimits(Protocol):
     async def take(self, key: str) -> Decision: ...
 
+    async def give_back(self, key: str, tokens: int) -> None:
+        """Return tokens taken for calls that did not count (a duplicate, a failed store)."""
+        ...
+
 
 class MemoryRateLimits:
     """The buckets of one process (embedded mode)."""
@@ -74,6 +78,11 @@ class MemoryRateLimits:
         self._state[key] = (tokens, now, noticed)
         self._prune(now)
         return Decision(verdict, 0.0 if verdict == "allow" else (1 - tokens) / b.per_second)
+
+    async def give_back(self, key: str, tokens: int) -> None:
+        if key in self._state:
+            left, at, noticed = self._state[key]
+            self._state[key] = (min(float(self._bucket.burst), left + tokens), at, noticed)
 
     def _prune(self, now: float) -> None:
         """Forget buckets that have been idle long enough to be full again."""
@@ -113,6 +122,16 @@ return {verdict, tostring(wait)}
 """
 
 
+#: KEYS[1] = the bucket; ARGV = burst, tokens to give back. Only to a bucket that exists.
+GIVE_BACK = """
+local left = tonumber(redis.call('HGET', KEYS[1], 'tokens'))
+if left == nil then return 0 end
+left = math.min(tonumber(ARGV[1]), left + tonumber(ARGV[2]))
+redis.call('HSET', KEYS[1], 'tokens', tostring(left))
+return 1
+"""
+
+
 class RedisRateLimits:
     """Buckets shared by every process on one Redis; ``key_of`` names a bucket's key
     (`storage.keys.Keys.inbound_rate` or `ip_rate`)."""
@@ -121,6 +140,7 @@ class RedisRateLimits:
         self._bucket = bucket
         self._key_of = key_of
         self._take = redis.register_script(TAKE)
+        self._give_back = redis.register_script(GIVE_BACK)
 
     async def take(self, key: str) -> Decision:
         b = self._bucket
@@ -131,3 +151,6 @@ class RedisRateLimits:
         if verdict not in ("allow", "notify", "drop"):
             raise ValueError(f"unexpected rate limit verdict {verdict!r}")
         return Decision(verdict, float(wait))  # type: ignore[arg-type]
+
+    async def give_back(self, key: str, tokens: int) -> None:
+        await self._give_back(keys=[self._key_of(key)], args=[self._bucket.burst, tokens])

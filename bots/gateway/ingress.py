@@ -54,8 +54,21 @@ class QueueIngress:
         self._limiter = limiter  # a flood from one sender: noticed once, dropped (limits.py)
 
     async def accept(self, events: Sequence[InboundEvent]) -> IngestResult:
-        if self._limiter is not None:
-            events = await self._limiter.admit(events)
+        if self._limiter is None:
+            return await self._accept(events, [])
+        admitted = await self._limiter.admit(events)
+        unstored: list[InboundEvent] = []  # what the limiter gives back: copies, failures
+        try:
+            return await self._accept(admitted, unstored)
+        except BaseException:
+            unstored = admitted  # nothing stored: the platform's retry must not pay twice
+            raise
+        finally:
+            await self._limiter.refund(unstored)
+
+    async def _accept(
+        self, events: Sequence[InboundEvent], duplicates: list[InboundEvent]
+    ) -> IngestResult:
         if not events:
             return IngestResult(accepted=0, duplicates=0)
         await self._queue.check_room()  # before the write: a full queue costs no row
@@ -65,6 +78,7 @@ class QueueIngress:
         new = [(e, entry, i) for e, entry, i in zip(events, entries, ids, strict=True) if i]
         for event, row_id in zip(events, ids, strict=True):
             if row_id is None:
+                duplicates.append(event)
                 self._metrics.duplicates.labels(channel=event.channel).inc()
                 with correlated(_correlation(event)):
                     log.info("duplicate %s dropped", event.dedup_key)

@@ -10,7 +10,8 @@ answered 429 instead. Other senders never wait on this: each bucket is its own k
 
 `ip_limit_middleware` gives each client IP a bucket on ``POST /webhooks/rest`` and ``POST
 /api/events`` (429 with Retry-After); the client's address is taken from X-Forwarded-For only
-when the connection comes from a proxy in ``OMNIRELAY_TRUSTED_PROXIES``.
+when the connection comes from a proxy in ``OMNIRELAY_TRUSTED_PROXIES``. A loopback client (this
+host: a local script, the tests, a proxy on the same host that is not listed) is not limited.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from prometheus_client import Counter
 
 from bots.channels.base import Channel, SendContext
 from bots.gateway.http import Handler
+from bots.keys import BACKENDS
 from bots.messages import InboundEvent, InboundMessage, OutboundMessage
 from bots.metrics import Metrics
 from storage.rate_limits import Bucket, MemoryRateLimits, RateLimits, RedisRateLimits
@@ -69,7 +71,7 @@ class InboundLimiter:
 
     def __init__(
         self,
-        limits: RateLimits,
+        limits: RateLimits | None,
         channels: Callable[[], Mapping[str, Channel]],
         metrics: Metrics,
         default_language: str,
@@ -88,6 +90,8 @@ class InboundLimiter:
 
     async def admit(self, events: Sequence[InboundEvent]) -> list[InboundEvent]:
         """The events to store; raises 429 for a REST sender over the limit."""
+        if self._limits is None:  # OMNIRELAY_INBOUND_RATE_BURST=0
+            return list(events)
         kept: list[InboundEvent] = []
         for event in events:
             if not isinstance(event, InboundMessage):  # receipts, blocks: not the sender's flood
@@ -112,6 +116,19 @@ class InboundLimiter:
                 )
                 self._notify(event)
         return kept
+
+    async def refund(self, events: Sequence[InboundEvent]) -> None:
+        """Give back the tokens of messages that were not stored after all (a duplicate
+        delivery, or a store that failed and will be retried): only new messages count."""
+        counts: dict[str, int] = {}
+        for event in events if self._limits is not None else ():
+            if isinstance(event, InboundMessage):
+                counts[event.ordering_key] = counts.get(event.ordering_key, 0) + 1
+        for key, n in counts.items():
+            try:
+                await self._limits.give_back(key, n)  # type: ignore[union-attr]
+            except Exception as e:  # Redis down as well: the bucket refills by itself
+                log.warning("inbound limit: tokens not given back (%s)", e)
 
     def _notify(self, event: InboundMessage) -> None:
         task = asyncio.create_task(self._send_notice(event), name="inbound-limit-notice")
@@ -146,12 +163,13 @@ def inbound_limiter(
     backends: Backends,
     channels: Callable[[], Mapping[str, Channel]],
     metrics: Metrics,
-) -> InboundLimiter | None:
-    """The gateway's per-sender limiter, or None when `OMNIRELAY_INBOUND_RATE_BURST` is 0."""
-    if settings.inbound_rate_burst <= 0:
-        return None
-    bucket = Bucket(settings.inbound_rate_burst, settings.inbound_rate_per_minute / 60)
-    limits = limits_for(bucket, backends, "inbound_rate")
+) -> InboundLimiter:
+    """The gateway's per-sender limiter (letting everything through when
+    `OMNIRELAY_INBOUND_RATE_BURST` is 0)."""
+    limits = None
+    if settings.inbound_rate_burst > 0:
+        bucket = Bucket(settings.inbound_rate_burst, settings.inbound_rate_per_minute / 60)
+        limits = limits_for(bucket, backends, "inbound_rate")
     return InboundLimiter(limits, channels, metrics, settings.default_language)
 
 
@@ -204,6 +222,13 @@ def _valid_ip(address: str) -> bool:
     return True
 
 
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
@@ -212,7 +237,7 @@ def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
     return any(ip in net for net in trusted)
 
 
-def ip_limit_middleware(settings: Settings, backends: Callable[[], Backends]) -> Middleware:
+def ip_limit_middleware(settings: Settings) -> Middleware:
     """The per-IP limit on the REST and events endpoints (no-op when its burst is 0)."""
     trusted = trusted_networks(settings.trusted_proxies)
     bucket = (
@@ -226,8 +251,11 @@ def ip_limit_middleware(settings: Settings, backends: Callable[[], Backends]) ->
     async def ip_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
         if bucket is not None and request.method == "POST" and request.path in IP_LIMITED_PATHS:
             if not limits:
-                limits.append(limits_for(bucket, backends(), "ip_rate"))
-            decision = await limits[0].take(client_address(request, trusted))
+                limits.append(limits_for(bucket, request.app[BACKENDS], "ip_rate"))
+            address = client_address(request, trusted)
+            if _is_loopback(address):  # this host itself: a local script, a health check
+                return await handler(request)
+            decision = await limits[0].take(address)
             if decision.verdict != "allow":
                 retry = str(max(1, math.ceil(decision.retry_after)))
                 return web.json_response(

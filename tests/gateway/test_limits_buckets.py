@@ -1,12 +1,17 @@
-"""The token buckets behind both limits, on both backends (memory and Redis)."""
+"""The token buckets behind both limits, on both backends (memory and Redis); only new
+messages cost a token."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from bots.gateway.limits import limits_for
 from storage.backends import Backends
 from storage.rate_limits import Bucket, MemoryRateLimits
+from tests.channels._app import gateway, gateway_settings, queued, signed
+from tests.fakes.telegram import text_update
 
 
 async def test_burst_then_one_notice_then_drops(backends: Backends) -> None:
@@ -53,3 +58,41 @@ def test_a_bucket_needs_a_burst_and_a_rate() -> None:
         Bucket(0, 1.0)
     with pytest.raises(ValueError):
         Bucket(1, 0.0)
+
+
+async def test_tokens_given_back_refill_only_up_to_the_burst(backends: Backends) -> None:
+    limits = limits_for(Bucket(2, 1e-6), backends, "inbound_rate")
+    assert [(await limits.take("k")).verdict for _ in range(3)] == ["allow", "allow", "notify"]
+    await limits.give_back("k", 5)
+    # (allowed again: a new flood, a new notice)
+    assert [(await limits.take("k")).verdict for _ in range(3)] == ["allow", "allow", "notify"]
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def redis_or_not(request: pytest.FixtureRequest) -> str | None:
+    return request.getfixturevalue("redis_url") if request.param == "redis" else None
+
+
+async def test_a_redelivered_copy_costs_no_token(
+    tmp_path: Path, _sqlite_template: Path, redis_or_not: str | None
+) -> None:
+    s = gateway_settings(
+        _sqlite_template,
+        tmp_path,
+        "http://127.0.0.1:9",
+        redis_url=redis_or_not,
+        inbound_rate_burst=3,
+        inbound_rate_per_minute=1e-6,
+    )
+    chat = 4242
+    async with gateway(s) as client:
+        path, headers = signed("telegram", b"")
+        first = text_update(chat, "hello")
+        for _ in range(5):  # the platform delivering one message again and again
+            assert (await client.post(path, json=first, headers=headers)).status == 200
+        for text in ("two", "three"):
+            doc = text_update(chat, text)
+            assert (await client.post(path, json=doc, headers=headers)).status == 200
+        assert await queued(client) == 3  # three distinct messages: within the burst of 3
+        assert (await client.post(path, json=text_update(chat, "4"), headers=headers)).status == 200
+        assert await queued(client) == 3  # the fourth is over it: dropped, not stored

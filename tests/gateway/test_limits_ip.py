@@ -25,47 +25,65 @@ def settings(tmp_path: Path, template: Path, redis: str | None, **extra: Any) ->
     )
 
 
+def behind(address: str, forged: str = "198.51.100.1") -> dict[str, str]:
+    """Headers of a request the trusted proxy (this test's loopback) passes on for `address`,
+    after whatever the client itself put in X-Forwarded-For (`forged`)."""
+    return {**AUTH, "X-Forwarded-For": f"{forged}, {address}"}
+
+
 async def test_rest_past_the_burst_gets_429_with_retry_after(
     tmp_path: Path, _sqlite_template: Path, redis_or_not: str | None
 ) -> None:
-    s = settings(tmp_path, _sqlite_template, redis_or_not, rest_rate_burst=3)
+    s = settings(
+        tmp_path, _sqlite_template, redis_or_not, rest_rate_burst=3, trusted_proxies=["127.0.0.1"]
+    )
     async with gateway(s) as client:
         statuses = []
-        for _ in range(5):
-            resp = await client.post("/webhooks/rest", json={}, headers=AUTH)  # a 400 body
+        for _ in range(5):  # a body that is refused (400) still counts
+            resp = await client.post("/webhooks/rest", json={}, headers=behind("203.0.113.7"))
             statuses.append(resp.status)
         assert statuses == [400, 400, 400, 429, 429]
         assert int(resp.headers["Retry-After"]) >= 1
         assert "too many" in (await resp.json())["error"]
-        events = await client.post("/api/events", json={}, headers={"Authorization": "Bearer adm"})
+        events_auth = {"Authorization": "Bearer adm", "X-Forwarded-For": "203.0.113.7"}
+        events = await client.post("/api/events", json={}, headers=events_auth)
         assert events.status == 429  # the same address's bucket covers the events API
-        health = await client.get("/healthz")
+        other = await client.post("/webhooks/rest", json={}, headers=behind("203.0.113.8"))
+        assert other.status == 400  # another address has its own bucket
+        health = await client.get("/healthz", headers={"X-Forwarded-For": "203.0.113.7"})
         assert health.status == 200  # other paths are not limited
 
 
-async def test_forwarded_for_counts_only_from_a_trusted_proxy(
+async def test_a_forged_forwarded_for_buys_no_fresh_bucket(
     tmp_path: Path, _sqlite_template: Path, redis_or_not: str | None
 ) -> None:
-    trusted = settings(
+    s = settings(
         tmp_path, _sqlite_template, redis_or_not, rest_rate_burst=1, trusted_proxies=["127.0.0.0/8"]
     )
-    async with gateway(trusted) as client:
-        for address in ("203.0.113.7", "203.0.113.8", "2001:db8::1"):
-            xff = {**AUTH, "X-Forwarded-For": f"198.51.100.1, {address}"}
-            first = await client.post("/webhooks/rest", json={}, headers=xff)
-            second = await client.post("/webhooks/rest", json={}, headers=xff)
-            assert (first.status, second.status) == (400, 429)
-    untrusted = settings(tmp_path, _sqlite_template, redis_or_not, rest_rate_burst=1)
-    async with gateway(untrusted) as client:
+    async with gateway(s) as client:
+        for address in ("203.0.113.7", "2001:db8::1"):
+            statuses = [
+                (
+                    await client.post(
+                        "/webhooks/rest", json={}, headers=behind(address, forged=f"10.0.0.{i}")
+                    )
+                ).status
+                for i in range(3)
+            ]
+            assert statuses == [400, 429, 429]  # the client's own header is not believed
+
+
+async def test_loopback_clients_are_not_limited(
+    tmp_path: Path, _sqlite_template: Path, redis_or_not: str | None
+) -> None:
+    s = settings(tmp_path, _sqlite_template, redis_or_not, rest_rate_burst=1)
+    async with gateway(s) as client:
+        # not a trusted proxy: its X-Forwarded-For is ignored, and the peer is this host
+        headers = {**AUTH, "X-Forwarded-For": "203.0.113.9"}
         statuses = [
-            (
-                await client.post(
-                    "/webhooks/rest", json={}, headers={**AUTH, "X-Forwarded-For": f"203.0.113.{i}"}
-                )
-            ).status
-            for i in range(3)
+            (await client.post("/webhooks/rest", json={}, headers=headers)).status for _ in range(4)
         ]
-        assert statuses == [400, 429, 429]  # a forged header does not buy a fresh bucket
+        assert statuses == [400] * 4
 
 
 async def test_a_flooding_rest_sender_is_answered_429(
