@@ -1,0 +1,162 @@
+"""The audit log for admins: ``GET /api/audit`` and the console page ``GET /console/audit``.
+
+``GET /api/audit`` (admin bearer token, an admin's agent token or an admin's console session;
+anyone else 403) answers ``{"entries": [...], "next_cursor": "..." | null}``, newest first.
+Filters: ``action``, ``actor``, ``target_type`` (+ ``target_id``), ``since`` (inclusive) and
+``until`` (exclusive) as ISO 8601 dates or times (UTC when no offset is given), ``limit``
+(1-200, default 50) and ``cursor`` (the previous page's ``next_cursor``).
+
+The page (`handoff/static/audit.html`, `audit.js`, `audit.css`, served below
+``/console/audit/``) is for an admin's console session: an agent's or supervisor's session gets
+403, no session is sent to the console's login. The page puts every value in with
+``textContent``; the console's Content-Security-Policy is the second line of defence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from handoff import api as console_api
+from handoff import auth
+from handoff.auth import Principal
+from handoff.config import HandoffConfig
+from handoff.console import SECURITY_HEADERS
+from handoff.errors import Forbidden, HandoffError
+from storage.audit import list_audit
+
+__all__ = ["API_PATH", "PAGE_PATH", "audit_routes", "routes"]
+
+API_PATH = "/api/audit"
+PAGE_PATH = "/console/audit"
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+MAX_FILTER = 100
+
+# the page's files, served from handoff/static/ with their content types
+ASSETS = {
+    "audit.js": "application/javascript",
+    "audit.css": "text/css",
+}
+
+FORBIDDEN = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>omnirelay — 403</title><link rel="icon" href="data:,">
+<link rel="stylesheet" href="/console/audit/audit.css">
+</head><body class="forbidden"><main>
+<h1>The audit log is for admins</h1>
+<p lang="uk">Журнал аудиту — лише для адміністраторів.</p>
+<p><a href="/console">Back to the console</a> · <a href="/console" lang="uk">До консолі</a></p>
+</main></body></html>
+"""
+
+Handler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
+Guard = Callable[[Handler], Callable[[web.Request], Awaitable[web.StreamResponse]]]
+
+
+def routes(config: HandoffConfig) -> list[web.RouteDef]:
+    """The API route behind the console API's own guard, the page and its two files."""
+    # the console API's own guard: /api/audit authenticates exactly like the rest of /api
+    guard: Guard = console_api._Api(config).guard
+    return [
+        *audit_routes(guard),
+        web.get(PAGE_PATH, page),
+        web.get(PAGE_PATH + "/{name}", asset),
+    ]
+
+
+def audit_routes(guard: Guard) -> list[web.RouteDef]:
+    """``GET /api/audit`` behind ``guard`` (the console API's authentication)."""
+    return [web.get(API_PATH, guard(entries))]
+
+
+async def entries(request: web.Request, principal: Principal) -> web.Response:
+    if principal.role != "admin":
+        raise Forbidden("the audit log is for admins")
+    filters = parse_filters(request.query)
+    async with request.app[console_api.HANDOFF].db.session() as s:
+        found = await list_audit(s, **filters)
+    limit = filters["limit"]
+    cursor = str(found[-1].id) if len(found) == limit else None
+    return web.json_response(
+        {"entries": [e.as_dict() for e in found], "next_cursor": cursor},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def parse_filters(query: Mapping[str, str]) -> dict[str, Any]:
+    """`storage.audit.list_audit`'s keywords from the query string; `HandoffError` (400)."""
+    filters: dict[str, Any] = {}
+    for name in ("action", "actor", "target_type", "target_id"):
+        value = query.get(name, "").strip()
+        if len(value) > MAX_FILTER:
+            raise HandoffError(f"{name} is longer than {MAX_FILTER} characters")
+        filters[name] = value or None
+    if filters["target_id"] is not None and filters["target_type"] is None:
+        raise HandoffError("target_id needs target_type")
+    filters["since"] = _instant(query, "since")
+    filters["until"] = _instant(query, "until")
+    filters["limit"] = _number(query, "limit", DEFAULT_LIMIT)
+    if not 1 <= filters["limit"] <= MAX_LIMIT:
+        raise HandoffError(f"limit is 1-{MAX_LIMIT}")
+    filters["before_id"] = _number(query, "cursor", None)
+    return filters
+
+
+def _number(query: Mapping[str, str], name: str, default: int | None) -> int | None:
+    raw = query.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise HandoffError(f"{name} is a number")
+    return int(raw)
+
+
+def _instant(query: Mapping[str, str], name: str) -> dt.datetime | None:
+    raw = query.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise HandoffError(f"{name} is an ISO 8601 date or time, e.g. 2026-12-07T09:00Z") from e
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+async def page(request: web.Request) -> web.StreamResponse:
+    """The page, for an admin's console session only (checked before any of it is sent)."""
+    cookie = request.cookies.get(console_api.COOKIE)
+    principal = (
+        await auth.session_principal(request.app[console_api.HANDOFF].db, cookie)
+        if cookie
+        else None
+    )
+    if principal is None:
+        raise web.HTTPSeeOther("/console", headers=SECURITY_HEADERS)
+    admin = principal.role == "admin"
+    return web.Response(
+        status=200 if admin else 403,
+        text=_static("audit.html") if admin else FORBIDDEN,
+        content_type="text/html",
+        charset="utf-8",
+        headers=SECURITY_HEADERS,
+    )
+
+
+async def asset(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    content_type = ASSETS.get(name)
+    if content_type is None:
+        raise web.HTTPNotFound(text=f"no audit asset {name!r}")
+    return web.Response(
+        text=_static(name), content_type=content_type, charset="utf-8", headers=SECURITY_HEADERS
+    )
+
+
+def _static(name: str) -> str:
+    return resources.files("handoff").joinpath("static", name).read_text("utf-8")
