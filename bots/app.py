@@ -59,6 +59,7 @@ from bots.worker.consumer import Worker
 from bots.worker.handoff_outlet import StoredReplies
 from bots.worker.outbox import Outbox
 from handoff.config import DEFAULT_TOPICS, HandoffConfig
+from handoff.throttle import LoginConfig
 from nlu import ReviewLog
 from storage import fences
 from storage.analytics.rollups import run_rollups
@@ -383,6 +384,7 @@ def handoff_config(s: Settings) -> HandoffConfig:
         admin_token=secret(s.admin_token),
         console_session_hours=s.console_session_hours,
         cookie_secure=s.console_cookie_secure,
+        login=LoginConfig.of(s),  # the login_* settings and trusted_proxies
         lock_timeout=s.lock_timeout,
         send_lease=s.send_lease,
         fcr_days=s.analytics_fcr_days,

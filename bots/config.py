@@ -92,6 +92,14 @@ class Settings(BaseSettings):
     handoff_avg_handle_minutes: float = 5.0  # wait estimate before a queue has history
     console_session_hours: float = 12.0
     console_cookie_secure: bool = False  # set behind HTTPS
+    # console login (README "Access and login"): failures per account / per client IP before a
+    # lock of `lock_minutes`; before that each failure doubles the wait from `delay_seconds`
+    login_max_failures: int = Field(default=5, ge=1)
+    login_ip_max_failures: int = Field(default=20, ge=1)
+    login_lock_minutes: float = Field(default=15.0, gt=0)
+    login_delay_seconds: float = Field(default=1.0, ge=0)
+    # origins (https://host[:port]) besides the service's own host a login form may come from
+    login_allowed_origins: list[str] = []
 
     # abuse limits (README "Abuse limits"): each sender (channel + chat) may send `burst`
     # messages at once and then `per_minute`; past that one polite notice, the rest is dropped

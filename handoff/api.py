@@ -1,16 +1,12 @@
 """The agent and admin HTTP API and the console login (wired into the application by
 `handoff.wiring.setup`).
 
-Authentication: ``Authorization: Bearer <agent token | OMNIRELAY_ADMIN_TOKEN>``, or the console
-session cookie (HttpOnly, SameSite=Strict) set by ``POST /console/login``. A state-changing
-request authenticated by the cookie must carry the session's CSRF token in ``X-CSRF-Token``
-(``GET /api/me`` and the login answer tell it).
+Authentication, the CSRF check and the access rules are `handoff.login.gate` (rules:
+`handoff.access`); the login itself is `handoff.login.Login`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -26,6 +22,7 @@ from handoff.conversations import DEFAULT_LIMIT, list_conversations
 from handoff.errors import Forbidden, HandoffError, NotFound
 from handoff.events import HandoffEvent
 from handoff.hook import HandoffHook
+from handoff.login import COOKIE, Login, gate
 from handoff.metrics_api import metrics_routes
 from handoff.models import Agent
 from handoff.routing import can_see
@@ -38,17 +35,14 @@ from handoff.views import (
     ticket_json,
     transfer_targets,
 )
-from storage.db import Database
 
-__all__ = ["HANDOFF", "HOOK", "routes"]
+__all__ = ["COOKIE", "HANDOFF", "HOOK", "routes"]
 
 log = logging.getLogger(__name__)
 
 HANDOFF = web.AppKey("handoff", HandoffService)
 HOOK = web.AppKey("handoff_hook", HandoffHook)
-COOKIE = "omnirelay_console"
 SSE_KEEPALIVE = 15.0
-UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 Handler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
 
@@ -56,11 +50,18 @@ Handler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
 def routes(config: HandoffConfig) -> list[web.RouteDef]:
     api = _Api(config)
     guard = api.guard
+    login = Login(
+        config.login,
+        config.console_session_hours,
+        config.cookie_secure,
+        lambda request: (request.app[HANDOFF].db, request.app[HANDOFF].backends),
+    )
     return [
-        web.post("/console/login", api.login),
+        web.post("/console/login", login.login),
         web.post("/console/logout", guard(api.logout)),
         web.get("/api/me", guard(api.me)),
         web.post("/api/me/status", guard(api.set_status)),
+        web.post("/api/me/sessions/revoke", guard(api.revoke_mine)),
         web.get("/api/queues", guard(api.queues)),
         web.get("/api/conversations", guard(api.conversations)),
         web.get("/api/tickets", guard(api.tickets)),
@@ -72,7 +73,9 @@ def routes(config: HandoffConfig) -> list[web.RouteDef]:
         web.post("/api/tickets/{id:\\d+}/transfer", guard(api.transfer)),
         web.get("/api/events", guard(api.events)),
         web.get("/api/agents", guard(api.agents)),
+        web.get("/api/agents/names", guard(api.agent_names)),
         web.post("/api/agents", guard(api.add_agent)),
+        web.post("/api/agents/{id:\\d+}/sessions/revoke", guard(api.revoke_agent)),
         *metrics_routes(guard, lambda request: request.app[HANDOFF]),
     ]
 
@@ -110,65 +113,15 @@ class _Api:
 
     def guard(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def wrapped(request: web.Request) -> web.StreamResponse:
-            service = request.app[HANDOFF]
-            principal = await self._principal(request, service.db)
-            if principal is None:
-                return _error(401, "missing or wrong credentials")
-            if principal.csrf_token is not None and request.method in UNSAFE:
-                sent = request.headers.get("X-CSRF-Token", "")
-                if not hmac.compare_digest(sent.encode(), principal.csrf_token.encode()):
-                    log.warning("%s %s: missing or wrong CSRF token", request.method, request.path)
-                    return _error(403, "missing or wrong CSRF token")
+            found = await gate(request, request.app[HANDOFF].db, self.config.admin_token)
+            if isinstance(found, web.Response):
+                return found
             try:
-                return await handler(request, principal)
+                return await handler(request, found)
             except HandoffError as e:
                 return _error(e.status, str(e))
 
         return wrapped
-
-    async def _principal(self, request: web.Request, db: Database) -> Principal | None:
-        header = request.headers.get("Authorization")
-        if header is not None:
-            scheme, _, token = header.partition(" ")
-            token = token.strip()
-            if scheme.lower() != "bearer" or not token:
-                return None
-            admin = self.config.admin_token
-            if admin and hmac.compare_digest(token.encode(), admin.encode()):
-                return Principal.admin()
-            agent = await auth.agent_by_token(db, token)
-            return Principal.of(agent) if agent is not None else None
-        cookie = request.cookies.get(COOKIE)
-        if cookie:
-            return await auth.session_principal(db, cookie)
-        return None
-
-    async def login(self, request: web.Request) -> web.Response:
-        form = await request.post()
-        name, password = form.get("name"), form.get("password")
-        if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
-            return _error(400, "name and password are required")
-        service = request.app[HANDOFF]
-        ttl = dt.timedelta(hours=self.config.console_session_hours)
-        try:
-            agent, token, csrf = await auth.login(service.db, name, password, ttl)
-        except NotFound:
-            log.warning("console: failed login for %r from %s", name[:100], request.remote)
-            return _error(401, "unknown name or wrong password")
-        if "text/html" in request.headers.get("Accept", ""):
-            response = web.Response(status=303, headers={"Location": "/console"})
-        else:
-            response = web.json_response({"agent": agent_json(agent), "csrf_token": csrf})
-        response.set_cookie(
-            COOKIE,
-            token,
-            max_age=int(ttl.total_seconds()),
-            path="/",
-            httponly=True,
-            samesite="Strict",
-            secure=self.config.cookie_secure,
-        )
-        return response
 
     async def logout(self, request: web.Request, principal: Principal) -> web.Response:
         cookie = request.cookies.get(COOKIE)
@@ -177,6 +130,24 @@ class _Api:
         response = web.json_response({"ok": True})
         response.del_cookie(COOKIE, path="/")
         return response
+
+    async def revoke_mine(self, request: web.Request, principal: Principal) -> web.Response:
+        """Every console session of the caller ends (this one too)."""
+        if principal.agent_id is None:
+            raise HandoffError("the admin token has no sessions")
+        count = await auth.revoke_sessions(request.app[HANDOFF].db, principal.agent_id)
+        response = web.json_response({"revoked": count})
+        response.del_cookie(COOKIE, path="/")
+        return response
+
+    async def revoke_agent(self, request: web.Request, principal: Principal) -> web.Response:
+        """An admin ends every console session of an agent."""
+        agent_id = int(request.match_info["id"])
+        async with request.app[HANDOFF].db.session() as s:
+            if await s.get(Agent, agent_id) is None:
+                raise NotFound("no such agent")
+        count = await auth.revoke_sessions(request.app[HANDOFF].db, agent_id)
+        return web.json_response({"agent_id": agent_id, "revoked": count})
 
     # ---- who am I -------------------------------------------------------------------------------
 
@@ -200,9 +171,17 @@ class _Api:
             rows = await s.scalars(select(Agent).order_by(Agent.name))
             return web.json_response({"agents": [agent_json(a) for a in rows]})
 
+    async def agent_names(self, request: web.Request, principal: Principal) -> web.Response:
+        """Who a ticket may be transferred to: every agent's id, name and status only."""
+        async with request.app[HANDOFF].db.session() as s:
+            rows = (
+                await s.execute(select(Agent.id, Agent.name, Agent.status).order_by(Agent.name))
+            ).all()
+        return web.json_response(
+            {"agents": [{"id": i, "name": n, "status": st} for i, n, st in rows]}
+        )
+
     async def add_agent(self, request: web.Request, principal: Principal) -> web.Response:
-        if principal.role != "admin":
-            raise Forbidden("only an admin can create agents")
         doc = await _json(request)
         skills, languages = doc.get("skills", []), doc.get("languages", ["uk", "en"])
         if not _strings(skills) or not _strings(languages):

@@ -29,6 +29,7 @@ __all__ = [
     "hash_password",
     "hash_token",
     "new_token",
+    "revoke_sessions",
     "verify_password",
 ]
 
@@ -209,6 +210,23 @@ async def session_principal(db: Database, token: str) -> Principal | None:
     return Principal.of(agent, csrf_token=session.csrf_token)
 
 
-async def logout(db: Database, token: str) -> None:
+async def logout(db: Database, token: str) -> int | None:
+    """End one console session; returns its agent's id (None: no such session)."""
     async with db.transaction() as s:
-        await s.execute(delete(AgentSession).where(AgentSession.token_hash == hash_token(token)))
+        agent_id = await s.scalar(
+            delete(AgentSession)
+            .where(AgentSession.token_hash == hash_token(token))
+            .returning(AgentSession.agent_id)
+        )
+    return agent_id
+
+
+async def revoke_sessions(db: Database, agent_id: int) -> int:
+    """End every console session of an agent; returns how many there were."""
+    async with db.transaction() as s:
+        rows = await s.scalars(
+            delete(AgentSession)
+            .where(AgentSession.agent_id == agent_id)
+            .returning(AgentSession.token_hash)
+        )
+        return len(rows.all())

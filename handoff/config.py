@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from handoff.throttle import LoginConfig
+
 __all__ = ["DEFAULT_TOPIC", "DEFAULT_TOPICS", "HandoffConfig"]
 
 #: The queue topic of everything no flow or intent maps to.
@@ -42,6 +44,7 @@ class HandoffConfig:
     admin_token: str | None = None
     console_session_hours: float = 12.0
     cookie_secure: bool = False
+    login: LoginConfig = field(default_factory=LoginConfig)  # throttle, origins, proxies
     lock_timeout: float = 30.0  # the customer's lock, taken to change a session
     send_lease: float = 30.0  # an agent's reply not sent within this is re-sent by a sweeper
     fcr_days: int = 7  # a customer back on a resolved ticket's topic within this: not resolved

@@ -1,11 +1,11 @@
 """Admin JSON API for customers: profiles with their channel identities, the cross-channel
 timeline, proactive messages with their decisions and the consent log's current choices,
-merging two profiles and undoing a merge. Bearer ``OMNIRELAY_ADMIN_TOKEN``; without
-a configured token every call is refused (401), never open."""
+merging two profiles and undoing a merge. Bearer ``OMNIRELAY_ADMIN_TOKEN``, or an admin agent's
+token or console session (`handoff.login.gate`, rules in `handoff.access`); anybody else is
+refused (401 without credentials, 403 another role), never open."""
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -17,6 +17,7 @@ from bots.config import Settings, secret
 from bots.identity.service import IdentityService, build_identity, normalise_phone
 from bots.messages import now_utc
 from bots.proactive.triggers import consents, history
+from handoff.login import gate
 from storage.backends import Backends
 from storage.db import Database
 from storage.errors import NotFound
@@ -61,14 +62,17 @@ class _AdminApi:
         self._resources = resources
 
     def guard(self, handler: Handler) -> Handler:
+        """The admin bearer token, an admin's agent token or an admin's console session (with
+        its CSRF token on writes); the route's line in `handoff.access` decides the roles."""
+
         async def guarded(request: web.Request) -> web.StreamResponse:
-            given = request.headers.get("Authorization", "")
-            expected = f"Bearer {self._token}" if self._token else None
-            if expected is None or not hmac.compare_digest(given.encode(), expected.encode()):
+            db, _ = self._resources()
+            found = await gate(request, db, self._token)
+            if isinstance(found, web.Response):
                 log.warning(
                     "admin API: refused %s %s from %s", request.method, request.path, request.remote
                 )
-                return _error(401, "a valid admin bearer token is required")
+                return found
             try:
                 return await handler(request)
             except NotFound as e:

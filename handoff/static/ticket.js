@@ -224,7 +224,7 @@ async function loadTransferTargets() {
       options.push(el("option", { value: "queue:" + q.topic + ":" + q.language },
         "Queue: " + q.topic + " / " + q.language + note));
     }
-    for (const a of listOf(await api("GET", "/api/agents"), "agents")) {
+    for (const a of listOf(await api("GET", "/api/agents/names"), "agents")) {
       if (state.me && a.id === state.me.id) continue;
       options.push(el("option", { value: "agent:" + a.id }, "Agent: " + a.name + " (" + (a.status || "away") + ")"));
     }
