@@ -101,6 +101,8 @@ class Scheduler:
         self.scans: list[Scan] = []
         self._wanted = 0  # how many the last round tried to claim (0: the outbox was full)
         self.decided: dict[str, int] = {}  # decision -> count, in this process
+        # the previous round's sessions being told of their messages, while this round decides
+        self._remembering: asyncio.Task[None] | None = None
 
     def add_scan(self, scan: Scan) -> None:
         """Run ``scan(now)`` once per round (P2's silence trigger, for example)."""
@@ -115,7 +117,7 @@ class Scheduler:
             self._wanted = 0
             claimed = 0
             try:
-                claimed = await self.tick()
+                claimed = await self._round()
                 await self._scan()
             except Exception:
                 log.exception("proactive scheduler round failed; will try again")
@@ -124,10 +126,17 @@ class Scheduler:
             pause = interval if self._wanted else min(interval, 0.05)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=pause)
+        await self._remembered()
 
     async def tick(self) -> int:
         """One round: claim due jobs and decide them (a customer's jobs one after another,
-        customers side by side). Returns how many were claimed."""
+        customers side by side), their sessions told. Returns how many were claimed."""
+        claimed = await self._round()
+        await self._remembered()
+        return claimed
+
+    async def _round(self) -> int:
+        """`tick`, but the sessions of its messages are told while the next round runs."""
         self._wanted = max(0, min(self.batch, self.max_in_flight - self.outbox.in_flight))
         if self._wanted <= 0:
             return 0
@@ -144,8 +153,26 @@ class Scheduler:
             return 0
         if self._after_claim is not None:
             await self._after_claim([j.id for j in jobs])
-        await asyncio.gather(*(self._group(ids) for ids in _groups(jobs, self.concurrency)))
+        groups = _groups(jobs, self.concurrency)
+        decided = await asyncio.gather(*(self._group(ids) for ids in groups))
+        # Telling the sessions runs beside the next round's claim and decisions (one round
+        # behind at most): the messages are already in the outbox's lanes.
+        await self._remembered()
+        sent = [outcome for outcomes in decided for outcome in outcomes]
+        if sent:
+            self._remembering = asyncio.create_task(self._remember_all(sent))
         return len(jobs)
+
+    async def _remembered(self) -> None:
+        if self._remembering is not None:
+            task, self._remembering = self._remembering, None
+            try:
+                await task
+            except Exception:
+                log.exception("proactive scheduler: telling sessions of their messages failed")
+
+    async def _remember_all(self, sent: list[Outcome]) -> None:
+        await asyncio.gather(*(self._remember(o) for o in sent))
 
     async def _scan(self) -> None:
         for scan in self.scans:
@@ -154,31 +181,31 @@ class Scheduler:
             except Exception:
                 log.exception("proactive scan %r failed", scan)
 
-    async def _group(self, job_ids: list[int]) -> None:
+    async def _group(self, job_ids: list[int]) -> list[Outcome]:
         """Decide jobs together; if that fails, each on its own (one bad job cannot hold up
         the others), and a job that fails on its own for a reason other than the database is
-        dropped with that reason (else its claim ends and it is tried again)."""
+        dropped with that reason (else its claim ends and it is tried again). Returns the
+        outcomes that became messages, already handed to the outbox."""
         try:
             held_from, outcomes = await self._decide(job_ids)
         except Exception as e:
             if len(job_ids) > 1:
                 log.warning("deciding %d proactive jobs failed (%r); one by one", len(job_ids), e)
-                for job_id in job_ids:
-                    await self._group([job_id])
-            elif isinstance(e, SQLAlchemyError | StorageError):
+                return [o for job_id in job_ids for o in await self._group([job_id])]
+            if isinstance(e, SQLAlchemyError | StorageError):
                 log.warning(
                     "proactive job %d: %r; its claim ends and it is tried again", job_ids[0], e
                 )
             else:
                 log.exception("proactive job %d cannot be decided; dropped", job_ids[0])
                 await self._drop(job_ids[0], f"error: {e!r}")
-            return
+            return []
         sent = [o for o in outcomes if o.message_id is not None]
         for outcome in outcomes:
             self._count("sent" if outcome.message_id is not None else outcome.verdict.decision)
         for outcome in sent:
             self._dispatch(outcome, held_from)
-        await asyncio.gather(*(self._remember(o) for o in sent))
+        return sent
 
     async def _decide(self, job_ids: list[int]) -> tuple[float, list[Outcome]]:
         held_from, real, now = time.monotonic(), now_utc(), self.clock()
