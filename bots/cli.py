@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from bots.config import Settings
+from bots.log_masking import secrets_of
 from bots.logs import setup_logging
 from bots.privacy import retention
 from handoff import cli as handoff_cli
@@ -55,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return nlu_main(args_list[1:])
     args = _parser().parse_args(args_list)
     settings = Settings()
-    setup_logging(settings.log_level, settings.log_format)
+    setup_logging(settings.log_level, settings.log_format, secrets_of(settings))
     if args.command == "db":
         return _db_upgrade(settings)
     if args.command == "demo":

@@ -1,6 +1,8 @@
 """Logging set-up: plain text for development, one JSON object a line in production.
 
-Phone numbers and e-mail addresses are masked in every log line, whatever logged them.
+Phone numbers and e-mail addresses are masked in every log line, whatever logged them; tokens,
+secrets and the texts people write are masked at INFO and above (`MaskingFilter`, patterns in
+`bots.log_masking`): a text is logged at DEBUG, or marked with `bots.log_masking.said`.
 
 Every line written while one customer message is handled carries that message's correlation
 id: the gateway's ingress gives it (`new_correlation_id`, kept on the `InboundMessage` through
@@ -16,12 +18,14 @@ import logging
 import re
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
 import orjson
+
+from bots.log_masking import SaidText, mask_secrets
 
 # Both patterns run on untrusted text (any logged field), so each must be linear in its length:
 # a match may only start where the previous character cannot belong to it (the lookbehinds), so
@@ -78,34 +82,79 @@ def mask_personal_data(text: str) -> str:
     return text
 
 
+class MaskingFilter(logging.Filter):
+    """Puts the masked message and traceback on the record (``masked_message``, ``masked_exc``)
+    for the formatters below, leaving ``msg`` and ``args`` as logged (other handlers, such as
+    pytest's capture, see the record unchanged). Phones and e-mails are masked on every line;
+    from ``level`` up (INFO) also tokens, ``secrets`` and texts marked with `said`."""
+
+    def __init__(self, secrets: Sequence[str] = (), level: int = logging.INFO) -> None:
+        super().__init__()
+        self.secrets = tuple(secrets)
+        self.level = level
+
+    def mask(self, text: str, levelno: int) -> str:
+        if levelno >= self.level:
+            text = mask_secrets(text, self.secrets)
+        return mask_personal_data(text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        above = record.levelno >= self.level
+        args = record.args
+        if above and isinstance(args, tuple) and any(isinstance(a, SaidText) for a in args):
+            args = tuple(a.masked() if isinstance(a, SaidText) else a for a in args)
+        try:
+            message = str(record.msg) % args if args else str(record.msg)
+        except (TypeError, ValueError):
+            message = record.getMessage()  # raises as logging itself would report it
+        record.masked_message = self.mask(message, record.levelno)
+        if record.exc_info:
+            exc = logging.Formatter().formatException(record.exc_info)
+            record.masked_exc = self.mask(exc, record.levelno)
+        return True
+
+
+def _masked(record: logging.LogRecord, formatter: logging.Formatter) -> tuple[str, str | None]:
+    """The record's masked message and traceback (`MaskingFilter`'s, else phones and e-mails
+    masked here)."""
+    message = getattr(record, "masked_message", None)
+    if message is None:
+        message = mask_personal_data(record.getMessage())
+    exc = getattr(record, "masked_exc", None)
+    if exc is None and record.exc_info:
+        exc = mask_personal_data(formatter.formatException(record.exc_info))
+    return message, exc
+
+
 class MaskingFormatter(logging.Formatter):
-    """Masks the message and traceback of a copy of the record (never its time or logger
-    name), so other handlers (pytest's capture, a library's own) still see it as logged."""
+    """Formats a copy of the record with its masked message and traceback (never its time or
+    logger name), so other handlers (pytest's capture, a library's own) still see it as logged."""
 
     def format(self, record: logging.LogRecord) -> str:
         masked = copy.copy(record)
-        masked.msg, masked.args = mask_personal_data(record.getMessage()), None
+        masked.msg, exc = _masked(record, self)
+        masked.args = None
         cid = correlation_of(record)
         masked.correlation = f" [{cid}]" if cid else ""
-        if record.exc_info:
-            masked.exc_text = mask_personal_data(self.formatException(record.exc_info))
-            masked.exc_info = None
+        if exc is not None:
+            masked.exc_text, masked.exc_info = exc, None
         return super().format(masked)
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        message, exc = _masked(record, self)
         doc = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
-            "message": mask_personal_data(record.getMessage()),
+            "message": message,
         }
         cid = correlation_of(record)
         if cid:
             doc["correlation_id"] = cid
-        if record.exc_info:
-            doc["exc"] = mask_personal_data(self.formatException(record.exc_info))
+        if exc is not None:
+            doc["exc"] = exc
         return orjson.dumps(doc).decode()
 
 
@@ -113,13 +162,16 @@ class JsonFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(correlation)s: %(message)s"
 
 
-def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Sequence[str] = ()) -> None:
+    """One handler on stderr for every logger; ``secrets`` (the settings' tokens, see
+    `bots.log_masking.secrets_of`) never appear at INFO and above."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(MaskingFormatter(TEXT_FORMAT))
     handler.addFilter(CorrelationFilter())
+    handler.addFilter(MaskingFilter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -19,6 +19,7 @@ from bots.flows.context import FlowContext
 from bots.flows.smalltalk import SmallTalk
 from bots.flows.templates import LANGUAGES, Templates
 from bots.flows.understanding import FALLBACK, Understanding, from_parse, from_payload
+from bots.log_masking import said
 from bots.messages import Button, OutboundMessage
 from storage.errors import StorageError
 
@@ -239,7 +240,7 @@ class Dialogue:
             understood = from_payload(payload)
             if understood is not None:
                 return understood
-            log.info("payload %r is not an intent; treating it as text", payload[:64])
+            log.info("payload %r is not an intent; treating it as text", said(payload[:64]))
         if ctx.parse is not None:
             return self._yes_or_no(ctx, from_parse(ctx.parse))
         if ctx.message.contact_phone:
@@ -265,7 +266,8 @@ class Dialogue:
             top.confidence >= YES_NO_MIN_CONFIDENCE
             and top.confidence - second.confidence >= YES_NO_MIN_MARGIN
         ):
-            log.info("yes/no question: %r read as %s (%.2f)", parse.text, top.name, top.confidence)
+            text, conf = said(parse.text), top.confidence  # the text: DEBUG only (log_masking)
+            log.info("yes/no question: %r read as %s (%.2f)", text, top.name, conf)
             understanding.intent = top.name
         return understanding
 
