@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from bots.config import Settings, secret
+from bots.gateway.hold_api import hold_routes
 from bots.identity.service import IdentityService, build_identity, normalise_phone
 from bots.messages import now_utc
 from bots.proactive.triggers import consents, history
@@ -39,6 +40,7 @@ def admin_routes(settings: Settings, resources: Resources) -> list[web.RouteDef]
         web.get("/api/customers/{id}/proactive", api.guard(api.proactive)),
         web.post("/api/customers/{id}/merge", api.guard(api.merge)),
         web.post("/api/merges/{id}/undo", api.guard(api.undo)),
+        *hold_routes(settings, lambda: resources()[0]),  # legal holds (bots/gateway/hold_api.py)
     ]
 
 
