@@ -237,7 +237,17 @@ def is_outage(error: BaseException) -> bool:
         return True
     if isinstance(error, (OperationalError, InterfaceError)):
         return True  # connection lost or refused, server starting up, deadlock: all pass
+    if isinstance(error, ConnectionError) or type(error).__name__ in _ASYNCPG_CONNECT_ERRORS:
+        # asyncpg's connect during a restart raises the socket's own error (refused, reset)
+        # or "the database system is starting up", not wrapped by SQLAlchemy
+        return True
     return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+#: asyncpg's errors of a server that is restarting, by name (asyncpg need not be installed)
+_ASYNCPG_CONNECT_ERRORS = frozenset(
+    {"CannotConnectNowError", "ConnectionDoesNotExistError", "ConnectionFailureError"}
+)
 
 
 def _cancelling() -> bool:

@@ -130,6 +130,7 @@ async def backend(name: str, url: str, args: argparse.Namespace, model: Path) ->
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     from tests.conftest import drop_postgres_database, fresh_postgres_database
 
+    started_load = round(os.getloadavg()[0], 2)
     model = ensure_model(Path(args.model))
     results = []
     if "sqlite" in args.backends:
@@ -153,6 +154,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": machine(),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_average": [started_load, round(os.getloadavg()[0], 2)],
         "messages": args.messages,
         "conversations": args.conversations,
         "target_ms": TARGET_MS,
@@ -175,8 +177,11 @@ def report(doc: dict[str, Any]) -> None:
     if load:
         print(
             f"events on {load['messages_per_s_on']} msg/s, off {load['messages_per_s_off']} msg/s:"
-            f" cost {load['cost_percent']}% (target < 5%)"
+            f" cost {load['cost_percent']}% of throughput; CPU per message on"
+            f" {load['cpu_ms_per_message_on']} ms, off {load['cpu_ms_per_message_off']} ms:"
+            f" cost {load['cpu_cost_percent']}% (target < 5%)"
         )
+    print(f"load average before/after: {doc['load_average']}")
 
 
 def main() -> None:
