@@ -18,7 +18,8 @@ from bots.gateway.hold_api import hold_routes
 from bots.identity.service import IdentityService, build_identity, normalise_phone
 from bots.messages import now_utc
 from bots.proactive.triggers import consents, history
-from handoff.login import gate
+from handoff.login import PRINCIPAL, client_ip, gate
+from storage.audit import audit
 from storage.backends import Backends
 from storage.db import Database
 from storage.errors import NotFound
@@ -98,12 +99,15 @@ class _AdminApi:
             repo = IdentityRepository(s)
             found = await repo.find_by_phone(phone)
             profiles = [await repo.profile(c.id) for c in found]
+        for p in profiles:
+            await self._audit(request, "customer.viewed", p.customer.id, via="phone_search")
         return web.json_response({"customers": [_profile(p) for p in profiles]})
 
     async def customer(self, request: web.Request) -> web.Response:
         db, _ = self._resources()
         async with db.session() as s:
             profile = await IdentityRepository(s).profile(_id(request))
+        await self._audit(request, "customer.viewed", profile.customer.id, part="profile")
         return web.json_response(_profile(profile))
 
     async def transcript(self, request: web.Request) -> web.Response:
@@ -113,6 +117,7 @@ class _AdminApi:
             repo = IdentityRepository(s)
             await repo.profile(customer_id)  # 404 for an unknown id
             entries = await repo.timeline(customer_id)
+        await self._audit(request, "transcript.viewed", customer_id, entries=len(entries))
         return web.json_response(
             {
                 "customer_id": customer_id,
@@ -132,6 +137,7 @@ class _AdminApi:
             await IdentityRepository(s).profile(customer_id)  # 404 for an unknown id
             jobs = await history(s, customer_id)
             chosen = await consents(s, customer_id)
+        await self._audit(request, "customer.viewed", customer_id, part="proactive")
         return web.json_response(
             {
                 "customer_id": customer_id,
@@ -169,6 +175,16 @@ class _AdminApi:
         record = await self._service().merge(
             survivor, other, actor=actor, reason="admin", now=now_utc()
         )
+        moved = sum(len(ids) for ids in record.moved.values() if isinstance(ids, list))
+        await self._audit(
+            request,
+            "customer.merged",
+            survivor,
+            absorbed=other,
+            merge_id=record.id,
+            forced=force,
+            rows_moved=moved,
+        )
         return web.json_response(
             {"merge_id": record.id, "survivor": survivor, "absorbed": other, "moved": record.moved}
         )
@@ -189,11 +205,37 @@ class _AdminApi:
     async def undo(self, request: web.Request) -> web.Response:
         merge_id = _id(request)
         record = await self._service().undo(merge_id, actor="admin", now=now_utc())
+        await self._audit(
+            request,
+            "merge.undone",
+            record.survivor_id,
+            merge_id=record.id,
+            absorbed=record.absorbed_id,
+        )
         return web.json_response(
             {
                 "merge_id": record.id,
                 "undone_at": record.undone_at.isoformat() if record.undone_at else None,
             }
+        )
+
+    async def _audit(
+        self, request: web.Request, action: str, customer_id: int, **detail: Any
+    ) -> None:
+        """One audit entry (its own transaction: the view or merge is done) for whoever `gate`
+        let in: ids and counts only, never the profile's data."""
+        principal = request.get(PRINCIPAL)
+        agent = principal.agent_id if principal is not None else None
+        db, _ = self._resources()
+        await audit(
+            db,
+            actor="admin-token" if agent is None else f"agent:{agent}",
+            role=principal.role if principal is not None else "admin",
+            action=action,
+            target_type="customer",
+            target_id=customer_id,
+            ip=client_ip(request, self._settings.trusted_proxies),
+            detail=detail,
         )
 
 
