@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from sqlalchemy import func, select
@@ -68,6 +69,17 @@ async def test_three_processes_run_the_job_once_per_round(db: Database) -> None:
     assert old_a == 0
 
 
+@pytest.fixture
+def root_logger() -> Iterator[None]:
+    """The root logger's handlers and level as they were (the CLI sets up its own)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("root_logger")
 def test_the_cli_dry_run_prints_what_the_run_clears(
     database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
