@@ -6,6 +6,7 @@ Embedded on SQLite, and scale-out on PostgreSQL + Redis."""
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from bots.log_masking import mask_secrets, said, secrets_of
-from bots.logs import TEXT_FORMAT, MaskingFilter, MaskingFormatter
+from bots.logs import TEXT_FORMAT, MaskingFilter, MaskingFormatter, setup_logging
 from tests.bots.conftest import TG_SECRET, new_chat_id
 from tests.fakes import wait_until
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
@@ -161,3 +162,24 @@ def test_a_marked_text_shows_only_at_debug(level: int) -> None:
     else:
         assert masked == "said ‹text, 5 chars› to 7"
     assert record.getMessage() == "said hello to 7"  # the record itself is as logged
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_the_service_handler_masks_in_both_formats(fmt: str) -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    stream = io.StringIO()
+    try:
+        setup_logging("DEBUG", fmt, secrets=["the-admin-token-42"])
+        root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+        log = logging.getLogger("omnirelay.test")
+        log.info("admin %s, %s wrote %s", "the-admin-token-42", EMAIL, said(SAID[0]))
+        log.debug("at DEBUG: %s", said(SAID[0]))
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    info, debug = stream.getvalue().splitlines()
+    for secret in ("the-admin-token-42", EMAIL, SAID[0]):
+        assert secret not in info
+    assert "‹text, 31 chars›" in info and "o***@example.com" in info
+    assert SAID[0] in debug  # a developer's DEBUG run shows the text
