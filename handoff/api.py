@@ -7,22 +7,20 @@ Authentication, the CSRF check and the access rules are `handoff.login.gate` (ru
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
-from handoff import auth
+from handoff.accounts import Accounts, json_body, text_field
 from handoff.auth import LANGUAGES, Principal
 from handoff.config import DEFAULT_TOPIC, HandoffConfig
 from handoff.conversations import DEFAULT_LIMIT, list_conversations
 from handoff.errors import Forbidden, HandoffError, NotFound
 from handoff.events import HandoffEvent
 from handoff.hook import HandoffHook
-from handoff.login import COOKIE, Login, gate
+from handoff.login import COOKIE, Login, gate, record
 from handoff.metrics_api import metrics_routes
 from handoff.models import Agent
 from handoff.routing import can_see
@@ -50,6 +48,7 @@ Handler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
 def routes(config: HandoffConfig) -> list[web.RouteDef]:
     api = _Api(config)
     guard = api.guard
+    accounts = Accounts(config, lambda request: request.app[HANDOFF].db)
     login = Login(
         config.login,
         config.console_session_hours,
@@ -58,10 +57,10 @@ def routes(config: HandoffConfig) -> list[web.RouteDef]:
     )
     return [
         web.post("/console/login", login.login),
-        web.post("/console/logout", guard(api.logout)),
+        web.post("/console/logout", guard(accounts.logout)),
         web.get("/api/me", guard(api.me)),
         web.post("/api/me/status", guard(api.set_status)),
-        web.post("/api/me/sessions/revoke", guard(api.revoke_mine)),
+        web.post("/api/me/sessions/revoke", guard(accounts.revoke_mine)),
         web.get("/api/queues", guard(api.queues)),
         web.get("/api/conversations", guard(api.conversations)),
         web.get("/api/tickets", guard(api.tickets)),
@@ -72,37 +71,16 @@ def routes(config: HandoffConfig) -> list[web.RouteDef]:
         web.post("/api/tickets/{id:\\d+}/close", guard(api.close)),
         web.post("/api/tickets/{id:\\d+}/transfer", guard(api.transfer)),
         web.get("/api/events", guard(api.events)),
-        web.get("/api/agents", guard(api.agents)),
-        web.get("/api/agents/names", guard(api.agent_names)),
-        web.post("/api/agents", guard(api.add_agent)),
-        web.post("/api/agents/{id:\\d+}/sessions/revoke", guard(api.revoke_agent)),
+        web.get("/api/agents", guard(accounts.agents)),
+        web.get("/api/agents/names", guard(accounts.agent_names)),
+        web.post("/api/agents", guard(accounts.add_agent)),
+        web.post("/api/agents/{id:\\d+}/sessions/revoke", guard(accounts.revoke_agent)),
         *metrics_routes(guard, lambda request: request.app[HANDOFF]),
     ]
 
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        doc = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise HandoffError("the body must be a JSON object") from e
-    if not isinstance(doc, dict):
-        raise HandoffError("the body must be a JSON object")
-    return doc
-
-
-def _text(doc: dict[str, Any], key: str, *, required: bool = True, limit: int = 4000) -> str:
-    value = doc.get(key)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise HandoffError(f"{key!r} must be a non-empty string")
-    if len(value) > limit:
-        raise HandoffError(f"{key!r} is longer than {limit} characters")
-    return value
 
 
 class _Api:
@@ -123,32 +101,6 @@ class _Api:
 
         return wrapped
 
-    async def logout(self, request: web.Request, principal: Principal) -> web.Response:
-        cookie = request.cookies.get(COOKIE)
-        if cookie:
-            await auth.logout(request.app[HANDOFF].db, cookie)
-        response = web.json_response({"ok": True})
-        response.del_cookie(COOKIE, path="/")
-        return response
-
-    async def revoke_mine(self, request: web.Request, principal: Principal) -> web.Response:
-        """Every console session of the caller ends (this one too)."""
-        if principal.agent_id is None:
-            raise HandoffError("the admin token has no sessions")
-        count = await auth.revoke_sessions(request.app[HANDOFF].db, principal.agent_id)
-        response = web.json_response({"revoked": count})
-        response.del_cookie(COOKIE, path="/")
-        return response
-
-    async def revoke_agent(self, request: web.Request, principal: Principal) -> web.Response:
-        """An admin ends every console session of an agent."""
-        agent_id = int(request.match_info["id"])
-        async with request.app[HANDOFF].db.session() as s:
-            if await s.get(Agent, agent_id) is None:
-                raise NotFound("no such agent")
-        count = await auth.revoke_sessions(request.app[HANDOFF].db, agent_id)
-        return web.json_response({"agent_id": agent_id, "revoked": count})
-
     # ---- who am I -------------------------------------------------------------------------------
 
     async def me(self, request: web.Request, principal: Principal) -> web.Response:
@@ -162,46 +114,9 @@ class _Api:
         return web.json_response(doc)
 
     async def set_status(self, request: web.Request, principal: Principal) -> web.Response:
-        doc = await _json(request)
-        await request.app[HANDOFF].set_status(principal, _text(doc, "status"))
+        doc = await json_body(request)
+        await request.app[HANDOFF].set_status(principal, text_field(doc, "status"))
         return web.json_response({"status": doc["status"]})
-
-    async def agents(self, request: web.Request, principal: Principal) -> web.Response:
-        async with request.app[HANDOFF].db.session() as s:
-            rows = await s.scalars(select(Agent).order_by(Agent.name))
-            return web.json_response({"agents": [agent_json(a) for a in rows]})
-
-    async def agent_names(self, request: web.Request, principal: Principal) -> web.Response:
-        """Who a ticket may be transferred to: every agent's id, name and status only."""
-        async with request.app[HANDOFF].db.session() as s:
-            rows = (
-                await s.execute(select(Agent.id, Agent.name, Agent.status).order_by(Agent.name))
-            ).all()
-        return web.json_response(
-            {"agents": [{"id": i, "name": n, "status": st} for i, n, st in rows]}
-        )
-
-    async def add_agent(self, request: web.Request, principal: Principal) -> web.Response:
-        doc = await _json(request)
-        skills, languages = doc.get("skills", []), doc.get("languages", ["uk", "en"])
-        if not _strings(skills) or not _strings(languages):
-            raise HandoffError("skills and languages are lists of strings")
-        max_tickets = doc.get("max_tickets", 3)
-        if not isinstance(max_tickets, int):
-            raise HandoffError("max_tickets is an integer")
-        password = doc.get("password")
-        if password is not None and not isinstance(password, str):
-            raise HandoffError("password is a string")
-        agent, token = await auth.create_agent(
-            request.app[HANDOFF].db,
-            _text(doc, "name", limit=100),
-            role=str(doc.get("role", "agent")),
-            skills=skills,
-            languages=languages,
-            max_tickets=max_tickets,
-            password=password,
-        )
-        return web.json_response({**agent_json(agent), "token": token}, status=201)
 
     # ---- tickets --------------------------------------------------------------------------------
 
@@ -247,10 +162,23 @@ class _Api:
         ticket, queue = await service.router.load(int(request.match_info["id"]))
         if not can_see(principal, ticket, queue):
             raise Forbidden("this ticket is not in your queues")
-        return web.json_response(await ticket_detail(service.db, ticket, queue))
+        doc = await ticket_detail(service.db, ticket, queue)
+        detail = {"customer_id": ticket.customer_id, "entries": len(doc.get("transcript") or ())}
+        trusted = self.config.login.trusted_proxies
+        await record(
+            request,
+            service.db,
+            "transcript.viewed",
+            principal,
+            trusted,
+            detail=detail,
+            target_type="ticket",
+            target_id=ticket.id,
+        )
+        return web.json_response(doc)
 
     async def take_over(self, request: web.Request, principal: Principal) -> web.Response:
-        doc = await _json(request)
+        doc = await json_body(request)
         customer_id = doc.get("customer_id")
         if not isinstance(customer_id, int):
             raise HandoffError("customer_id is an integer")
@@ -263,9 +191,9 @@ class _Api:
         return await self._ticket_answer(request, ticket.id)
 
     async def message(self, request: web.Request, principal: Principal) -> web.Response:
-        doc = await _json(request)
+        doc = await json_body(request)
         row = await request.app[HANDOFF].agent_message(
-            int(request.match_info["id"]), principal, _text(doc, "text")
+            int(request.match_info["id"]), principal, text_field(doc, "text")
         )
         return web.json_response(
             {"id": row.id, "channel": row.channel, "status": row.status, "from": "agent"},
@@ -273,20 +201,20 @@ class _Api:
         )
 
     async def close(self, request: web.Request, principal: Principal) -> web.Response:
-        doc = await _json(request)
-        resolution = _text(doc, "resolution")
+        doc = await json_body(request)
+        resolution = text_field(doc, "resolution")
         ticket = await request.app[HANDOFF].close(
             int(request.match_info["id"]), principal, resolution
         )
         return await self._ticket_answer(request, ticket.id)
 
     async def transfer(self, request: web.Request, principal: Principal) -> web.Response:
-        doc = await _json(request)
+        doc = await json_body(request)
         agent_id = doc.get("agent_id")
         if agent_id is not None and not isinstance(agent_id, int):
             raise HandoffError("agent_id is an integer")
-        topic = _text(doc, "topic", required=False, limit=64) or None
-        language = _text(doc, "language", required=False, limit=16) or None
+        topic = text_field(doc, "topic", required=False, limit=64) or None
+        language = text_field(doc, "language", required=False, limit=16) or None
         if agent_id is None and topic is None and language is None:
             raise HandoffError("give agent_id, or a topic and/or language for the new queue")
         ticket = await request.app[HANDOFF].transfer(
@@ -350,7 +278,3 @@ async def _may_see(
             return False
         cache[event.ticket_id] = can_see(principal, ticket, queue)
     return cache[event.ticket_id]
-
-
-def _strings(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)

@@ -164,6 +164,12 @@ async def agent_by_token(db: Database, token: str) -> Agent | None:
         return await s.scalar(select(Agent).where(Agent.token_hash == hash_token(token)))
 
 
+async def agent_id_named(db: Database, name: str) -> int | None:
+    """The id of the agent with this name (case as stored, surrounding blanks ignored)."""
+    async with db.session() as s:
+        return await s.scalar(select(Agent.id).where(Agent.name == name.strip()))
+
+
 async def login(
     db: Database, name: str, password: str, ttl: dt.timedelta
 ) -> tuple[Agent, str, str]:

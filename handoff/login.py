@@ -16,6 +16,7 @@ import ipaddress
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -25,6 +26,7 @@ from handoff.auth import Principal
 from handoff.errors import NotFound
 from handoff.throttle import LoginConfig, MemoryThrottle, RedisThrottle, Throttle
 from handoff.views import agent_json
+from storage.audit import audit
 from storage.backends import Backends
 from storage.db import Database
 
@@ -33,10 +35,12 @@ __all__ = [
     "PRINCIPAL",
     "UNSAFE",
     "Login",
+    "actor_of",
     "authenticate",
     "client_ip",
     "gate",
     "is_https",
+    "record",
 ]
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,30 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 Handler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
+
+
+def actor_of(principal: Principal) -> str:
+    """The audit log's name of a caller: ``agent:<id>`` or ``admin-token``."""
+    return "admin-token" if principal.agent_id is None else f"agent:{principal.agent_id}"
+
+
+async def record(
+    request: web.Request,
+    db: Database,
+    action: str,
+    principal: Principal | None,
+    trusted: Sequence[str] = (),
+    **fields: Any,
+) -> None:
+    """One audit entry (own transaction) for ``principal`` (None: an unknown caller)."""
+    await audit(
+        db,
+        actor=actor_of(principal) if principal is not None else "anonymous",
+        role=principal.role if principal is not None else None,
+        action=action,
+        ip=client_ip(request, trusted),
+        **fields,
+    )
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -194,16 +222,12 @@ class Login:
         try:
             agent, token, csrf = await auth.login(db, name, password, self.ttl)
         except NotFound:
-            locked = False
-            for (key, limit), count in zip(keys, counts, strict=True):
-                locked = locked or count >= limit
-                await throttle.failed(key, self.config.wait_after(count, limit))
-            log.warning(
-                "console: failed login for %r from %s%s", name[:100], ip, " (locked)" * locked
-            )
-            return _error(401, "unknown name or wrong password")
+            counted = list(zip(keys, counts, strict=True))
+            return await self._failed(request, db, throttle, counted, name[:100])
         await throttle.forget(keys[0][0], clear=True)
         await throttle.forget(keys[1][0], clear=False)
+        who = Principal.of(agent)
+        await record(request, db, "login.succeeded", who, self.config.trusted_proxies)
         if "text/html" in request.headers.get("Accept", ""):
             response = web.Response(status=303, headers={"Location": "/console"})
         else:
@@ -218,6 +242,33 @@ class Login:
             secure=self.cookie_secure or is_https(request, self.config.trusted_proxies),
         )
         return response
+
+    async def _failed(
+        self,
+        request: web.Request,
+        db: Database,
+        throttle: Throttle,
+        counted: list[tuple[tuple[str, int], int]],
+        name: str,
+    ) -> web.Response:
+        """A wrong name or password: each key waits (or is locked); the audit log says so."""
+        locked: list[str] = []
+        for (key, limit), count in counted:
+            if count >= limit:
+                locked.append(key.partition(":")[0])
+            await throttle.failed(key, self.config.wait_after(count, limit))
+        agent_id = await auth.agent_id_named(db, name)
+        why = "wrong password" if agent_id is not None else "unknown account"
+        ip = client_ip(request, self.config.trusted_proxies)
+        log.warning("console: failed login for %r from %s (%s)", name, ip, why)
+        target = {"target_type": "agent", "target_id": agent_id} if agent_id else {}
+        trusted = self.config.trusted_proxies
+        await record(request, db, "login.failed", None, trusted, detail={"reason": why}, **target)
+        if locked:
+            log.error("console: logins locked for %s (%r from %s)", "+".join(locked), name, ip)
+            detail = {"locked": locked, "minutes": self.config.lock_minutes}
+            await record(request, db, "login.locked", None, trusted, detail=detail, **target)
+        return _error(401, "unknown name or wrong password")
 
     def _keys(self, name: str, ip: str) -> list[tuple[str, int]]:
         account = name.strip().lower()[:100]

@@ -56,7 +56,7 @@ class LoginConfig:
             return self.lock_seconds
         if failures <= 1:
             return 0.0  # one typo costs nothing
-        return min(self.lock_seconds, self.delay_seconds * 2 ** (failures - 2))
+        return min(self.lock_seconds, self.delay_seconds * 2.0 ** (failures - 2))
 
 
 class Throttle(Protocol):
