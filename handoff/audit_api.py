@@ -15,21 +15,22 @@ The page (`handoff/static/audit.html`, `audit.js`, `audit.css`, served below
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
 from aiohttp import web
 
-from handoff import api as console_api
 from handoff import auth
+from handoff.api import HANDOFF
 from handoff.auth import Principal
 from handoff.config import HandoffConfig
 from handoff.console import SECURITY_HEADERS
 from handoff.errors import Forbidden, HandoffError
+from handoff.login import COOKIE, gate
 from storage.audit import list_audit
 
-__all__ = ["API_PATH", "PAGE_PATH", "audit_routes", "routes"]
+__all__ = ["API_PATH", "PAGE_PATH", "routes"]
 
 API_PATH = "/api/audit"
 PAGE_PATH = "/console/audit"
@@ -55,31 +56,32 @@ FORBIDDEN = """<!doctype html>
 </main></body></html>
 """
 
-Handler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
-Guard = Callable[[Handler], Callable[[web.Request], Awaitable[web.StreamResponse]]]
-
 
 def routes(config: HandoffConfig) -> list[web.RouteDef]:
-    """The API route behind the console API's own guard, the page and its two files."""
-    # the console API's own guard: /api/audit authenticates exactly like the rest of /api
-    guard: Guard = console_api._Api(config).guard
+    """The API route behind `handoff.login.gate` (the rule table's line), the page and its
+    two files."""
+
+    async def guard(request: web.Request) -> web.StreamResponse:
+        found = await gate(request, request.app[HANDOFF].db, config.admin_token)
+        if isinstance(found, web.Response):
+            return found
+        try:
+            return await entries(request, found)
+        except HandoffError as e:
+            return web.json_response({"error": str(e)}, status=e.status)
+
     return [
-        *audit_routes(guard),
+        web.get(API_PATH, guard),
         web.get(PAGE_PATH, page),
         web.get(PAGE_PATH + "/{name}", asset),
     ]
-
-
-def audit_routes(guard: Guard) -> list[web.RouteDef]:
-    """``GET /api/audit`` behind ``guard`` (the console API's authentication)."""
-    return [web.get(API_PATH, guard(entries))]
 
 
 async def entries(request: web.Request, principal: Principal) -> web.Response:
     if principal.role != "admin":
         raise Forbidden("the audit log is for admins")
     filters = parse_filters(request.query)
-    async with request.app[console_api.HANDOFF].db.session() as s:
+    async with request.app[HANDOFF].db.session() as s:
         found = await list_audit(s, **filters)
     limit = filters["limit"]
     cursor = str(found[-1].id) if len(found) == limit else None
@@ -130,12 +132,8 @@ def _instant(query: Mapping[str, str], name: str) -> dt.datetime | None:
 
 async def page(request: web.Request) -> web.StreamResponse:
     """The page, for an admin's console session only (checked before any of it is sent)."""
-    cookie = request.cookies.get(console_api.COOKIE)
-    principal = (
-        await auth.session_principal(request.app[console_api.HANDOFF].db, cookie)
-        if cookie
-        else None
-    )
+    cookie = request.cookies.get(COOKIE)
+    principal = await auth.session_principal(request.app[HANDOFF].db, cookie) if cookie else None
     if principal is None:
         raise web.HTTPSeeOther("/console", headers=SECURITY_HEADERS)
     admin = principal.role == "admin"
