@@ -96,6 +96,20 @@ async def test_personal_data_is_refused_in_the_detail(
         assert await count_audit(s) == 0
 
 
+async def test_ids_counts_and_times_are_accepted_in_the_detail(db: Database) -> None:
+    detail = {
+        "cutoff": "2026-12-07T09:00:00+00:00",
+        "day": "2026-12-07",
+        "erasure_id": 12,
+        "steps": ["profile", "sessions"],
+        "forced": True,
+    }
+    await audit(db, actor="system", action="retention.purged", detail=detail)
+    async with db.session() as s:
+        [entry] = await list_audit(s)
+    assert entry.detail == detail and entry.target_id is None
+
+
 async def test_an_entry_holds_ids_not_the_customers_data(db: Database) -> None:
     await audit(
         db,
