@@ -48,6 +48,7 @@ from bots.keys import (
 from bots.messages import InboundEvent
 from bots.metrics import HandoffCounter, Metrics
 from bots.nlu_setup import open_nlu
+from bots.privacy.wiring import privacy_flow, setup_privacy
 from bots.proactive import load_scenarios
 from bots.proactive.followups import SilenceScan, TicketFollowUps
 from bots.proactive.hooks import ProactiveTurn
@@ -110,6 +111,7 @@ def create_app(settings: Settings, role: Role = "all") -> web.Application:
         outlet=StoredReplies(lambda: app.get(OUTBOX)),
         clock=app[CLOCK],
     )
+    setup_privacy(app, settings, role)  # export and erasure: routes, resumed jobs
     app.cleanup_ctx.append(_ticket_followups)
     if role in ("all", "worker"):
         app.cleanup_ctx.append(_worker)
@@ -308,7 +310,7 @@ def _turns(app: web.Application, outbox: Outbox) -> tuple[Worker, Dialogue]:
     identity = build_identity(s, db, backends)
     reminders = BookingReminders(app[PROACTIVE], clock, s.timezone)
     dialogue = build_dialogue(
-        s, db, clock, extra_flows=[LinkingFlow(identity)], on_booking=reminders
+        s, db, clock, extra_flows=[LinkingFlow(identity), privacy_flow(app)], on_booking=reminders
     )
     review = _review_log(s)
     worker = Worker(

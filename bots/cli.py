@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from bots.config import Settings
 from bots.log_masking import secrets_of
 from bots.logs import setup_logging
+from bots.privacy import cli as privacy_cli
 from bots.privacy import retention
 from handoff import cli as handoff_cli
 from storage.analytics import cli as analytics_cli
@@ -42,8 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("action", choices=["seed"])
     handoff_cli.add_parser(sub)
     analytics_cli.add_parser(sub)
-    privacy = sub.add_parser("privacy", help="customers' data: retention")
-    retention.add_cli(privacy.add_subparsers(dest="action", required=True))
+    privacy_cli.add_parser(sub)  # export, erase, and retention (bots.privacy.retention)
     sub.add_parser("nlu", help="train, test, parse, validate and review NLU data", add_help=False)
     return parser
 
@@ -65,8 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handoff_cli.main(settings.database_url, args)
     if args.command == "analytics":
         return analytics_cli.main(settings.database_url, args, settings.timezone)
-    if args.command == "privacy" and args.action == "retention":
-        return retention.cli_main(settings, args)
+    if args.command == "privacy":
+        return privacy_cli.main(settings, args)
     return _serve(settings, args.command, args.host, args.port)
 
 

@@ -14,6 +14,7 @@ REQUIRED = {
     "greet", "goodbye", "thank", "affirm", "deny", "book_appointment", "reschedule_appointment",
     "cancel_appointment", "check_order_status", "ask_opening_hours", "ask_address", "ask_prices",
     "request_human", "link_account", "stop", "forget_me", "inform", "out_of_scope", "complaint",
+    "data_request",
 }  # fmt: skip
 
 
