@@ -197,8 +197,8 @@ class Login:
         if self._throttle is None:
             seconds = self.config.lock_seconds
             if backends.redis is not None and backends.keys is not None:
-                prefix = f"{backends.keys.prefix}:login"
-                self._throttle = RedisThrottle(backends.redis, seconds, prefix)
+                key_of = backends.keys.login_throttle
+                self._throttle = RedisThrottle(backends.redis, seconds, key_of)
             else:
                 self._throttle = MemoryThrottle(seconds)
         return self._throttle

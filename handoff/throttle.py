@@ -112,15 +112,14 @@ class MemoryThrottle:
 
 
 class RedisThrottle:
-    """Counts shared by every process: ``<key>:n`` (the count) and ``<key>:block``."""
+    """Counts shared by every process: the count (part ``n``) and the wait (``block``)."""
 
-    def __init__(self, redis: aioredis.Redis, lock_seconds: float, prefix: str) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, lock_seconds: float, key_of: Callable[[str, str], str]
+    ) -> None:
         self._redis = redis
         self._ttl_ms = max(1, int(lock_seconds * 1000))
-        self._prefix = prefix
-
-    def _key(self, key: str, part: str) -> str:
-        return f"{self._prefix}:{{{key}}}:{part}"
+        self._key = key_of  # `storage.keys.Keys.login_throttle`
 
     async def attempt(self, key: str, limit: int) -> tuple[int, float]:
         blocked = int(await self._redis.pttl(self._key(key, "block")))

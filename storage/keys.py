@@ -75,3 +75,9 @@ class Keys:
     def ip_rate(self, address: str) -> str:
         """The token bucket of one client IP address on the REST and events endpoints."""
         return f"{self.prefix}:rate:ip:{{{address}}}"
+
+    def login_throttle(self, key: str, part: str) -> str:
+        """Failed console logins of one ``account:<name>`` or ``ip:<address>``
+        (handoff/throttle.py): ``part`` is ``n`` (the count) or ``block`` (the wait); one hash
+        tag keeps both in one slot."""
+        return f"{self.prefix}:login:{{{key}}}:{part}"
