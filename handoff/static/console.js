@@ -144,8 +144,16 @@ async function login(ev) {
   const form = new URLSearchParams({ name: $("login-name").value, password: $("login-password").value });
   const res = await fetch("/console/login", { method: "POST", body: form, credentials: "same-origin" });
   $("login-password").value = "";
-  if (!res.ok) { showLogin(res.status === 401 || res.status === 403 ? "Wrong name or password." : "Login failed (HTTP " + res.status + ")."); return; }
+  if (!res.ok) { showLogin(loginError(res)); return; }
   await start();
+}
+
+// Why a login was refused: a wrong password, too many of them (the wait), or a foreign page.
+function loginError(res) {
+  if (res.status === 401) return "Wrong name or password.";
+  if (res.status === 429) return "Too many failed logins. Try again in " + (res.headers.get("Retry-After") || "a few") + " s.";
+  if (res.status === 403) return "Log in from this site's own console page.";
+  return "Login failed (HTTP " + res.status + ").";
 }
 
 async function logout() {
