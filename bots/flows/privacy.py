@@ -60,7 +60,15 @@ class PrivacyFlow:
             turn.ask("privacy_erase_confirm", buttons=_buttons(turn, "privacy_erase_buttons"))
             return
         counts = await self.requests.summary(customer_id)
-        turn.say("privacy_summary", **_summary_values(turn, counts))
+        channels = ", ".join(str(c).capitalize() for c in counts["channels"]) or "-"
+        turn.say(
+            "privacy_summary",
+            channels=channels,
+            messages=counts["messages"],
+            bookings=counts["bookings"],
+            orders=counts["orders"],
+            tickets=counts["tickets"],
+        )
         if await self.requests.verified_here(customer_id, turn.ctx.message.channel):
             turn.goto(self.name, _CONFIRM)
             turn.session.slots = {"what": "export"}
@@ -110,14 +118,3 @@ def _buttons(turn: Turn, key: str) -> list[tuple[dict[str, str] | str, str]]:
         ({lang: str(t["yes"]) for lang, t in titles.items()}, _YES),
         ({lang: str(t["no"]) for lang, t in titles.items()}, _NO),
     ]
-
-
-def _summary_values(turn: Turn, counts: dict[str, Any]) -> dict[str, object]:
-    channels = ", ".join(str(c).capitalize() for c in counts["channels"]) or "—"
-    return {
-        "channels": channels,
-        "messages": counts["messages"],
-        "bookings": counts["bookings"],
-        "orders": counts["orders"],
-        "tickets": counts["tickets"],
-    }

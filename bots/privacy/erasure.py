@@ -37,7 +37,7 @@ from storage.audit import record_audit
 from storage.backends import Backends
 from storage.db import Database
 from storage.errors import NotFound
-from storage.models import Customer
+from storage.models import Customer, Message
 from storage.repositories.privacy import ErasureJob, load_job, open_job_for
 
 __all__ = ["STEP_NAMES", "Eraser", "LegalHoldRefused", "WebhookTarget", "job_view"]
@@ -112,6 +112,7 @@ class Eraser:
     webhook: WebhookTarget | None
     clock: Callable[[], dt.datetime]
     lock_timeout: float = 30.0
+    send_grace: float = 30.0
 
     async def request(self, customer_id: int, requested_by: str) -> ErasureJob:
         """The job erasing ``customer_id``: their unfinished one, or a new one. Raises
@@ -143,7 +144,27 @@ class Eraser:
         if self.backends is None:
             return await self._steps(job_id)
         async with self.backends.locks.hold(job.customer_id, self.lock_timeout):
+            await self._outbox_quiet(job.customer_id)
             return await self._steps(job_id)
+
+    async def _outbox_quiet(self, customer_id: int) -> None:
+        """Wait (at most `send_grace` seconds) until the customer's stored replies are sent:
+        the chat's last message ("your data is being erased") is one of them. What is still
+        pending after that is given up by the transcript step."""
+        deadline = asyncio.get_running_loop().time() + self.send_grace
+        delay = 0.05
+        while asyncio.get_running_loop().time() < deadline:
+            async with self.db.session() as s:
+                ids = await customer_ids(s, customer_id)
+                pending = await s.scalar(
+                    select(Message.id)
+                    .where(Message.customer_id.in_(ids), Message.status == "pending")
+                    .limit(1)
+                )
+            if pending is None:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
     async def _load(self, job_id: int) -> ErasureJob:
         async with self.db.session() as s:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import datetime as dt
 import hashlib
 import hmac
@@ -121,7 +122,10 @@ class PrivacyService:
 
     def start(self, job_id: int) -> asyncio.Task[Any]:
         """Run the job in a tracked background task (a chat's job waits for its turn's lock)."""
-        task = asyncio.create_task(self._run_logged(job_id), name=f"erasure-{job_id}")
+        # a context of its own: a job started inside a turn must not carry the turn's fence
+        task = asyncio.create_task(
+            self._run_logged(job_id), name=f"erasure-{job_id}", context=contextvars.Context()
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

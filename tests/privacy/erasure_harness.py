@@ -15,14 +15,20 @@ app's Redis prefix (SCAN) or in the in-memory backends, and the review log.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import MetaData, select
 
+from bots.app import create_app
+from bots.config import Settings
+from bots.demo import seed_demo
 from bots.keys import BACKENDS
 from storage.backends import Backends
 from storage.db import Database
@@ -38,6 +44,18 @@ from tests.handoff.conftest import Api
 NAME = "Zoryanka Pidkovych"
 PHONE = "+380671234567"
 WAIT = 20.0  # seconds for a reply at the fake Bot API (a loaded machine)
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Api]:
+    """The real app on these settings, with the demo business seeded."""
+    db = Database(settings.database_url)
+    try:
+        await seed_demo(db)
+    finally:
+        await db.dispose()
+    async with TestClient(TestServer(create_app(settings))) as client:
+        yield Api(client, settings)
 
 
 @dataclass

@@ -14,12 +14,10 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from bots.app import create_app
 from bots.config import Settings
-from bots.demo import seed_demo
 from bots.keys import BACKENDS
 from storage.analytics.models import AnalyticsRollup
 from storage.analytics.rollups import roll_up
@@ -30,7 +28,7 @@ from tests.fakes import wait_until
 from tests.fakes.telegram import FakeTelegram
 from tests.handoff import conftest as handoff_suite
 from tests.handoff.conftest import Api
-from tests.privacy.erasure_harness import Person, key_hits, populate, table_hits
+from tests.privacy.erasure_harness import Person, key_hits, populate, running, table_hits
 
 handoff_settings, make_settings = handoff_suite.handoff_settings, handoff_suite.make_settings
 fake_telegram, mode, pg_e2e_url = (
@@ -70,13 +68,8 @@ async def shop(
     settings = handoff_settings(
         handoff_webhook_url=help_desk[0], handoff_webhook_secret=HOOK_SECRET
     )
-    db = Database(settings.database_url)
-    try:
-        await seed_demo(db)
-    finally:
-        await db.dispose()
-    async with TestClient(TestServer(create_app(settings))) as client:
-        yield Api(client, settings)
+    async with running(settings) as api:
+        yield api
 
 
 async def _rollups(db: Database) -> list[tuple[Any, ...]]:
