@@ -17,17 +17,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handoff.hours import BusinessHours
 from handoff.models import Ticket
 from storage.analytics.events import CameBack, Event, came_back_async, handoff_cause, record_async
+from storage.analytics.tasks import taken_over
+from storage.backends import Backends
+from storage.db import Database
+from storage.errors import StaleSession
 
 __all__ = [
     "answered",
+    "assigned",
     "came_back",
     "claimed",
     "created",
+    "end_task_on_take_over",
     "first_response",
+    "handed_to",
     "record_async",
     "record_created",
     "resolved",
 ]
+
+SESSION_RETRIES = 5
 
 
 def _common(ticket: Ticket, topic: str) -> dict[str, Any]:
@@ -87,6 +96,26 @@ def claimed(
     )
 
 
+def assigned(ticket: Ticket, topic: str, agent_id: int | None, now: dt.datetime) -> Event:
+    """``ticket.assigned``: the ticket has a new holder (a claim, a take-over, a transfer;
+    ``agent_id`` None: transferred to a queue). The CSV's agent of an open ticket is its latest
+    holder; the key is the ticket and the instant, so a retried step adds nothing."""
+    return Event(
+        kind="ticket.assigned",
+        at=now,
+        agent_id=agent_id,
+        **{**_common(ticket, topic), "key": f"{ticket.id}:{now.isoformat()}"},
+    )
+
+
+def handed_to(
+    ticket: Ticket, topic: str, agent_id: int, now: dt.datetime, hours: BusinessHours
+) -> list[Event]:
+    """An agent takes the ticket (a claim, a direct transfer to them): ``ticket.claimed`` (kept
+    only when it is the first time) and ``ticket.assigned``."""
+    return [claimed(ticket, topic, agent_id, now, hours), assigned(ticket, topic, agent_id, now)]
+
+
 def first_response(
     ticket: Ticket, topic: str, agent_id: int | None, now: dt.datetime, hours: BusinessHours
 ) -> Event:
@@ -143,6 +172,39 @@ async def record_created(
     await s.flush()  # the ticket's id
     events = [created(ticket, topic, agent_id)]
     if agent_id is not None:
-        events.append(claimed(ticket, topic, agent_id, ticket.created_at, BusinessHours("")))
+        hours = BusinessHours("")
+        events += handed_to(ticket, topic, agent_id, ticket.created_at, hours)
     events += await came_back_async(s, came_back(ticket, topic, days))
     await record_async(s, events)
+
+
+async def end_task_on_take_over(
+    db: Database, backends: Backends, ticket: Ticket, topic: str, lock_timeout: float
+) -> None:
+    """After a take-over: the customer's open task ends now as handed over
+    (`storage.analytics.tasks.taken_over`), not on their next message, which may never come.
+    Under the customer's lock the events are written first, then the session that no longer
+    holds the task (a crash between the two leaves the keys for the tracker to repeat)."""
+    sessions, now = backends.sessions, ticket.assigned_at or ticket.created_at
+    async with backends.locks.hold(ticket.customer_id, lock_timeout):
+        for _ in range(SESSION_RETRIES):
+            session = await sessions.get(ticket.customer_id)
+            facts = taken_over(
+                session.data,
+                ticket_id=ticket.id,
+                reason=ticket.reason,
+                customer_id=ticket.customer_id,
+                channel=ticket.channel,
+                language=session.language or ticket.language,
+                topic=topic,
+                now=now,
+            )
+            if not facts:
+                return
+            async with db.transaction() as s:
+                await record_async(s, facts)
+            try:
+                await sessions.save(session)
+                return
+            except StaleSession:
+                continue

@@ -273,8 +273,8 @@ class Router:
                     if not mine:
                         await give_back(s, ticket.agent_id)
                     s.add(TicketEvent(ticket_id=ticket.id, kind="assigned", agent_id=me))
-                    fact = analytics.claimed(ticket, queue.topic, me, now, self.hours)
-                    await analytics.record_async(s, [fact])
+                    facts = analytics.handed_to(ticket, queue.topic, me, now, self.hours)
+                    await analytics.record_async(s, facts)
             except _Lost:
                 continue
             for key, value in values.items():

@@ -146,8 +146,13 @@ class HandoffService:
 
     async def take_over(self, customer_id: int, principal: Principal) -> Ticket:
         """An agent or supervisor picks a conversation up on their own (see
-        `handoff.conversations.take_over`)."""
-        return await conversations.take_over(self, customer_id, principal)
+        `handoff.conversations.take_over`); the customer's open task ends with it."""
+        ticket, queue = await self.router.load(
+            (await conversations.take_over(self, customer_id, principal)).id
+        )
+        db, backends, wait = self.db, self.backends, self.lock_timeout
+        await analytics.end_task_on_take_over(db, backends, ticket, queue.topic, wait)
+        return ticket
 
     # ---- agents at work -------------------------------------------------------------------------
 
@@ -175,8 +180,8 @@ class HandoffService:
                 .values(first_response_at=now)
             )
             if getattr(first, "rowcount", 0):
-                fact = analytics.first_response(
-                    ticket, queue.topic, principal.agent_id, now, self.hours
+                fact = analytics.first_response(  # the holder's, as every ticket metric
+                    ticket, queue.topic, ticket.agent_id, now, self.hours
                 )
                 await analytics.record_async(s, [fact])
         await self.emit(
@@ -217,6 +222,7 @@ class HandoffService:
                 actor=principal.agent_id,
                 to_agent=target.id,
                 data={"to_agent": target.id},
+                facts=analytics.handed_to(ticket, queue.topic, target.id, now, self.hours),
             )
             await self.set_session(ticket.customer_id, mark(ticket.id, "agent"))
             await self.emit("ticket.transferred", ticket, target.id, {"agent": target.name})
@@ -237,6 +243,7 @@ class HandoffService:
             kind="transferred",
             actor=principal.agent_id,
             data={"queue": f"{new_queue.topic}/{new_queue.language}"},
+            facts=[analytics.assigned(ticket, new_queue.topic, None, now)],
         )
         await self.set_session(ticket.customer_id, mark(ticket.id, "pending"))
         await self.emit(

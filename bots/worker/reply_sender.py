@@ -31,7 +31,7 @@ from bots.channels.errors import (
 from bots.channels.ratelimit import RateLimiter
 from bots.messages import PendingSend, now_utc
 from bots.metrics import Metrics
-from storage.analytics.events import delivery_failed, record_async
+from storage.analytics.events import record_delivery_failed
 from storage.db import Database
 from storage.queue import is_outage
 from storage.repositories.customers import CustomerRepository
@@ -310,7 +310,7 @@ class ReplySender:
     async def _fail(self, send: PendingSend, status: str, error: str, *, cause: str) -> None:
         async with self._db.transaction() as s:
             await MessageRepository(s).mark_failed(send.row_id, status, error)
-            await record_async(s, [delivery_failed(send.row_id, send.channel, cause, now_utc())])
+            await record_delivery_failed(s, send.row_id, send.channel, cause, now_utc())
         self._metrics.reply_failed(send.channel, cause)
         await self._ended(send, status, error)
 
@@ -318,8 +318,7 @@ class ReplySender:
         async with self._db.transaction() as s:
             await CustomerRepository(s).set_reachable(send.channel, send.recipient_id, False)
             await MessageRepository(s).mark_failed(send.row_id, "undeliverable", error)
-            fact = delivery_failed(send.row_id, send.channel, "unreachable", now_utc())
-            await record_async(s, [fact])
+            await record_delivery_failed(s, send.row_id, send.channel, "unreachable", now_utc())
         self._metrics.reply_failed(send.channel, "unreachable")
         await self._ended(send, "undeliverable", error)
 

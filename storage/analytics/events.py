@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from storage.analytics.models import EVENTS
+from storage.models import Customer, Message
 from storage.repositories._sql import insert_ignoring_conflicts
 
 __all__ = [
@@ -32,9 +33,11 @@ __all__ = [
     "decisions",
     "delivery_failed",
     "handoff_cause",
+    "merged_into",
     "phrase",
     "record",
     "record_async",
+    "record_delivery_failed",
 ]
 
 #: Escalation reasons (the dialogue's, handoff's, a take-over's) -> the handoff causes counted.
@@ -141,10 +144,48 @@ def decisions(rows: Sequence[Mapping[str, Any]]) -> list[Event]:
     ]
 
 
-def delivery_failed(message_id: int, channel: str, cause: str, at: dt.datetime) -> Event:
+def delivery_failed(
+    message_id: int,
+    channel: str,
+    cause: str,
+    at: dt.datetime,
+    *,
+    customer_id: int | None = None,
+    failed_at: dt.datetime | None = None,
+) -> Event:
     """``delivery.failed``: a reply given up on (``cause``: rejected, unreachable,
-    outside_window, server_error, rate_limited, not_configured...), once per message."""
-    return Event(kind="delivery.failed", key=str(message_id), at=at, channel=channel, reason=cause)
+    outside_window, server_error, rate_limited, not_configured...), once per message. ``at``
+    is the reply's own time (the bot's clock); ``failed_at`` the outbox's real give-up."""
+    data = {"failed_at": failed_at.isoformat()} if failed_at is not None else None
+    return Event(
+        kind="delivery.failed",
+        key=str(message_id),
+        at=at,
+        customer_id=customer_id,
+        channel=channel,
+        reason=cause,
+        data=data,
+    )
+
+
+async def record_delivery_failed(
+    s: AsyncSession, message_id: int, channel: str, cause: str, failed_at: dt.datetime
+) -> None:
+    """In the transaction that marks the reply failed: its ``delivery.failed``, with the reply's
+    customer and counted at the reply's time. The reply row was stored on the bot's clock (the
+    clock of every other event), while the outbox only knows the real one; a give-up follows
+    its reply within the retries' minutes, and is counted in the cohort of what it concludes."""
+    row = (
+        await s.execute(
+            select(Message.customer_id, Message.created_at).where(Message.id == message_id)
+        )
+    ).first()
+    at = row.created_at if row is not None and row.created_at is not None else failed_at
+    customer = row.customer_id if row is not None else None
+    fact = delivery_failed(
+        message_id, channel, cause, at, customer_id=customer, failed_at=failed_at
+    )
+    await record_async(s, [fact])
 
 
 def record(s: Session, events: Sequence[Event]) -> None:
@@ -160,19 +201,39 @@ async def record_async(s: AsyncSession, events: Sequence[Event]) -> None:
         await s.execute(_insert(s), _rows(events))
 
 
+def merged_into(s: Session, customer_ids: Sequence[int]) -> dict[int, int]:
+    """Each of ``customer_ids`` and every profile merged into it (directly or through a chain
+    of merges, `storage.repositories.identity_merges`), mapped to it: a person's events may
+    still carry a merged-away id, so first-contact resolution reads them as one. An undone
+    merge clears ``merged_into_id``, so its profile is a person of its own again."""
+    person = {i: i for i in customer_ids}
+    frontier = set(customer_ids)
+    while frontier:
+        rows = s.execute(
+            select(Customer.id, Customer.merged_into_id).where(
+                Customer.merged_into_id.in_(sorted(frontier))
+            )
+        ).all()
+        frontier = {r.id for r in rows if r.id not in person}
+        for r in rows:
+            person.setdefault(r.id, person[r.merged_into_id])
+    return person
+
+
 def came_back(s: Session, *contacts: CameBack) -> list[Event]:
     """``fcr.came_back`` events for the customers' tickets on each contact's topic resolved in
-    the contact's window (one query for all of them); each is counted in the hour (and team,
-    agent) of its resolution."""
+    the contact's window (one query for all of them, the profiles merged into theirs
+    included); each is counted in the hour (and team, agent) of its resolution."""
     if not contacts:
         return []
     c = EVENTS.c
+    person = merged_into(s, sorted({contact.customer_id for contact in contacts}))
     rows = s.execute(
         select(
             c.customer_id, c.ticket_id, c.at, c.channel, c.language, c.intent, c.team, c.agent_id
         ).where(
             c.kind == "ticket.resolved",
-            c.customer_id.in_(sorted({contact.customer_id for contact in contacts})),
+            c.customer_id.in_(sorted(person)),
             c.at >= min(contact.since for contact in contacts),
             c.at < max(contact.before for contact in contacts),
         )
@@ -180,7 +241,7 @@ def came_back(s: Session, *contacts: CameBack) -> list[Event]:
     found: dict[int, Event] = {}
     for contact in contacts:
         for r in rows:
-            if (r.customer_id, r.team) != (contact.customer_id, contact.topic):
+            if (person[r.customer_id], r.team) != (contact.customer_id, contact.topic):
                 continue
             if not contact.since <= r.at < contact.before or r.ticket_id in found:
                 continue

@@ -126,9 +126,9 @@ def _ticket_rows(s: Session, anchors: Sequence[Any], zone: ZoneInfo) -> list[lis
     ids = [int(a.key) for a in anchors]
     found: dict[int, dict[str, Any]] = {i: {} for i in ids}
     for row in s.execute(
-        select(c.kind, c.ticket_id, c.at, c.agent_id, c.value, c.value_bh).where(
-            c.ticket_id.in_(ids), c.kind != "ticket.created"
-        )
+        select(c.kind, c.ticket_id, c.at, c.agent_id, c.value, c.value_bh)
+        .where(c.ticket_id.in_(ids), c.kind != "ticket.created")
+        .order_by(c.id)  # of a kind written more than once (ticket.assigned), the latest stays
     ):
         found[row.ticket_id][row.kind] = row
     return [_ticket_row(a, found[int(a.key)], zone) for a in anchors]
@@ -149,7 +149,9 @@ def _ticket_row(a: Any, events: dict[str, Any], zone: ZoneInfo) -> list[Any]:
     first = events.get("agent.first_response")
     resolved = events.get("ticket.resolved")
     answered = events.get("csat.answered")
-    agent = next((e.agent_id for e in (resolved, first, claimed) if e is not None), None)
+    # the ticket's holder: at its close, else its latest assignment (none: back in a queue)
+    holder = resolved or events.get("ticket.assigned") or first or claimed
+    agent = holder.agent_id if holder is not None else None
     score = answered.value if answered is not None else None
     return [
         a.key,
