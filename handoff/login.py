@@ -178,7 +178,7 @@ def same_origin(request: web.Request, allowed: Sequence[str]) -> bool:
 
 
 class Login:
-    """``POST /console/login`` and the session routes."""
+    """``POST /console/login``: origin check, throttle, password, session cookie, audit."""
 
     def __init__(
         self,
@@ -224,6 +224,10 @@ class Login:
         except NotFound:
             counted = list(zip(keys, counts, strict=True))
             return await self._failed(request, db, throttle, counted, name[:100])
+        except Exception:
+            for key, _ in keys:  # the database failed, not the caller: the try does not count
+                await throttle.forget(key, clear=False)
+            raise
         await throttle.forget(keys[0][0], clear=True)
         await throttle.forget(keys[1][0], clear=False)
         who = Principal.of(agent)

@@ -27,7 +27,7 @@ from handoff.contracts import Escalation, Notice, Outlet, Texts, mark, new_ticke
 from handoff.errors import Conflict, Forbidden, HandoffError, NotFound
 from handoff.events import EventBus, HandoffEvent
 from handoff.models import OPEN_STATUSES, Agent, Ticket, TicketEvent
-from handoff.routing import Router
+from handoff.routing import Router, can_see
 from handoff.webhook import WebhookSender
 from storage.backends import Backends
 from storage.db import Database
@@ -167,6 +167,8 @@ class HandoffService:
         if not text:
             raise HandoffError("the message text is empty")
         ticket, queue = await self.router.load(ticket_id)
+        if not can_see(principal, ticket, queue):  # before its status: that is not theirs either
+            raise Forbidden("this ticket is not in your queues")
         if ticket.status != "assigned":
             raise Conflict(f"ticket {ticket_id} is {ticket.status}: claim it before replying")
         if ticket.agent_id != principal.agent_id and not principal.sees_all:

@@ -232,3 +232,44 @@ def handoff_config_of(settings: Settings) -> Any:
     from bots.app import handoff_config
 
     return handoff_config(settings)
+
+
+# a body each ticket route accepts, so that only the scope can refuse it
+SCOPE_BODIES: dict[str, Any] = {
+    "/api/tickets/{id}": None,
+    "/api/tickets/{id}/claim": None,
+    "/api/tickets/{id}/messages": {"text": "hello from another team"},
+    "/api/tickets/{id}/close": {"resolution": "closed by another team"},
+    "/api/tickets/{id}/transfer": {"topic": "orders"},
+}
+
+
+async def test_an_agent_reaches_no_ticket_and_no_customer_outside_their_teams(api: Api) -> None:
+    _, agent = await api.add_agent("scope-orders", ["orders"], ["en"])
+    await api.rest("scope-1", "покличте людину")  # general / uk: not the agent's team
+    [ticket] = await api.tickets(ADMIN)
+    scoped = [
+        (m, p)
+        for m, p in app_routes(api.client.app)
+        if "{id}" in p and (rule := access.rule_for(m, p)) and rule.scope == access.QUEUES
+    ]
+    assert {p for _, p in scoped} == set(SCOPE_BODIES), "give the new route a body above"
+    for method, path in scoped:
+        url = path.replace("{id}", str(ticket["id"]))
+        status, doc = await api.call(method, url, agent, SCOPE_BODIES[path])
+        assert status == 403, (method, path, status, doc)
+    [after] = await api.tickets(ADMIN)
+    assert (after["status"], after["queue"], after["agent_id"]) == (
+        ticket["status"],
+        ticket["queue"],
+        ticket["agent_id"],
+    )
+    detail = await api.ok("GET", f"/api/tickets/{ticket['id']}", ADMIN)
+    assert not [m for m in detail["transcript"] if m["from"] == "agent"]
+    everything = "?status=queued,offered,assigned,closed"
+    assert (await api.ok("GET", "/api/tickets" + everything, agent))["tickets"] == []
+    people = (await api.ok("GET", "/api/conversations", agent))["conversations"]
+    assert ticket["customer_id"] not in {c["customer_id"] for c in people}
+    # a supervisor's scope is every team
+    _, boss = await api.add_agent("scope-boss", [], role="supervisor")
+    assert (await api.call("GET", f"/api/tickets/{ticket['id']}", boss))[0] == 200
