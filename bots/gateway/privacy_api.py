@@ -25,6 +25,7 @@ from bots.gateway.admin_api import Resources, _AdminApi, _error, _id
 from bots.privacy.erasure import LegalHoldRefused, job_view
 from bots.privacy.service import PrivacyService
 from handoff.login import PRINCIPAL
+from storage.errors import NotFound
 
 __all__ = ["privacy_routes"]
 
@@ -91,6 +92,6 @@ class _PrivacyApi:
         actor = f"customer:{customer_id}"
         try:
             doc = await service.export(customer_id, actor, ip=request.remote)
-        except LookupError:
+        except NotFound:
             return _error(404, "nothing is kept about you any more")
         return _download(doc, customer_id)

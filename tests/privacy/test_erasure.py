@@ -111,6 +111,10 @@ async def test_a_customer_in_every_store_is_erased_everywhere(
         before = await _everywhere(shop, db, person)
         for place in ("messages.text", "customers.display_name", "review log", "bookings.phone"):
             assert any(hit.startswith(place) for hit in before), (place, before)
+        backends = shop.client.app[BACKENDS]
+        assert (await backends.sessions.get(person.customer_id)).version > 0
+        if backends.redis is not None:  # the per-sender key names the chat
+            assert any(str(person.chat) in hit for hit in before), before
         rollups, summary = await _rollups(db), await _summary(shop)
 
         started = await shop.ok("POST", f"/api/customers/{person.customer_id}/erase")
@@ -118,6 +122,8 @@ async def test_a_customer_in_every_store_is_erased_everywhere(
         job = await wait_until(lambda: _done(shop, started["id"]), timeout=30, what="erasure done")
 
         assert await _everywhere(shop, db, person) == []
+        for customer_id in (person.customer_id, person.rest_customer_id):
+            assert (await backends.sessions.get(customer_id)).version == 0
         assert await _rollups(db) == rollups
         assert await _summary(shop) == summary
         receipt = job["receipt"]

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bots.config import Settings
+from bots.privacy.wiring import PRIVACY
 from storage.db import Database
 from storage.models import ChannelIdentity, Message
 from storage.repositories.customers import CustomerRepository
@@ -100,6 +101,9 @@ async def test_what_data_do_you_have_gives_a_summary_and_a_signed_export(
     assert doc["phones"][0]["phone"] == "+380501112233"
     forged = (await shop.client.get(link[:-2] + "xx")).status
     assert forged == 404  # a signature that does not hold
+    nobody = shop.client.app[PRIVACY].export_link(10**12)
+    assert nobody is not None
+    assert (await shop.client.get(nobody.removeprefix(PUBLIC))).status == 404
 
     uk = Chat(shop, fake_telegram, "uk")
     answer = await uk.say("які дані ви про мене зберігаєте?", 2)
