@@ -25,11 +25,15 @@ run: venv
 test: venv
 	$(BIN)/pytest -q
 
-# The webhook fuzz tests of `make test` with many more bodies per channel (not in `make test`).
+# The fuzz tests of `make test` with many more examples: bodies per webhook channel, then
+# requests per JSON API route and per OpenAPI operation, on both backends (not in `make test`).
 FUZZ_EXAMPLES ?= 2000
+API_FUZZ_EXAMPLES ?= 300
 fuzz: venv
 	OMNIRELAY_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q \
 		tests/channels/test_fuzz_webhooks.py --hypothesis-show-statistics -o timeout=1800
+	OMNIRELAY_FUZZ_EXAMPLES=$(API_FUZZ_EXAMPLES) $(BIN)/pytest -q \
+		tests/fuzz --hypothesis-show-statistics -o timeout=3600
 
 lint: venv
 	$(BIN)/ruff check bots nlu handoff storage tests

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from handoff import audit_api, console, dashboard
+from handoff import audit_api, console, dashboard, openapi
 from handoff.api import HANDOFF, HOOK, routes
 from handoff.config import HandoffConfig
 from handoff.events import EventBus, MemoryEventBus, RedisEventBus
@@ -78,4 +78,5 @@ def setup(
         app.add_routes(routes(config))
         app.add_routes(console.routes())  # the page the agents work in
         app.add_routes(dashboard.routes(config))  # the supervisors' metrics
+        app.add_routes(openapi.routes())  # GET /api/openapi.json
         app.add_routes(audit_api.routes(config))  # the admins' audit log

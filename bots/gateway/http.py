@@ -56,6 +56,21 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return web.json_response({"error": "internal error"}, status=500)
 
 
+#: the largest id a row can have (PostgreSQL's BIGINT; SQLite's INTEGER is as wide)
+MAX_ROW_ID = 2**63 - 1
+
+
+@web.middleware
+async def path_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A path id past any row's (``/api/customers/99999999999999999999``) is nobody's: 404
+    here, before a handler passes it to a driver that cannot bind it (a 500)."""
+    for name, value in request.match_info.items():
+        is_id = name == "id" or name.endswith("_id")
+        if is_id and value.isascii() and value.isdigit() and int(value) > MAX_ROW_ID:
+            return web.json_response({"error": f"no such {name}"}, status=404)
+    return await handler(request)
+
+
 def _keep(e: web.HTTPException) -> dict[str, str]:
     return {k: v for k, v in e.headers.items() if k in ("Allow", "Retry-After")}
 
