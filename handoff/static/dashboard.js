@@ -214,7 +214,7 @@ function fillSelect(id, values, allKey) {
 }
 
 async function loadFilterOptions() {
-  const [agents, queues] = await Promise.all([getJson("/api/agents").catch(() => ({})), getJson("/api/queues?all=1").catch(() => ({}))]);
+  const [agents, queues] = await Promise.all([getJson("/api/agents/names").catch(() => ({})), getJson("/api/queues?all=1").catch(() => ({}))]);
   fillSelect("f-agent", (agents.agents || []).map((a) => [String(a.id), a.name]), "all_agents");
   const teams = [...new Set((queues.queues || []).map((q) => q.topic))].sort();
   fillSelect("f-team", teams.map((x) => [x, x]), "all_teams");
