@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from bots.keys import CLOCK
 from storage.analytics.events import CameBack, Event, came_back, record_async
 from storage.analytics.models import EVENTS
+from storage.analytics.rollups import reconcile, roll_up
 from storage.db import Database
 from storage.models import Customer
 from storage.repositories.customers import CustomerRepository
@@ -48,6 +49,18 @@ async def events_of(api: Api, kind: str) -> list[Any]:
             return list((await s.execute(select(EVENTS).where(EVENTS.c.kind == kind))).all())
     finally:
         await database.dispose()
+
+
+async def folded_and_reconciled(api: Api) -> None:
+    """The rollups take every event in and equal a recount; the summary is the same after."""
+    before = await metrics(api)
+    database = Database(api.settings.database_url)
+    try:
+        await roll_up(database)
+        assert (await reconcile(database)).ok
+    finally:
+        await database.dispose()
+    assert await metrics(api) == before
 
 
 async def ticket_rows(api: Api, token: str) -> dict[str, dict[str, str]]:
@@ -84,6 +97,7 @@ async def test_a_take_over_ends_the_open_task_at_once(api: Api) -> None:
     customer = await customer_of(api, "rest", "booker")
     await api.ok("POST", "/api/tickets", boss, {"customer_id": customer})
     assert (await metrics(api))["handoff"] == handed
+    await folded_and_reconciled(api)
 
 
 async def test_a_transfer_to_an_agent_is_a_claim_and_numbers_follow_the_holder(api: Api) -> None:
@@ -113,6 +127,18 @@ async def test_a_transfer_to_an_agent_is_a_claim_and_numbers_follow_the_holder(a
     assert (await ticket_rows(api, boss))[str(ticket["id"])]["agent_id"] == str(bohdan)
     holders = sorted((e.agent_id or 0) for e in await events_of(api, "ticket.assigned"))
     assert holders == sorted([anna, bohdan])
+    await folded_and_reconciled(api)
+
+
+async def test_a_supervisors_first_word_on_an_agents_ticket_is_the_holders(api: Api) -> None:
+    petro, petro_token = await api.add_agent("Petro", ["general"], online=False)
+    boss_id, boss = await api.add_agent("Oksana", ["*"], role="supervisor", online=False)
+    await api.rest("asker", PERSON)
+    (ticket,) = await api.tickets()
+    await api.ok("POST", f"/api/tickets/{ticket['id']}/claim", petro_token)
+    await api.ok("POST", f"/api/tickets/{ticket['id']}/messages", boss, {"text": "Hi, one moment"})
+    assert (await metrics(api, boss, f"&agent={petro}"))["first_response"]["count"] == 1
+    assert (await metrics(api, boss, f"&agent={boss_id}"))["first_response"]["count"] == 0
 
 
 async def test_a_reply_given_up_on_names_its_customer_on_the_bots_clock(
