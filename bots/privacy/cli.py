@@ -57,7 +57,11 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     backends: Backends | None = None
     try:
         if args.action == "erase" and settings.redis_url:
-            backends = await open_backends(settings.redis_url, keys_prefix=settings.redis_prefix)
+            backends = await open_backends(
+                settings.redis_url,
+                keys_prefix=settings.redis_prefix,
+                lock_lease_ms=settings.lock_lease_ms or settings.queue_lease_ms,  # as the app's
+            )
         service = PrivacyService(settings, lambda: (db, backends), now_utc)
         if args.action == "export":
             return await _export(service, args.customer_id, args.out)

@@ -1,11 +1,15 @@
-"""An erasure that a store fails mid-way stops at that step, keeps what it did, and a second
-run finishes from there (on SQLite and PostgreSQL, with the memory and the Redis backends); a
-legal hold refuses it before anything is touched; a finished job run again changes nothing."""
+"""An erasure that a store fails mid-way, or whose process is killed mid-way, stops at that
+step, keeps what it did, and a second run finishes from there (on SQLite and PostgreSQL, with
+the memory and the Redis backends); a legal hold refuses it before anything is touched; a
+finished job run again changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +22,7 @@ from storage.db import Database
 from storage.models import ChannelIdentity, Customer, Message, Order
 from storage.repositories.privacy import ErasureJob
 from storage.sessions import Session
+from tests.fakes import wait_until
 
 NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
 TEXT = "please call Mykola Resumenko back"
@@ -121,3 +126,53 @@ async def test_a_customer_under_legal_hold_is_refused(db: Database, backends: Ba
         customer = await s.get(Customer, customer_id)
     assert customer is not None and customer.display_name == "Mykola Resumenko"
     assert (await backends.sessions.get(customer_id)).version == 1
+
+
+async def test_a_killed_erasure_process_is_resumed(
+    db: Database, backends: Backends, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """`omnirelay privacy erase` is killed (SIGKILL) while a step waits on its store (the review
+    log is a FIFO nobody writes to, so reading it blocks): the steps before it are committed,
+    the job is left running at that step, and a new run finishes it."""
+    customer_id = await _customer(db, backends)
+    review = tmp_path / "review.jsonl"
+    os.mkfifo(review)
+    env = {
+        **os.environ,
+        "OMNIRELAY_DATABASE_URL": db.url,
+        "OMNIRELAY_NLU_REVIEW_LOG": str(review),
+        "OMNIRELAY_LOCK_LEASE_MS": "1000",  # the killed holder's lock expires soon
+    }
+    if backends.redis is not None and backends.keys is not None:
+        env["OMNIRELAY_REDIS_URL"] = request.getfixturevalue("redis_url")
+        env["OMNIRELAY_REDIS_PREFIX"] = backends.keys.prefix
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bots.cli", "privacy", "erase", str(customer_id), env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        stuck = await wait_until(
+            lambda: _job_at(db, "review_log"), timeout=60, what="the CLI's job at review_log"
+        )
+    finally:
+        proc.kill()
+        await proc.wait()
+    assert stuck.state == "running" and stuck.receipt["orders"] == 1
+    review.unlink()
+    _review_log(review)
+
+    eraser = Eraser(db, backends, review, None, lambda: NOW, lock_timeout=30)
+    done = await eraser.run(stuck.id)
+    assert done.state == "done" and done.attempts == 2
+    assert done.receipt["orders"] == 1 and done.receipt["review_log"] == 1
+    async with db.session() as s:
+        texts = list(
+            await s.scalars(select(Message.text).where(Message.customer_id == customer_id))
+        )
+    assert texts == [None, None, None]
+
+
+async def _job_at(db: Database, step: str) -> ErasureJob | None:
+    async with db.session() as s:
+        job = (await s.scalars(select(ErasureJob))).first()
+    return job if job is not None and STEP_NAMES[job.step] == step else None
