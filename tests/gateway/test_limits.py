@@ -4,6 +4,7 @@ another customer writing at the same time is answered in full."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -77,8 +78,9 @@ def limited_count(service: Service, action: str) -> float:
 
 
 async def test_a_flood_is_noticed_once_and_others_are_answered(
-    limited: Service, fake_telegram: FakeTelegram
+    limited: Service, fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="bots.gateway.limits")
     flood, english, calm = new_chat_id(), new_chat_id(), new_chat_id()
     headers = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
     calm_texts = ["hello", "where is my order", "A1001", "thanks", "bye"]
@@ -112,4 +114,6 @@ async def test_a_flood_is_noticed_once_and_others_are_answered(
         stored = await inbound_texts(limited.settings, chat)
         assert stored == [f"{prefix} {i}" for i in range(BURST)]
     assert limited_count(limited, "noticed") == 2
+    logged = [r for r in caplog.records if "over the inbound limit" in r.getMessage()]
+    assert len(logged) == 2  # once per flood, not once per dropped message
     assert limited_count(limited, "dropped") == (50 - BURST - 1) + (15 - BURST - 1)

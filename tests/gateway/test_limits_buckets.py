@@ -4,6 +4,7 @@ messages cost a token."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,3 +97,33 @@ async def test_a_redelivered_copy_costs_no_token(
         assert await queued(client) == 3  # three distinct messages: within the burst of 3
         assert (await client.post(path, json=text_update(chat, "4"), headers=headers)).status == 200
         assert await queued(client) == 3  # the fourth is over it: dropped, not stored
+
+
+@pytest.mark.redis
+async def test_gateways_on_one_redis_share_a_senders_bucket(
+    tmp_path: Path, _sqlite_template: Path, redis_url: str, key_prefix: str, _redis_cleanup: None
+) -> None:
+    """Scale-out: a flood spread over two gateways is still one sender's flood."""
+
+    def settings(name: str) -> Any:
+        (tmp_path / name).mkdir()
+        return gateway_settings(
+            _sqlite_template,
+            tmp_path / name,
+            "http://127.0.0.1:9",
+            redis_url=redis_url,
+            redis_prefix=key_prefix,
+            inbound_rate_burst=3,
+            inbound_rate_per_minute=1e-6,
+        )
+
+    path, headers = signed("telegram", b"")
+    async with gateway(settings("a")) as a, gateway(settings("b")) as b:
+        for i in range(6):  # alternately to each gateway
+            client = a if i % 2 == 0 else b
+            doc = text_update(777, f"message {i}")
+            assert (await client.post(path, json=doc, headers=headers)).status == 200
+        assert await queued(a) == 3  # one Redis queue: three admitted in all, not three each
+        other = text_update(778, "calm")
+        assert (await client.post(path, json=other, headers=headers)).status == 200
+        assert await queued(a) == 4
