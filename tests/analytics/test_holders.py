@@ -115,6 +115,11 @@ async def test_a_transfer_to_an_agent_is_a_claim_and_numbers_follow_the_holder(a
     await api.ok("POST", f"{path}/transfer", boss, {"agent_id": bohdan})
     row = (await ticket_rows(api, boss))[str(ticket["id"])]
     assert row["agent_id"] == str(bohdan) and row["claimed_at"] and row["first_response_at"]
+    # back to the team's queue: nobody holds it; Bohdan takes it from there
+    await api.ok("POST", f"{path}/transfer", boss, {"topic": "general"})
+    assert (await ticket_rows(api, boss))[str(ticket["id"])]["agent_id"] == ""
+    await api.ok("POST", f"{path}/claim", bohdan_token)
+    assert (await ticket_rows(api, boss))[str(ticket["id"])]["agent_id"] == str(bohdan)
     await api.ok("POST", f"{path}/close", bohdan_token, {"resolution": "done"})
     doc = await metrics(api, boss)
     assert doc["tickets"]["claimed"] == 1 and doc["tickets"]["resolved"] == 1
@@ -126,7 +131,7 @@ async def test_a_transfer_to_an_agent_is_a_claim_and_numbers_follow_the_holder(a
     assert his["tickets"]["resolved"] == 1 and his["csat"]["asked"] == 1
     assert (await ticket_rows(api, boss))[str(ticket["id"])]["agent_id"] == str(bohdan)
     holders = sorted((e.agent_id or 0) for e in await events_of(api, "ticket.assigned"))
-    assert holders == sorted([anna, bohdan])
+    assert holders == sorted([anna, bohdan, 0, bohdan])
     await folded_and_reconciled(api)
 
 
