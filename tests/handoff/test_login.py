@@ -26,12 +26,13 @@ PASSWORD = "correct horse battery"
 
 @contextlib.asynccontextmanager
 async def service(settings: Settings) -> AsyncIterator[Api]:
+    """The app with these settings on a loopback port (a browser can open it too)."""
     db = Database(settings.database_url)
     try:
         await seed_demo(db)
     finally:
         await db.dispose()
-    async with TestClient(TestServer(create_app(settings))) as client:
+    async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as client:
         yield Api(client, settings)
 
 
@@ -212,3 +213,25 @@ async def test_creating_an_agent_and_opening_a_ticket_are_audited(api: Api) -> N
     assert viewed.actor == f"agent:{ivan}" and viewed.target_id == str(ticket["id"])
     assert viewed.detail["customer_id"] == ticket["customer_id"]
     assert "where is my order" not in str(viewed.detail)
+
+
+async def test_an_admin_changes_an_agent_and_a_new_password_ends_their_sessions(api: Api) -> None:
+    ivan, token = await api.add_agent("ivan", ["orders"], password=PASSWORD, online=False)
+    cookie = await session(api, "ivan")
+    body = {"role": "supervisor", "skills": ["orders", "bookings"]}
+    status, _ = await api.call("PATCH", f"/api/agents/{ivan}", token, body)
+    assert status == 403  # nobody promotes themselves
+    changed = await api.ok("PATCH", f"/api/agents/{ivan}", ADMIN, body)
+    assert changed["role"] == "supervisor" and changed["skills"] == ["bookings", "orders"]
+    assert (await api.ok("GET", "/api/me", token))["role"] == "supervisor"
+    assert await status_with(api, cookie) == 200  # a role change keeps the session
+    for bad in ({"role": "owner"}, {"max_tickets": True}, {"name": "x"}, {}, {"password": ""}):
+        assert (await api.call("PATCH", f"/api/agents/{ivan}", ADMIN, bad))[0] == 400, bad
+    assert (await api.call("PATCH", "/api/agents/999999", ADMIN, {"max_tickets": 2}))[0] == 404
+    await api.ok("PATCH", f"/api/agents/{ivan}", ADMIN, {"password": "a new one"})
+    assert await status_with(api, cookie) == 401
+    assert (await login(api, "ivan")).status == 401
+    assert (await login(api, "ivan", "a new one")).status == 200
+    changes = await audit_log(api, "agent.changed")
+    assert [e.detail["fields"] for e in changes] == [["role", "skills"], ["password"]]
+    assert all(e.actor == "admin-token" and e.target_id == str(ivan) for e in changes)

@@ -7,31 +7,20 @@ import re
 from collections.abc import Callable
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import Browser, expect
 
-from bots.app import create_app
 from bots.config import Settings
-from bots.demo import seed_demo
-from storage.db import Database
-from tests.handoff.conftest import Api
 from tests.handoff.test_console_browser import PASSWORD, open_console
+from tests.handoff.test_login import service
 
 
 @pytest.mark.browser
 async def test_a_throttled_login_says_how_long_to_wait(
     handoff_settings: Callable[..., Settings], browser: Browser
 ) -> None:
-    settings = handoff_settings(login_delay_seconds=60)
-    db = Database(settings.database_url)
-    try:
-        await seed_demo(db)
-    finally:
-        await db.dispose()
-    async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as client:
-        api = Api(client, settings)
+    async with service(handoff_settings(login_delay_seconds=60)) as api:
         await api.add_agent("anna", ["general"], password=PASSWORD, online=False)
-        base = str(client.make_url("")).rstrip("/")
+        base = str(api.client.make_url("")).rstrip("/")
         context, page, _ = await open_console(browser)
         try:
             await page.goto(f"{base}/console")
