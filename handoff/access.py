@@ -100,6 +100,7 @@ RULES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/api/agents/names"): _api(ANYONE_SIGNED_IN, "every agent's id, name and status"),
     ("POST", "/api/agents"): _api(ADMINS, ALL),
     ("POST", "/api/agents/{id}/sessions/revoke"): _api(ADMINS, ALL),
+    ("PATCH", "/api/agents/{id}"): _api(ADMINS, ALL),
     # ---- metrics (handoff/metrics_api.py, handoff/dashboard.py) ----
     ("GET", "/api/metrics/summary"): _api(SUPERVISORS, METRICS),
     ("GET", "/api/metrics/export.csv"): _api(SUPERVISORS, METRICS),

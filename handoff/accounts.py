@@ -141,6 +141,33 @@ class Accounts:
         )
         return web.json_response({**agent_json(agent), "token": token}, status=201)
 
+    async def change_agent(self, request: web.Request, principal: Principal) -> web.Response:
+        """``PATCH /api/agents/{id}``: role, skills, languages, max_tickets and/or password (a
+        new password ends the agent's console sessions)."""
+        doc = await json_body(request)
+        unknown = sorted(set(doc) - set(auth.CHANGEABLE))
+        if unknown or not doc:
+            raise HandoffError(f"give some of {', '.join(auth.CHANGEABLE)}")
+        for key, ok in (
+            ("role", isinstance(doc.get("role", ""), str)),
+            ("skills", _strings(doc.get("skills", []))),
+            ("languages", _strings(doc.get("languages", []))),
+            ("max_tickets", type(doc.get("max_tickets", 1)) is int),
+            ("password", isinstance(doc.get("password", "x"), str) and doc.get("password") != ""),
+        ):
+            if not ok:
+                raise HandoffError(f"{key} has the wrong type")
+        agent = await auth.change_agent(self.db(request), int(request.match_info["id"]), doc)
+        await self._audit(
+            request,
+            "agent.changed",
+            principal,
+            target_type="agent",
+            target_id=agent.id,
+            detail={"fields": sorted(doc), "role": agent.role},
+        )
+        return web.json_response(agent_json(agent))
+
 
 def _strings(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)

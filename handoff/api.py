@@ -75,6 +75,7 @@ def routes(config: HandoffConfig) -> list[web.RouteDef]:
         web.get("/api/agents/names", guard(accounts.agent_names)),
         web.post("/api/agents", guard(accounts.add_agent)),
         web.post("/api/agents/{id:\\d+}/sessions/revoke", guard(accounts.revoke_agent)),
+        web.patch("/api/agents/{id:\\d+}", guard(accounts.change_agent)),
         *metrics_routes(guard, lambda request: request.app[HANDOFF]),
     ]
 

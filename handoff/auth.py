@@ -12,8 +12,9 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +25,9 @@ from storage.db import Database
 from storage.models import utcnow
 
 __all__ = [
+    "CHANGEABLE",
     "Principal",
+    "change_agent",
     "create_agent",
     "hash_password",
     "hash_token",
@@ -157,6 +160,40 @@ async def create_agent(
     except IntegrityError as e:
         raise HandoffError(f"an agent named {name!r} exists already") from e
     return agent, token
+
+
+CHANGEABLE = ("role", "skills", "languages", "max_tickets", "password")
+
+
+async def change_agent(db: Database, agent_id: int, changes: Mapping[str, Any]) -> Agent:
+    """Change an agent's ``CHANGEABLE`` fields (already type-checked); a new password ends
+    every console session of theirs."""
+    values: dict[str, Any] = {}
+    if "role" in changes:
+        if changes["role"] not in ROLES:
+            raise HandoffError(f"role must be one of {', '.join(ROLES)}")
+        values["role"] = changes["role"]
+    if "skills" in changes:
+        values["skills"] = _clean(changes["skills"], "skill", wildcard=ANY_TOPIC)
+    if "languages" in changes:
+        values["languages"] = _clean(changes["languages"], "language")
+        if not values["languages"]:
+            raise HandoffError("an agent needs at least one language")
+    if "max_tickets" in changes:
+        if changes["max_tickets"] < 1:
+            raise HandoffError("max_tickets must be at least 1")
+        values["max_tickets"] = changes["max_tickets"]
+    if changes.get("password"):
+        values["password_hash"] = await asyncio.to_thread(hash_password, changes["password"])
+    async with db.transaction() as s:
+        agent = await s.get(Agent, agent_id)
+        if agent is None:
+            raise NotFound("no such agent")
+        for key, value in values.items():
+            setattr(agent, key, value)
+        if "password_hash" in values:
+            await s.execute(delete(AgentSession).where(AgentSession.agent_id == agent_id))
+    return agent
 
 
 async def agent_by_token(db: Database, token: str) -> Agent | None:
