@@ -120,13 +120,16 @@ class InboundLimiter:
     async def refund(self, events: Sequence[InboundEvent]) -> None:
         """Give back the tokens of messages that were not stored after all (a duplicate
         delivery, or a store that failed and will be retried): only new messages count."""
+        limits = self._limits
+        if limits is None:
+            return
         counts: dict[str, int] = {}
-        for event in events if self._limits is not None else ():
+        for event in events:
             if isinstance(event, InboundMessage):
                 counts[event.ordering_key] = counts.get(event.ordering_key, 0) + 1
         for key, n in counts.items():
             try:
-                await self._limits.give_back(key, n)  # type: ignore[union-attr]
+                await limits.give_back(key, n)
             except Exception as e:  # Redis down as well: the bucket refills by itself
                 log.warning("inbound limit: tokens not given back (%s)", e)
 
