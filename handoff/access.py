@@ -72,7 +72,8 @@ def _public(why: str) -> Rule:
 SELF = "self: the caller's own account, status and console sessions"
 QUEUES = (
     "queues: an agent the tickets and customers of their teams (skills x languages) and the "
-    "tickets assigned to them; a supervisor and an admin every team"
+    "tickets assigned to them; a supervisor their teams (every team without skills), acting "
+    "on other agents' tickets there; an admin every team"
 )
 ALL = "everything"
 METRICS = "every team's numbers"

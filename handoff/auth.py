@@ -94,8 +94,16 @@ class Principal:
     csrf_token: str | None = None  # set when authenticated by the console cookie
 
     @property
-    def sees_all(self) -> bool:
+    def supervises(self) -> bool:
+        """A supervisor or an admin: acts on other agents' tickets (in the teams they see) and
+        reads the metrics."""
         return self.role in ("supervisor", "admin")
+
+    @property
+    def sees_all(self) -> bool:
+        """Sees every team: an admin, or a supervisor with no skills. A supervisor with skills
+        oversees their teams (skills x languages, the skill ``*`` every topic), like an agent."""
+        return self.role == "admin" or (self.role == "supervisor" and not self.skills)
 
     @classmethod
     def of(cls, agent: Agent, csrf_token: str | None = None) -> Principal:

@@ -81,7 +81,7 @@ class _MetricsApi:
 
 
 def _supervisor(principal: Principal) -> None:
-    if not principal.sees_all:
+    if not principal.supervises:
         raise Forbidden("the metrics are for supervisors and admins")
 
 

@@ -260,7 +260,7 @@ class Router:
             if ticket.status == "assigned" and ticket.agent_id == me:
                 return ticket
             if ticket.status not in ("queued", "offered") or (
-                ticket.status == "offered" and ticket.agent_id != me and not principal.sees_all
+                ticket.status == "offered" and ticket.agent_id != me and not principal.supervises
             ):
                 raise Conflict(f"ticket {ticket_id} is {ticket.status}; it cannot be claimed")
             values = {"status": "assigned", "agent_id": me, "assigned_at": now}

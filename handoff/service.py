@@ -171,7 +171,7 @@ class HandoffService:
             raise Forbidden("this ticket is not in your queues")
         if ticket.status != "assigned":
             raise Conflict(f"ticket {ticket_id} is {ticket.status}: claim it before replying")
-        if ticket.agent_id != principal.agent_id and not principal.sees_all:
+        if ticket.agent_id != principal.agent_id and not principal.supervises:
             raise Forbidden("this ticket belongs to another agent")
         now = self.clock()
         row = await self._send(ticket.customer_id, text, (), "agent", now, ticket_id=ticket.id)
@@ -205,9 +205,11 @@ class HandoffService:
     ) -> Ticket:
         """To another queue (it waits there and is routed again) or straight to an agent."""
         ticket, queue = await self.router.load(ticket_id)
+        if not can_see(principal, ticket, queue):
+            raise Forbidden("this ticket is not in your queues")
         if ticket.status not in OPEN_STATUSES:
             raise Conflict(f"ticket {ticket_id} is closed")
-        if not (principal.sees_all or ticket.agent_id == principal.agent_id):
+        if not (principal.supervises or ticket.agent_id == principal.agent_id):
             raise Forbidden("only the ticket's agent or a supervisor can transfer it")
         now = self.clock()
         if agent_id is not None:
@@ -258,9 +260,11 @@ class HandoffService:
     async def close(self, ticket_id: int, principal: Principal, resolution: str) -> Ticket:
         """Close with a resolution: the bot takes over, offers the unfinished task, asks CSAT."""
         ticket, queue = await self.router.load(ticket_id)
+        if not can_see(principal, ticket, queue):
+            raise Forbidden("this ticket is not in your queues")
         if ticket.status == "closed":
             raise Conflict(f"ticket {ticket_id} is closed already")
-        if not (principal.sees_all or ticket.agent_id == principal.agent_id):
+        if not (principal.supervises or ticket.agent_id == principal.agent_id):
             raise Forbidden("only the ticket's agent or a supervisor can close it")
         now = self.clock()
         # An agents' task the customer never heard of (an alert nobody answered) ends quietly.

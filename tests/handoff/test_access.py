@@ -273,3 +273,27 @@ async def test_an_agent_reaches_no_ticket_and_no_customer_outside_their_teams(ap
     # a supervisor's scope is every team
     _, boss = await api.add_agent("scope-boss", [], role="supervisor")
     assert (await api.call("GET", f"/api/tickets/{ticket['id']}", boss))[0] == 200
+
+
+async def test_a_supervisor_with_skills_oversees_their_teams_only(api: Api) -> None:
+    _, agent = await api.add_agent("team-agent", ["orders"], ["en"])
+    _, lead = await api.add_agent("team-lead", ["orders"], ["en"], role="supervisor")
+    await api.rest("team-1", "where is my order?")
+    await api.rest("team-1", "I want to talk to a person")  # orders / en: the lead's team
+    await api.rest("team-2", "покличте людину")  # general / uk: not the lead's team
+    tickets = {t["queue"]["topic"]: t for t in await api.tickets(ADMIN)}
+    ours, theirs = tickets["orders"], tickets["general"]
+    everything = "/api/tickets?status=queued,offered,assigned,closed"
+    listed = (await api.ok("GET", everything, lead))["tickets"]
+    assert [t["id"] for t in listed] == [ours["id"]]
+    for method, path in (("GET", ""), ("POST", "/claim"), ("POST", "/transfer")):
+        body = {"topic": "orders"} if path == "/transfer" else None
+        url = f"/api/tickets/{theirs['id']}{path}"
+        assert (await api.call(method, url, lead, body))[0] == 403, path
+    people = (await api.ok("GET", "/api/conversations", lead))["conversations"]
+    assert theirs["customer_id"] not in {c["customer_id"] for c in people}
+    # in their team a supervisor still acts on an agent's ticket, and reads the metrics
+    await api.ok("POST", f"/api/tickets/{ours['id']}/claim", agent)
+    await api.ok("POST", f"/api/tickets/{ours['id']}/messages", lead, {"text": "lead here"})
+    await api.ok("POST", f"/api/tickets/{ours['id']}/close", lead, {"resolution": "done"})
+    assert (await api.call("GET", "/api/metrics/summary", lead))[0] == 200
