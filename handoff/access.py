@@ -24,6 +24,9 @@ from typing import Literal
 from aiohttp import web
 
 from handoff.auth import Principal
+from handoff.errors import Forbidden
+from handoff.models import HandoffQueue, Ticket
+from handoff.routing import can_see
 
 __all__ = [
     "ACCOUNTS",
@@ -34,6 +37,8 @@ __all__ = [
     "Rule",
     "allows",
     "caller_of",
+    "in_hands",
+    "in_teams",
     "route_key",
     "rule_for",
     "rule_of",
@@ -193,3 +198,16 @@ def unruled(
         if key not in rules and key not in missing:
             missing.append(key)
     return missing
+
+
+def in_teams(principal: Principal, ticket: Ticket, queue: HandoffQueue) -> None:
+    """The ``queues`` scope: checked before anything else about a ticket (not even its status
+    is told to somebody outside its teams)."""
+    if not can_see(principal, ticket, queue):
+        raise Forbidden("this ticket is not in your queues")
+
+
+def in_hands(principal: Principal, ticket: Ticket, what: str) -> None:
+    """Only the ticket's agent, or a supervisor or admin who sees it, may ``what`` it."""
+    if not (principal.supervises or ticket.agent_id == principal.agent_id):
+        raise Forbidden(f"only the ticket's agent or a supervisor can {what} it")

@@ -20,14 +20,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from handoff import analytics, conversations, csat
+from handoff import access, analytics, conversations, csat
 from handoff.auth import Principal
 from handoff.config import HandoffConfig
 from handoff.contracts import Escalation, Notice, Outlet, Texts, mark, new_ticket
 from handoff.errors import Conflict, Forbidden, HandoffError, NotFound
 from handoff.events import EventBus, HandoffEvent
 from handoff.models import OPEN_STATUSES, Agent, Ticket, TicketEvent
-from handoff.routing import Router, can_see
+from handoff.routing import Router
 from handoff.webhook import WebhookSender
 from storage.backends import Backends
 from storage.db import Database
@@ -167,8 +167,7 @@ class HandoffService:
         if not text:
             raise HandoffError("the message text is empty")
         ticket, queue = await self.router.load(ticket_id)
-        if not can_see(principal, ticket, queue):  # before its status: that is not theirs either
-            raise Forbidden("this ticket is not in your queues")
+        access.in_teams(principal, ticket, queue)
         if ticket.status != "assigned":
             raise Conflict(f"ticket {ticket_id} is {ticket.status}: claim it before replying")
         if ticket.agent_id != principal.agent_id and not principal.supervises:
@@ -205,12 +204,10 @@ class HandoffService:
     ) -> Ticket:
         """To another queue (it waits there and is routed again) or straight to an agent."""
         ticket, queue = await self.router.load(ticket_id)
-        if not can_see(principal, ticket, queue):
-            raise Forbidden("this ticket is not in your queues")
+        access.in_teams(principal, ticket, queue)
         if ticket.status not in OPEN_STATUSES:
             raise Conflict(f"ticket {ticket_id} is closed")
-        if not (principal.supervises or ticket.agent_id == principal.agent_id):
-            raise Forbidden("only the ticket's agent or a supervisor can transfer it")
+        access.in_hands(principal, ticket, "transfer")
         now = self.clock()
         if agent_id is not None:
             async with self.db.session() as s:
@@ -260,12 +257,10 @@ class HandoffService:
     async def close(self, ticket_id: int, principal: Principal, resolution: str) -> Ticket:
         """Close with a resolution: the bot takes over, offers the unfinished task, asks CSAT."""
         ticket, queue = await self.router.load(ticket_id)
-        if not can_see(principal, ticket, queue):
-            raise Forbidden("this ticket is not in your queues")
+        access.in_teams(principal, ticket, queue)
         if ticket.status == "closed":
             raise Conflict(f"ticket {ticket_id} is closed already")
-        if not (principal.supervises or ticket.agent_id == principal.agent_id):
-            raise Forbidden("only the ticket's agent or a supervisor can close it")
+        access.in_hands(principal, ticket, "close")
         now = self.clock()
         # An agents' task the customer never heard of (an alert nobody answered) ends quietly.
         quiet = ticket.reason.startswith("alert:") and ticket.first_response_at is None
