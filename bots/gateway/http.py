@@ -62,11 +62,12 @@ MAX_ROW_ID = 2**63 - 1
 
 @web.middleware
 async def path_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A path id past any row's (``/api/customers/99999999999999999999``) is nobody's: 404
-    here, before a handler passes it to a driver that cannot bind it (a 500)."""
+    """A path id past any row's, either side of zero (``/api/customers/99999999999999999999``),
+    is nobody's: 404 here, before a handler passes it to a driver that cannot bind it (a 500)."""
     for name, value in request.match_info.items():
+        digits = value.removeprefix("-")
         is_id = name == "id" or name.endswith("_id")
-        if is_id and value.isascii() and value.isdigit() and int(value) > MAX_ROW_ID:
+        if is_id and digits.isascii() and digits.isdigit() and int(digits) > MAX_ROW_ID:
             return web.json_response({"error": f"no such {name}"}, status=404)
     return await handler(request)
 
