@@ -35,22 +35,30 @@ _SCAN_COUNT = 500
 def erase_review_log(path: Path | None, who: Subject) -> int:
     """Rewrite the review log without the lines whose text the customer wrote (matched on the
     stripped text, as the transcript has it); returns how many lines went. The file is
-    replaced atomically (a temp file renamed over it)."""
+    replaced atomically (a temp file renamed over it); lines appended meanwhile are carried
+    over (read again from where it was read, and filtered the same way)."""
     if path is None or not who.texts or not path.exists():
         return 0
-    kept: list[str] = []
-    removed = 0
-    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
-        if _review_text(line) in who.texts:
-            removed += 1
-        else:
-            kept.append(line)
-    if removed:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".review-", suffix=".jsonl")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.writelines(kept)
-        os.replace(tmp, path)
-    return removed
+    raw = path.read_bytes()
+    kept, removed = _without(raw, who)
+    if not removed:
+        return 0
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".review-", suffix=".jsonl")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.writelines(kept)
+    with path.open("rb") as f:  # what was appended since
+        f.seek(len(raw))
+        appended, more = _without(f.read(), who)
+    with open(tmp, "a", encoding="utf-8") as f:
+        f.writelines(appended)
+    os.replace(tmp, path)
+    return removed + more
+
+
+def _without(raw: bytes, who: Subject) -> tuple[list[str], int]:
+    lines = raw.decode("utf-8", errors="replace").splitlines(keepends=True)
+    kept = [line for line in lines if _review_text(line) not in who.texts]
+    return kept, len(lines) - len(kept)
 
 
 def _review_text(line: str) -> str | None:
