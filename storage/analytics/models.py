@@ -60,7 +60,8 @@ class AnalyticsEvent(Base):
     __tablename__ = "analytics_events"
     __table_args__ = (
         UniqueConstraint("kind", "key"),
-        Index(None, "kind", "at"),
+        # the summary's reads of a range's times and fallback phrases come out of the index
+        Index("ix_analytics_events_reads", "kind", "at", "value", "value_bh", "text"),
         Index(None, "customer_id", "at"),
         Index(None, "conversation_key"),  # the conversations CSV: a conversation's events
         Index(
@@ -92,17 +93,32 @@ class AnalyticsEvent(Base):
     data: Mapped[dict[str, Any] | None]
 
 
+#: the columns of `ix_analytics_rollups_reads`: a view's range, the daily view's grouping, sums
+ROLLUP_READ = (
+    "view",
+    "period",
+    "kind",
+    "channel",
+    "reason",
+    "language",
+    "count",
+    "value_milli",
+    "value_bh_milli",
+)
+
+
 class AnalyticsRollup(Base):
     """Counts and sums of the events of one period in one cell of dimensions of one view."""
 
     __tablename__ = "analytics_rollups"
     __table_args__ = (
         UniqueConstraint(*CELL, name="uq_analytics_rollups_cell"),
-        Index(None, "view", "period"),
+        # a range of a view read in the summary's grouping order, out of the index (tally)
+        Index("ix_analytics_rollups_reads", *ROLLUP_READ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    view: Mapped[str] = mapped_column(String(1))  # d, h, i or b (rollups.VIEWS)
+    view: Mapped[str] = mapped_column(String(1))  # d, t, h, i or b (rollups.VIEWS)
     period: Mapped[dt.datetime]  # the (UTC) instant the local day starts
     kind: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(32))

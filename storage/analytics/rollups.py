@@ -60,10 +60,12 @@ DEFAULT_TIMEZONE = "Europe/Kyiv"
 Cell = tuple[str, dt.datetime, str, str, str, str, str, int, str, int]
 Sums = list[int]  # [count, value in thousandths, business-hours value in thousandths]
 #: The views, each as small as the summary allows, all per local day: ``d`` by kind, channel,
-#: language, team, agent and reason (every kind); ``h`` by channel, language, team, agent and
-#: the local hour of the day in ``bucket`` (incoming messages: the hour-of-day chart); ``i``
-#: with the intent and ``b`` with the bucket (only the kinds that chart them).
-VIEWS = ("d", "h", "i", "b")
+#: language, team, agent and reason (every kind); ``t`` the same without team and agent (what a
+#: summary not filtered by team or agent reads: its size does not grow with the agents); ``h``
+#: by channel, language, team, agent and the local hour of the day in ``bucket`` (incoming
+#: messages: the hour-of-day chart); ``i`` with the intent and ``b`` with the bucket (only the
+#: kinds that chart them).
+VIEWS = ("d", "t", "h", "i", "b")
 HOUR_KINDS = frozenset({"message.in"})
 INTENT_KINDS = frozenset({"message.in", "conversation.started"})
 BUCKET_KINDS = frozenset({"message.in", "csat.answered"})
@@ -112,8 +114,10 @@ class Folder:
         kind, channel, language = row.kind, row.channel or "", row.language or ""
         team, agent = row.team or "", int(row.agent_id or 0)
         day, hour = self.periods(row.at)
+        reason = row.reason or ""
         cells: list[Cell] = [
-            ("d", day, kind, channel, language, "", team, agent, row.reason or "", 0)
+            ("d", day, kind, channel, language, "", team, agent, reason, 0),
+            ("t", day, kind, channel, language, "", "", 0, reason, 0),
         ]
         if kind in HOUR_KINDS:
             cells.append(("h", day, kind, channel, language, "", team, agent, "", hour))

@@ -168,3 +168,34 @@ async def test_the_summary_is_the_same_before_and_after_each_round(db: Database)
     await roll_up(db)
     assert await summary(db, DAY) == doc
     assert expected["messages"]["in"] == 20
+
+
+async def test_the_narrow_daily_view_gives_the_numbers_the_full_one_gives(db: Database) -> None:
+    """A summary without a team or agent filter reads ``t``; the same range read through ``d``
+    (the view a team filter reads) has the same totals, days and languages."""
+    from storage.analytics.tally import Tally, _rollups
+
+    events = [message(n) for n in range(6)]
+    for n, (team, agent) in enumerate([("orders", 1), ("orders", 2), ("booking", 3)]):
+        at = T0 + dt.timedelta(minutes=30 + n)
+        common = {"channel": "viber", "language": "en", "team": team, "agent_id": agent}
+        events.append(Event(kind="ticket.claimed", key=f"c{n}", at=at, **common))
+        events.append(
+            Event(kind="ticket.resolved", key=f"r{n}", at=at, value=60.0 * (n + 1), **common)
+        )
+    async with db.transaction() as s:
+        await record_async(s, events)
+    await roll_up(db)
+    filters = DAY.filters()
+
+    narrow, full = Tally(daily="t"), Tally(daily="d")
+    await db.run(lambda s: _rollups(s, filters, narrow), write=False)
+    await db.run(lambda s: _rollups(s, filters, full), write=False)
+    assert narrow.totals and narrow.totals == full.totals
+    assert narrow.by_day == full.by_day and narrow.by_language == full.by_language
+    assert narrow.total("ticket.resolved") == [3, 360_000, 0]
+    async with db.session() as s:
+        rows = await s.execute(select(ROLLUPS.c.view, func.count()).group_by(ROLLUPS.c.view))
+        views = {view: int(n) for view, n in rows}
+    assert views["t"] < views["d"]  # three agents' cells are one per kind in `t`
+    assert (await reconcile(db)).ok
