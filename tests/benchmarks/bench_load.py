@@ -83,6 +83,8 @@ class Services:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
+            # the services run the code of this checkout (an editable install may point elsewhere)
+            PYTHONPATH=str(ROOT),
             OMNIRELAY_TELEGRAM_TOKEN=DEFAULT_TOKEN,
             OMNIRELAY_TELEGRAM_WEBHOOK_SECRET=SECRET,
             OMNIRELAY_TELEGRAM_API_BASE=self.tg_base,

@@ -183,7 +183,8 @@ class Service:
     def __init__(
         self, env: dict[str, str], workdir: Path, workers: int, *, profile: bool = False
     ) -> None:
-        self.env = {**os.environ, **env}
+        # the services run the code of this checkout (an editable install may point elsewhere)
+        self.env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), **env}
         self.workdir = workdir
         self.workers = workers
         self.profile = profile  # each process under cProfile, written to procN.prof at exit
