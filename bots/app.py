@@ -25,7 +25,7 @@ from bots.flows.linking import LinkingFlow
 from bots.flows.templates import Templates, viber_welcome
 from bots.gateway.admin_api import admin_routes
 from bots.gateway.events_api import events_routes
-from bots.gateway.http import error_middleware, health_routes, path_ids
+from bots.gateway.http import bad_input, error_middleware, health_routes
 from bots.gateway.ingress import INGRESS, QueueIngress
 from bots.gateway.limits import inbound_limiter, ip_limit_middleware
 from bots.gateway.simulator import setup_simulator, simulator_settings
@@ -86,7 +86,7 @@ def create_app(settings: Settings, role: Role = "all") -> web.Application:
         # every platform channel talks to this server's in-process sandbox instead
         settings = simulator_settings(settings)
     drain = Drain(settings.shutdown_grace)  # SIGTERM: see bots/shutdown.py
-    middlewares = [error_middleware, drain.middleware, ip_limit_middleware(settings), path_ids]
+    middlewares = [error_middleware, drain.middleware, ip_limit_middleware(settings), bad_input]
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
     app[DRAIN] = drain
     app.on_shutdown.append(drain.on_shutdown)

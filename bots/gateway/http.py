@@ -61,9 +61,12 @@ MAX_ROW_ID = 2**63 - 1
 
 
 @web.middleware
-async def path_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A path id past any row's, either side of zero (``/api/customers/99999999999999999999``),
-    is nobody's: 404 here, before a handler passes it to a driver that cannot bind it (a 500)."""
+async def bad_input(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refused here, before a handler passes them to a driver that cannot bind them (a 500):
+    a NUL in the path or the query string (PostgreSQL's text cannot hold one): 400; a path id
+    past any row's, either side of zero (``/api/customers/99999999999999999999``): 404."""
+    if "\x00" in request.path or any("\x00" in k + v for k, v in request.query.items()):
+        return web.json_response({"error": "NUL characters are not accepted"}, status=400)
     for name, value in request.match_info.items():
         digits = value.removeprefix("-")
         is_id = name == "id" or name.endswith("_id")

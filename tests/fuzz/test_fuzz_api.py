@@ -199,3 +199,47 @@ async def test_odd_ids_are_refused_not_crashed(api: Api) -> None:
                 if got >= 500 or (got >= 400 and await api.counts() != before):
                     failures.append(f"{route.method} {url}: {got} {body[:120]!r}")
     assert failures == [], "\n".join(failures)
+
+
+def _with_nul(schema: dict[str, Any]) -> Any:
+    """A body shaped as `schema` asks, every string in it carrying a NUL (PostgreSQL's text
+    cannot hold one)."""
+    kind = schema.get("type", "object")
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {k: _with_nul(v) for k, v in props.items()}
+    if kind == "array":
+        return [_with_nul(schema.get("items", {"type": "string"}))]
+    if kind == "integer":
+        return 1
+    if kind == "boolean":
+        return True
+    return "a\x00b"
+
+
+async def test_a_nul_in_a_query_or_body_is_refused_not_crashed(api: Api) -> None:
+    failures = []
+    admin = headers_for(api, "admin-token", "application/json")
+    for route in ROUTES:
+        if (route.method, route.path) in STREAMS:
+            continue
+        url = route.path
+        for name in route.params:
+            url = url.replace("{" + name + "}", str(api.customers[0]))
+        op = DOCUMENTED.get((route.method, route.path), {})
+        free = [
+            p["name"]
+            for p in op.get("parameters", [])
+            if p.get("in") == "query" and set(p["schema"]) <= {"type", "maxLength"}
+        ]
+        schema = body_schema(route)
+        body = json.dumps(_with_nul(schema) if schema else {}).encode()
+        query = {n: "x\x00y" for n in free} or {"q": "\x00"}
+        status, answer, _ = await call(
+            api, route.method, url, params=query, data=body, headers=admin
+        )
+        if status >= 500:
+            failures.append(f"{route.method} {url}: {status} {answer[:100]!r}")
+    assert failures == [], "\n".join(failures)
