@@ -85,6 +85,9 @@ class Services:
         env.update(
             # the services run the code of this checkout (an editable install may point elsewhere)
             PYTHONPATH=str(ROOT),
+            # 32 closed-loop customers each write many times a second: a flood by the per-sender
+            # abuse limit's measure, which real customers do not come near
+            OMNIRELAY_INBOUND_RATE_BURST="0",
             OMNIRELAY_TELEGRAM_TOKEN=DEFAULT_TOKEN,
             OMNIRELAY_TELEGRAM_WEBHOOK_SECRET=SECRET,
             OMNIRELAY_TELEGRAM_API_BASE=self.tg_base,

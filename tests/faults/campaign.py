@@ -135,6 +135,8 @@ def _env(
         "OMNIRELAY_QUEUE_LEASE_MS": str(scale.lease_ms),
         "OMNIRELAY_SEND_LEASE": str(scale.send_lease),
         "OMNIRELAY_DEFAULT_LANGUAGE": "en",
+        # the campaign's customers write faster than the per-sender abuse limit lets a person
+        "OMNIRELAY_INBOUND_RATE_BURST": "0",
         "OMNIRELAY_LOG_LEVEL": "INFO",
         "OMNIRELAY_LOG_FORMAT": "text",
         "PYTHONUNBUFFERED": "1",  # every log line on disk, even from a SIGKILLed process
