@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from bots.flows.base import Turn
+from bots.flows.engine import SUSPENDED
 from bots.privacy.erasure import LegalHoldRefused
 
 if TYPE_CHECKING:
@@ -109,6 +110,9 @@ class PrivacyFlow:
             turn.say("privacy_erase_refused")
             return
         self.requests.start(job.id)
+        # the goodbye is the last word: no task interrupted by the request is taken up again
+        turn.session.data.pop(SUSPENDED, None)
+        turn.ctx.tasks.stop()
         turn.say("privacy_erase_started")
 
 

@@ -113,10 +113,18 @@ class Merges:
             await self.backends.sessions.save(session)
         log.info("customer %s: linked by an event; the interrupted task goes on", customer_id)
 
-    async def moved_since(self, customer_id: int, resolved_at: float) -> bool:
+    async def moved_since(
+        self, customer_id: int, resolved_at: float, *, cached: bool = False
+    ) -> bool:
         """True when identities of ``customer_id`` may have changed owner after ``resolved_at``
-        (wall-clock seconds): merged away, or a merge of it undone. Caller holds its lock."""
-        data = (await self.backends.sessions.get(customer_id)).data
+        (wall-clock seconds): merged away, or a merge of it undone; or, for a mapping taken
+        from a cache (``cached``), when the customer's session is gone (an erasure removes it,
+        and the identity with it: the chat is a new customer's now; an expired session only
+        costs one more lookup). Caller holds its lock."""
+        session = await self.backends.sessions.get(customer_id)
+        if cached and session.version == 0:
+            return True
+        data = session.data
         if data.get("merged_into") is not None:
             return True
         changed = data.get("identities_changed_at")

@@ -45,6 +45,7 @@ class _KnownIdentity:
     last_inbound_at: datetime | None
     seen: datetime
     resolved: float = 0.0  # wall clock of the lookup (see `IdentityService.moved_since`)
+    cached: bool = False  # a later turn took it from the cache instead of looking it up
 
 
 class Identities:
@@ -81,6 +82,7 @@ class Identities:
             if len(self._identities) > IDENTITY_CACHE_SIZE:
                 self._identities.popitem(last=False)
         else:
+            known.cached = True
             self._identities.move_to_end(key)
         ctx.customer_id = known.customer_id
         ctx.customer_name = known.name
@@ -124,4 +126,5 @@ class Identities:
             return False
         known = self._identities.get((ctx.message.channel, ctx.message.user_id))
         resolved = known.resolved if known is not None else 0.0
-        return await self.identity.moved_since(ctx.customer_id, resolved)
+        cached = known is not None and known.cached
+        return await self.identity.moved_since(ctx.customer_id, resolved, cached=cached)

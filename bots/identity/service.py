@@ -330,9 +330,9 @@ class IdentityService:
         """See `Merges.undo`."""
         return await self.merges.undo(merge_id, actor=actor, now=now)
 
-    async def moved_since(self, customer_id: int, resolved_at: float) -> bool:
+    async def moved_since(self, customer_id: int, at: float, *, cached: bool = False) -> bool:
         """See `Merges.moved_since`."""
-        return await self.merges.moved_since(customer_id, resolved_at)
+        return await self.merges.moved_since(customer_id, at, cached=cached)
 
     # ---- "continue in ..." links, routing -----------------------------------------------------
 

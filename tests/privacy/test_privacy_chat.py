@@ -120,6 +120,7 @@ async def test_forget_me_asks_then_erases_after_the_last_message(
     asked = await chat.say("Забудьте мене")
     assert "Видалити все" in _text(asked) and _buttons(asked) == ["/affirm", "/deny"]
     assert "нічого не видалено" in _text(await chat.tap("/deny"))
+    await chat.say("прив'язати акаунт")  # a task under way, interrupted by the request
     await chat.say("Забудьте мене")
     last = await chat.tap("/affirm")
     assert "Готово" in _text(last)
@@ -139,9 +140,23 @@ async def test_forget_me_asks_then_erases_after_the_last_message(
     assert str(chat.id) not in identities and found is None
     assert rows and all(r.text is None for r in rows)
     assert [r.status for r in rows if r.direction == "out"][-1] == "sent"  # the goodbye went out
+    # the goodbye is the last word: the interrupted task is not taken up again after it
+    assert "Готово" in str(fake_telegram.sent_messages(chat.id)[-1].get("text"))
 
-    again = await chat.say("hello?")  # a stranger now: a new profile, greeted afresh
+    # within the worker's identity cache's minute: a stranger now, on a new profile
+    again = await chat.say("hello?")
     assert again
+    db = Database(shop.settings.database_url)
+    try:
+        async with db.session() as s:
+            now = await CustomerRepository(s).find_by_identity("telegram", str(chat.id))
+            kept = list(
+                await s.scalars(select(Message).where(Message.customer_id == job.customer_id))
+            )
+    finally:
+        await db.dispose()
+    assert now is not None and now.id != job.customer_id
+    assert len(kept) == len(rows) and all(r.text is None for r in kept)
 
 
 async def _finished(db: Database) -> ErasureJob | None:
