@@ -174,6 +174,8 @@ async function start() {
   $("me-role").textContent = me.role || "agent";
   // the metrics dashboard is for supervisors (the server refuses it to agents as well)
   $("dashboard-link").hidden = !["supervisor", "admin"].includes(me.role);
+  // the audit log is for admins (the server refuses it to everyone else as well)
+  $("audit-link").hidden = me.role !== "admin";
   renderStatus();
   await Promise.all([loadCanned(), loadTickets(), loadTransferTargets()]);
   listen();
