@@ -21,10 +21,11 @@ import ipaddress
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import Counter
 
 from bots.channels.base import Channel, SendContext
@@ -72,7 +73,7 @@ class InboundLimiter:
     def __init__(
         self,
         limits: RateLimits | None,
-        channels: Callable[[], Mapping[str, Channel]],
+        channels: Callable[[], dict[str, Channel]],
         metrics: Metrics,
         default_language: str,
     ) -> None:
@@ -164,7 +165,7 @@ class InboundLimiter:
 def inbound_limiter(
     settings: Settings,
     backends: Backends,
-    channels: Callable[[], Mapping[str, Channel]],
+    channels: Callable[[], dict[str, Channel]],
     metrics: Metrics,
 ) -> InboundLimiter:
     """The gateway's per-sender limiter (letting everything through when
@@ -195,7 +196,6 @@ def _short(user_id: str) -> str:
 # ---- per client IP --------------------------------------------------------------------------
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 
 def trusted_networks(proxies: Sequence[str]) -> tuple[Network, ...]:

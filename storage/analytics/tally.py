@@ -137,8 +137,8 @@ def _rollups(s: Session, filters: Filters, tally: Tally) -> None:
     ]
     for name, view, dims in views:
         stmt = select(*dims, *sums).where(r.view == name, *where).group_by(*dims)
-        for row in s.execute(stmt):
-            tally.add(view, tuple(row[: len(dims)]), row[len(dims) :])
+        for found in s.execute(stmt):
+            tally.add(view, tuple(found[: len(dims)]), found[len(dims) :])
 
 
 def _tail(s: Session, filters: Filters, folder: Folder, after: int, tally: Tally) -> None:
