@@ -70,7 +70,10 @@ class PrivacyFlow:
             orders=counts["orders"],
             tickets=counts["tickets"],
         )
-        if await self.requests.verified_here(customer_id, turn.ctx.message.channel):
+        if self.requests.export_link(customer_id) is None:
+            turn.finish()  # no copy can be sent from here: none is offered
+            turn.say("privacy_export_unavailable")
+        elif await self.requests.verified_here(customer_id, turn.ctx.message.channel):
             turn.goto(self.name, _CONFIRM)
             turn.session.slots = {"what": "export"}
             turn.ask("privacy_export_offer", buttons=_buttons(turn, "privacy_export_buttons"))

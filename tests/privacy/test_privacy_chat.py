@@ -164,3 +164,17 @@ async def _finished(db: Database) -> ErasureJob | None:
         job = (await s.scalars(select(ErasureJob))).first()
     assert job is None or job.state != "failed", job.error if job else None
     return job if job is not None and job.state == "done" else None
+
+
+async def test_no_copy_is_offered_where_none_can_be_sent(
+    handoff_settings: Callable[..., Settings], fake_telegram: FakeTelegram
+) -> None:
+    """Without a public address to link to, a customer with a vouched phone gets the summary
+    and where to ask for a copy, not an offer the bot would then refuse."""
+    async with running(handoff_settings()) as api:
+        chat = Chat(api, fake_telegram, "en")
+        await chat.say("hello")
+        await chat.share_own_contact()
+        answer = await chat.say("what data do you have about me", 2)
+    assert "messages (channels: Telegram)" in _text(answer)
+    assert "ask our team" in _text(answer) and _buttons(answer) == []
