@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.privacy.erasure_kv import erase_keys, erase_review_log
@@ -182,7 +182,23 @@ class Eraser:
             except Exception as e:  # any store's failure leaves the job resumable
                 log.warning("erasure %d stopped at %s: %s", job_id, name, type(e).__name__)
                 return await self._fail(job_id, f"{name}: {type(e).__name__}: {e}"[:500])
+        await self._checkpoint()
         return job
+
+    async def _checkpoint(self) -> None:
+        """On SQLite the rows' earlier contents stay in the write-ahead log until it is copied
+        back and emptied: do that now (best effort; readers in the way leave it to SQLite's
+        next automatic checkpoint)."""
+        if self.db.dialect != "sqlite":
+            return
+        try:
+            async with self.db.session() as s:
+                busy = (await s.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))).first()
+        except Exception as e:
+            log.warning("erasure: emptying SQLite's write-ahead log failed: %r", e)
+            return
+        if busy is not None and busy[0]:
+            log.info("erasure: SQLite's write-ahead log is in use; it is emptied later")
 
     async def _begin(self, job_id: int) -> ErasureJob:
         async with self.db.transaction() as s:

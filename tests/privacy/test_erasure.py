@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -134,6 +135,7 @@ async def test_a_customer_in_every_store_is_erased_everywhere(
         assert receipt["inbox"] >= 5 and receipt["analytics"] >= 1 and receipt["webhook"] == 1
         await _bookings_after(db, person)
         _signed_event(help_desk[1], person, job)
+        _not_on_disk(shop.settings.database_url, person)
         async with db.session() as s:
             audited = await s.scalars(
                 select(AuditEntry).where(AuditEntry.action == "customer.erased")
@@ -143,6 +145,17 @@ async def test_a_customer_in_every_store_is_erased_everywhere(
         await db.dispose()
     again = await shop.ok("GET", f"/api/erasures/{started['id']}")
     assert again == job  # the receipt stays
+
+
+def _not_on_disk(url: str, person: Person) -> None:
+    """SQLite: not in the database file's bytes either (zeroed, not left in free space), nor in
+    its write-ahead log (emptied once the erasure is done)."""
+    if not url.startswith("sqlite"):
+        return
+    path = Path(url.split("///", 1)[1])
+    raw = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+    found = [n for n in [*person.needles[:3], *person.texts] if n.encode() in raw]
+    assert found == [], found
 
 
 async def _done(api: Api, job_id: int) -> dict[str, Any] | None:
