@@ -9,6 +9,7 @@ from typing import Any
 from handoff.auth import create_agent
 from handoff.errors import HandoffError
 from handoff.models import ROLES
+from storage.audit import audit
 from storage.db import Database
 from storage.errors import StorageError
 
@@ -46,7 +47,7 @@ def main(database_url: str, args: argparse.Namespace) -> int:
 async def _add(url: str, args: argparse.Namespace) -> str:
     db = Database(url)
     try:
-        _, token = await create_agent(
+        agent, token = await create_agent(
             db,
             args.name,
             role=args.role,
@@ -54,6 +55,15 @@ async def _add(url: str, args: argparse.Namespace) -> str:
             languages=args.languages,
             max_tickets=args.max_tickets,
             password=args.password,
+        )
+        detail = {
+            "role": agent.role,
+            "skills": list(agent.skills),
+            "has_password": bool(args.password),
+        }
+        action, kind = "agent.created", "agent"
+        await audit(
+            db, actor="cli", action=action, target_type=kind, target_id=agent.id, detail=detail
         )
     finally:
         await db.dispose()

@@ -8,6 +8,7 @@ import pytest
 
 from bots.cli import main
 from handoff.auth import agent_by_token, verify_password
+from storage.audit import list_audit
 from storage.db import Database
 
 
@@ -15,9 +16,14 @@ async def _lookup(url: str, token: str) -> tuple[str, str, list[str], list[str],
     db = Database(url)
     try:
         agent = await agent_by_token(db, token)
+        async with db.session() as s:
+            entries = await list_audit(s, action="agent.created")
     finally:
         await db.dispose()
     assert agent is not None
+    # the account is in the audit log, made by the command line, without its secrets
+    assert [(e.actor, e.target_id) for e in entries] == [("cli", str(agent.id))]
+    assert entries[0].detail == {"role": agent.role, "skills": agent.skills, "has_password": True}
     return (
         agent.name,
         agent.role,
