@@ -125,7 +125,6 @@ RULES: Mapping[tuple[str, str], Rule] = {
     # ---- issue 16's new admin routes (audit, export/erasure, legal hold) ----
     ("GET", "/api/audit"): _api(ADMINS, ALL),
     ("GET", "/console/audit"): Rule(frozenset({"admin"}), ALL, "page"),  # handoff/audit_api.py
-    ("GET", "/console/audit/{name}"): _public("the audit log page's script and style"),
     ("GET", "/api/customers/{id}/export"): _api(ADMINS, ALL),
     ("POST", "/api/customers/{id}/erase"): _api(ADMINS, ALL),
     ("GET", "/api/erasures/{id}"): _api(ADMINS, ALL),

@@ -6,17 +6,16 @@ Filters: ``action``, ``actor``, ``target_type`` (+ ``target_id``), ``since`` (in
 ``until`` (exclusive) as ISO 8601 dates or times (UTC when no offset is given), ``limit``
 (1-200, default 50) and ``cursor`` (the previous page's ``next_cursor``).
 
-The page (`handoff/static/audit.html`, `audit.js`, `audit.css`, served below
-``/console/audit/``) is for an admin's console session: an agent's or supervisor's session gets
-403, no session is sent to the console's login. The page puts every value in with
-``textContent``; the console's Content-Security-Policy is the second line of defence.
+The page (`handoff/static/audit.html`; its `audit.js` and `audit.css` are served with the
+console's files, ``/console/static/``) is for an admin's console session: an agent's or
+supervisor's session gets 403, no session is sent to the console's login. The page puts every
+value in with ``textContent``; the console's Content-Security-Policy is the second line of defence.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from importlib import resources
 from typing import Any
 
 from aiohttp import web
@@ -25,7 +24,7 @@ from handoff import auth
 from handoff.api import HANDOFF
 from handoff.auth import Principal
 from handoff.config import HandoffConfig
-from handoff.console import SECURITY_HEADERS
+from handoff.console import SECURITY_HEADERS, static_text
 from handoff.errors import Forbidden, HandoffError
 from handoff.login import COOKIE, gate
 from storage.audit import list_audit
@@ -37,18 +36,11 @@ PAGE_PATH = "/console/audit"
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 MAX_FILTER = 100
-
-# the page's files, served from handoff/static/ with their content types
-ASSETS = {
-    "audit.js": "application/javascript",
-    "audit.css": "text/css",
-}
-
 FORBIDDEN = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>omnirelay — 403</title><link rel="icon" href="data:,">
-<link rel="stylesheet" href="/console/audit/audit.css">
+<link rel="stylesheet" href="/console/static/audit.css">
 </head><body class="forbidden"><main>
 <h1>The audit log is for admins</h1>
 <p lang="uk">Журнал аудиту — лише для адміністраторів.</p>
@@ -58,8 +50,8 @@ FORBIDDEN = """<!doctype html>
 
 
 def routes(config: HandoffConfig) -> list[web.RouteDef]:
-    """The API route behind `handoff.login.gate` (the rule table's line), the page and its
-    two files."""
+    """The API route behind `handoff.login.gate` (the rule table's line) and the page (its
+    script and style are in `console.ASSETS`)."""
 
     async def guard(request: web.Request) -> web.StreamResponse:
         found = await gate(request, request.app[HANDOFF].db, config.admin_token)
@@ -73,7 +65,6 @@ def routes(config: HandoffConfig) -> list[web.RouteDef]:
     return [
         web.get(API_PATH, guard),
         web.get(PAGE_PATH, page),
-        web.get(PAGE_PATH + "/{name}", asset),
     ]
 
 
@@ -139,22 +130,8 @@ async def page(request: web.Request) -> web.StreamResponse:
     admin = principal.role == "admin"
     return web.Response(
         status=200 if admin else 403,
-        text=_static("audit.html") if admin else FORBIDDEN,
+        text=static_text("audit.html") if admin else FORBIDDEN,
         content_type="text/html",
         charset="utf-8",
         headers=SECURITY_HEADERS,
     )
-
-
-async def asset(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
-    content_type = ASSETS.get(name)
-    if content_type is None:
-        raise web.HTTPNotFound(text=f"no audit asset {name!r}")
-    return web.Response(
-        text=_static(name), content_type=content_type, charset="utf-8", headers=SECURITY_HEADERS
-    )
-
-
-def _static(name: str) -> str:
-    return resources.files("handoff").joinpath("static", name).read_text("utf-8")

@@ -54,6 +54,9 @@ ASSETS = {
     "dashboard.charts.js": "application/javascript",
     "dashboard.i18n.js": "application/javascript",
     "dashboard.css": "text/css",
+    # the admins' audit log page (handoff/audit_api.py)
+    "audit.js": "application/javascript",
+    "audit.css": "text/css",
 }
 
 
@@ -70,14 +73,15 @@ def routes() -> list[web.RouteDef]:
     ]
 
 
-def _static(name: str) -> str:
+def static_text(name: str) -> str:
+    """A file of `handoff/static/` as text."""
     return resources.files("handoff").joinpath("static", name).read_text("utf-8")
 
 
 async def page(request: web.Request) -> web.Response:
     """The console page; who is logged in is asked by the page itself (`GET /api/me`)."""
     return web.Response(
-        text=_static("console.html"),
+        text=static_text("console.html"),
         content_type="text/html",
         charset="utf-8",
         headers=SECURITY_HEADERS,
@@ -90,7 +94,7 @@ async def asset(request: web.Request) -> web.Response:
     if content_type is None:
         raise web.HTTPNotFound(text=f"no console asset {name!r}")
     return web.Response(
-        text=_static(name), content_type=content_type, charset="utf-8", headers=SECURITY_HEADERS
+        text=static_text(name), content_type=content_type, charset="utf-8", headers=SECURITY_HEADERS
     )
 
 
