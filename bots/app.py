@@ -17,7 +17,7 @@ import handoff.api
 import handoff.wiring
 from bots.channels.base import Channel, IngestResult
 from bots.channels.registry import build_channels
-from bots.config import Settings, secret
+from bots.config import Settings
 from bots.flows import build_dialogue
 from bots.flows.clock import Clock
 from bots.flows.engine import Dialogue
@@ -54,14 +54,12 @@ from bots.proactive.followups import SilenceScan, TicketFollowUps
 from bots.proactive.hooks import ProactiveTurn
 from bots.proactive.hooks_booking import BookingReminders
 from bots.proactive.scheduler import Scheduler
+from bots.settings_views import handoff_config, review_log
 from bots.shutdown import Drain, stop_consuming
 from bots.worker.analytics import TurnAnalytics
 from bots.worker.consumer import Worker
 from bots.worker.handoff_outlet import StoredReplies
 from bots.worker.outbox import Outbox
-from handoff.config import DEFAULT_TOPICS, HandoffConfig
-from handoff.throttle import LoginConfig
-from nlu import ReviewLog
 from storage import fences
 from storage.analytics.rollups import run_rollups
 from storage.backends import open_backends
@@ -312,7 +310,7 @@ def _turns(app: web.Application, outbox: Outbox) -> tuple[Worker, Dialogue]:
     dialogue = build_dialogue(
         s, db, clock, extra_flows=[LinkingFlow(identity), privacy_flow(app)], on_booking=reminders
     )
-    review = _review_log(s)
+    review = review_log(s)
     worker = Worker(
         db=db,
         backends=backends,
@@ -365,36 +363,3 @@ async def _advance_fence(db: Database, fence: FenceToken) -> int:
     """A queue partition changed hands: turns read under its older leases cannot commit now."""
     async with db.transaction() as s:
         return await fences.advance(s, fence)
-
-
-def handoff_config(s: Settings) -> HandoffConfig:
-    """The handoff package's knobs from the settings (the `handoff_*` fields and the shared
-    language, timezone, lock and send lease)."""
-    return HandoffConfig(
-        default_language=s.default_language,
-        timezone=s.timezone,
-        offer_timeout=s.handoff_offer_timeout,
-        tick=s.handoff_tick,
-        business_hours=s.handoff_business_hours,
-        holidays=tuple(s.handoff_holidays),
-        complaint_intents=frozenset(s.handoff_complaint_intents),
-        stale_order_days=s.handoff_stale_order_days,
-        topics={**DEFAULT_TOPICS, **s.handoff_topics},
-        avg_handle_minutes=s.handoff_avg_handle_minutes,
-        webhook_url=s.handoff_webhook_url,
-        webhook_secret=secret(s.handoff_webhook_secret),
-        admin_token=secret(s.admin_token),
-        console_session_hours=s.console_session_hours,
-        cookie_secure=s.console_cookie_secure,
-        login=LoginConfig.of(s),  # the login_* settings and trusted_proxies
-        lock_timeout=s.lock_timeout,
-        send_lease=s.send_lease,
-        fcr_days=s.analytics_fcr_days,
-        review_log=str(s.nlu_review_log) if s.nlu_review_log is not None else None,
-    )
-
-
-def _review_log(s: Settings) -> ReviewLog | None:
-    if s.nlu_review_log is None:
-        return None
-    return ReviewLog(s.nlu_review_log)
