@@ -22,6 +22,7 @@ from nlu.errors import DataError, ModelLoadError
 from nlu.extractors import ExtractorConfig, RuleExtractor, apply_synonyms, drop_overlaps
 from nlu.lang import detect_language
 from nlu.modelfile import library_versions, read_model_file, write_model_file
+from nlu.normalise import normalise_text
 from nlu.training_data import TrainingData, load_data
 from nlu.types import FALLBACK_INTENT, Entity, IntentScore, ParseResult
 
@@ -110,7 +111,10 @@ class BuiltinModel:
         now: datetime | None = None,
         tz: str | None = None,
     ) -> ParseResult:
-        """Parse one message. ``language`` is the hint used when the text has no letters."""
+        """Parse one message. ``language`` is the hint used when the text has no letters.
+
+        The text is normalised first (`nlu.normalise`); the result carries the normalised text."""
+        text = normalise_text(text)
         proba, score = self.classifier.score_one(text)
         return self._result(text, proba, score, self.crf.extract(text), language, now, tz)
 
@@ -125,7 +129,8 @@ class BuiltinModel:
     ) -> list[ParseResult]:
         """Parse many messages: the same numbers as ``parse_sync`` for each."""
         out = []
-        for text in texts:
+        for raw in texts:
+            text = normalise_text(raw)
             proba, score = self.classifier.score_one(text)
             found = self.crf.extract(text) if entities else None
             out.append(self._result(text, proba, score, found, language, now, tz))
@@ -178,16 +183,22 @@ def train_data(
     """Train a model on already-loaded data (``val``: tune temperature/threshold on it)."""
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
-    texts = [e.text for e in data.examples]
-    labels = [e.intent for e in data.examples]
+    # the examples as parsing sees text (`nlu.normalise`: offsets are kept, one char for one)
+    examples = [dataclasses.replace(e, text=normalise_text(e.text)) for e in data.examples]
+    texts = [e.text for e in examples]
+    labels = [e.intent for e in examples]
     if len(set(labels)) < 2:
         where = data.files[0] if data.files else None
         raise DataError("training needs at least two intents", file=where)
     say(f"training intent classifier on {len(texts)} examples, {len(set(labels))} intents")
-    val_xy = ([e.text for e in val.examples], [e.intent for e in val.examples]) if val else None
+    val_xy = (
+        ([normalise_text(e.text) for e in val.examples], [e.intent for e in val.examples])
+        if val
+        else None
+    )
     clf = IntentClassifier(classifier).fit(texts, labels, val=val_xy)
     say(f"intent classifier done (threshold {clf.threshold:.3f}); training entity CRF")
-    crf = CrfEntityExtractor().fit(data.examples)
+    crf = CrfEntityExtractor().fit(examples)
     rules = RuleExtractor(extractors or ExtractorConfig(), data.regexes, data.lookups)
     meta = {
         "data_hash": data_hash(data),

@@ -9,6 +9,7 @@ import aiohttp
 
 from nlu.errors import NluUnavailable
 from nlu.lang import detect_language
+from nlu.normalise import normalise_text
 from nlu.types import Entity, IntentScore, ParseResult
 
 
@@ -57,7 +58,9 @@ class RasaHttpModel:
         now: datetime | None = None,
         tz: str | None = None,
     ) -> ParseResult:
-        """POST the text to ``{base}/model/parse`` and map Rasa's answer to a ``ParseResult``."""
+        """POST the text (normalised, `nlu.normalise`) to ``{base}/model/parse`` and map Rasa's
+        answer to a ``ParseResult``."""
+        text = normalise_text(text)
         if self._session is None:
             self._session = aiohttp.ClientSession()
         params = {"token": self._token} if self._token else None

@@ -21,6 +21,7 @@ from bots.flows.templates import LANGUAGES, Templates
 from bots.flows.understanding import FALLBACK, Understanding, from_parse, from_payload
 from bots.log_masking import said
 from bots.messages import Button, OutboundMessage
+from nlu.normalise import normalise_text
 from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class Dialogue:
         session = ctx.session
         understanding = self._understand(ctx)
         session.language = self._language(ctx, understanding)
-        turn = Turn(ctx, session, understanding, ctx.message.text, session.language, self.t)
+        turn = Turn(ctx, session, understanding, self._text(ctx), session.language, self.t)
         paused = self._paused(ctx)
         session.data[LAST_AT] = ctx.now.isoformat()
         try:
@@ -246,6 +247,16 @@ class Dialogue:
         if ctx.message.contact_phone:
             return Understanding(intent="inform", entities={"phone": [ctx.message.contact_phone]})
         return Understanding(intent=FALLBACK, confidence=0.0)
+
+    @staticmethod
+    def _text(ctx: FlowContext) -> str | None:
+        """The message's text as the NLU read it (`nlu.normalise`: one apostrophe, plain
+        spaces), so the flows' own readers (names, phones, services, references) see what the
+        extractors saw; normalised here when the NLU did not read it (a button's message)."""
+        if ctx.parse is not None:
+            return ctx.parse.text
+        text = ctx.message.text
+        return normalise_text(text) if text else text
 
     def _yes_or_no(self, ctx: FlowContext, understanding: Understanding) -> Understanding:
         """At a yes/no question, a short answer the model ranks as affirm or deny, clearly ahead

@@ -1,0 +1,29 @@
+"""Conversations written in a test's code rather than in `scripts/*.yml`: for the checks that
+run one dialogue per case of a parametrized table (every apostrophe, every weekday), through the
+same runner and real pipeline as the scripts, embedded mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conversations.conftest import conversation_settings
+from tests.conversations.runner import Conversation, parse_script, run_script, running_app
+
+
+async def talk(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    model: Path,
+    turns: list[dict[str, Any]],
+    customer: dict[str, Any] | None = None,
+    name: str = "inline",
+) -> Conversation:
+    """Run ``turns`` (the scripts' turn format) for one customer; ScriptFailure on a miss."""
+    doc = {"name": name, "customer": customer or {}, "turns": turns}
+    script = parse_script(doc, tmp_path / f"{name}.yml")
+    settings = conversation_settings(request, "embedded", tmp_path, model)
+    async with running_app(settings) as client:
+        return await run_script(client, script)
