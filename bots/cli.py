@@ -53,7 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list[:1] == ["nlu"]:
         from nlu.cli import main as nlu_main
 
-        return nlu_main(args_list[1:])
+        # the files the service reads and writes: one setting each, one default (bots.config)
+        known = Settings()
+        return nlu_main(args_list[1:], model=known.nlu_model, review_log=known.nlu_review_log)
     args = _parser().parse_args(args_list)
     settings = Settings()
     setup_logging(settings.log_level, settings.log_format, secrets_of(settings))

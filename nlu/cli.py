@@ -2,6 +2,11 @@
 
 ``main(argv)`` takes the arguments after ``nlu`` and returns an exit code: 0 success, 1 a data,
 model or evaluation problem (reported on stderr, no traceback), 2 bad usage.
+
+The model file and the review list are the service's: ``omnirelay nlu`` passes its settings'
+``nlu_model`` and ``nlu_review_log`` in (``main(argv, model=..., review_log=...)``), so the
+command reads and writes the files the running service does; ``--model``/``--out``/``--log``
+point elsewhere.
 """
 
 from __future__ import annotations
@@ -14,18 +19,17 @@ from pathlib import Path
 
 from nlu.errors import NluError
 from nlu.model import DEFAULT_MODEL_PATH, bundled_data_path, bundled_test_path, load_model
-from nlu.review import DEFAULT_REVIEW_LOG
 
 Args = argparse.Namespace
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(model: Path, review_log: Path | None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="omnirelay nlu", description="Train and test the NLU model.")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train on Rasa YAML files or folders (default: bundled data)")
     t.add_argument("data", nargs="*", help="NLU files or folders")
-    t.add_argument("--out", default=str(DEFAULT_MODEL_PATH), help="model file to write")
+    t.add_argument("--out", default=str(model), help="model file to write")
     t.add_argument("--val", nargs="*", help="validation data for the fallback threshold")
     t.add_argument("--quiet", action="store_true", help="no progress output")
     t.add_argument(
@@ -35,14 +39,14 @@ def _parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("test", help="evaluate a model (or cross-validate) on labelled data")
     e.add_argument("data", nargs="*", help="NLU files or folders (default: bundled test split)")
-    e.add_argument("--model", default=str(DEFAULT_MODEL_PATH))
+    e.add_argument("--model", default=str(model))
     e.add_argument("--report", help="write the JSON report here")
     e.add_argument("--plot", help="write the confusion matrix PNG here")
     e.add_argument("--cross-validation", type=int, metavar="K", help="K-fold CV on DATA instead")
 
     q = sub.add_parser("parse", help="print one parse result as JSON")
     q.add_argument("text", nargs="+")
-    q.add_argument("--model", default=str(DEFAULT_MODEL_PATH))
+    q.add_argument("--model", default=str(model))
     q.add_argument("--language", help="hint for messages without letters")
     q.add_argument("--now", help="reference time for relative dates (ISO 8601)")
     q.add_argument("--tz", help="time zone for relative dates, e.g. Europe/Kyiv")
@@ -53,7 +57,11 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("review", help="export the review list as Rasa YAML for annotation")
     r.add_argument("--export", required=True, metavar="FILE.yml")
-    r.add_argument("--log", default=str(DEFAULT_REVIEW_LOG), help="review list (JSONL)")
+    r.add_argument(
+        "--log",
+        default=str(review_log) if review_log is not None else None,
+        help="review list (JSONL; default: the service's OMNIRELAY_NLU_REVIEW_LOG)",
+    )
     return p
 
 
@@ -64,6 +72,7 @@ def _say(msg: str) -> None:
 def _train(args: Args) -> int:
     from nlu.model import train_data
     from nlu.training_data import load_data
+    from nlu.validate import counted
 
     paths = args.data or [str(bundled_data_path())]
     say = (lambda _m: None) if args.quiet else _say
@@ -85,7 +94,7 @@ def _train(args: Args) -> int:
     model = train_data(data, val=val, extractors=rules, progress=say)
     model.save(args.out)
     n_intents, digest = len(model.classifier.labels), model.meta["data_hash"][:12]
-    say(f"saved {args.out} ({n_intents} intents, data {digest})")
+    say(f"saved {args.out} ({counted(n_intents, 'intent')}, data {digest})")
     return 0
 
 
@@ -127,25 +136,36 @@ def _parse(args: Args) -> int:
 
 
 def _validate(args: Args) -> int:
+    """Every loading error (stderr) and data warning (stdout) of the files, each with its file
+    and line, in one run; exit 1 on an error (or, with --strict, a warning)."""
+    from nlu.errors import DataError
     from nlu.training_data import load_data
-    from nlu.validate import check_data
+    from nlu.validate import check_data, counted, error_line
 
-    data = load_data(args.data or [str(bundled_data_path())])
+    errors: list[DataError] = []
+    data = load_data(args.data or [str(bundled_data_path())], errors=errors)
+    for e in errors:
+        _say(error_line(e))
     warnings = check_data(data)
     for w in warnings:
         print(w)
     print(
-        f"{len(data.examples)} examples, {len(data.intents)} intents, "
-        f"{len(data.entity_types)} entity types, {len(warnings)} warnings"
+        f"{counted(len(data.examples), 'example')}, {counted(len(data.intents), 'intent')}, "
+        f"{counted(len(data.entity_types), 'entity type')}, "
+        f"{counted(len(errors), 'error')}, {counted(len(warnings), 'warning')}"
     )
-    return 1 if warnings and args.strict else 0
+    return 1 if errors or (warnings and args.strict) else 0
 
 
 def _review(args: Args) -> int:
     from nlu.review import ReviewLog, export_yaml
+    from nlu.validate import counted
 
+    if args.log is None:
+        _say("error: no review list: the service keeps none (OMNIRELAY_NLU_REVIEW_LOG); pass --log")
+        return 2
     n = export_yaml(ReviewLog(args.log).items(), args.export)
-    _say(f"exported {n} examples from {args.log} to {args.export}")
+    _say(f"exported {counted(n, 'example')} from {args.log} to {args.export}")
     return 0
 
 
@@ -158,10 +178,17 @@ _COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one ``nlu`` subcommand; ``argv`` excludes the program name and ``nlu``."""
+def main(
+    argv: list[str] | None = None,
+    *,
+    model: str | Path = DEFAULT_MODEL_PATH,
+    review_log: str | Path | None = None,
+) -> int:
+    """Run one ``nlu`` subcommand; ``argv`` excludes the program name and ``nlu``. ``model``
+    and ``review_log`` are the service's files (its settings), the defaults of the options."""
+    log = Path(review_log) if review_log is not None else None
     try:
-        args = _parser().parse_args(argv)
+        args = _parser(Path(model), log).parse_args(argv)
     except SystemExit as e:  # argparse exits on --help and on usage errors
         return int(e.code) if isinstance(e.code, int) else 2
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -21,6 +23,19 @@ class DataError(NluError):
             where = self.file if line is None else f"{self.file}:{line}"
             where += ": "
         super().__init__(f"{where}{message}")
+
+
+@contextmanager
+def collecting(errors: list[DataError] | None) -> Iterator[None]:
+    """Around one piece of data (a file, a block, an example): a `DataError` inside is raised
+    when ``errors`` is None, otherwise added to it and that piece skipped, so one run of
+    ``omnirelay nlu validate`` reports every broken piece instead of the first."""
+    try:
+        yield
+    except DataError as e:
+        if errors is None:
+            raise
+        errors.append(e)
 
 
 class ModelLoadError(NluError):

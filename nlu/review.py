@@ -15,8 +15,6 @@ import yaml
 from nlu.errors import DataError
 from nlu.types import IntentScore
 
-DEFAULT_REVIEW_LOG = Path("models/nlu_review.jsonl")
-
 
 @dataclass(frozen=True)
 class ReviewItem:

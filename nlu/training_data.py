@@ -14,15 +14,20 @@ from typing import Any
 
 import yaml
 
-from nlu.errors import DataError
+from nlu.annotations import EntitySpan, parse_annotated
+from nlu.errors import DataError, collecting
 
-# Same shape Rasa 3 accepts: [text](type), [text](type:value), [text]{...}, [text][{...}, {...}]
-_ENTITY_RE = re.compile(
-    r"\[(?P<text>[^\]]+?)\]"
-    r"(?:\((?P<type>[^:)]+?)(?::(?P<value>[^)]+))?\)"
-    r"|(?P<dict>\{[^}]*\})"
-    r"|\[(?P<list>[^\]]*)\])"
-)
+__all__ = [
+    "YAML_SUFFIXES",
+    "EntitySpan",
+    "Example",
+    "TrainingData",
+    "file_language",
+    "load_data",
+    "load_file",
+    "parse_annotated",
+]
+
 _ITEM_KEYS = {"intent", "synonym", "regex", "lookup"}
 _ALLOWED_KEYS = {"examples", "metadata", "file", "use_regexes", "use_lookup_tables"}
 # Top-level keys of Rasa project files that are not NLU data (domain, stories, rules, ...).
@@ -32,19 +37,6 @@ _OTHER_RASA_KEYS = {
     "pipeline", "policies", "recipe", "assistant_id", "test_stories",
 }  # fmt: skip
 YAML_SUFFIXES = (".yml", ".yaml")
-
-
-@dataclass(frozen=True)
-class EntitySpan:
-    """An annotated entity inside a training example (character offsets into the plain text)."""
-
-    entity: str
-    value: str
-    start: int
-    end: int
-    text: str
-    role: str | None = None
-    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,88 +102,25 @@ class TrainingData:
         self.files.extend(other.files)
 
 
-def parse_annotated(text: str, *, file: str = "", line: int = 0) -> tuple[str, list[EntitySpan]]:
-    """Strip inline entity annotations from ``text``; return the plain text and its entities."""
-    plain: list[str] = []
-    spans: list[EntitySpan] = []
-    pos = 0
-    for m in _ENTITY_RE.finditer(text):
-        before = text[pos : m.start()]
-        _check_no_stray_brackets(before, file, line)
-        plain.append(before)
-        start = sum(len(p) for p in plain)
-        ent_text = m.group("text")
-        end = start + len(ent_text)
-        plain.append(ent_text)
-        for spec in _entity_specs(m, file, line):
-            spans.append(
-                EntitySpan(
-                    entity=spec["entity"],
-                    value=spec.get("value") or ent_text,
-                    start=start,
-                    end=end,
-                    text=ent_text,
-                    role=spec.get("role"),
-                    group=spec.get("group"),
-                )
-            )
-        pos = m.end()
-    rest = text[pos:]
-    _check_no_stray_brackets(rest, file, line)
-    plain.append(rest)
-    return "".join(plain), spans
-
-
-def _check_no_stray_brackets(chunk: str, file: str, line: int) -> None:
-    opened = chunk.rfind("[")
-    if opened >= 0 and "]" not in chunk[opened:]:
-        raise DataError(f"unclosed '[' in example: {chunk.strip()!r}", file=file, line=line)
-    m = re.search(r"\][({]", chunk)
-    if m:
-        raise DataError(
-            f"malformed entity annotation near {chunk[max(0, m.start() - 20) :].strip()!r} "
-            '(expected [text](type) or [text]{"entity": ...})',
-            file=file,
-            line=line,
-        )
-
-
-def _entity_specs(m: re.Match[str], file: str, line: int) -> list[dict[str, str]]:
-    if m.group("type") is not None:
-        spec = {"entity": m.group("type").strip()}
-        if m.group("value"):
-            spec["value"] = m.group("value").strip()
-        return [spec]
-    raw = m.group("dict") if m.group("dict") is not None else f"[{m.group('list')}]"
-    try:
-        parsed = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise DataError(f"invalid entity JSON {raw!r}: {e.msg}", file=file, line=line) from e
-    items = parsed if isinstance(parsed, list) else [parsed]
-    specs: list[dict[str, str]] = []
-    for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("entity"), str):
-            raise DataError(
-                f'entity annotation {raw!r} needs an "entity" key', file=file, line=line
-            )
-        specs.append({k: str(v) for k, v in item.items() if v is not None})
-    return specs
-
-
-def load_data(paths: Sequence[str | Path]) -> TrainingData:
+def load_data(
+    paths: Sequence[str | Path], *, errors: list[DataError] | None = None
+) -> TrainingData:
     """Load Rasa NLU YAML (and ``{"text","intent"}`` JSONL) files or folders of them.
 
     Folders are searched recursively; YAML files without an ``nlu:`` key (domain, stories,
-    config) are skipped. Raises ``DataError`` naming the file and line on broken data.
+    config) are skipped. Raises ``DataError`` naming the file and line on broken data, or,
+    given an ``errors`` list, adds every one to it and loads the rest.
     """
     data = TrainingData()
     for path in paths:
         p = Path(path)
-        if not p.exists():
-            raise DataError("no such file or folder", file=p)
-        for f in _data_files(p):
-            data.merge(load_file(f))
-    if not data.examples:
+        with collecting(errors):
+            if not p.exists():
+                raise DataError("no such file or folder", file=p)
+            for f in _data_files(p):
+                with collecting(errors):
+                    data.merge(load_file(f, errors=errors))
+    if not data.examples and not errors:
         raise DataError("no training examples found in " + ", ".join(str(p) for p in paths))
     return data
 
@@ -212,15 +141,15 @@ def file_language(path: str | Path) -> str | None:
     return None
 
 
-def load_file(path: str | Path) -> TrainingData:
-    """Load one NLU file (YAML or JSONL)."""
+def load_file(path: str | Path, *, errors: list[DataError] | None = None) -> TrainingData:
+    """Load one NLU file (YAML or JSONL); ``errors``: see `load_data`."""
     p = Path(path)
     try:
         raw = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read file: {e}", file=p) from e
     if p.suffix == ".jsonl":
-        return _load_jsonl(raw, p)
+        return _load_jsonl(raw, p, errors)
     try:
         root = yaml.compose(raw, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
@@ -235,10 +164,11 @@ def load_file(path: str | Path) -> TrainingData:
         raise DataError("expected a mapping with an 'nlu:' key", file=p, line=_line(root))
     for key, value in root.value:
         name = str(key.value)
-        if name == "nlu":
-            _load_nlu_section(value, p, out)
-        elif name not in _OTHER_RASA_KEYS:
-            raise DataError(f"unknown top-level key {name!r}", file=p, line=_line(key))
+        with collecting(errors):
+            if name == "nlu":
+                _load_nlu_section(value, p, out, errors)
+            elif name not in _OTHER_RASA_KEYS:
+                raise DataError(f"unknown top-level key {name!r}", file=p, line=_line(key))
     return out
 
 
@@ -246,61 +176,85 @@ def _line(node: yaml.Node) -> int:
     return int(node.start_mark.line) + 1
 
 
-def _load_nlu_section(node: yaml.Node, p: Path, out: TrainingData) -> None:
+def _load_nlu_section(
+    node: yaml.Node, p: Path, out: TrainingData, errors: list[DataError] | None
+) -> None:
     if isinstance(node, yaml.ScalarNode) and node.value in ("", "null", "~"):
         return
     if not isinstance(node, yaml.SequenceNode):
         raise DataError("'nlu:' must be a list of blocks", file=p, line=_line(node))
     lang = file_language(p)
     for item in node.value:
-        if not isinstance(item, yaml.MappingNode):
-            raise DataError("each 'nlu:' item must be a mapping", file=p, line=_line(item))
-        keys = {str(k.value): v for k, v in item.value}
-        kinds = _ITEM_KEYS & keys.keys()
-        unknown = keys.keys() - _ITEM_KEYS - _ALLOWED_KEYS
-        if len(kinds) != 1 or unknown:
-            what = ", ".join(sorted(unknown)) if unknown else ", ".join(sorted(keys))
-            raise DataError(
-                f"unknown block ({what}); expected one of intent, synonym, regex, lookup",
-                file=p,
-                line=_line(item),
-            )
-        kind = kinds.pop()
-        name_node = keys[kind]
-        name = str(name_node.value).strip() if isinstance(name_node, yaml.ScalarNode) else ""
-        if not name:
-            raise DataError(f"'{kind}:' needs a name", file=p, line=_line(name_node))
-        lines = _example_lines(keys.get("examples"), keys.get("file"), p, _line(item))
-        if not lines:
-            raise DataError(f"{kind} {name!r} has no examples", file=p, line=_line(item))
-        _add_block(kind, name, lines, p, lang, out)
+        with collecting(errors):
+            _load_item(item, p, lang, out, errors)
+
+
+def _load_item(
+    item: yaml.Node, p: Path, lang: str | None, out: TrainingData, errors: list[DataError] | None
+) -> None:
+    """One block of the ``nlu:`` list."""
+    if not isinstance(item, yaml.MappingNode):
+        raise DataError("each 'nlu:' item must be a mapping", file=p, line=_line(item))
+    keys = {str(k.value): v for k, v in item.value}
+    kinds = _ITEM_KEYS & keys.keys()
+    unknown = keys.keys() - _ITEM_KEYS - _ALLOWED_KEYS
+    if len(kinds) != 1 or unknown:
+        what = ", ".join(sorted(unknown)) if unknown else ", ".join(sorted(keys))
+        raise DataError(
+            f"unknown block ({what}); expected one of intent, synonym, regex, lookup",
+            file=p,
+            line=_line(item),
+        )
+    kind = kinds.pop()
+    name_node = keys[kind]
+    name = str(name_node.value).strip() if isinstance(name_node, yaml.ScalarNode) else ""
+    if not name:
+        raise DataError(f"'{kind}:' needs a name", file=p, line=_line(name_node))
+    lines = _example_lines(keys.get("examples"), keys.get("file"), p, _line(item))
+    if not lines:
+        raise DataError(f"{kind} {name!r} has no examples", file=p, line=_line(item))
+    _add_block(kind, name, lines, p, lang, out, errors)
 
 
 def _add_block(
-    kind: str, name: str, lines: list[tuple[str, int]], p: Path, lang: str | None, out: TrainingData
+    kind: str,
+    name: str,
+    lines: list[tuple[str, int]],
+    p: Path,
+    lang: str | None,
+    out: TrainingData,
+    errors: list[DataError] | None,
 ) -> None:
     """One ``intent``/``synonym``/``regex``/``lookup`` block's examples into ``out``."""
     if kind == "intent":
         for text, line in lines:
-            plain, spans = parse_annotated(text, file=str(p), line=line)
-            if not plain.strip():
-                raise DataError(f"empty example in intent {name!r}", file=p, line=line)
-            out.examples.append(Example(plain, name, tuple(spans), str(p), line, lang))
-            for s in spans:
-                if s.value != s.text:
-                    out.synonyms[s.text.lower()] = s.value
+            with collecting(errors):
+                _add_example(text, line, name, p, lang, out)
     elif kind == "synonym":
         for text, _ in lines:
             out.synonyms[text.lower()] = name
     elif kind == "regex":
         for text, line in lines:
-            try:
-                re.compile(text)
-            except re.error as e:
-                raise DataError(f"invalid regex for {name!r}: {e}", file=p, line=line) from e
-            out.regexes.setdefault(name, []).append(text)
+            with collecting(errors):
+                try:
+                    re.compile(text)
+                except re.error as e:
+                    raise DataError(f"invalid regex for {name!r}: {e}", file=p, line=line) from e
+                out.regexes.setdefault(name, []).append(text)
     else:
         out.lookups.setdefault(name, []).extend(text for text, _ in lines)
+
+
+def _add_example(
+    text: str, line: int, intent: str, p: Path, lang: str | None, out: TrainingData
+) -> None:
+    plain, spans = parse_annotated(text, file=str(p), line=line)
+    if not plain.strip():
+        raise DataError(f"empty example in intent {intent!r}", file=p, line=line)
+    out.examples.append(Example(plain, intent, tuple(spans), str(p), line, lang))
+    for s in spans:
+        if s.value != s.text:
+            out.synonyms[s.text.lower()] = s.value
 
 
 def _example_lines(
@@ -351,28 +305,33 @@ def _lookup_file(ref: Path, p: Path, line: int) -> list[tuple[str, int]]:
     return [(r.strip().lstrip("- ").strip(), i + 1) for i, r in enumerate(rows) if r.strip()]
 
 
-def _load_jsonl(raw: str, p: Path) -> TrainingData:
+def _load_jsonl(raw: str, p: Path, errors: list[DataError] | None = None) -> TrainingData:
     out = TrainingData(files=[str(p)])
     lang = file_language(p)
     for i, row in enumerate(raw.splitlines(), start=1):
         if not row.strip():
             continue
-        try:
-            obj: Any = json.loads(row)
-            text, intent = str(obj["text"]), str(obj["intent"])
-            spans = tuple(
-                EntitySpan(
-                    entity=str(e["entity"]),
-                    value=str(e.get("value", text[e["start"] : e["end"]])),
-                    start=int(e["start"]),
-                    end=int(e["end"]),
-                    text=text[e["start"] : e["end"]],
-                    role=e.get("role"),
-                    group=e.get("group"),
-                )
-                for e in obj.get("entities", [])
-            )
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-            raise DataError(f"bad JSONL record: {e}", file=p, line=i) from e
-        out.examples.append(Example(text, intent, spans, str(p), i, lang))
+        with collecting(errors):
+            out.examples.append(_jsonl_example(row, p, i, lang))
     return out
+
+
+def _jsonl_example(row: str, p: Path, i: int, lang: str | None) -> Example:
+    try:
+        obj: Any = json.loads(row)
+        text, intent = str(obj["text"]), str(obj["intent"])
+        spans = tuple(
+            EntitySpan(
+                entity=str(e["entity"]),
+                value=str(e.get("value", text[e["start"] : e["end"]])),
+                start=int(e["start"]),
+                end=int(e["end"]),
+                text=text[e["start"] : e["end"]],
+                role=e.get("role"),
+                group=e.get("group"),
+            )
+            for e in obj.get("entities", [])
+        )
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise DataError(f"bad JSONL record: {e}", file=p, line=i) from e
+    return Example(text, intent, spans, str(p), i, lang)

@@ -6,6 +6,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from nlu.errors import DataError
 from nlu.lang import detect_language
 from nlu.training_data import Example, TrainingData
 
@@ -22,6 +23,17 @@ class Warning_:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: warning: {self.message}"
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 example``, ``2 examples``, ``0 entity types``: English nouns with a plain -s."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def error_line(e: DataError) -> str:
+    """A loading error as the warnings read: ``file:line: error: what``."""
+    where = f"{e.file}:{e.line}: " if e.line is not None else f"{e.file}: " if e.file else ""
+    return f"{where}error: {e.reason}"
 
 
 def _norm(text: str) -> str:
@@ -50,10 +62,9 @@ def check_data(data: TrainingData, *, min_examples: int = MIN_EXAMPLES) -> list[
         by_intent[ex.intent].append(ex)
     for intent, exs in sorted(by_intent.items()):
         if len(exs) < min_examples:
-            out.append(
-                Warning_(exs[0].file, exs[0].line,
-                         f"intent {intent!r} has only {len(exs)} examples (want {min_examples}+)")
-            )  # fmt: skip
+            only = counted(len(exs), "example")
+            msg = f"intent {intent!r} has only {only} (want {min_examples}+)"
+            out.append(Warning_(exs[0].file, exs[0].line, msg))
     by_entity: dict[str, list[Example]] = defaultdict(list)
     for ex in data.examples:
         for span in ex.entities:
