@@ -2,31 +2,30 @@
 ``METRICS.md`` as one JSON-ready dict.
 
 Counts, rates, averages of scores, histograms and series come from the rollups plus the events
-after the watermark (`storage.analytics.tally`); the response-time percentiles and the top
-fallback phrases are read from the events themselves (one row per ticket, one per fallback).
+after the watermark (`storage.analytics.tally`); the response and resolution times
+(`storage.analytics.times`) and the top fallback phrases are read from the events themselves
+(one row per ticket, one per fallback).
 Days are calendar days in the business's time zone (the rollups' daily views are folded in it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.analytics.models import EVENTS
 from storage.analytics.tally import Filters, Tally, read_tally
+from storage.analytics.times import read_times
 from storage.db import Database
 
 __all__ = ["PROACTIVE_DECISIONS", "Query", "summary"]
 
 PROACTIVE_DECISIONS = ("sent", "deferred", "capped", "suppressed", "unreachable", "expired")
-HISTOGRAM = (60, 300, 900, 1800, 3600, 4 * 3600, 8 * 3600, 24 * 3600)  # upper bounds, seconds
 TOP = 10
 FALLBACK_SAMPLE = 5000  # the top fallback phrases are those of the range's latest fallbacks
 
@@ -57,48 +56,6 @@ def rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _times(s: Session, kind: str, filters: Filters) -> dict[str, Any]:
-    """Counts, histogram, average and nearest-rank percentiles (p50, p90) of seconds, computed
-    by the database out of `ix_analytics_events_reads` (a month of a million messages holds
-    tens of thousands of tickets: their values are not carried into Python)."""
-    c = EVENTS.c
-    where = (c.kind == kind, *filters.where(EVENTS, "at"))
-    below = [func.sum(case((c.value <= bound, 1), else_=0)) for bound in HISTOGRAM]
-    row = s.execute(
-        select(
-            func.count(), func.count(c.value), func.sum(c.value), func.count(c.value_bh),
-            func.sum(c.value_bh), *below,
-        ).where(*where)
-    ).one()  # fmt: skip
-    total, n, wall_sum, n_bh, bh_sum, *le = (x or 0 for x in row)
-    # [upper bound in seconds, how many] per bucket; the last bucket (None) is everything longer
-    cumulative = [0, *le, n]
-    bounds: list[int | None] = [*HISTOGRAM, None]
-    histogram = [[b, int(cumulative[i + 1] - cumulative[i])] for i, b in enumerate(bounds)]
-    return {
-        "count": int(total),
-        "wall": _stats(s, c.value, where, int(n), float(wall_sum)),
-        "business": _stats(s, c.value_bh, where, int(n_bh), float(bh_sum)),
-        "histogram": histogram,
-    }
-
-
-def _stats(s: Session, column: Any, where: Sequence[Any], n: int, total: float) -> dict[str, Any]:
-    """Average and nearest-rank percentiles (the value at rank ceil(p * n) in ascending order)."""
-    if not n:
-        return {"avg": None, "p50": None, "p90": None}
-
-    def nearest(p: float) -> float:
-        rank = max(0, math.ceil(p * n) - 1)
-        found = s.scalar(
-            select(column).where(*where, column.is_not(None)).order_by(column).offset(rank).limit(1)
-        )
-        assert found is not None  # n values are there, and rank < n
-        return round(float(found), 3)
-
-    return {"avg": round(total / n, 3), "p50": nearest(0.5), "p90": nearest(0.9)}
-
-
 def _top_fallbacks(s: Session, filters: Filters) -> list[list[Any]]:
     """The most frequent phrases among the range's latest `FALLBACK_SAMPLE` fallbacks."""
     c = EVENTS.c
@@ -122,9 +79,10 @@ def _top_fallbacks(s: Session, filters: Filters) -> list[list[Any]]:
 def _read(s: Session, query: Query) -> tuple[Tally, dict[str, Any]]:
     filters = query.filters()
     tally = read_tally(s, filters, query.timezone)
+    times = read_times(s, filters)
     raw = {
-        "first_response": _times(s, "agent.first_response", filters),
-        "resolution": _times(s, "ticket.resolved", filters),
+        "first_response": times["agent.first_response"],
+        "resolution": times["ticket.resolved"],
         "top_fallbacks": _top_fallbacks(s, filters),
     }
     return tally, raw

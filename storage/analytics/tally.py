@@ -117,26 +117,22 @@ class Tally:
 
 
 def _rollups(s: Session, filters: Filters, tally: Tally) -> None:
+    """Each angle of the range grouped by the database, so a few hundred rows come back whatever
+    the range's size (the daily view's thousands of cells are summed where they lie, out of
+    `ix_analytics_rollups_reads`, instead of being carried into Python and folded there)."""
     r = ROLLUPS.c
     where = filters.where(ROLLUPS, "period")
     sums = (func.sum(r.count), func.sum(r.value_milli), func.sum(r.value_bh_milli))
-    # The daily view once, in the order of its index (ix_analytics_rollups_reads), folded here
-    # into the range totals, the series' days and the languages.
-    days = (r.period, r.kind, r.channel, r.reason, r.language)
-    stmt = select(*days, *sums).where(r.view == tally.daily, *where).group_by(*days)
-    series = set(SERIES_KINDS)
-    for period, kind, channel, reason, language, *row in s.execute(stmt):
-        tally.add(tally.totals, (kind, channel, reason), row)
-        tally.add(tally.by_language, (kind, language), row)
-        if kind in series:
-            tally.add(tally.by_day, (period, kind, reason), row)
-    views: list[tuple[str, dict[Key, Sums], tuple[Any, ...]]] = [
-        ("h", tally.by_hour, (r.channel, r.bucket)),
-        ("i", tally.by_intent, (r.kind, r.intent)),
-        ("b", tally.by_bucket, (r.kind, r.bucket)),
+    views: list[tuple[str, dict[Key, Sums], tuple[Any, ...], tuple[Any, ...]]] = [
+        (tally.daily, tally.totals, (r.kind, r.channel, r.reason), ()),
+        (tally.daily, tally.by_language, (r.kind, r.language), ()),
+        (tally.daily, tally.by_day, (r.period, r.kind, r.reason), (r.kind.in_(SERIES_KINDS),)),
+        ("h", tally.by_hour, (r.channel, r.bucket), ()),
+        ("i", tally.by_intent, (r.kind, r.intent), ()),
+        ("b", tally.by_bucket, (r.kind, r.bucket), ()),
     ]
-    for name, view, dims in views:
-        stmt = select(*dims, *sums).where(r.view == name, *where).group_by(*dims)
+    for name, view, dims, only in views:
+        stmt = select(*dims, *sums).where(r.view == name, *where, *only).group_by(*dims)
         for found in s.execute(stmt):
             tally.add(view, tuple(found[: len(dims)]), found[len(dims) :])
 
