@@ -78,6 +78,16 @@ class Settings(BaseSettings):
     # the simulator page at `/` with in-process platform sandboxes (bots/gateway/simulator.py);
     # unset: `omnirelay run` turns it on when no platform token is set
     simulator: bool | None = None
+    # the website chat (README "Web chat"): the key its script tag carries (unset: off, except
+    # in one process without Redis, where the key is `demo`), the sites that may embed it
+    # besides this host, the key signing visitor cookies (unset: a random one per process;
+    # required with Redis), SameSite=None; Secure cookies (a widget on another site over
+    # HTTPS), and the secret of the business's signed customer ids (identity verification)
+    webchat_public_key: str | None = None
+    webchat_allowed_origins: list[str] = []
+    webchat_cookie_secret: SecretStr | None = None
+    webchat_cookie_secure: bool = False
+    webchat_identity_secret: SecretStr | None = None
 
     # human handoff (handoff/README.md)
     handoff_webhook_url: str | None = None  # every ticket event POSTed here, HMAC-signed

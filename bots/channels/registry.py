@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING
 from bots.channels.base import Channel
 from bots.channels.ratelimit import with_global_rate
 from bots.channels.rest import RestChannel
+from bots.channels.webchat import WebchatChannel, webchat_config
 from bots.config import Settings, secret
 from bots.messages import now_utc
 from storage.mailbox import ReplyMailbox
 
 if TYPE_CHECKING:
     from bots.channels.viber import Welcome
+    from storage.backends import Backends
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +29,13 @@ def build_channels(
     register_webhooks: bool = True,
     clock: Callable[[], datetime] = now_utc,
     viber_welcome: Welcome = None,
+    backends: Callable[[], Backends] | None = None,
 ) -> dict[str, Channel]:
     """`clock` is the bot's "now": Instagram's messaging window is measured on it, because the
     customer's last-message time is stored on it too (a pinned clock in tests and demos).
     `viber_welcome` is Viber's welcome on `conversation_started` (the flows' text, passed in:
-    a channel never imports a flow)."""
+    a channel never imports a flow). `backends` (the app's, once open) carry the web chat's
+    visitor logs; without them there is no web chat."""
     channels: dict[str, Channel] = {
         "rest": RestChannel(
             mailbox, token=secret(settings.rest_token), reply_timeout=settings.rest_reply_timeout
@@ -62,6 +66,9 @@ def build_channels(
         )
     if settings.instagram_app_secret is not None:
         channels["instagram"] = _instagram(settings, clock)
+    webchat = webchat_config(settings) if backends is not None else None
+    if webchat is not None and backends is not None:
+        channels["webchat"] = WebchatChannel(webchat, backends)
     for name, rate in settings.outbound_rates.items():
         if name in channels:  # OMNIRELAY_OUTBOUND_RATES: a platform's overall pace per bot
             channels[name].limits = with_global_rate(channels[name].limits, rate)

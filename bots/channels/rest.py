@@ -1,4 +1,8 @@
-"""A plain JSON channel for integrations, tests and load tests.
+"""A plain JSON channel for integrations, tests and load tests: not for people.
+
+It only answers the request that carried a message: it cannot carry an agent's reply after a
+handoff, a proactive message, or anything said later (`send` fails permanently). A website's
+visitors use the web chat (`bots.channels.webchat`), which pushes.
 
 `POST /webhooks/rest` with `{"sender": "id", "text": "..."}` or `{"sender": "id", "payload": "..."}`
 answers once the message is processed: `{"replies": [{"text", "buttons": [{"title", "payload"}]}]}`

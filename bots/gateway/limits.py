@@ -56,7 +56,9 @@ NOTICE = {
     "en": "Too many messages in a row. Please wait a minute: we will answer the earlier ones.",
 }
 NOTICE_TIMEOUT = 10.0  # seconds one notice may take to send
-IP_LIMITED_PATHS = frozenset({"/webhooks/rest", "/api/events"})
+IP_LIMITED_PATHS = frozenset(
+    {"/webhooks/rest", "/api/events", "/webchat/session", "/webchat/messages", "/webchat/seen"}
+)
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 
 

@@ -22,7 +22,10 @@ async def test_web_chat_page(service: Service) -> None:
     assert resp.status == 200
     assert resp.content_type == "text/html"
     page = await resp.text()
-    assert "/webhooks/rest" in page and "<form" in page
+    if service.settings.scale_out:  # no public key set: the page says how to turn it on
+        assert "OMNIRELAY_WEBCHAT_PUBLIC_KEY" in page and "<script" not in page
+    else:  # one process: the web chat widget with the demo key (tests/webchat/)
+        assert '<script src="/webchat/widget.js" data-key="demo"' in page
 
 
 async def test_polling_mode_answers_without_a_webhook(

@@ -1,0 +1,313 @@
+/* omnirelay web chat widget: one tag on the business's page, no build step.
+ *   <script src="https://OMNIRELAY/webchat/widget.js" data-key="PUBLIC_KEY" async></script>
+ * Optional: data-user-id + data-user-hash (HMAC-SHA256 of the id, from the business's server),
+ * data-user-name, data-lang ("uk"/"en"; default: the browser's), data-open="true".
+ * Everything customers, agents and the bot write is put in textContent: never parsed as HTML. */
+(function () {
+  "use strict";
+  var script = document.currentScript ||
+    document.querySelector('script[src*="/webchat/widget.js"]');
+  if (!script || document.getElementById("omnirelay-webchat")) return;
+  var KEY = script.getAttribute("data-key") || "";
+  var BASE = new URL(script.src, location.href).origin;
+  var wanted = (script.getAttribute("data-lang") || navigator.language || "en").toLowerCase();
+  var LANG = wanted.indexOf("uk") === 0 || wanted.indexOf("ru") === 0 ? "uk" : "en";
+  var TEXTS = {
+    uk: {
+      title: "Чат з нами", open: "Відкрити чат", close: "Закрити чат", log: "Повідомлення чату",
+      input: "Повідомлення", placeholder: "Напишіть повідомлення…", send: "Надіслати",
+      hello: "Вітаємо! Напишіть нам — відповімо тут.", agent: "Оператор", bot: "Бот",
+      you: "Ви", typing: "друкує…", failed: "Не надіслано. Натисніть, щоб повторити.",
+      phone: "Ваш номер телефону", phoneSend: "Поділитися номером", online: "на зв'язку",
+      offline: "відновлюємо зв'язок…", more: "Продовжити в месенджері",
+      qr: "QR-код: відскануйте телефоном", carry: "/link_account", seen: "переглянуто"
+    },
+    en: {
+      title: "Chat with us", open: "Open chat", close: "Close chat", log: "Chat messages",
+      input: "Message", placeholder: "Type a message…", send: "Send",
+      hello: "Hello! Write to us — we answer right here.", agent: "Agent", bot: "Bot",
+      you: "You", typing: "typing…", failed: "Not sent. Tap to try again.",
+      phone: "Your phone number", phoneSend: "Share my number", online: "online",
+      offline: "reconnecting…", more: "Continue in a messenger",
+      qr: "QR code: scan it with your phone", carry: "/link_account", seen: "seen"
+    }
+  };
+  var T = TEXTS[LANG];
+  var state = { started: false, stream: null, lastId: null, ids: {}, mids: {}, seenSent: null };
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  var link = el("link");
+  link.rel = "stylesheet";
+  link.href = BASE + "/webchat/widget.css";
+  document.head.appendChild(link);
+
+  var root = el("div", "orw");
+  root.id = "omnirelay-webchat";
+  root.lang = LANG;
+  var launcher = el("button", "orw-launcher", "💬");
+  launcher.type = "button";
+  launcher.setAttribute("aria-label", T.open);
+  launcher.setAttribute("aria-expanded", "false");
+  launcher.setAttribute("aria-controls", "orw-panel");
+  var panel = el("section", "orw-panel");
+  panel.id = "orw-panel";
+  panel.setAttribute("role", "dialog");
+  panel.setAttribute("aria-label", T.title);
+  panel.hidden = true;
+  var header = el("header", "orw-header");
+  var title = el("h2", "orw-title", T.title);
+  var status = el("span", "orw-status", "");
+  status.setAttribute("aria-live", "polite");
+  var carry = el("button", "orw-carry", "📱");
+  carry.type = "button";
+  carry.title = T.more;
+  carry.setAttribute("aria-label", T.more);
+  carry.hidden = true;
+  var closer = el("button", "orw-close", "×");
+  closer.type = "button";
+  closer.setAttribute("aria-label", T.close);
+  header.append(title, status, carry, closer);
+  var log = el("div", "orw-log");
+  log.setAttribute("role", "log");
+  log.setAttribute("aria-live", "polite");
+  log.setAttribute("aria-label", T.log);
+  log.tabIndex = 0;
+  log.appendChild(el("p", "orw-hello", T.hello));
+  var typing = el("div", "orw-typing", T.typing);
+  typing.hidden = true;
+  var phoneForm = el("form", "orw-phoneform");
+  phoneForm.hidden = true;
+  var phoneLabel = el("label", "orw-phonelabel", T.phone);
+  var phoneInput = el("input", "orw-phoneinput");
+  phoneInput.type = "tel";
+  phoneInput.autocomplete = "tel";
+  phoneInput.id = "orw-phone";
+  phoneLabel.htmlFor = "orw-phone";
+  var phoneButton = el("button", "orw-phonesend", T.phoneSend);
+  phoneButton.type = "submit";
+  phoneForm.append(phoneLabel, phoneInput, phoneButton);
+  var form = el("form", "orw-form");
+  var inputLabel = el("label", "orw-sr", T.input);
+  inputLabel.htmlFor = "orw-input";
+  var input = el("textarea", "orw-input");
+  input.id = "orw-input";
+  input.rows = 1;
+  input.placeholder = T.placeholder;
+  input.maxLength = 4000;
+  var sendButton = el("button", "orw-send", "➤");
+  sendButton.type = "submit";
+  sendButton.setAttribute("aria-label", T.send);
+  form.append(inputLabel, input, sendButton);
+  panel.append(header, log, typing, phoneForm, form);
+  root.append(launcher, panel);
+
+  function api(path, body) {
+    body.key = KEY;
+    return fetch(BASE + path, {
+      method: "POST", credentials: "include", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body)
+    }).then(function (res) {
+      if (!res.ok) throw new Error("HTTP " + res.status);
+      return res.json();
+    });
+  }
+
+  function scroll() { log.scrollTop = log.scrollHeight; }
+
+  function bubble(who, text, sender) {
+    var item = el("div", "orw-msg orw-" + who);
+    var name = who === "me" ? T.you : sender === "agent" ? T.agent : T.bot;
+    item.appendChild(el("span", "orw-sr", name + ": "));
+    if (sender === "agent") item.appendChild(el("span", "orw-who", T.agent));
+    item.appendChild(el("span", "orw-text", text));
+    log.appendChild(item);
+    scroll();
+    return item;
+  }
+
+  function retire() {
+    var chips = log.querySelectorAll(".orw-chip");
+    for (var i = 0; i < chips.length; i++) chips[i].disabled = true;
+    phoneForm.hidden = true;
+  }
+
+  function drawButtons(item, buttons) {
+    if (!buttons || !buttons.length) return;
+    var row = el("div", "orw-buttons");
+    row.setAttribute("role", "group");
+    buttons.forEach(function (b) {
+      if (b.url) {
+        var wrap = el("div", "orw-linkwrap");
+        var a = el("a", "orw-link", b.title);
+        a.href = b.url;
+        a.target = "_blank";
+        a.rel = "noopener noreferrer";
+        wrap.appendChild(a);
+        if (b.qr && b.qr.indexOf("data:image/svg+xml;base64,") === 0) {
+          var img = el("img", "orw-qr");
+          img.src = b.qr;
+          img.alt = T.qr + " (" + b.title + ")";
+          wrap.appendChild(img);
+        }
+        row.appendChild(wrap);
+        return;
+      }
+      var chip = el("button", "orw-chip", b.title);
+      chip.type = "button";
+      chip.addEventListener("click", function () {
+        send({ payload: b.payload, title: b.title }, b.title);
+      });
+      row.appendChild(chip);
+    });
+    item.appendChild(row);
+  }
+
+  function onMessage(id, doc) {
+    retire();
+    typing.hidden = true;
+    var item = bubble(doc.sender === "agent" ? "agent" : "bot", doc.text, doc.sender);
+    item.dataset.eventId = id;
+    drawButtons(item, doc.buttons);
+    if (doc.phone) {
+      phoneLabel.textContent = doc.phone.label || T.phone;
+      phoneForm.hidden = false;
+    }
+    scroll();
+    markSeen();
+  }
+
+  function onVisitor(id, doc) {
+    var pending = state.mids[doc.mid];
+    if (pending) {
+      pending.classList.remove("orw-pending", "orw-failed");
+      pending.classList.add("orw-sent");
+      return;
+    }
+    var item = bubble("me", doc.text);
+    item.classList.add("orw-sent");
+    state.mids[doc.mid] = item;
+  }
+
+  function handle(ev) {
+    if (ev.lastEventId) {
+      if (state.ids[ev.lastEventId]) return; // shown already (a resume)
+      state.ids[ev.lastEventId] = true;
+      state.lastId = ev.lastEventId;
+    }
+    var doc;
+    try { doc = JSON.parse(ev.data); } catch (e) { return; }
+    if (ev.type === "visitor") onVisitor(ev.lastEventId, doc);
+    else onMessage(ev.lastEventId, doc);
+  }
+
+  function connect() {
+    var url = BASE + "/webchat/events?key=" + encodeURIComponent(KEY);
+    if (state.lastId) url += "&after=" + encodeURIComponent(state.lastId);
+    var stream = new EventSource(url, { withCredentials: true });
+    state.stream = stream;
+    stream.addEventListener("message", handle);
+    stream.addEventListener("visitor", handle);
+    stream.onopen = function () { status.textContent = T.online; root.classList.add("orw-live"); };
+    stream.onerror = function () {
+      status.textContent = T.offline;
+      root.classList.remove("orw-live");
+      if (stream.readyState === EventSource.CLOSED) {
+        setTimeout(function () { if (state.stream === stream) connect(); }, 3000);
+      }
+    };
+  }
+
+  function start() {
+    if (state.started) return;
+    state.started = true;
+    var who = {};
+    var uid = script.getAttribute("data-user-id");
+    if (uid) { who.user_id = uid; who.user_hash = script.getAttribute("data-user-hash") || ""; }
+    api("/webchat/session", who).then(function (doc) {
+      carry.hidden = !(doc.continue_in && doc.continue_in.length);
+      connect();
+    }).catch(function () {
+      state.started = false;
+      status.textContent = T.offline;
+    });
+  }
+
+  function send(body, shown) {
+    var mid = Math.random().toString(36).slice(2) + Date.now().toString(36);
+    body.id = mid;
+    body.language = LANG;
+    var name = script.getAttribute("data-user-name");
+    if (name) body.name = name;
+    var item = bubble("me", shown);
+    item.classList.add("orw-pending");
+    state.mids[mid] = item;
+    retire();
+    typing.hidden = false;
+    scroll();
+    api("/webchat/messages", body).catch(function () {
+      typing.hidden = true;
+      item.classList.remove("orw-pending");
+      item.classList.add("orw-failed");
+      var again = el("button", "orw-retry", T.failed);
+      again.type = "button";
+      again.addEventListener("click", function () {
+        item.remove();
+        delete body.id;
+        send(body, shown);
+      });
+      item.appendChild(again);
+    });
+  }
+
+  function markSeen() {
+    if (panel.hidden || document.visibilityState !== "visible") return;
+    var bots = log.querySelectorAll(".orw-bot, .orw-agent");
+    if (!bots.length) return;
+    var id = bots[bots.length - 1].dataset.eventId;
+    if (!id || id === state.seenSent) return;
+    state.seenSent = id;
+    api("/webchat/seen", { id: id }).catch(function () { state.seenSent = null; });
+  }
+
+  function setOpen(open) {
+    panel.hidden = !open;
+    launcher.setAttribute("aria-expanded", open ? "true" : "false");
+    root.classList.toggle("orw-open", open);
+    if (open) { start(); input.focus(); scroll(); markSeen(); } else launcher.focus();
+  }
+
+  launcher.addEventListener("click", function () { setOpen(panel.hidden); });
+  closer.addEventListener("click", function () { setOpen(false); });
+  panel.addEventListener("keydown", function (e) { if (e.key === "Escape") setOpen(false); });
+  carry.addEventListener("click", function () { send({ payload: T.carry, title: T.more }, T.more); });
+  document.addEventListener("visibilitychange", markSeen);
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    send({ text: text }, text);
+  });
+  input.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
+  });
+  phoneForm.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var phone = phoneInput.value.trim();
+    if (!phone) return;
+    phoneInput.value = "";
+    send({ phone: phone }, phone);
+  });
+
+  function mount() {
+    document.body.appendChild(root);
+    if (script.getAttribute("data-open") === "true") setOpen(true);
+  }
+  if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
+})();
