@@ -22,6 +22,7 @@ from bots.channels.rest import encode_replies
 from bots.flows.understanding import FALLBACK
 from bots.identity.resolver import Identities
 from bots.worker.analytics import note_answer
+from bots.worker.review import record_for_review
 from bots.worker.store import TurnStore
 from bots.worker.turn import Step, StepFn, TurnContext, notice_replies
 from storage.errors import BackendUnavailable, FenceLost, LockTimeout
@@ -238,7 +239,7 @@ class TurnSteps:
             if ctx.parse.intent == FALLBACK:
                 self.metrics.nlu_fallbacks.labels(channel=ctx.message.channel).inc()
             if self.review_log is not None and ctx.parse.intent == FALLBACK:
-                await asyncio.to_thread(self._review, ctx)
+                await asyncio.to_thread(record_for_review, self.review_log, ctx)
 
     async def respond(self, ctx: TurnContext) -> None:
         ctx.replies = await self.dialogue.respond(ctx)
@@ -289,16 +290,3 @@ class TurnSteps:
         await self.store.write(ctx)
         await self.backends.sessions.save(ctx.session)
         await self.send(ctx)
-
-    def _review(self, ctx: TurnContext) -> None:
-        assert self.review_log is not None and ctx.parse is not None
-        try:
-            self.review_log.record(
-                text=ctx.message.text or "",  # `understand` reviews only messages with text
-                language=ctx.parse.language,
-                ranking=ctx.parse.ranking,
-                channel=ctx.message.channel,
-                at=ctx.now,
-            )
-        except OSError:
-            log.exception("could not append to the NLU review log")
