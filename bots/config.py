@@ -100,6 +100,7 @@ class Settings(BaseSettings):
     handoff_stale_order_days: int = 0  # > 0: undelivered orders older than this escalate
     handoff_topics: dict[str, str] = {}  # flow or intent -> queue topic (added to the defaults)
     handoff_avg_handle_minutes: float = 5.0  # wait estimate before a queue has history
+    handoff_callback_after_minutes: float = 15.0  # a longer wait: call back or message offered
     console_session_hours: float = 12.0
     console_cookie_secure: bool = False  # set behind HTTPS
     # console login (README "Access and login"): failures per account / per client IP before a

@@ -23,6 +23,7 @@ def handoff_config(s: Settings) -> HandoffConfig:
         stale_order_days=s.handoff_stale_order_days,
         topics={**DEFAULT_TOPICS, **s.handoff_topics},
         avg_handle_minutes=s.handoff_avg_handle_minutes,
+        callback_after_minutes=s.handoff_callback_after_minutes,
         webhook_url=s.handoff_webhook_url,
         webhook_secret=secret(s.handoff_webhook_secret),
         admin_token=secret(s.admin_token),

@@ -39,6 +39,9 @@ class HandoffConfig:
     stale_order_days: int = 0  # 0 = off; else undelivered orders older than this escalate
     topics: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_TOPICS))
     avg_handle_minutes: float = 5.0  # wait estimate before the queue has closed tickets
+    # a longer wait (or nobody online, or after hours) is not promised: a call back or a
+    # message is offered instead (handoff.callback)
+    callback_after_minutes: float = 15.0
     webhook_url: str | None = None
     webhook_secret: str | None = None
     admin_token: str | None = None

@@ -20,10 +20,13 @@ __all__ = ["Escalation", "Notice", "Outlet", "Texts", "mark", "new_ticket", "res
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """A reply the handoff package wants the customer to get: text and (title, payload) buttons."""
+    """A reply the handoff package wants the customer to get: text and (title, payload) buttons;
+    ``request_phone``: with the channel's share-phone button, titled ``phone_label``."""
 
     text: str
     buttons: tuple[tuple[str, str], ...] = ()
+    request_phone: bool = False
+    phone_label: str | None = None
 
 
 class Texts(Protocol):

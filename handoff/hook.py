@@ -18,11 +18,13 @@ The worker's turn (`bots.worker.steps.TurnSteps`: `handoff_gate`, `handoff_after
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
 from typing import Any, Protocol
 
+from handoff import callback
 from handoff.delivery import agent_replies, report_delivery
 from handoff.events import HandoffEvent
 from handoff.service import CSAT_PAYLOAD, Escalation, HandoffService, Notice
@@ -34,6 +36,7 @@ __all__ = ["HandoffHook", "TurnView"]
 log = logging.getLogger(__name__)
 
 HIGH_PRIORITY_REASONS = frozenset({"complaint", "processing_error", "stale_order"})
+HUMAN_PAYLOAD = "/request_human"  # the bot's button that asks for a person
 UNDELIVERED = frozenset({"new", "paid", "packed", "shipped"})
 # Matched against stripped text: adjacent `\s*` runs made the old pattern cubic in whitespace.
 _SCORE = re.compile(r"^([1-5])(?:\s*/\s*5)?\s*[.!⭐*]*$")
@@ -54,9 +57,11 @@ class TurnView(Protocol):
     message: Any  # _Message
     now: dt.datetime
     customer_id: int | None
+    customer_phone: str | None
     session: Session | None
     parse: Any
     escalation: str | None
+    replies: list[Any]  # bots.messages.OutboundMessage: the bot's replies of the turn
 
 
 class HandoffHook:
@@ -101,9 +106,16 @@ class HandoffHook:
         if ticket_id is not None:
             ticket, _ = await self.service.router.load(ticket_id)
             if ticket.status != "closed":
-                return []  # the bot is silent; `relay` passes the message on once it is stored
+                # the bot is silent (`relay` passes the message on once it is stored) but
+                # for the answer to an offer of a call back or a message
+                language, phone = self._language(ctx), self._phone(ctx)
+                chosen = await callback.answer(
+                    self.service, session.data, ticket, ctx.message, phone, language, ctx.now
+                )
+                return chosen or []
             session.handoff = None  # closed while the session missed it: the bot is back
             session.ticket_id = None
+            session.data.pop(callback.STATE, None)
         csat = session.data.pop("csat", None)
         if csat is not None:
             score = _score(ctx.message.text, ctx.message.payload)
@@ -203,7 +215,33 @@ class HandoffHook:
             ticket.id,
             "opened" if created else "already open",
         )
-        return [await self.service.wait_notice(ticket, language, ctx.now)]
+        prefix = self._one_voice(ctx, reason, language) if created else ""
+        notice, offered = await self.service.wait_notice(
+            ticket, language, ctx.now, phone=self._phone(ctx), prefix=prefix
+        )
+        if offered:
+            session.data[callback.STATE] = "offered"
+        else:
+            session.data.pop(callback.STATE, None)
+        return [notice]
+
+    def _one_voice(self, ctx: TurnView, reason: str, language: str) -> str:
+        """The turn opens a ticket, so no reply of it may still offer a person: the offer's
+        button goes. A complaint the business rule sends to a person is acknowledged by the
+        notice alone (the bot's offer of a person is dropped): one message, not an offer
+        followed by a hand-off. Returns the sentence the notice starts with."""
+        prefix = ""
+        kept = []
+        for reply in ctx.replies:
+            buttons = tuple(b for b in reply.buttons if b.payload != HUMAN_PAYLOAD)
+            if len(buttons) == len(reply.buttons):
+                kept.append(reply)
+            elif reason == "complaint":
+                prefix = self.service.texts("handoff_complaint", language) + " "
+            else:
+                kept.append(dataclasses.replace(reply, buttons=buttons))
+        ctx.replies[:] = kept
+        return prefix
 
     async def _business_rules(self, ctx: TurnView) -> None:
         """Configurable escalations: a complaint intent; an old order still undelivered."""
@@ -237,6 +275,14 @@ class HandoffHook:
             flow=session.flow,
             slots=dict(session.slots),
         )
+
+    @staticmethod
+    def _phone(ctx: TurnView) -> str | None:
+        """The phone the customer gave: their profile's, or one shared in this session."""
+        session = ctx.session
+        profile = session.data.get("profile") if session is not None else None
+        phone = profile.get("phone") if isinstance(profile, dict) else None
+        return ctx.customer_phone or (str(phone) if phone else None)
 
     def _language(self, ctx: TurnView) -> str:
         session = ctx.session

@@ -15,11 +15,10 @@ writer is serialised. So this holds with any number of processes on one database
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, true, update
+from sqlalchemy import and_, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -345,53 +344,3 @@ class Router:
             queue = await s.get(HandoffQueue, ticket.queue_id)
         assert queue is not None
         return ticket, queue
-
-    # ---- expected wait ------------------------------------------------------------------------
-
-    async def expected_wait_minutes(self, ticket: Ticket) -> int:
-        """Minutes until a person answers: the tickets ahead in the queue, times the queue's
-        recent handling time, shared by the online agents who serve the queue."""
-        if ticket.status in ("offered", "assigned"):
-            return 1
-        async with self.db.session() as s:
-            queue = await s.get(HandoffQueue, ticket.queue_id)
-            assert queue is not None
-            ahead = await s.scalar(
-                select(func.count(Ticket.id)).where(
-                    Ticket.queue_id == ticket.queue_id,
-                    Ticket.status == "queued",
-                    Ticket.id != ticket.id,
-                    or_(
-                        Ticket.priority > ticket.priority,
-                        and_(
-                            Ticket.priority == ticket.priority,
-                            Ticket.created_at <= ticket.created_at,
-                        ),
-                    ),
-                )
-            )
-            recent = list(
-                (
-                    await s.execute(
-                        select(Ticket.assigned_at, Ticket.resolved_at)
-                        .where(
-                            Ticket.queue_id == ticket.queue_id,
-                            Ticket.status == "closed",
-                            Ticket.assigned_at.is_not(None),
-                        )
-                        .order_by(Ticket.resolved_at.desc())
-                        .limit(20)
-                    )
-                ).all()
-            )
-            online = [
-                a
-                for a in await s.scalars(select(Agent).where(Agent.status == "online"))
-                if serves(a, queue)
-            ]
-        handle = self.config.avg_handle_minutes
-        spans = [(end - start).total_seconds() / 60 for start, end in recent if start and end]
-        if spans:
-            handle = max(1.0, sum(spans) / len(spans))
-        slots = max(1, sum(a.max_tickets for a in online))
-        return max(1, math.ceil((int(ahead or 0) + 1) * handle / slots))

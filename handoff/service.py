@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from handoff import access, analytics, conversations, csat
+from handoff import access, analytics, callback, conversations, csat
 from handoff.auth import Principal
 from handoff.config import HandoffConfig
 from handoff.contracts import Escalation, Notice, Outlet, Texts, mark, new_ticket
@@ -28,6 +28,7 @@ from handoff.errors import Conflict, Forbidden, HandoffError, NotFound
 from handoff.events import EventBus, HandoffEvent
 from handoff.models import OPEN_STATUSES, Agent, Ticket, TicketEvent
 from handoff.routing import Router
+from handoff.waiting import estimate
 from handoff.webhook import WebhookSender
 from storage.backends import Backends
 from storage.db import Database
@@ -133,16 +134,14 @@ class HandoffService:
                 )
             )
 
-    async def wait_notice(self, ticket: Ticket, language: str, now: dt.datetime) -> Notice:
-        """The wait notice: about N minutes, or when the team is back after hours."""
-        if not self.hours.is_open(now):
-            opens = self.hours.next_open(now)
-            day = self.texts.raw("handoff_weekdays", language)[opens.weekday()]
-            return Notice(
-                self.texts("handoff_after_hours", language, day=day, time=opens.strftime("%H:%M"))
-            )
-        minutes = await self.router.expected_wait_minutes(ticket)
-        return Notice(self.texts("handoff_wait", language, minutes=minutes))
+    async def wait_notice(
+        self, ticket: Ticket, language: str, now: dt.datetime, *, phone: str | None, prefix: str
+    ) -> tuple[Notice, bool]:
+        """The wait notice from the real queue and agents (`handoff.waiting`), or, when nobody
+        can answer soon, the offer of a call back or a message (`handoff.callback`); True:
+        the offer. ``phone``: the customer's known one; ``prefix``: a sentence before it."""
+        wait = await estimate(self.db, self.config, self.hours, ticket, now)
+        return callback.notice(self, wait, language, phone, prefix)
 
     async def take_over(self, customer_id: int, principal: Principal) -> Ticket:
         """An agent or supervisor picks a conversation up on their own (see
@@ -274,6 +273,7 @@ class HandoffService:
             session.handoff = None
             session.ticket_id = None
             session.escalation = None
+            session.data.pop(callback.STATE, None)
             if not quiet:
                 session.data["csat"] = {"ticket_id": ticket.id}
             session.fallback_count = 0

@@ -69,6 +69,11 @@ class Step:
 def notice_replies(notices: Iterable[Notice]) -> list[OutboundMessage]:
     """Replies for what the handoff package wants to tell the customer."""
     return [
-        OutboundMessage(text=n.text, buttons=tuple(Button(t, p) for t, p in n.buttons))
+        OutboundMessage(
+            text=n.text,
+            buttons=tuple(Button(t, p) for t, p in n.buttons),
+            request_phone=n.request_phone,
+            phone_label=n.phone_label,
+        )
         for n in notices
     ]

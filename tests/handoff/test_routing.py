@@ -22,6 +22,7 @@ from handoff.config import HandoffConfig
 from handoff.errors import Conflict
 from handoff.models import Agent, Ticket, TicketEvent
 from handoff.routing import Router
+from handoff.waiting import estimate
 from storage.db import Database
 from storage.models import Customer, utcnow
 
@@ -114,7 +115,8 @@ async def test_waits_when_nobody_is_free_then_offered_when_one_is(db: Database) 
     assert ticket.status == "queued"  # solo is at the limit: it waits
     me = Principal.of(solo)
     claimed = await router.claim(first, me, NOW)
-    assert (await router.expected_wait_minutes(ticket)) >= 1
+    wait = await estimate(db, router.config, router.hours, ticket, NOW)
+    assert wait.minutes is not None and wait.minutes >= 1 and wait.free == 0
     await router.hand_over(
         claimed, {"status": "closed", "resolved_at": NOW}, kind="closed", actor=solo.id
     )

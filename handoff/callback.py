@@ -1,0 +1,148 @@
+"""What the customer is told when a ticket opens; the choice offered when nobody answers soon.
+
+`notice` says the wait when `handoff.waiting.Wait.soon` holds. Otherwise (nobody online who serves
+the queue, said as "back on Monday from 09:00" outside business hours and on holidays, or a wait
+beyond `HandoffConfig.callback_after_minutes`) it says why and offers, with buttons on the channel
+the customer wrote from, a call back (on the phone they shared before, or one they give now) or to
+leave a message. `answer` takes the customer's choice while the ticket waits: it is recorded on the
+ticket (slots ``customer_chose`` and ``callback_phone``, shown with the ticket in the console, and
+a ``callback_requested`` / ``message_chosen`` ticket event) and confirmed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Protocol
+
+import phonenumbers
+
+from handoff.config import HandoffConfig
+from handoff.contracts import Notice, Texts
+from handoff.hours import BusinessHours
+from handoff.models import Ticket, TicketEvent
+from handoff.waiting import Wait
+from storage.db import Database
+
+__all__ = ["CALLBACK", "MESSAGE", "STATE", "answer", "normalise_phone", "notice"]
+
+CALLBACK = "/handoff_callback"
+MESSAGE = "/handoff_message"
+STATE = "handoff_choice"  # session.data: offered | phone (a number is asked for) | done
+
+
+class HandoffService(Protocol):
+    """What of `handoff.service.HandoffService` the offer and the choice use."""
+
+    db: Database
+    config: HandoffConfig
+    texts: Texts
+    hours: BusinessHours
+
+    async def emit(
+        self, kind: str, ticket: Ticket, agent_id: int | None, data: dict[str, Any] | None = None
+    ) -> None: ...
+
+
+def normalise_phone(text: str | None, region: str = "UA") -> str | None:
+    """E.164 form of a phone number, or None when it is not a valid one."""
+    if not text:
+        return None
+    try:
+        number = phonenumbers.parse(text.strip(), region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _day(service: HandoffService, opens: dt.datetime, language: str) -> dict[str, str]:
+    """``{day}`` and ``{time}`` of the next shift's start, as the templates take them."""
+    day = service.texts.raw("handoff_weekdays", language)[opens.weekday()]
+    return {"day": day, "time": opens.strftime("%H:%M")}
+
+
+def notice(
+    service: HandoffService, wait: Wait, language: str, phone: str | None, prefix: str = ""
+) -> tuple[Notice, bool]:
+    """The customer's notice for ``wait`` (``prefix``: a sentence before it); True when it
+    offers the choice."""
+    texts = service.texts
+    if wait.soon(service.config.callback_after_minutes):
+        return Notice(prefix + texts("handoff_wait", language, minutes=wait.minutes)), False
+    if wait.minutes is None and wait.opens is not None:
+        why = texts("handoff_after_hours", language, **_day(service, wait.opens, language))
+    elif wait.minutes is None:
+        why = texts("handoff_no_agents", language)
+    else:
+        why = texts("handoff_busy", language, minutes=wait.minutes)
+    choose = texts("handoff_choose_phone" if phone else "handoff_choose", language, phone=phone)
+    titles = texts.raw("handoff_choice_buttons", language)
+    buttons = ((str(titles["callback"]), CALLBACK), (str(titles["message"]), MESSAGE))
+    return Notice(f"{prefix}{why} {choose}", buttons), True
+
+
+async def answer(
+    service: HandoffService,
+    session_data: dict[str, Any],
+    ticket: Ticket,
+    message: Any,
+    known_phone: str | None,
+    language: str,
+    now: dt.datetime,
+) -> list[Notice] | None:
+    """The customer's answer to the offer while ``ticket`` waits: notices to send, or None
+    when the message is not one (it goes to the ticket as any other)."""
+    state = session_data.get(STATE)
+    if state is None or ticket.status == "assigned":
+        return None
+    texts = service.texts
+    payload = (message.payload or "").strip()
+    if payload == MESSAGE:
+        session_data[STATE] = "done"
+        await _record(service, ticket, {"customer_chose": "message"}, "message_chosen", now)
+        return [Notice(texts("handoff_message_ask", language))]
+    if payload == CALLBACK and known_phone:
+        return [await _callback(service, session_data, ticket, known_phone, language, now)]
+    if payload == CALLBACK or state == "phone":
+        phone = normalise_phone(message.contact_phone or message.text)
+        if phone is not None:
+            return [await _callback(service, session_data, ticket, phone, language, now)]
+        key = "handoff_callback_bad_phone" if state == "phone" and payload != CALLBACK else None
+        session_data[STATE] = "phone"
+        label = texts("share_phone_button", language)
+        ask = texts("handoff_callback_ask_phone", language)
+        text = f"{texts(key, language)} {ask}" if key else ask
+        return [Notice(text, request_phone=True, phone_label=label)]
+    return None
+
+
+async def _callback(
+    service: HandoffService,
+    session_data: dict[str, Any],
+    ticket: Ticket,
+    phone: str,
+    language: str,
+    now: dt.datetime,
+) -> Notice:
+    session_data[STATE] = "done"
+    chose = {"customer_chose": "callback", "callback_phone": phone}
+    await _record(service, ticket, chose, "callback_requested", now)
+    if service.hours.is_open(now):
+        return Notice(service.texts("handoff_callback_done", language, phone=phone))
+    day = _day(service, service.hours.next_open(now), language)
+    return Notice(service.texts("handoff_callback_later", language, phone=phone, **day))
+
+
+async def _record(
+    service: HandoffService, ticket: Ticket, values: dict[str, Any], kind: str, now: dt.datetime
+) -> None:
+    """The choice onto the ticket's slots (the console shows them) and its timeline."""
+    async with service.db.transaction() as s:
+        row = await s.get(Ticket, ticket.id)
+        if row is None:
+            return
+        row.slots = {**(row.slots or {}), **values}
+        s.add(TicketEvent(ticket_id=ticket.id, kind=kind, data=values, created_at=now))
+    ticket.slots = {**(ticket.slots or {}), **values}
+    await service.emit(f"ticket.{kind}", ticket, None, values)
