@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bots.flows.backends import BookingBackend, ServiceView
 from bots.flows.base import DIGRESSIONS, Turn, payload
 from bots.flows.business import match_services
-from bots.flows.when import TimePicker, day_text, local_moment
+from bots.flows.when import TimePicker, day_said, day_values, local_moment
 from bots.messages import Button
 from storage.booking_errors import InvalidSlot, SlotTaken, UnknownService
 from storage.errors import StorageError
@@ -243,7 +243,7 @@ class BookingFlow:
                 (self._titles(turn, "cancel"), "/stop"),
             ],
             service={"uk": service.name_uk, "en": service.name_en},
-            day=day_text(moment.date(), turn),
+            **day_values(moment.date(), turn.t),
             time=slots["time"],
             name=slots["name"],
             phone=slots["phone"],
@@ -303,7 +303,7 @@ class BookingFlow:
             "booked",
             reference=booking.reference,
             service=booking.service_name_uk if turn.language == "uk" else booking.service_name_en,
-            day=turn.local(day_text(local.date(), turn)),
+            **day_said(local.date(), turn),
             time=f"{local:%H:%M}",
             staff=booking.staff_name,
         )

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bots.flows.backends import BookingBackend, BookingView
 from bots.flows.base import DIGRESSIONS, Localised, Turn, payload
-from bots.flows.when import TimePicker, day_text, local_moment, read_when, slot_title
+from bots.flows.when import TimePicker, day_said, day_values, local_moment, read_when, slot_title
 from storage.booking_errors import BookingNotFound, InvalidSlot, SlotTaken
 from storage.errors import Conflict
 
@@ -179,7 +179,7 @@ class ManageBookingFlow:
             "manage_reschedule_confirm",
             buttons=self._yes_no(turn),
             booking=slots["current"],
-            day=day_text(moment.date(), turn),
+            **day_values(moment.date(), turn.t),
             time=slots["time"],
         )
 
@@ -219,6 +219,6 @@ class ManageBookingFlow:
         turn.say(
             "manage_rescheduled",
             reference=reference,
-            day=turn.local(day_text(local.date(), turn)),
+            **day_said(local.date(), turn),
             time=f"{local:%H:%M}",
         )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from bots.flows.backends import BookingBackend, SlotView
 from bots.flows.base import Localised, Turn, payload
+from bots.flows.templates import Templates
 
 OFFER = 4  # free times offered at once
 # Matched against stripped text: runs of `\s*` side by side made the old pattern cubic in the
@@ -82,11 +83,31 @@ def slot_title(starts_at: dt.datetime, tz: ZoneInfo, turn: Turn) -> dict[str, st
     }
 
 
-def day_text(day: dt.date, turn: Turn) -> dict[str, str]:
-    """The day as "Wednesday, 11.03", in both languages."""
-    return {
-        lang: f"{turn.t.raw('weekdays', lang)[day.weekday()]}, {day:%d.%m}" for lang in ("uk", "en")
-    }
+def day_text(day: dt.date, t: Templates, case: str = "weekdays") -> dict[str, str]:
+    """The day as "Wednesday, 11.03", in both languages; ``case`` names the weekdays' template
+    ("weekdays": nominative, "weekdays_acc": accusative)."""
+    return {lang: f"{t.raw(case, lang)[day.weekday()]}, {day:%d.%m}" for lang in ("uk", "en")}
+
+
+class DayValues(TypedDict):
+    """The values every template that names a day is given, one per grammatical case, so that
+    each template picks the form its words need: ``day`` on its own ("пʼятниця, 13.03", a line
+    of the summary) and ``day_acc`` after "на" / "у" ("на пʼятницю, 13.03"). English has one
+    form for both."""
+
+    day: Localised
+    day_acc: Localised
+
+
+def day_values(day: dt.date, t: Templates) -> DayValues:
+    """The day in both cases and both languages (for `Turn.ask`, which keeps both)."""
+    return DayValues(day=day_text(day, t), day_acc=day_text(day, t, "weekdays_acc"))
+
+
+def day_said(day: dt.date, turn: Turn) -> DayValues:
+    """The day in both cases, in the turn's language (for `Turn.say`)."""
+    values = day_values(day, turn.t)
+    return DayValues(day=turn.local(values["day"]), day_acc=turn.local(values["day_acc"]))
 
 
 def slot_buttons(slots: list[SlotView], tz: ZoneInfo, turn: Turn) -> list[tuple[Localised, str]]:
@@ -157,7 +178,7 @@ class TimePicker:
             turn.ask(
                 "ask_time_on_day",
                 buttons=slot_buttons(spread(free), self.tz, turn),
-                day=day_text(day, turn),
+                **day_values(day, turn.t),
             )
             return False
         if any(s.starts_at == wanted for s in free):
@@ -184,6 +205,6 @@ class TimePicker:
         slots.pop("time", None)
         turn.session.step = "date"
         turn.ask(
-            "no_slots_day", buttons=slot_buttons(later, self.tz, turn), day=day_text(day, turn)
+            "no_slots_day", buttons=slot_buttons(later, self.tz, turn), **day_values(day, turn.t)
         )
         return False
