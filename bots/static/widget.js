@@ -160,6 +160,7 @@
       }
       var chip = el("button", "orw-chip", b.title);
       chip.type = "button";
+      chip.dataset.payload = b.payload;
       chip.addEventListener("click", function () {
         send({ payload: b.payload, title: b.title }, b.title);
       });
