@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bots.flows.backends import BookingBackend, ServiceView
 from bots.flows.base import DIGRESSIONS, Turn, payload
 from bots.flows.business import match_services
+from bots.flows.names import read_name, read_name_at_step
 from bots.flows.when import TimePicker, day_said, day_values, local_moment
 from bots.messages import Button
 from storage.booking_errors import InvalidSlot, SlotTaken, UnknownService
@@ -26,26 +27,8 @@ from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 
-# What the NLU makes of a bare name ("Іван Франко" reads as out of scope, "Тарас" as a code).
-NAME_INTENTS = frozenset({"inform", "nlu_fallback", "out_of_scope", "link_account"})
 CHANGEABLE = ("service", "date", "time", "name", "phone")
-_NAME_PREFIX = re.compile(
-    r"^\s*(?:my name is|my name's|i am|i'm|it's|this is|name:?|мене звати|моє ім'я|моє ім’я"
-    r"|мене кличуть|я|це|ім'я:?)\s+",
-    re.IGNORECASE,
-)
-_NAME = re.compile(r"^[^\W\d_][^\W\d_'’ .-]*(?:[ '’.-]+[^\W\d_]+){0,4}\.?$")
 _PHONE_CHARS = re.compile(r"[\d+()\s-]{9,20}")
-
-
-def read_name(text: str | None) -> str | None:
-    """A person's name typed on its own ("Olena Petrenko", "мене звати Олена"), or None."""
-    if not text:
-        return None
-    name = _NAME_PREFIX.sub("", text.strip()).strip(" .,!")
-    if 2 <= len(name) <= 60 and _NAME.match(name):
-        return " ".join(part[:1].upper() + part[1:] for part in name.split())
-    return None
 
 
 def read_phone(turn: Turn) -> str | None:
@@ -140,12 +123,8 @@ class BookingFlow:
 
     @staticmethod
     def _is_name(turn: Turn) -> bool:
-        u = turn.understanding
-        if read_name(turn.text) is None:
-            return False
-        if _NAME_PREFIX.match(turn.text or "") or u.intent in NAME_INTENTS:
-            return True
-        return u.intent not in DIGRESSIONS | {"affirm", "deny"} or u.confidence < 0.6
+        """A name, not a request typed where the name is asked for (`bots.flows.names`)."""
+        return read_name_at_step(turn.text, turn.understanding, turn.t) is not None
 
     # ---- slots ---------------------------------------------------------------------------
 

@@ -59,6 +59,10 @@ class Templates:
             raise KeyError(f"no template {key!r}")
         return value
 
+    def all(self, language: str) -> dict[str, Any]:
+        """Every template of ``language`` as loaded (no English fallback)."""
+        return dict(_load(language))
+
     def __call__(self, key: str, language: str | None, **values: Any) -> str:
         template = self.raw(key, language)
         if not isinstance(template, str):
