@@ -39,14 +39,16 @@ DEMO_KEY = "demo"  # the key of one process without Redis when none is set: `/ch
 
 
 def webchat_config(settings: Settings) -> WebchatConfig | None:
-    """The web chat's configuration; None when it is off (no public key with Redis)."""
+    """The web chat's configuration; None when it is off (no public key with Redis, unless
+    this is the simulator's one process)."""
     key = settings.webchat_public_key
+    several = settings.scale_out and not settings.simulator  # gateways that share visitors
     if key is None:
-        if settings.scale_out:
+        if several:
             return None
         key = DEMO_KEY
     cookie = settings.webchat_cookie_secret
-    if cookie is None and settings.scale_out:
+    if cookie is None and several:
         raise ValueError(
             "the web chat also needs OMNIRELAY_WEBCHAT_COOKIE_SECRET with Redis "
             "(every gateway must read the visitors' cookies)"
