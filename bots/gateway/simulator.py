@@ -31,7 +31,6 @@ from bots.sandbox.apis import SANDBOX_BOT_USERNAME, viber_text
 from bots.sandbox.payloads import (
     CHANNELS,
     DEFAULT_NAME,
-    DEFAULT_PHONE,
     PayloadError,
     Person,
     Request,
@@ -193,8 +192,8 @@ def _person(doc: dict[str, Any]) -> Person:
     if not isinstance(key, str) or not _PERSON_KEY.match(key):
         raise PayloadError("'person' must be 1-64 characters of A-Z a-z 0-9 _ -")
     name = str(doc.get("name") or "").strip()[:64] or DEFAULT_NAME
-    phone = str(doc.get("phone") or "").strip() or DEFAULT_PHONE
-    if not _PHONE.match(phone):
+    phone = str(doc.get("phone") or "").strip()  # none: the person's own (`default_phone`)
+    if phone and not _PHONE.match(phone):
         raise PayloadError("'phone' does not look like a phone number")
     language = "en" if doc.get("language") == "en" else "uk"
     return Person(key, name=name, phone=phone, language=language)

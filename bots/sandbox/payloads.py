@@ -18,7 +18,6 @@ from typing import Any, Literal
 
 Action = Literal["text", "button", "postback", "contact", "open"]
 DEFAULT_NAME = "Simulated customer"
-DEFAULT_PHONE = "+380501234567"
 CHANNELS = ("telegram", "viber", "instagram")
 
 
@@ -26,17 +25,32 @@ class PayloadError(ValueError):
     """The simulator was asked for something the platform cannot send."""
 
 
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(f"omnirelay-simulator:{key}".encode()).digest()
+
+
+def default_phone(key: str) -> str:
+    """The phone of a person who was given none: their own, derived from their id. One phone
+    shared by every such person made each new person who shared it the previous one (a shared
+    phone links accounts)."""
+    return "+38050" + f"{int.from_bytes(_digest(key)[22:26], 'big') % 10**7:07d}"
+
+
 @dataclass(frozen=True, slots=True)
 class Person:
-    """The simulated customer: one id, a name, a phone, a language (uk/en)."""
+    """The simulated customer: one id, a name, a phone (their own unless given), a language."""
 
     key: str
     name: str = DEFAULT_NAME
-    phone: str = DEFAULT_PHONE
+    phone: str = ""  # "": `default_phone(key)`
     language: str = "uk"
 
+    def __post_init__(self) -> None:
+        if not self.phone:
+            object.__setattr__(self, "phone", default_phone(self.key))
+
     def _digest(self) -> bytes:
-        return hashlib.sha256(f"omnirelay-simulator:{self.key}".encode()).digest()
+        return _digest(self.key)
 
     @property
     def telegram_id(self) -> int:

@@ -5,10 +5,12 @@
 const CHANNELS = ["telegram", "viber", "instagram"];
 const STORE = "omnirelay-simulator";
 const saved = JSON.parse(localStorage.getItem(STORE) || "{}");
+const NAMES = ["Olena", "Taras", "Iryna", "Mykola", "Oksana", "Andrii", "Sofiia", "Dmytro",
+  "Kateryna", "Bohdan", "Marta", "Yurii"];
 const state = {
   person: saved.person || newKey(),
-  name: saved.name || "Olena",
-  phone: saved.phone || "+380501234567",
+  name: saved.name || newName(),
+  phone: saved.phone || newPhone(),
   language: saved.language || "uk",
   viberOpened: saved.viberOpened || false,
   after: {telegram: 0, viber: 0, instagram: 0},
@@ -19,6 +21,25 @@ function newKey() {
   const bytes = new Uint8Array(8);
   crypto.getRandomValues(bytes);
   return "p" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function randomBelow(n) {
+  const word = new Uint32Array(1);
+  crypto.getRandomValues(word);
+  return word[0] % n;
+}
+
+// A new person is somebody else: another name, and a phone of their own (a phone they share
+// links their messengers into one profile, so the previous person's phone would make them the
+// previous person).
+function newName(previous) {
+  const names = NAMES.filter((n) => n !== previous);
+  return names[randomBelow(names.length)];
+}
+
+function newPhone() {
+  const codes = ["50", "63", "66", "67", "68", "73", "93", "95", "96", "97", "98", "99"];
+  return "+380" + codes[randomBelow(codes.length)] + String(randomBelow(1e7)).padStart(7, "0");
 }
 
 function save() {
@@ -365,9 +386,14 @@ for (const [key, id] of Object.entries(fields)) {
 }
 document.getElementById("new-person").addEventListener("click", () => {
   state.person = newKey();
+  state.name = newName(state.name);
+  state.phone = newPhone();
+  document.getElementById(fields.name).value = state.name;
+  document.getElementById(fields.phone).value = state.phone;
   state.viberOpened = false;
   save();
   start();
+  for (const panel of document.querySelectorAll(".panel")) panel.hidden = true;  // their keyboards
   showTab("telegram");
 });
 
