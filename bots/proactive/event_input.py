@@ -21,7 +21,7 @@ from bots.identity.service import normalise_phone
 
 __all__ = ["BusinessEvent", "CustomerRef", "EventInvalid", "parse_event"]
 
-CHANNELS = ("telegram", "viber", "instagram")
+CHANNELS = ("telegram", "viber", "instagram", "webchat")  # webchat: "u:<the site's id>"
 MAX_ID = 100
 MAX_VARIABLES = 50
 MAX_VALUE = 1000

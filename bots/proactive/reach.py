@@ -2,9 +2,11 @@
 
 The channel the customer used last comes first, then their other identities, most recently
 heard from first. A channel is passed over when this deployment does not run it, when it can
-only answer (REST), when the customer blocked the bot or unsubscribed (``reachable`` false), or
-for Instagram outside 24 hours of the customer's last message there: outside that window only a
-human agent's reply may go out (the HUMAN_AGENT tag), never an automated one. The reasons of
+only answer (REST), when the customer blocked the bot or unsubscribed (``reachable`` false),
+for Instagram outside 24 hours of the customer's last message there (outside that window only a
+human agent's reply may go out, with the HUMAN_AGENT tag, never an automated one), or for the web
+chat a day after the visitor's last message (what it pushes is seen on the open page, or on
+coming back while the visitor's event log lives). The reasons of
 every channel passed over are kept, for the ``unreachable`` decision.
 """
 
@@ -18,6 +20,9 @@ from typing import Protocol
 __all__ = ["INSTAGRAM_WINDOW", "NO_PUSH", "Identity", "Reach", "choose_channel"]
 
 INSTAGRAM_WINDOW = timedelta(hours=24)
+#: A web-chat visitor sees what is pushed while their page is open or when they come back to it
+#: within the day their event log lives (`bots.channels.webchat_log`); later, another channel.
+WEBCHAT_WINDOW = timedelta(hours=24)
 #: Channels that only answer requests and cannot send first.
 NO_PUSH = frozenset({"rest"})
 
@@ -89,4 +94,8 @@ def _why_not(identity: Identity, running: Collection[str], now: datetime) -> str
         last = identity.last_inbound_at
         if last is None or now - last > INSTAGRAM_WINDOW:
             return "outside Instagram's 24-hour window since the customer's last message"
+    if identity.channel == "webchat":
+        last = identity.last_inbound_at
+        if last is None or now - last > WEBCHAT_WINDOW:
+            return "the web chat visitor has not written for a day: the page is likely closed"
     return None

@@ -168,6 +168,16 @@ def webchat_values(**overrides: Any) -> dict[str, Any]:
     return values
 
 
+async def seeded(settings: Settings) -> Settings:
+    """``settings``, with the demo business in its database."""
+    db = Database(settings.database_url)
+    try:
+        await seed_demo(db)
+    finally:
+        await db.dispose()
+    return settings
+
+
 @contextlib.asynccontextmanager
 async def running(settings: Settings, role: str = "all") -> AsyncIterator[Service]:
     server = TestServer(create_app(settings, role=role), host="127.0.0.1")  # type: ignore[arg-type]
@@ -184,12 +194,7 @@ async def running(settings: Settings, role: str = "all") -> AsyncIterator[Servic
 @pytest.fixture
 async def webchat(make_settings: Callable[..., Settings]) -> AsyncIterator[Service]:  # noqa: F811
     """The whole service with the web chat on, on a real port (both backends)."""
-    settings = make_settings(**webchat_values())
-    db = Database(settings.database_url)
-    try:
-        await seed_demo(db)
-    finally:
-        await db.dispose()
+    settings = await seeded(make_settings(**webchat_values()))
     async with running(settings) as service:
         yield service
 

@@ -7,25 +7,14 @@ import base64
 from collections.abc import Callable
 
 from bots.config import Settings
-from bots.demo import seed_demo
 from bots.gateway.limits import NOTICE
-from storage.db import Database
-from tests.webchat.conftest import KEY, running, webchat_values
-
-
-async def _seeded(settings: Settings) -> Settings:
-    db = Database(settings.database_url)
-    try:
-        await seed_demo(db)
-    finally:
-        await db.dispose()
-    return settings
+from tests.webchat.conftest import KEY, running, seeded, webchat_values
 
 
 async def test_continue_in_telegram_comes_with_a_deep_link_and_a_qr_code(
     make_settings: Callable[..., Settings],
 ) -> None:
-    settings = await _seeded(
+    settings = await seeded(
         make_settings(**webchat_values(telegram_bot_username="omnirelay_demo_bot"))
     )
     async with running(settings) as service:
@@ -58,7 +47,7 @@ async def test_one_address_is_limited_and_a_flooding_visitor_is_told_once(
         inbound_rate_burst=2,
         inbound_rate_per_minute=1.0,
     )
-    settings = await _seeded(make_settings(**values))
+    settings = await seeded(make_settings(**values))
     async with running(settings) as service:
         visitor = service.visitor()
         forwarded = {"X-Forwarded-For": "203.0.113.9"}

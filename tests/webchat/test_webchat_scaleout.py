@@ -15,9 +15,7 @@ from pathlib import Path
 import pytest
 
 from bots.config import Settings
-from bots.demo import seed_demo
-from storage.db import Database
-from tests.webchat.conftest import ADMIN, KEY, Visitor, running, webchat_values
+from tests.webchat.conftest import ADMIN, KEY, Visitor, running, seeded, webchat_values
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -76,12 +74,7 @@ async def test_a_reply_reaches_the_visitor_at_whichever_gateway_holds_the_stream
     make_settings: Callable[..., Settings],
     worker_process: Callable[[Settings], None],
 ) -> None:
-    settings = make_settings(**webchat_values())
-    db = Database(settings.database_url)
-    try:
-        await seed_demo(db)
-    finally:
-        await db.dispose()
+    settings = await seeded(make_settings(**webchat_values()))
     worker_process(settings)
     async with running(settings, "gateway") as one, running(settings, "gateway") as two:
         at_one = one.visitor()
