@@ -17,6 +17,7 @@ import contextlib
 import logging
 import re
 import time
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
@@ -29,7 +30,7 @@ from redis.exceptions import RedisError
 from storage.errors import BackendUnavailable
 from storage.redis import close_subscription, subscribe
 
-__all__ = ["LogEvent", "MemoryVisitorLog", "RedisVisitorLog", "VisitorLog"]
+__all__ = ["LogEvent", "MemoryVisitorLog", "RedisVisitorLog", "VisitorLog", "erase_visitor_logs"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,23 @@ TTL_SECONDS = 24 * 3600  # a Redis log expires after this much silence
 LogEvent = tuple[str, dict[str, Any]]  # (event id, the event)
 _MEMORY_ID = re.compile(r"\d{1,18}")
 _STREAM_ID = re.compile(r"\d{1,18}-\d{1,18}")
+_MEMORY_LOGS: weakref.WeakSet[MemoryVisitorLog] = weakref.WeakSet()  # this process's
+
+
+def log_key(prefix: str, visitor: str) -> str:
+    """The Redis stream of one visitor's events."""
+    return f"{prefix}:webchat:{{v:{visitor}}}"
+
+
+async def erase_visitor_logs(
+    redis: aioredis.Redis | None, prefix: str | None, visitors: list[str]
+) -> int:
+    """An erasure (`bots.privacy.erasure_kv`): the visitors' logs go at once, not a day later
+    (Redis, else every log of this process); how many logs went."""
+    if redis is not None and prefix is not None:
+        keys = [log_key(prefix, v) for v in visitors]
+        return int(await redis.delete(*keys)) if keys else 0
+    return sum([await log.forget(v) for log in list(_MEMORY_LOGS) for v in visitors])
 
 
 class VisitorLog(Protocol):
@@ -100,6 +118,10 @@ class MemoryVisitorLog:
         self._max_events = max_events
         self._max_visitors = max_visitors
         self._watchers = _Watchers()
+        _MEMORY_LOGS.add(self)
+
+    async def forget(self, visitor: str) -> int:
+        return 1 if self._logs.pop(visitor, None) is not None else 0
 
     async def append(self, visitor: str, event: dict[str, Any]) -> str:
         self._next += 1
@@ -148,7 +170,7 @@ class RedisVisitorLog:
         self._subscribing = asyncio.Lock()
 
     def _key(self, visitor: str) -> str:
-        return f"{self._prefix}:webchat:{{v:{visitor}}}"
+        return log_key(self._prefix, visitor)
 
     @property
     def _notices(self) -> str:

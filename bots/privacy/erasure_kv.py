@@ -7,7 +7,8 @@ name (`storage.keys`); any key tagged with one of their chats, ``...{<channel>:<
 found with SCAN and deleted; queue and
 dead-letter stream entries whose ordering key is one of their chats are removed with XDEL.
 Memory: the same through the stores' own methods (sessions, duplicate filter) and the in-process
-queue's dead letters. Both are idempotent: a second run finds nothing.
+queue's dead letters. The web chat visitors' event logs (what their page shows) go too, in Redis
+or in this process. Both are idempotent: a second run finds nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from bots.channels.webchat_log import erase_visitor_logs
 from bots.privacy.erasure_sql import Subject
 from storage.backends import Backends
 from storage.errors import BackendUnavailable
@@ -78,12 +80,15 @@ async def erase_keys(backends: Backends, who: Subject) -> int:
         await backends.sessions.delete(customer_id)
     for channel, platform_id in who.inbound:
         await backends.dedup.forget(f"{channel}:{platform_id}")
+    visitors = [external_id for channel, external_id in who.identities if channel == "webchat"]
     if backends.redis is not None and backends.keys is not None:
         try:
             count += await _redis(backends.redis, backends.keys, who)
+            count += await erase_visitor_logs(backends.redis, backends.keys.prefix, visitors)
         except (RedisError, OSError) as e:
             raise BackendUnavailable(f"Redis erasure failed: {e}") from e
     elif isinstance(backends.queue, MemoryQueue):
+        count += await erase_visitor_logs(None, None, visitors)
         before = len(backends.queue.dead_letters)
         keys = who.ordering_keys
         backends.queue.dead_letters[:] = [
