@@ -16,7 +16,7 @@ from typing import Any
 
 from bots.flows.base import Flow, Turn
 from bots.flows.context import FlowContext
-from bots.flows.smalltalk import SmallTalk
+from bots.flows.smalltalk import SmallTalk, is_goodbye
 from bots.flows.templates import LANGUAGES, Templates
 from bots.flows.understanding import FALLBACK, Understanding, from_parse, from_payload
 from bots.log_masking import said
@@ -98,6 +98,11 @@ class Dialogue:
             turn.ctx.tasks.stop()
             turn.finish()
         offered = session.data.pop(RESUME_OFFERED, False)
+        if is_goodbye(u, turn.text):
+            # The customer is leaving: say goodbye and ask nothing. An unfinished task stays as
+            # it is (offered again when they come back), but its question is not asked now.
+            turn.say("goodbye")
+            return
         if active is not None and (u.intent == "resume" or (offered and u.intent == "affirm")):
             active.remind(turn)
             return

@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+import re
+
 from bots.flows.base import Turn
+from bots.flows.understanding import FALLBACK, Understanding
+
+# A farewell inside a message the NLU reads as something else ("ок дякую, бувай" is a thank).
+_FAREWELL = re.compile(
+    r"(?<!\w)(?:бувай\w*|до побачення|до зустрічі|па-па|всього доброго|всього найкращого"
+    r"|на все добре|гарного дня|гарного вечора|на добраніч|добраніч|bye|bye-bye|goodbye"
+    r"|good bye|see you|see ya|take care|good night|have a (?:nice|good|great) day)(?!\w)",
+    re.IGNORECASE,
+)
+# Intents a farewell may come wrapped in: thanks, "ok", "no", or nothing the NLU knows.
+_FAREWELL_WITH = frozenset({"thank", "affirm", "deny", FALLBACK, "out_of_scope"})
+
+
+def is_goodbye(understanding: Understanding, text: str | None) -> bool:
+    """Whether the customer is leaving: a goodbye, or thanks / "ok" / "no" with a farewell."""
+    if understanding.intent == "goodbye":
+        return True
+    return (
+        not understanding.from_button
+        and understanding.intent in _FAREWELL_WITH
+        and _FAREWELL.search(text or "") is not None
+    )
 
 
 class SmallTalk:
