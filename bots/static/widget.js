@@ -33,7 +33,9 @@
     }
   };
   var T = TEXTS[LANG];
-  var state = { started: false, stream: null, lastId: null, ids: {}, mids: {}, seenSent: null };
+  var state = {
+    started: false, stream: null, lastId: null, ids: {}, mids: {}, seenSent: null, typingTimer: 0
+  };
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -249,7 +251,9 @@
     item.classList.add("orw-pending");
     state.mids[mid] = item;
     retire();
-    typing.hidden = false;
+    typing.hidden = false; // the bot answers in a moment; an agent may take longer: not forever
+    clearTimeout(state.typingTimer);
+    state.typingTimer = setTimeout(function () { typing.hidden = true; }, 8000);
     scroll();
     api("/webchat/messages", body).catch(function () {
       typing.hidden = true;
