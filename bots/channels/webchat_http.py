@@ -174,9 +174,25 @@ class WebchatApi:
         echo = {"kind": "visitor", "text": shown, "mid": doc["id"]}
         # in the log before the worker can answer it: the answer never overtakes the question
         event_id = await self.channel.log.append(visitor, echo)
-        result = await self.ingress.accept([message])
-        status = "accepted" if result.accepted else "duplicate"
+        try:
+            result = await self.ingress.accept([message])
+        except BaseException:  # not stored (503 and the like): the page shows it as not sent
+            await self._not_sent(visitor, doc["id"])
+            raise
+        if result.accepted:
+            status = "accepted"
+        elif result.duplicates:
+            status = "duplicate"
+        else:  # over the visitor's limit: dropped, and told so once (bots.gateway.limits)
+            status = "limited"
+            await self._not_sent(visitor, doc["id"])
         return web.json_response({"id": event_id, "status": status}, status=202, headers=cors)
+
+    async def _not_sent(self, visitor: str, mid: str) -> None:
+        try:
+            await self.channel.log.append(visitor, {"kind": "not_sent", "mid": mid})
+        except Exception:  # the log is down too: the widget's own error shows it
+            log.warning("webchat: could not mark a message of %s as not sent", visitor[:6])
 
     async def seen(self, request: web.Request) -> web.Response:
         cors = self.cors(request)

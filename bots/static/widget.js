@@ -145,6 +145,7 @@
     row.setAttribute("role", "group");
     buttons.forEach(function (b) {
       if (b.url) {
+        if (!/^(https?:|tg:|viber:)/i.test(b.url)) return; // never javascript: or data:
         var wrap = el("div", "orw-linkwrap");
         var a = el("a", "orw-link", b.title);
         a.href = b.url;
@@ -197,6 +198,14 @@
     state.mids[doc.mid] = item;
   }
 
+  function onNotSent(doc) {
+    var item = state.mids[doc.mid];
+    if (!item) return;
+    item.classList.remove("orw-pending", "orw-sent");
+    item.classList.add("orw-failed");
+    typing.hidden = true;
+  }
+
   function handle(ev) {
     if (ev.lastEventId) {
       if (state.ids[ev.lastEventId]) return; // shown already (a resume)
@@ -206,6 +215,7 @@
     var doc;
     try { doc = JSON.parse(ev.data); } catch (e) { return; }
     if (ev.type === "visitor") onVisitor(ev.lastEventId, doc);
+    else if (ev.type === "not_sent") onNotSent(doc);
     else onMessage(ev.lastEventId, doc);
   }
 
@@ -216,6 +226,7 @@
     state.stream = stream;
     stream.addEventListener("message", handle);
     stream.addEventListener("visitor", handle);
+    stream.addEventListener("not_sent", handle);
     stream.onopen = function () { status.textContent = T.online; root.classList.add("orw-live"); };
     stream.onerror = function () {
       status.textContent = T.offline;

@@ -63,9 +63,14 @@ async def test_one_address_is_limited_and_a_flooding_visitor_is_told_once(
         ]
         assert statuses == [202, 202, 429, 429]  # the address's burst: 3 requests
 
-        for i in range(3):  # from other addresses: the visitor's own limit (2 at once)
-            await visitor.say("hello again", id=f"n{i}")
+        answers = [  # from this host: the visitor's own limit (2 at once, then 1 a minute)
+            await visitor.say("hello again", id=f"n{i}") for i in range(3)
+        ]
+        assert [a["status"] for a in answers] == ["limited"] * 3
         notices = [NOTICE["en"], NOTICE["uk"]]
         await stream.wait_for(lambda ev: any(e["data"].get("text") in notices for e in ev))
         assert sum(t in notices for t in stream.texts()) == 1
+        # the page shows the dropped ones as not sent (on a reload too)
+        events = await stream.wait_for(lambda ev: sum(e["kind"] == "not_sent" for e in ev) == 3)
+        assert {e["data"]["mid"] for e in events if e["kind"] == "not_sent"} == {"n0", "n1", "n2"}
         await stream.close()
