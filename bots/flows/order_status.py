@@ -1,11 +1,17 @@
-"""Order status: by number (asked for when missing), status in plain words, ETA, tracking."""
+"""Order status: by number (asked for when missing), status in plain words, ETA, tracking.
+
+What a chat may see of an order found by its number (README "What an unverified customer
+sees"): the whole order (items, tracking number) only when it is the customer's own, placed
+under their profile or with a phone the platform verified for them (a contact shared on Telegram
+or Viber, or a phone confirmed with a code: `OrderBackend.for_customer`); anyone else who knows
+the number gets its status and dates alone, and is told how to see the rest."""
 
 from __future__ import annotations
 
 from bots.flows.backends import OrderBackend, OrderView
 from bots.flows.base import Turn, payload
 from bots.flows.understanding import find_order_number, normalise_order_number
-from bots.messages import Button
+from bots.messages import Button, OutboundMessage
 
 STOP_INTENTS = frozenset({"stop", "deny"})
 MAX_LISTED = 5
@@ -86,10 +92,24 @@ class OrderStatusFlow:
             turn.say("order_not_found", number=number)
             return
         turn.finish()
-        turn.say_text(describe(turn, order))
+        if await self._owns(turn, order):
+            turn.say_text(describe(turn, order))
+            return
+        # one message, as for the owner: the status and dates, and how to see the rest
+        text = f"{describe(turn, order, details=False)}\n{turn.tr('order_details_hidden')}"
+        label = turn.tr("share_phone_button")
+        turn.replies.append(OutboundMessage(text, request_phone=True, phone_label=label))
+
+    async def _owns(self, turn: Turn, order: OrderView) -> bool:
+        """The order is this customer's: under their profile or a phone verified for them."""
+        customer_id = turn.ctx.customer_id
+        if customer_id is None:
+            return False
+        return any(o.number == order.number for o in await self._orders.for_customer(customer_id))
 
 
-def describe(turn: Turn, order: OrderView) -> str:
+def describe(turn: Turn, order: OrderView, *, details: bool = True) -> str:
+    """The order's status and dates; with ``details``, its items and tracking number too."""
     names = turn.t.raw("order_status_names", turn.language)
     lines = [
         turn.t(
@@ -99,11 +119,11 @@ def describe(turn: Turn, order: OrderView) -> str:
             status=names.get(order.status, order.status),
         )
     ]
-    if order.items:
+    if order.items and details:
         items = ", ".join(f"{i.get('name')} × {i.get('qty', 1)}" for i in order.items)
         lines.append(turn.t("order_items", turn.language, items=items))
     if order.eta and order.status not in ("delivered", "cancelled", "returned"):
         lines.append(turn.t("order_eta", turn.language, eta=order.eta.strftime("%d.%m.%Y")))
-    if order.tracking_number and order.status in ("shipped", "delivered"):
+    if order.tracking_number and details and order.status in ("shipped", "delivered"):
         lines.append(turn.t("order_tracking", turn.language, tracking=order.tracking_number))
     return "\n".join(lines)

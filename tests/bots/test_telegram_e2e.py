@@ -59,7 +59,7 @@ async def test_order_status_in_ukrainian(service: Service, fake_telegram: FakeTe
     text = fake_telegram.sent_messages(chat_id=chat)[0]["text"]
     assert "A1001" in text
     assert "в дорозі" in text  # shipped, in plain Ukrainian words
-    assert "20450012345678" in text  # tracking number
+    assert "20450012345678" not in text  # not this chat's order: no tracking number
 
 
 async def test_order_number_asked_then_given(service: Service, fake_telegram: FakeTelegram) -> None:
