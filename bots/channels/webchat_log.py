@@ -19,7 +19,7 @@ import re
 import time
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Protocol
 
 import orjson
@@ -79,7 +79,7 @@ class _Watchers:
         self._by_visitor: dict[str, set[asyncio.Event]] = {}
 
     @contextlib.contextmanager
-    def watch(self, visitor: str) -> Any:
+    def watch(self, visitor: str) -> Iterator[asyncio.Event]:
         event = asyncio.Event()
         self._by_visitor.setdefault(visitor, set()).add(event)
         try:
@@ -96,17 +96,19 @@ class _Watchers:
             event.set()
 
 
-async def _read(watchers: _Watchers, visitor: str, wait: float, fetch: Any) -> list[LogEvent]:
+Fetch = Callable[[], Awaitable[list[LogEvent]]]
+
+
+async def _read(watchers: _Watchers, visitor: str, wait: float, fetch: Fetch) -> list[LogEvent]:
     """``fetch()``, and once more after a wake-up or ``wait`` seconds when it found nothing
     (the watch is registered first, so an append between the two is not slept through)."""
     with watchers.watch(visitor) as woken:
-        found: list[LogEvent] = await fetch()
+        found = await fetch()
         if found or wait <= 0:
             return found
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(woken.wait(), wait)
-    result: list[LogEvent] = await fetch()
-    return result
+    return await fetch()
 
 
 class MemoryVisitorLog:
