@@ -65,15 +65,15 @@ _WEEKDAYS_MON_FRI = ("mon", "tue", "wed", "thu", "fri")
 
 
 _SPLIT_9_18 = [["09:00", "13:00"], ["14:00", "18:00"]]
-# name, skills, working hours (Europe/Kyiv wall clock)
-DEMO_STAFF: list[tuple[str, list[str], dict[str, list[list[str]]]]] = [
+# name per language (English is also the natural key), skills, working hours (Kyiv wall clock)
+DEMO_STAFF: list[tuple[dict[str, str], list[str], dict[str, list[list[str]]]]] = [
     (
-        "Dr. Olena Kovalenko",
+        {"en": "Dr. Olena Kovalenko", "uk": "Олена Коваленко"},
         ["consultation", "cleaning", "filling"],
         {**{d: _SPLIT_9_18 for d in _WEEKDAYS_MON_FRI}, "sat": [["10:00", "14:00"]]},
     ),
     (
-        "Dr. Andrii Melnyk",
+        {"en": "Dr. Andrii Melnyk", "uk": "Андрій Мельник"},
         ["consultation", "filling", "whitening"],
         {
             "mon": [["12:00", "20:00"]],
@@ -85,12 +85,12 @@ DEMO_STAFF: list[tuple[str, list[str], dict[str, list[list[str]]]]] = [
         },
     ),
     (
-        "Iryna Shevchenko",
+        {"en": "Iryna Shevchenko", "uk": "Ірина Шевченко"},
         ["cleaning", "whitening"],
         {d: [["10:00", "19:00"]] for d in (*_WEEKDAYS_MON_FRI, "sat")},
     ),
     (
-        "Maria Bondar",
+        {"en": "Maria Bondar", "uk": "Марія Бондар"},
         ["facial"],
         {d: [["11:00", "15:00"], ["16:00", "20:00"]] for d in ("tue", "wed", "thu", "fri", "sat")},
     ),
@@ -168,10 +168,13 @@ async def _seed_clinic(db: Database) -> int:
                 )
                 added += 1
         staff = StaffRepository(s)
-        for name, skills, hours in DEMO_STAFF:
-            if await staff.by_name(name) is None:
-                await staff.add(name, skills=skills, working_hours=hours)
+        for names, skills, hours in DEMO_STAFF:
+            member = await staff.by_name(names["en"])
+            if member is None:
+                await staff.add(names["en"], skills=skills, working_hours=hours, names=names)
                 added += 1
+            elif not member.names:  # seeded before names per language existed
+                member.names = dict(names)
     return added
 
 

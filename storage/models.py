@@ -344,6 +344,8 @@ class Staff(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # the name per language ({"uk": ..., "en": ...}); None or a missing language: ``name``
+    names: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     skills: Mapped[list[Any]] = mapped_column(default=list)
     working_hours: Mapped[dict[str, Any]] = mapped_column(default=dict)
     timezone: Mapped[str] = mapped_column(

@@ -95,6 +95,7 @@ class BookingView:
     customer_id: int | None = None
     name: str | None = None
     phone: str | None = None
+    staff_names: dict[str, str] = field(default_factory=dict)  # per language, else staff_name
 
 
 class OrderBackend(Protocol):
@@ -366,14 +367,8 @@ def _order_view(order: Any) -> OrderView:
     )
 
 
-def _service_view(service: Service) -> ServiceView:
-    return ServiceView(
-        code=service.code,
-        name_uk=service.name_uk,
-        name_en=service.name_en,
-        duration_minutes=service.duration_minutes,
-        price=service.price,
-    )
+def _service_view(s: Service) -> ServiceView:
+    return ServiceView(s.code, s.name_uk, s.name_en, s.duration_minutes, s.price)
 
 
 def _slot_view(slot: FreeSlot) -> SlotView:
@@ -397,4 +392,5 @@ async def _booking_view(session: AsyncSession, booking: Booking) -> BookingView:
         customer_id=booking.customer_id,
         name=booking.name,
         phone=booking.phone,
+        staff_names={str(k): str(v) for k, v in (staff.names or {}).items()},
     )

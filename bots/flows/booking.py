@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bots.flows.backends import BookingBackend, ServiceView
 from bots.flows.base import DIGRESSIONS, Turn, payload
 from bots.flows.business import match_services
-from bots.flows.names import read_name, read_name_at_step
+from bots.flows.names import local_name, read_name, read_name_at_step
 from bots.flows.when import TimePicker, day_said, day_values, local_moment
 from bots.messages import Button
 from storage.booking_errors import InvalidSlot, SlotTaken, UnknownService
@@ -284,5 +284,5 @@ class BookingFlow:
             service=booking.service_name_uk if turn.language == "uk" else booking.service_name_en,
             **day_said(local.date(), turn),
             time=f"{local:%H:%M}",
-            staff=booking.staff_name,
+            staff=local_name(booking.staff_name, booking.staff_names, turn.language),
         )

@@ -29,6 +29,8 @@ GET      /orders?customer_id=N                                       {"orders": 
   starts_at, ends_at, status, customer_id, name, phone}``; status is confirmed | cancelled
 - Order: ``{number, status, items: [{name, qty}], eta, tracking_number, total,
   status_history: [{status, at}]}``
+- ``staff_name`` and an item's ``name`` are a string or one per language
+  (``{"uk": "Кавомолка", "en": "Coffee grinder"}``); replies use the customer's language.
 
 Errors answer ``{"error": CODE, "message": TEXT}`` and map to typed exceptions:
 
@@ -306,19 +308,29 @@ def _service(d: dict[str, Any]) -> ServiceView:
 
 
 def _slot(d: dict[str, Any]) -> SlotView:
-    return SlotView(
-        int(d["staff_id"]), str(d["staff_name"]), _time(d["starts_at"]), _time(d["ends_at"])
-    )
+    name, _ = _names(d["staff_name"])
+    return SlotView(int(d["staff_id"]), name, _time(d["starts_at"]), _time(d["ends_at"]))
+
+
+def _names(value: Any) -> tuple[str, dict[str, str]]:
+    """A name given as a string, or per language (``{"uk": ..., "en": ...}``): the one name
+    (English, else any) and the names per language."""
+    if not isinstance(value, dict):
+        return str(value), {}
+    names = {str(k): str(v) for k, v in value.items() if v}
+    return names.get("en") or next(iter(names.values()), ""), names
 
 
 def _booking(d: dict[str, Any]) -> BookingView:
+    staff_name, staff_names = _names(d["staff_name"])
     return BookingView(
         reference=str(d["reference"]),
         service_code=str(d["service_code"]),
         service_name_uk=str(d["service_name_uk"]),
         service_name_en=str(d["service_name_en"]),
         staff_id=int(d["staff_id"]),
-        staff_name=str(d["staff_name"]),
+        staff_name=staff_name,
+        staff_names=staff_names,
         starts_at=_time(d["starts_at"]),
         ends_at=_time(d["ends_at"]),
         status=str(d["status"]),

@@ -17,7 +17,7 @@ from functools import cache
 from bots.flows.templates import LANGUAGES, Templates
 from bots.flows.understanding import Understanding
 
-__all__ = ["is_request", "read_name", "read_name_at_step"]
+__all__ = ["is_request", "local_name", "read_name", "read_name_at_step"]
 
 # What the NLU makes of a bare name: "Оксана Лисенко" reads as inform, "Dr Who" as out of scope,
 # most as nothing it knows (the fallback).
@@ -108,3 +108,9 @@ def _button_titles(t: Templates) -> frozenset[str]:
             elif key.endswith("_button") and isinstance(value, str) and "{" not in value:
                 titles.add(value.lower())
     return frozenset(titles)
+
+
+def local_name(default: str, names: dict[str, str], language: str) -> str:
+    """A name kept per language ("Олена Коваленко" / "Dr. Olena Kovalenko") in
+    ``language``; ``default`` (the one plain name) where there is none for it."""
+    return names.get(language) or default

@@ -90,7 +90,9 @@ class BookingReminders:
         return {
             "booking": booking.reference,
             "service": {"uk": booking.service_name_uk, "en": booking.service_name_en},
-            "staff": booking.staff_name,
+            "staff": {
+                lang: booking.staff_names.get(lang) or booking.staff_name for lang in ("uk", "en")
+            },
             "starts_at": booking.starts_at.isoformat(),
             "date": f"{local:%d.%m}",
             "time": f"{local:%H:%M}",

@@ -90,10 +90,12 @@ class StaffRepository:
         working_hours: dict[str, Any],
         timezone: str = "Europe/Kyiv",
         active: bool = True,
+        names: dict[str, str] | None = None,
     ) -> Staff:
-        """Insert a staff member (flushes, so ``id`` is set)."""
+        """Insert a staff member (flushes, so ``id`` is set); ``names``: per language."""
         staff = Staff(
             name=name,
+            names=dict(names) if names else None,
             skills=list(skills),
             working_hours=dict(working_hours),
             timezone=timezone,
