@@ -113,7 +113,18 @@ class BookingFlow:
         return True
 
     def remind(self, turn: Turn) -> None:
+        phone = self._known_phone(turn) if turn.session.step == "phone" else None
+        if phone:  # given meanwhile (shared to link accounts): not asked for again
+            go_on = Button(turn.tr("booking_phone_go_on"), "/affirm")
+            turn.say("booking_phone_known", buttons=(go_on,), phone=phone)
+            return
         turn.ask_again()
+
+    @staticmethod
+    def _known_phone(turn: Turn) -> str | None:
+        """A phone given in this session (a booking, linking accounts) or on the profile."""
+        profile = turn.session.data.get("profile") or {}
+        return profile.get("phone") or turn.ctx.customer_phone
 
     def claims(self, turn: Turn) -> bool:
         """A name at the name step, or "make it Friday instead" (read as rescheduling)."""
@@ -140,6 +151,8 @@ class BookingFlow:
         if self.picker.apply(turn, slots):
             changed = True
         phone = read_phone(turn)
+        if phone is None and turn.session.step == "phone" and turn.understanding.intent == "affirm":
+            phone = self._known_phone(turn)  # "go on" with the phone given meanwhile
         if phone is not None and phone != slots.get("phone"):
             slots["phone"], changed = phone, True
         return changed
@@ -188,7 +201,7 @@ class BookingFlow:
             return
         profile = session.data.get("profile") or {}
         slots.setdefault("name", profile.get("name") or turn.ctx.customer_name)
-        slots.setdefault("phone", profile.get("phone") or turn.ctx.customer_phone)
+        slots.setdefault("phone", self._known_phone(turn))
         if not slots.get("name"):
             slots.pop("name", None)
             session.step = "name"

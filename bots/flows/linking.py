@@ -17,8 +17,9 @@ from bots.identity.service import (
     LinkResult,
     normalise_phone,
 )
-from bots.identity.sessions import adoptable_by_code, continue_here
+from bots.identity.sessions import adoptable_by_code, continue_here, note_contact
 from bots.messages import Button, OutboundMessage
+from storage.repositories.customers import CustomerRepository
 
 if TYPE_CHECKING:
     from bots.flows.templates import Templates
@@ -124,14 +125,15 @@ class LinkingFlow:
         customer_id = turn.session.customer_id
         requested = await self.identity.request_phone_code(customer_id, phone, now)
         if isinstance(requested, LinkResult):
-            if requested.status == "invalid" and (msg.contact_verified or unasked):
+            if requested.status == "invalid":
+                # nobody else has it: it is this profile's now (unverified when typed), and
+                # no flow asks for it again
                 if not msg.contact_verified:  # a verified one is on the profile already
                     await self.identity.remember_phone(customer_id, phone, now)
+                note_contact(turn.session, phone=phone)
                 turn.finish()
-                turn.say("link_phone_saved")  # nobody else has it: it is this profile's now
-            elif requested.status == "invalid":
-                turn.finish()
-                turn.say("link_phone_unknown")
+                saved = msg.contact_verified or unasked
+                turn.say("link_phone_saved" if saved else "link_phone_unknown")
             elif requested.status == "rate_limited":
                 turn.finish()
                 turn.say("link_rate_limited")
@@ -160,8 +162,15 @@ class LinkingFlow:
             turn.session.slots = {}
             turn.say("link_expired")
             return
+        phone = turn.session.slots.get("phone")
         turn.finish()
         turn.say(RESULT_TEMPLATES.get(result.status, "link_invalid"))
+        if result.status in ("linked", "already"):
+            # the profile it joined has a name and this phone: no flow asks for them again
+            async with self.identity.db.session() as s:
+                joined = await CustomerRepository(s).get(turn.session.customer_id)
+            name = joined.display_name if joined is not None else None
+            note_contact(turn.session, name=name, phone=phone)
         if result.status != "linked" or absorbed is None:
             return
         # The other profile's unfinished task (a booking started there) continues here,

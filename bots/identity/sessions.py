@@ -14,6 +14,7 @@ from storage.sessions import Session
 
 LINKING_FLOW = "linking"
 SUSPENDED = "suspended"  # the dialogue's key for a flow interrupted by another (flows.engine)
+PROFILE = "profile"  # the contact the customer gave in the dialogue (`note_contact`)
 ADOPTED = "task_adopted"  # in a merge's stored session: the survivor took over its task
 _RESTORED = (
     "language",
@@ -27,6 +28,18 @@ _RESTORED = (
     "ticket_id",
     "escalation",
 )
+
+
+def note_contact(session: Session, *, name: str | None = None, phone: str | None = None) -> None:
+    """A name or phone the customer gave, or a link confirmed, kept where every flow looks
+    before asking for one (``data["profile"]``, as a booking keeps its contact): what was just
+    shared is not asked for again, whatever the turn's cached view of the profile says."""
+    profile = dict(session.data.get(PROFILE) or {})
+    if name:
+        profile["name"] = name
+    if phone:
+        profile["phone"] = phone
+    session.data[PROFILE] = profile
 
 
 def has_task(session: Session) -> bool:
