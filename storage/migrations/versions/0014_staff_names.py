@@ -4,9 +4,9 @@ Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-07 06:30:00
 
-``staff.names`` maps a language to the name customers of that language read ("uk": "лікарка
-Олена Коваленко", "en": "Dr. Olena Kovalenko"); empty, ``staff.name`` is used in every
-language, as before. ``staff.name`` stays the natural key (seeding finds staff by it).
+``staff.names`` maps a language to the name customers of that language read ("uk": "Олена
+Коваленко", "en": "Dr. Olena Kovalenko"); empty, ``staff.name`` is used in every language, as
+before. ``staff.name`` stays the natural key (seeding finds staff by it).
 """
 
 from __future__ import annotations
