@@ -121,7 +121,7 @@ def create_app(settings: Settings, role: Role = "all") -> web.Application:
         register_webhooks=role != "worker",
         clock=app[CLOCK],
         viber_welcome=viber_welcome(settings.default_language),
-        backends=lambda: app[BACKENDS],
+        resources=lambda: (app[DATABASE], app[BACKENDS]),
     )
     app[CHANNELS] = channels
     app.add_routes(health_routes())

@@ -18,6 +18,7 @@ from storage.mailbox import ReplyMailbox
 if TYPE_CHECKING:
     from bots.channels.viber import Welcome
     from storage.backends import Backends
+    from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +30,14 @@ def build_channels(
     register_webhooks: bool = True,
     clock: Callable[[], datetime] = now_utc,
     viber_welcome: Welcome = None,
-    backends: Callable[[], Backends] | None = None,
+    resources: Callable[[], tuple[Database, Backends]] | None = None,
 ) -> dict[str, Channel]:
     """`clock` is the bot's "now": Instagram's messaging window is measured on it, because the
     customer's last-message time is stored on it too (a pinned clock in tests and demos).
     `viber_welcome` is Viber's welcome on `conversation_started` (the flows' text, passed in:
-    a channel never imports a flow). `backends` (the app's, once open) carry the web chat's
-    visitor logs; without them there is no web chat."""
+    a channel never imports a flow). `resources` (the app's database and backends, once open)
+    carry the web chat's visitor logs and its links to known customers; without them there is
+    no web chat."""
     channels: dict[str, Channel] = {
         "rest": RestChannel(
             mailbox, token=secret(settings.rest_token), reply_timeout=settings.rest_reply_timeout
@@ -66,9 +68,9 @@ def build_channels(
         )
     if settings.instagram_app_secret is not None:
         channels["instagram"] = _instagram(settings, clock)
-    webchat = webchat_config(settings) if backends is not None else None
-    if webchat is not None and backends is not None:
-        channels["webchat"] = WebchatChannel(webchat, backends)
+    webchat = webchat_config(settings) if resources is not None else None
+    if webchat is not None and resources is not None:
+        channels["webchat"] = WebchatChannel(webchat, resources, clock)
     for name, rate in settings.outbound_rates.items():
         if name in channels:  # OMNIRELAY_OUTBOUND_RATES: a platform's overall pace per bot
             channels[name].limits = with_global_rate(channels[name].limits, rate)

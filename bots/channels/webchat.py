@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -24,12 +25,14 @@ from bots.channels.errors import TransientSendError
 from bots.channels.webchat_auth import Signer, WebchatConfig
 from bots.channels.webchat_log import MemoryVisitorLog, RedisVisitorLog, VisitorLog
 from bots.channels.webchat_render import LIMITS, render
-from bots.messages import OutboundMessage, SentMessage
+from bots.identity.service import IdentityService
+from bots.messages import OutboundMessage, SentMessage, now_utc
 from storage.errors import BackendUnavailable
 
 if TYPE_CHECKING:
     from bots.config import Settings
     from storage.backends import Backends
+    from storage.db import Database
 
 __all__ = ["DEMO_KEY", "WebchatChannel", "WebchatConfig", "webchat_config"]
 
@@ -73,6 +76,7 @@ def webchat_config(settings: Settings) -> WebchatConfig | None:
         cookie_secure=settings.webchat_cookie_secure,
         identity_secret=identity.get_secret_value() if identity is not None else None,
         default_language=settings.default_language,
+        lock_timeout=settings.lock_timeout,
         continue_in=continue_in,
     )
 
@@ -83,16 +87,22 @@ class WebchatChannel:
     name = "webchat"
     limits: ChannelLimits = LIMITS
 
-    def __init__(self, config: WebchatConfig, backends: Callable[[], Backends]) -> None:
+    def __init__(
+        self,
+        config: WebchatConfig,
+        resources: Callable[[], tuple[Database, Backends]],
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
         self.config = config
         self.signer = Signer(config.cookie_secret, secure=config.cookie_secure)
-        self._backends = backends
+        self._resources = resources  # the app's, open once it starts
+        self._clock = clock
         self._log: VisitorLog | None = None
 
     @property
     def log(self) -> VisitorLog:
         if self._log is None:  # opened by `start`; a route hit before it opens it here
-            self._log = _open_log(self._backends())
+            self._log = _open_log(self._resources()[1])
         return self._log
 
     def routes(self, ingress: Ingress) -> list[web.RouteDef]:
@@ -107,6 +117,15 @@ class WebchatChannel:
         if self._log is not None:
             await self._log.close()
             self._log = None
+
+    async def link_phone(self, visitor: str, phone: str) -> str:
+        """Join a signed-in visitor to the customer who verified ``phone`` elsewhere (a Telegram
+        contact, a code), or keep it as this visitor's verified number; the identity service's
+        outcome ("linked", "phone_saved", "needs_code")."""
+        db, backends = self._resources()
+        identity = IdentityService(db, backends, lock_timeout=self.config.lock_timeout)
+        result = await identity.link_by_verified_phone("webchat", visitor, phone, self._clock())
+        return result.status
 
     async def send(
         self, recipient_id: str, message: OutboundMessage, context: SendContext

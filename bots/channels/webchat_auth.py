@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bots.identity.service import normalise_phone
+
 __all__ = [
     "COOKIE",
     "Signer",
@@ -30,6 +32,7 @@ __all__ = [
     "identity_hash",
     "new_visitor",
     "verified_customer",
+    "verified_phone",
 ]
 
 COOKIE = "omnirelay_webchat"
@@ -46,6 +49,7 @@ class WebchatConfig:
     cookie_secure: bool
     identity_secret: str | None
     default_language: str
+    lock_timeout: float = 30.0  # a link to a known customer may merge profiles under locks
     #: "continue in ..." addresses, for the widget's menu (the deep links come from the flow)
     continue_in: tuple[str, ...] = ()
 
@@ -70,6 +74,17 @@ def verified_customer(secret: str | None, customer_id: object, given: object) ->
     if not hmac.compare_digest(expected.encode(), given.strip().lower().encode()):
         return None
     return "u:" + customer_id
+
+
+def verified_phone(secret: str | None, phone: object, given: object) -> str | None:
+    """The number the business's site vouches for (``data-user-phone``, with ``data-phone-hash``
+    = ``HMAC-SHA256(secret, "phone:" + the number as given)``), normalised; None otherwise."""
+    if secret is None or not isinstance(phone, str) or not isinstance(given, str):
+        return None
+    expected = identity_hash(secret, "phone:" + phone)
+    if not hmac.compare_digest(expected.encode(), given.strip().lower().encode()):
+        return None
+    return normalise_phone(phone)
 
 
 class Signer:

@@ -32,6 +32,7 @@ from bots.channels.webchat_auth import (
     allowed_origin,
     new_visitor,
     verified_customer,
+    verified_phone,
 )
 from bots.channels.webchat_log import VisitorLog
 from bots.messages import ChannelEvent, EventKind, InboundMessage, now_utc
@@ -71,6 +72,8 @@ class WebchatSide(Protocol):
 
     @property
     def log(self) -> VisitorLog: ...
+
+    async def link_phone(self, visitor: str, phone: str) -> str: ...
 
 
 class WebchatApi:
@@ -134,24 +137,39 @@ class WebchatApi:
         refused = self.refused(request, doc.get("key"), post=True)
         if refused is not None:
             return refused
-        visitor = self.channel.signer.visitor(request)
-        if doc.get("user_id") is not None:
-            known = verified_customer(
-                self.config.identity_secret, doc.get("user_id"), doc.get("user_hash")
-            )
-            if known is None:
-                return _error(403, "the customer's signature does not match", self.cors(request))
-            visitor = known
-        elif visitor is None or visitor.startswith("u:"):
-            visitor = new_visitor()  # a signed-in customer's browser, signed out: someone new
-        answer = {
+        before = self.channel.signer.visitor(request)
+        try:
+            visitor, phone = self._who(doc, before)
+        except PermissionError as e:
+            return _error(403, str(e), self.cors(request))
+        answer: dict[str, Any] = {
             "identified": visitor.startswith("u:"),
             "language": self.config.default_language,
             "continue_in": list(self.config.continue_in),
         }
+        if phone is not None and visitor != before:  # once per browser, not on every page
+            answer["link"] = await self.channel.link_phone(visitor, phone)
         response = web.json_response(answer, headers=self.cors(request))
         self.channel.signer.set(response, visitor)
         return response
+
+    def _who(self, doc: dict[str, Any], before: str | None) -> tuple[str, str | None]:
+        """The visitor a session is for, and the phone the business's site vouches for;
+        `PermissionError` for a signature that does not match."""
+        secret = self.config.identity_secret
+        if doc.get("user_id") is None:
+            if before is None or before.startswith("u:"):
+                return new_visitor(), None  # signed out on this browser: someone new
+            return before, None
+        known = verified_customer(secret, doc.get("user_id"), doc.get("user_hash"))
+        if known is None:
+            raise PermissionError("the customer's signature does not match")
+        if doc.get("user_phone") is None:
+            return known, None
+        phone = verified_phone(secret, doc.get("user_phone"), doc.get("phone_hash"))
+        if phone is None:
+            raise PermissionError("the phone's signature does not match")
+        return known, phone
 
     async def message(self, request: web.Request) -> web.Response:
         cors = self.cors(request)

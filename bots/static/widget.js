@@ -1,6 +1,7 @@
 /* omnirelay web chat widget: one tag on the business's page, no build step.
  *   <script src="https://OMNIRELAY/webchat/widget.js" data-key="PUBLIC_KEY" async></script>
  * Optional: data-user-id + data-user-hash (HMAC-SHA256 of the id, from the business's server),
+ * data-user-phone + data-phone-hash (HMAC-SHA256 of "phone:" + the number: links to that customer),
  * data-user-name, data-lang ("uk"/"en"; default: the browser's), data-open="true".
  * Everything customers, agents and the bot write is put in textContent: never parsed as HTML. */
 (function () {
@@ -243,6 +244,8 @@
     var who = {};
     var uid = script.getAttribute("data-user-id");
     if (uid) { who.user_id = uid; who.user_hash = script.getAttribute("data-user-hash") || ""; }
+    var phone = script.getAttribute("data-user-phone");
+    if (uid && phone) { who.user_phone = phone; who.phone_hash = script.getAttribute("data-phone-hash") || ""; }
     api("/webchat/session", who).then(function (doc) {
       carry.hidden = !(doc.continue_in && doc.continue_in.length);
       connect();
