@@ -21,7 +21,7 @@
       you: "Ви", typing: "друкує…", failed: "Не надіслано. Натисніть, щоб повторити.",
       phone: "Ваш номер телефону", phoneSend: "Поділитися номером", online: "на зв'язку",
       offline: "відновлюємо зв'язок…", more: "Продовжити в месенджері",
-      qr: "QR-код: відскануйте телефоном", carry: "/link_account", seen: "переглянуто"
+      qr: "QR-код: відскануйте телефоном", carry: "/link_account", unread: "нове повідомлення"
     },
     en: {
       title: "Chat with us", open: "Open chat", close: "Close chat", log: "Chat messages",
@@ -30,7 +30,7 @@
       you: "You", typing: "typing…", failed: "Not sent. Tap to try again.",
       phone: "Your phone number", phoneSend: "Share my number", online: "online",
       offline: "reconnecting…", more: "Continue in a messenger",
-      qr: "QR code: scan it with your phone", carry: "/link_account", seen: "seen"
+      qr: "QR code: scan it with your phone", carry: "/link_account", unread: "new message"
     }
   };
   var T = TEXTS[LANG];
@@ -185,6 +185,10 @@
     }
     scroll();
     markSeen();
+    if (panel.hidden) { // closed: the launcher says there is something new
+      launcher.classList.add("orw-unread");
+      launcher.setAttribute("aria-label", T.open + " — " + T.unread);
+    }
   }
 
   function onVisitor(id, doc) {
@@ -298,6 +302,7 @@
     panel.hidden = !open;
     launcher.setAttribute("aria-expanded", open ? "true" : "false");
     root.classList.toggle("orw-open", open);
+    if (open) { launcher.classList.remove("orw-unread"); launcher.setAttribute("aria-label", T.open); }
     if (open) { start(); input.focus(); scroll(); markSeen(); } else launcher.focus();
   }
 
@@ -306,15 +311,15 @@
   panel.addEventListener("keydown", function (e) { if (e.key === "Escape") setOpen(false); });
   carry.addEventListener("click", function () { send({ payload: T.carry, title: T.more }, T.more); });
   document.addEventListener("visibilitychange", markSeen);
-  form.addEventListener("submit", function (e) {
-    e.preventDefault();
+  function submitText() {
     var text = input.value.trim();
     if (!text) return;
     input.value = "";
     send({ text: text }, text);
-  });
+  }
+  form.addEventListener("submit", function (e) { e.preventDefault(); submitText(); });
   input.addEventListener("keydown", function (e) {
-    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); submitText(); }
   });
   phoneForm.addEventListener("submit", function (e) {
     e.preventDefault();
