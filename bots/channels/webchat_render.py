@@ -10,6 +10,7 @@ text is plain text: the widget puts it in `textContent`, never in HTML.
 from __future__ import annotations
 
 import base64
+import io
 from typing import Any
 
 import segno
@@ -61,5 +62,8 @@ def _safe(url: str) -> bool:
 
 def qr_data_uri(url: str) -> str:
     """A QR code of ``url`` as an SVG `data:` URI (drawn in an `<img>`, where no script runs)."""
-    svg = segno.make(url, error="m").svg_inline(scale=4, border=2, dark="#111", light="#fff")
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    svg = io.BytesIO()  # a standalone SVG (with its namespace: an <img> shows no other)
+    segno.make(url, error="m").save(
+        svg, kind="svg", xmldecl=False, scale=4, border=2, dark="#111", light="#fff"
+    )
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.getvalue()).decode()

@@ -38,6 +38,26 @@
     started: false, stream: null, lastId: null, ids: {}, mids: {}, seenSent: null, typingTimer: 0
   };
 
+  function icon(path) { // a 24px outline icon: drawn the same with or without an emoji font
+    var NS = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "24");
+    svg.setAttribute("height", "24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var p = document.createElementNS(NS, "path");
+    p.setAttribute("d", path);
+    p.setAttribute("fill", "none");
+    p.setAttribute("stroke", "currentColor");
+    p.setAttribute("stroke-width", "2");
+    p.setAttribute("stroke-linejoin", "round");
+    svg.appendChild(p);
+    return svg;
+  }
+  var CHAT_ICON = "M4 5h16v11H9l-5 4z";
+  var PHONE_ICON = "M8 2h8a1 1 0 0 1 1 1v18a1 1 0 0 1-1 1H8a1 1 0 0 1-1-1V3a1 1 0 0 1 1-1zM11 18h2";
+
   function el(tag, cls, text) {
     var node = document.createElement(tag);
     if (cls) node.className = cls;
@@ -53,7 +73,8 @@
   var root = el("div", "orw");
   root.id = "omnirelay-webchat";
   root.lang = LANG;
-  var launcher = el("button", "orw-launcher", "💬");
+  var launcher = el("button", "orw-launcher");
+  launcher.appendChild(icon(CHAT_ICON));
   launcher.type = "button";
   launcher.setAttribute("aria-label", T.open);
   launcher.setAttribute("aria-expanded", "false");
@@ -67,7 +88,8 @@
   var title = el("h2", "orw-title", T.title);
   var status = el("span", "orw-status", "");
   status.setAttribute("aria-live", "polite");
-  var carry = el("button", "orw-carry", "📱");
+  var carry = el("button", "orw-carry");
+  carry.appendChild(icon(PHONE_ICON));
   carry.type = "button";
   carry.title = T.more;
   carry.setAttribute("aria-label", T.more);
@@ -91,6 +113,7 @@
   phoneInput.type = "tel";
   phoneInput.autocomplete = "tel";
   phoneInput.id = "orw-phone";
+  phoneInput.placeholder = "+380…";
   phoneLabel.htmlFor = "orw-phone";
   var phoneButton = el("button", "orw-phonesend", T.phoneSend);
   phoneButton.type = "submit";
@@ -179,8 +202,8 @@
     var item = bubble(doc.sender === "agent" ? "agent" : "bot", doc.text, doc.sender);
     item.dataset.eventId = id;
     drawButtons(item, doc.buttons);
-    if (doc.phone) {
-      phoneLabel.textContent = doc.phone.label || T.phone;
+    if (doc.phone) { // the flow's own words for the share-phone button, as other channels show
+      phoneButton.textContent = doc.phone.label || T.phoneSend;
       phoneForm.hidden = false;
     }
     scroll();

@@ -163,6 +163,7 @@ def webchat_values(**overrides: Any) -> dict[str, Any]:
         "handoff_tick": 3600.0,
         "outbound_rate_limits": False,
         "simulator": False,
+        "telegram_bot_username": "omnirelay_test_bot",  # "continue in Telegram" is offered
     }
     values.update(overrides)
     return values

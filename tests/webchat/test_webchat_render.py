@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from aiohttp import web
 
@@ -29,6 +31,8 @@ def test_buttons_links_and_the_phone_field() -> None:
     chip, telegram, site = drawn["buttons"]  # a javascript: link is never drawn
     assert chip == {"title": "Cleaning", "payload": '/inform{"service": "cleaning"}'}
     assert telegram["qr"].startswith("data:image/svg+xml;base64,")  # a messenger: a QR code
+    svg = base64.b64decode(telegram["qr"].split(",", 1)[1]).decode()
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg"')  # an <img> needs it
     assert "qr" not in site
 
 

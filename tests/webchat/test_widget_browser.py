@@ -189,4 +189,13 @@ async def test_the_widget_speaks_the_visitors_language(webchat: Service, browser
     await expect(page.locator("#orw-panel")).to_be_visible()
     await say(page, "привіт")
     await expect(page.locator(".orw-bot").last).to_contain_text(re.compile("[А-Яа-яіїєґ]"))
+
+    # "continue on the phone": the messenger's deep link, and its QR code drawn as an image
+    await page.get_by_role("button", name="Продовжити в месенджері").click()
+    link = page.locator(".orw-link", has_text="Telegram").last
+    await expect(link).to_have_attribute("href", re.compile(r"^https://t\.me/omnirelay_test_bot"))
+    qr = page.locator(".orw-qr").last
+    await expect(qr).to_be_visible()
+    assert await qr.evaluate("(img) => img.complete && img.naturalWidth > 0")
+    await expect(page.locator(".orw-phoneform")).to_be_visible()  # and the phone field
     no_errors(page)
