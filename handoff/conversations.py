@@ -28,6 +28,7 @@ from handoff.contracts import Escalation, mark, new_ticket
 from handoff.errors import Conflict, Forbidden, HandoffError, NotFound
 from handoff.models import OPEN_STATUSES, Agent, HandoffQueue, Ticket
 from handoff.routing import Router, can_see, in_queue
+from handoff.transcript_lines import shown_inbound
 from storage.backends import Backends
 from storage.db import Database
 from storage.models import ChannelIdentity, Customer, CustomerPhone, Message
@@ -268,12 +269,20 @@ async def _describe(
                 "channel": last.channel,
                 "from": last.sender_kind,
                 "text": last.text,
+                "shown": _shown(last),
             },
             "queue": {"topic": topic, "language": context.language},
             "open_ticket": _ticket(open_ticket),
         }
         result.append((doc, visible))
     return result
+
+
+def _shown(m: Message) -> str | None:
+    """The last message as the timeline shows it (a button's title, "shared phone ...")."""
+    if m.direction == "out":
+        return m.text
+    return shown_inbound(m.text, m.payload, m.body).text
 
 
 _OpenTicket = tuple[Ticket, HandoffQueue, str | None]

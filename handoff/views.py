@@ -13,6 +13,7 @@ from handoff.auth import Principal
 from handoff.errors import HandoffError
 from handoff.models import ANY_TOPIC, Agent, HandoffQueue, Ticket, TicketEvent
 from handoff.routing import in_queue, visible_clause
+from handoff.transcript_lines import Shown, shown_lines
 from storage.db import Database
 from storage.models import ChannelIdentity, Customer, Message
 from storage.proactive_models import ProactiveDecision, ProactiveJob
@@ -179,7 +180,8 @@ async def ticket_detail(db: Database, ticket: Ticket, queue: HandoffQueue) -> di
             for i in identities
         ],
     }
-    doc["transcript"] = [_line(m) for m in messages]
+    lines = zip(messages, shown_lines(messages), strict=True)
+    doc["transcript"] = [_line(m, shown) for m, shown in lines]
     doc["proactive"] = proactive
     doc["events"] = [
         {"kind": e.kind, "agent_id": e.agent_id, "data": e.data, "at": _iso(e.created_at)}
@@ -188,8 +190,9 @@ async def ticket_detail(db: Database, ticket: Ticket, queue: HandoffQueue) -> di
     return doc
 
 
-def _line(m: Message) -> dict[str, Any]:
-    """One message of the timeline; one the bot sent first names its scenario (``proactive``)."""
+def _line(m: Message, shown: Shown) -> dict[str, Any]:
+    """One message of the timeline; one the bot sent first names its scenario (``proactive``).
+    ``shown`` is what to show of it: a tapped button's title, "shared phone ..." (``kind``)."""
     out = m.direction == "out"
     return {
         "id": m.id,
@@ -197,6 +200,8 @@ def _line(m: Message) -> dict[str, Any]:
         "channel": m.channel,
         "from": m.sender_kind,
         "text": m.text,
+        "shown": shown.text,
+        "kind": shown.kind,
         "payload": m.payload,
         "status": m.status,
         "error": m.error if out else None,

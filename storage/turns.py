@@ -62,6 +62,7 @@ class Turn:
     fence: FenceToken | None = None  # the lease the turn ran under; stale: nothing is written
     claimed_by: str | None = None  # the outbox that will send the pending replies
     events: list[Event] = field(default_factory=list)  # analytics, written only with the message
+    body: dict[str, Any] | None = None  # the inbound row's: a shared contact phone, a title
     contacts: list[CameBack] = field(default_factory=list)  # first-contact resolution checks
 
 
@@ -216,6 +217,7 @@ def _inbound_row(t: Turn) -> dict[str, Any]:
         intent=t.intent,
         session_snapshot=t.session_snapshot,
         now=t.now,
+        body=t.body,
     )
 
 

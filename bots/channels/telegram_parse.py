@@ -216,14 +216,13 @@ def _callback(query: CallbackQuery, uid: str, raw: dict[str, Any]) -> list[Inbou
         log.info("telegram: callback %s without data ignored", uid)
         return []
     payload: str | None = query.data
-    text: str | None = None
-    if query.data.startswith(HASHED_PREFIX):
+    # The tapped button's title, read back from the message's keyboard, is the message's text
+    # (as Viber and Instagram report a tap): what the customer "said", for the transcript.
+    text = _title_of(message, query.data)
+    if query.data.startswith(HASHED_PREFIX) and text is not None:
         # A payload too long for callback_data was sent as a digest (see telegram_render).
-        # The tapped button's title, read back from the message's keyboard, stands in for it:
-        # flows match option titles as well as payloads.
-        title = _title_of(message, query.data)
-        if title is not None:
-            payload, text = None, title
+        # The title stands in for it: flows match option titles as well as payloads.
+        payload = None
     user = query.from_user
     return [
         InboundMessage(

@@ -13,6 +13,7 @@ is configured. It runs only in the one-process role, whose channels it points at
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -41,6 +42,7 @@ from bots.sandbox.payloads import (
     telegram_update,
     viber_callback,
 )
+from handoff.transcript_lines import shown_lines
 from storage.repositories.customers import CustomerRepository
 from storage.repositories.messages import MessageRepository
 
@@ -232,6 +234,7 @@ async def send(request: web.Request) -> web.Response:
         person, req = _person(doc), _request(doc)
         if channel == "telegram":
             bot_id = int((secret(settings.telegram_token) or "0").partition(":")[0])
+            req = _with_tapped_message(request.app[SANDBOX_LOG], person, req)
             update = telegram_update(person, req, bot_id)
             signed = sign_telegram(update, secret(settings.telegram_webhook_secret) or "")
         elif channel == "viber":
@@ -256,6 +259,18 @@ async def send(request: web.Request) -> web.Response:
     return web.json_response(
         {"webhook_status": status, "user_id": person.user_id(channel), "sent": signed.body.decode()}
     )
+
+
+def _with_tapped_message(sandbox_log: SandboxLog, person: Person, req: Request) -> Request:
+    """A Telegram button tap with the tapped message's text and keyboard, as Telegram sends
+    them in a callback query (the sandbox recorded the message when the bot sent it)."""
+    if req.action != "button" or req.message_id is None:
+        return req
+    for d in reversed(sandbox_log.after(0, "telegram", person.user_id("telegram"))):
+        if d.extra.get("message_id") == req.message_id:
+            markup = d.markup if isinstance(d.markup, dict) else None
+            return dataclasses.replace(req, message_text=d.text, markup=markup)
+    return req
 
 
 def _own_address(request: web.Request) -> str:
@@ -329,11 +344,13 @@ async def timeline(request: web.Request) -> web.Response:
             "at": m.created_at.isoformat(),
             "channel": m.channel,
             "from": m.sender_kind,
-            "text": m.text if m.text is not None else m.payload,
+            # as the agent console shows it: a button's title, "shared phone ..."
+            "text": shown.text,
+            "kind": shown.kind,
             "status": m.status,
             "customer_id": m.customer_id,
         }
-        for m in rows
+        for m, shown in zip(rows, shown_lines(rows), strict=True)
     ]
     linked = [{"customer_id": k, "channels": v} for k, v in customers.items()]
     return web.json_response({"customers": linked, "timeline": entries})

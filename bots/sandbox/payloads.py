@@ -83,6 +83,10 @@ class Request:
     payload: str | None = None  # Telegram callback_data, Instagram quick-reply payload
     tracking_data: str | None = None  # Viber: of the message whose keyboard was tapped
     message_id: int | None = None  # Telegram: the bot message whose inline button was tapped
+    # Telegram: that message's text and inline keyboard, sent back in the callback as Telegram
+    # does (the webhook reads the tapped button's title from it)
+    message_text: str | None = None
+    markup: dict[str, Any] | None = None
     context: str | None = None  # Viber `conversation_started` context / Instagram `ref`
 
 
@@ -131,8 +135,10 @@ def telegram_update(person: Person, req: Request, bot_id: int) -> dict[str, Any]
             "from": {"id": bot_id, "is_bot": True, "first_name": "Omnirelay"},
             "chat": chat,
             "date": now,
-            "text": "…",
+            "text": req.message_text or "…",
         }
+        if req.markup and "inline_keyboard" in req.markup:
+            bot_message["reply_markup"] = {"inline_keyboard": req.markup["inline_keyboard"]}
         query = {
             "id": str(_unique() % 10**18),
             "from": user,

@@ -326,7 +326,7 @@ async function refreshTimeline() {
     who.textContent = m.from === "customer" ? "You:" : m.from === "agent" ? "Agent:" : "Bot:";
     const text = document.createElement("span");
     text.className = "text";
-    text.textContent = m.text || "";
+    text.textContent = (m.kind === "button" && m.text ? "▸ " : "") + (m.text || "");
     const status = document.createElement("span");
     status.className = "status";
     status.textContent = m.status;

@@ -139,6 +139,8 @@ class TurnStore:
             claimed_by=self.outbox.owner,
             events=events,
             contacts=contacts,
+            # a shared contact has no text: the transcript keeps its phone for the timeline
+            body={"contact_phone": msg.contact_phone} if msg.contact_phone else None,
         )
 
     def _needs_touch(self, ctx: TurnContext) -> bool:

@@ -280,8 +280,13 @@ function onEvent(name, raw) {
   const current = state.current;
   if (name === "message.customer" && current && String(ticketId) === String(current.id)) {
     const m = data.data || {};
-    state.live.push({ at: m.at || data.at, channel: m.channel, from: "customer", text: m.text || m.payload || "" });
-    renderTimeline(withLive(current.transcript || []), false);
+    // A tap without a title or a shared contact has no text to show yet: the reload that
+    // follows shows it as the transcript words it (the button's title, "shared phone …").
+    if (m.text) {
+      state.live.push({ at: m.at || data.at, channel: m.channel, from: "customer", text: m.text,
+        payload: m.payload, kind: m.payload ? "button" : null });
+      renderTimeline(withLive(current.transcript || []), false);
+    }
   }
   if (name === "message.delivery" && current && String(ticketId) === String(current.id)) {
     const d = data.data || {};

@@ -38,8 +38,8 @@ function renderConversations() {
     return el("li", { "data-customer": c.customer_id },
       el("div", { class: "row1" }, el("span", { class: "name" }, c.name || "Customer #" + c.customer_id),
         badge(c.last_channel || last.channel), el("span", { class: "tag", title: "language" }, c.language || "")),
-      el("div", { class: "last", title: last.text || "" },
-        (FROM_LABEL[last.from] || "Bot") + ": " + (last.text || "…")),
+      el("div", { class: "last", title: last.shown || last.text || "" },
+        (FROM_LABEL[last.from] || "Bot") + ": " + (last.shown || last.text || "…")),
       el("div", { class: "row3" }, ticketNote(c.open_ticket), c.phone ? el("span", {}, c.phone) : null,
         el("span", { class: "waiting" }, since(last.at)), el("span", { class: "spacer" }), take));
   });

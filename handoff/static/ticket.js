@@ -128,6 +128,13 @@ function decisionLine(d) {
     el("div", { class: "text" }, what));
 }
 
+// What the customer did, as the server words it (`shown`): a tapped button's title, "shared phone
+// +380…"; a live line carries the typed text only.
+function shownText(m) {
+  const text = m.shown != null ? m.shown : m.text;
+  return m.kind === "button" && text ? "▸ " + text : text || "";
+}
+
 function renderTimeline(transcript, switched) {
   const box = $("timeline");
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
@@ -141,7 +148,8 @@ function renderTimeline(transcript, switched) {
         m.proactive ? el("span", { class: "tag proactive", title: "sent first by the bot" }, "proactive · " + m.proactive.scenario) : null,
         el("time", { dateTime: m.at || "", title: clock(m.at) }, clock(m.at, true)),
         status ? el("span", { class: "delivery " + status, title: m.error || "" }, DELIVERY_LABEL[status]) : null),
-      el("div", { class: "text" }, m.text || ""),
+      el("div", { class: "text" + (m.kind ? " " + m.kind : ""), "data-kind": m.kind || null },
+        shownText(m)),
       failed && m.error ? el("div", { class: "delivery-error" }, m.error) : null);
   }));
   if (switched || atBottom) box.scrollTop = box.scrollHeight;

@@ -43,8 +43,10 @@ def inbound_values(
     intent: str | None,
     session_snapshot: dict[str, Any] | None,
     now: dt.datetime,
+    body: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Column values of an inbound transcript row."""
+    """Column values of an inbound transcript row. Its ``body`` holds what the customer sent
+    besides text and payload: the tapped button's ``title``, a shared ``contact_phone``."""
     return {
         "customer_id": customer_id,
         "conversation_id": conversation_id,
@@ -60,6 +62,7 @@ def inbound_values(
         "attempts": 0,
         "session_snapshot": session_snapshot,
         "created_at": now,
+        "body": body,
     }
 
 

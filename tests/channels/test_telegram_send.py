@@ -242,7 +242,7 @@ async def test_polling_delivers_updates(fake_telegram: FakeTelegram) -> None:
         await channel.close()
     assert fake_telegram.calls_to("deleteWebhook")
     texts = [e.text for e in ingress.events if isinstance(e, InboundMessage)]
-    assert texts == ["one", "two", None]
+    assert texts == ["one", "two", "yes"]  # a tap's text: the tapped button's title
     assert ingress.events[0].dedup_key == f"telegram:{first['update_id']}"
     # Confirmed updates are not fetched again.
     offsets = [c.params.get("offset") for c in fake_telegram.calls_to("getUpdates")]

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from bots.config import Settings
 from bots.gateway.simulator import SANDBOX_LOG, wants_simulator
@@ -203,9 +204,10 @@ async def test_timeline_tags_each_message_with_its_channel(simulator: Simulator)
 
 def test_simulator_is_on_by_default_only_without_platform_tokens() -> None:
     assert wants_simulator(Settings(_env_file=None))  # type: ignore[call-arg]
-    with_token = Settings(_env_file=None, viber_token="real")  # type: ignore[call-arg]
+    with_token = Settings(_env_file=None, viber_token=SecretStr("real"))  # type: ignore[call-arg]
     assert not wants_simulator(with_token)
-    forced = Settings(_env_file=None, viber_token="real", simulator=True)  # type: ignore[call-arg]
+    real = SecretStr("real")
+    forced = Settings(_env_file=None, viber_token=real, simulator=True)  # type: ignore[call-arg]
     assert wants_simulator(forced)
     off = Settings(_env_file=None, simulator=False)  # type: ignore[call-arg]
     assert not wants_simulator(off)
