@@ -13,27 +13,30 @@
   var BASE = new URL(script.src, location.href).origin;
   var wanted = (script.getAttribute("data-lang") || navigator.language || "en").toLowerCase();
   var LANG = wanted.indexOf("uk") === 0 || wanted.indexOf("ru") === 0 ? "uk" : "en";
-  var TEXTS = {
-    uk: {
-      title: "Чат з нами", open: "Відкрити чат", close: "Закрити чат", log: "Повідомлення чату",
-      input: "Повідомлення", placeholder: "Напишіть повідомлення…", send: "Надіслати",
-      hello: "Вітаємо! Напишіть нам — відповімо тут.", agent: "Оператор", bot: "Бот",
-      you: "Ви", typing: "друкує…", failed: "Не надіслано. Натисніть, щоб повторити.",
-      phone: "Ваш номер телефону", phoneSend: "Поділитися номером", online: "на зв'язку",
-      offline: "відновлюємо зв'язок…", more: "Продовжити в месенджері",
-      qr: "QR-код: відскануйте телефоном", carry: "/link_account", unread: "нове повідомлення"
-    },
-    en: {
-      title: "Chat with us", open: "Open chat", close: "Close chat", log: "Chat messages",
-      input: "Message", placeholder: "Type a message…", send: "Send",
-      hello: "Hello! Write to us — we answer right here.", agent: "Agent", bot: "Bot",
-      you: "You", typing: "typing…", failed: "Not sent. Tap to try again.",
-      phone: "Your phone number", phoneSend: "Share my number", online: "online",
-      offline: "reconnecting…", more: "Continue in a messenger",
-      qr: "QR code: scan it with your phone", carry: "/link_account", unread: "new message"
-    }
+  var WORDS = { // key: [Ukrainian, English]
+    title: ["Чат з нами", "Chat with us"],
+    open: ["Відкрити чат", "Open chat"],
+    close: ["Закрити чат", "Close chat"],
+    log: ["Повідомлення чату", "Chat messages"],
+    input: ["Повідомлення", "Message"],
+    placeholder: ["Напишіть повідомлення…", "Type a message…"],
+    send: ["Надіслати", "Send"],
+    hello: ["Вітаємо! Напишіть нам — відповімо тут.", "Hello! Write to us — we answer right here."],
+    agent: ["Оператор", "Agent"],
+    bot: ["Бот", "Bot"],
+    you: ["Ви", "You"],
+    typing: ["друкує…", "typing…"],
+    failed: ["Не надіслано. Натисніть, щоб повторити.", "Not sent. Tap to try again."],
+    phone: ["Ваш номер телефону", "Your phone number"],
+    phoneSend: ["Поділитися номером", "Share my number"],
+    online: ["на зв'язку", "online"],
+    offline: ["відновлюємо зв'язок…", "reconnecting…"],
+    more: ["Продовжити в месенджері", "Continue in a messenger"],
+    qr: ["QR-код: відскануйте телефоном", "QR code: scan it with your phone"],
+    unread: ["нове повідомлення", "new message"]
   };
-  var T = TEXTS[LANG];
+  var T = { carry: "/link_account" }; // the payload of "continue in a messenger"
+  Object.keys(WORDS).forEach(function (k) { T[k] = WORDS[k][LANG === "uk" ? 0 : 1]; });
   var state = {
     started: false, stream: null, lastId: null, ids: {}, mids: {}, seenSent: null, typingTimer: 0
   };
