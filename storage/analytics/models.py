@@ -62,7 +62,8 @@ class AnalyticsEvent(Base):
         UniqueConstraint("kind", "key"),
         # the summary's reads of a range's times and fallback phrases come out of the index
         Index("ix_analytics_events_reads", "kind", "at", "value", "value_bh", "text"),
-        Index(None, "customer_id", "at"),
+        # a customer's events of a kind in a window: first-contact resolution (came_back)
+        Index(None, "customer_id", "kind", "at"),
         Index(None, "conversation_key"),  # the conversations CSV: a conversation's events
         Index(
             "ix_analytics_events_ticket_id",
