@@ -5,7 +5,11 @@
    the embedded SQLite database and on PostgreSQL (a private database on the shared server,
    dropped after): `storage.analytics.summary.summary` for a 30-day range and a filtered one,
    and once through ``GET /api/metrics/summary``; median and p95 of ``--runs`` runs each;
-2. the cost of writing the events in the turn's path (`bench_analytics_load`).
+2. the cost of writing the events in the turn's path (`bench_analytics_load`): separate runs
+   with and without the writers (throughput and CPU per message), and one run whose writers
+   are on and off in alternate slices (``--interleaved-duration``, ``--slice``), where a busy
+   machine's neighbours weigh on both halves alike; the rollups' folding, which runs beside
+   the turns, is added per message from the bulk fold of part 1.
 
     python tests/benchmarks/bench_analytics.py --out bench-results/analytics.json
     python tests/benchmarks/bench_analytics.py --messages 100000   # a quick run
@@ -33,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from storage.analytics.rollups import roll_up  # noqa: E402
 from storage.analytics.summary import Query, summary  # noqa: E402
 from storage.db import Database, upgrade  # noqa: E402
-from tests.benchmarks.bench_analytics_load import ensure_model, overhead  # noqa: E402
+from tests.benchmarks.bench_analytics_load import ensure_model, interleaved, overhead  # noqa: E402
 from tests.benchmarks.bench_analytics_seed import FIRST, LAST, seed  # noqa: E402
 from tests.benchmarks.bench_load import Services, machine, wait_ready  # noqa: E402
 
@@ -130,6 +134,8 @@ async def backend(name: str, url: str, args: argparse.Namespace, model: Path) ->
         "events": counts,
         "seed_s": round(seeded, 1),
         "rollup_s": round(rolled, 1),
+        # the rollups' folding, per message of the load (it runs beside the turns, not in them)
+        "fold_ms_per_message": round(rolled * 1000 / args.messages, 4),
         "summary": timings,
         "http_30_days": http,
     }
@@ -157,6 +163,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     load = None
     if args.load_duration > 0:
         load = await overhead(model, args.concurrency, args.load_duration, args.load_rounds)
+    mixed = calibration = None
+    if args.interleaved_duration > 0:
+        mixed = await interleaved(model, args.concurrency, args.interleaved_duration, args.slice)
+        print(f"  interleaved: {mixed}", flush=True)
+        calibration = await interleaved(
+            model, args.concurrency, args.interleaved_duration, args.slice, calibrate=True
+        )
+        print(f"  interleaved, writers off in both halves: {calibration}", flush=True)
     return {
         "benchmark": "analytics",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -168,6 +182,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "target_ms": TARGET_MS,
         "results": results,
         "load": load,
+        "interleaved": mixed,
+        "interleaved_calibration": calibration,
     }
 
 
@@ -189,6 +205,28 @@ def report(doc: dict[str, Any]) -> None:
             f" {load['cpu_ms_per_message_on']} ms, off {load['cpu_ms_per_message_off']} ms:"
             f" cost {load['cpu_cost_percent']}% (target < 5%)"
         )
+    mixed = doc["interleaved"]
+    if mixed:
+        on, off = mixed["on"], mixed["off"]
+        print(
+            f"interleaved {mixed['slice_s']} s slices: CPU per message with events"
+            f" {on['cpu_ms_per_message']} ms ({on['messages']} messages), without"
+            f" {off['cpu_ms_per_message']} ms ({off['messages']}):"
+            f" cost {mixed['cpu_cost_percent']}%"
+        )
+        same = doc["interleaved_calibration"]
+        print(
+            f"  the same with the writers off in both halves (the method's noise):"
+            f" {same['on']['cpu_ms_per_message']} vs {same['off']['cpu_ms_per_message']} ms,"
+            f" {same['cpu_cost_percent']}%"
+        )
+        for r in doc["results"]:
+            if off["cpu_ms_per_message"]:
+                share = r["fold_ms_per_message"] / off["cpu_ms_per_message"] * 100
+                print(
+                    f"  + folding on {r['backend']}: {r['fold_ms_per_message']} ms per message"
+                    f" ({share:.1f}% more)"
+                )
     print(f"load average before/after: {doc['load_average']}")
 
 
@@ -201,6 +239,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--load-duration", type=float, default=10.0)
     parser.add_argument("--load-rounds", type=int, default=2)
+    parser.add_argument("--interleaved-duration", type=float, default=120.0)
+    parser.add_argument("--slice", type=float, default=5.0)
     parser.add_argument("--model", default=str(ROOT / "models" / "nlu.model"))
     parser.add_argument("--out", default=None)
     args = parser.parse_args()

@@ -10,10 +10,14 @@ is the figure the <5 % target is judged on when the machine is busy."""
 
 from __future__ import annotations
 
+import asyncio
+import bisect
+import itertools
 import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +31,19 @@ SERVE = Path(__file__).resolve().with_name("bench_analytics_serve.py")
 class SwitchableServices(Services):
     """bench-load's embedded services, started through `bench_analytics_serve`."""
 
-    def __init__(self, events: bool, workdir: Path, model: Path) -> None:
+    def __init__(self, events: str, workdir: Path, model: Path, slice_s: float = 0.0) -> None:
         super().__init__("embedded", "http://127.0.0.1:9", workdir, model)
-        self.events = events
+        self.events = events  # on, off or alternate (every other slice_s seconds)
+        self.slice_s = slice_s
 
     def env(self) -> dict[str, str]:
         env = super().env()
-        env["BENCH_ANALYTICS_EVENTS"] = "on" if self.events else "off"
+        env["BENCH_ANALYTICS_EVENTS"] = self.events
         env.pop("OMNIRELAY_TELEGRAM_TOKEN", None)
+        if self.events.startswith("alternate"):
+            env["BENCH_ANALYTICS_SLICE"] = str(self.slice_s)
+            # no rollup round inside the run: folding is measured on its own (bench_analytics)
+            env["OMNIRELAY_ANALYTICS_ROLLUP_INTERVAL"] = "86400"
         return env
 
     def _spawn(self, cmd: list[str], env: dict[str, str]) -> None:
@@ -54,7 +63,7 @@ def ensure_model(model: Path) -> Path:
 
 async def one_run(events: bool, model: Path, concurrency: int, duration: float) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="omnirelay-bench-analytics-"))
-    services = SwitchableServices(events, workdir, model)
+    services = SwitchableServices("on" if events else "off", workdir, model)
     base = services.start()
     try:
         async with aiohttp.ClientSession() as session:
@@ -114,6 +123,58 @@ async def overhead(model: Path, concurrency: int, duration: float, rounds: int) 
         else None,
         "target_percent": 5.0,
     }
+
+
+async def interleaved(
+    model: Path, concurrency: int, duration: float, slice_s: float, calibrate: bool = False
+) -> dict[str, Any]:
+    """One service whose writers are on and off in alternate ``slice_s``-second slices: the
+    machine's neighbours weigh on both halves alike, which separate runs cannot promise. Each
+    slice's CPU (read from /proc at its edges) and answers (by the time they came) go to its
+    half; the first two slices are warm-up. ``calibrate``: the writers stay off in both halves
+    (an A/A run), so the difference read is the method's noise on this machine now."""
+    workdir = Path(tempfile.mkdtemp(prefix="omnirelay-bench-analytics-"))
+    mode = "alternate-off" if calibrate else "alternate"
+    services = SwitchableServices(mode, workdir, model, slice_s)
+    base = services.start()
+    answered: list[float] = []
+    edges: list[tuple[float, float]] = []  # (wall time, service CPU seconds)
+
+    async def read_edges() -> None:
+        while True:
+            now = time.time()
+            await asyncio.sleep((now // slice_s + 1) * slice_s - now)
+            edges.append((time.time(), _cpu_seconds(services)))
+
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_ready(base, session)
+        reader = asyncio.create_task(read_edges())
+        try:
+            result = await run_load(
+                base, "rest", concurrency, duration, None, lambda: answered.append(time.time())
+            )
+        finally:
+            reader.cancel()
+    finally:
+        services.stop()
+    halves = {"on": [0.0, 0, 0.0], "off": [0.0, 0, 0.0]}  # CPU s, answers, seconds
+    for (t0, cpu0), (t1, cpu1) in list(itertools.pairwise(edges))[2:]:
+        half = halves["on" if int((t0 + t1) / 2 // slice_s) % 2 == 0 else "off"]
+        half[0] += cpu1 - cpu0
+        half[1] += bisect.bisect_left(answered, t1) - bisect.bisect_left(answered, t0)
+        half[2] += t1 - t0
+    out: dict[str, Any] = {"mode": mode, "slice_s": slice_s, "p50_ms": result["p50_ms"]}
+    for name, (cpu, n, seconds) in halves.items():
+        out[name] = {
+            "messages": n,
+            "seconds": round(seconds, 1),
+            "messages_per_s": round(n / seconds, 1) if seconds else None,
+            "cpu_ms_per_message": round(cpu * 1000 / n, 3) if n else None,
+        }
+    on, off = out["on"]["cpu_ms_per_message"], out["off"]["cpu_ms_per_message"]
+    out["cpu_cost_percent"] = round((on - off) / off * 100, 2) if on and off else None
+    return out
 
 
 def _mean(values: list[float | None]) -> float | None:

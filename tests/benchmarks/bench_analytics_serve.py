@@ -1,6 +1,8 @@
 """`omnirelay` for the analytics benchmark: with ``BENCH_ANALYTICS_EVENTS=off`` (read only here,
 by the benchmark harness) the analytics writers of `storage.analytics.events` do nothing before
-any module that uses them is imported, so the same code runs with and without event writing.
+any module that uses them is imported, so the same code runs with and without event writing;
+with ``alternate`` they write in every other ``BENCH_ANALYTICS_SLICE`` seconds of the wall clock
+(``alternate-off``: never, while the harness counts the slices the same way: its noise floor).
 
     BENCH_ANALYTICS_EVENTS=off python tests/benchmarks/bench_analytics_serve.py run --port 8080
 """
@@ -9,32 +11,49 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
-def _switch_off() -> None:
+def _switch(on: Callable[[], bool]) -> None:
+    """The writers write while ``on()`` is true and do nothing otherwise."""
     import storage.analytics.events as events
 
-    def record(_s: Any, _events: Any) -> None:
-        return None
+    real_record, real_record_async = events.record, events.record_async
+    real_collect = events.collect
 
-    async def record_async(_s: Any, _events: Any) -> None:
-        return None
+    def record(s: Any, found: Any) -> None:
+        if on():
+            real_record(s, found)
 
-    def collect(_s: Any, _facts: Any) -> list[Any]:
-        return []
+    async def record_async(s: Any, found: Any) -> None:
+        if on():
+            await real_record_async(s, found)
+
+    def collect(s: Any, facts: Any) -> list[Any]:
+        return real_collect(s, facts) if on() else []
 
     events.record = record  # type: ignore[assignment]
     events.record_async = record_async  # type: ignore[assignment]
-    events.collect = collect  # type: ignore[assignment]
+    events.collect = collect
+
+
+def _alternating(slice_s: float) -> Callable[[], bool]:
+    """On in the even slices of the wall clock, off in the odd ones (the harness reads the same
+    clock to tell which slice each answer and each CPU reading belongs to)."""
+    return lambda: int(time.time() // slice_s) % 2 == 0
 
 
 if __name__ == "__main__":
-    if os.environ.get("BENCH_ANALYTICS_EVENTS") == "off":
-        _switch_off()
+    mode = os.environ.get("BENCH_ANALYTICS_EVENTS", "on")
+    if mode in ("off", "alternate-off"):  # alternate-off: the slices' A/A calibration
+        _switch(lambda: False)
+    elif mode == "alternate":
+        _switch(_alternating(float(os.environ["BENCH_ANALYTICS_SLICE"])))
     from bots.cli import main
 
     sys.exit(main(sys.argv[1:]))

@@ -29,6 +29,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -214,7 +215,10 @@ async def run_load(
     concurrency: int,
     duration: float,
     watcher: TelegramWatcher | None,
+    on_reply: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
+    """A closed loop of ``concurrency`` customers for ``duration`` seconds; ``on_reply`` is told
+    of every answered message as it is answered (bench_analytics_load's interleaved phases)."""
     latencies: list[float] = []
     errors = 0
     sent_per_customer: dict[str, int] = defaultdict(int)
@@ -274,6 +278,8 @@ async def run_load(
                                 break
                     sent_per_customer[key] += 1
                     latencies.append((time.perf_counter() - started) * 1000)
+                    if on_reply is not None:
+                        on_reply()
                 except (aiohttp.ClientError, TimeoutError):
                     errors += 1
 
