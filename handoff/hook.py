@@ -36,6 +36,7 @@ __all__ = ["HandoffHook", "TurnView"]
 log = logging.getLogger(__name__)
 
 HIGH_PRIORITY_REASONS = frozenset({"complaint", "processing_error", "stale_order"})
+RULES = frozenset({"complaint", "stale_order"})  # the escalations of `_business_rules`
 HUMAN_PAYLOAD = "/request_human"  # the bot's button that asks for a person
 UNDELIVERED = frozenset({"new", "paid", "packed", "shipped"})
 # Matched against stripped text: adjacent `\s*` runs made the old pattern cubic in whitespace.
@@ -205,7 +206,10 @@ class HandoffHook:
             channel=ctx.message.channel,
             priority=2 if reason in HIGH_PRIORITY_REASONS else 1,
         )
-        ticket, created = await self.service.open_ticket(customer_id, esc, ctx.now)
+        # a business rule's ticket is about what the message says (a complaint mid-booking
+        # goes to the complaints queue), a request's about the task it interrupts
+        topic = self.service.config.topic_for(esc.intent, esc.flow) if reason in RULES else None
+        ticket, created = await self.service.open_ticket(customer_id, esc, ctx.now, topic=topic)
         session.handoff = "agent" if ticket.status == "assigned" else "pending"
         session.ticket_id = ticket.id
         log.info(
@@ -227,21 +231,16 @@ class HandoffHook:
 
     def _one_voice(self, ctx: TurnView, reason: str, language: str) -> str:
         """The turn opens a ticket, so no reply of it may still offer a person: the offer's
-        button goes. A complaint the business rule sends to a person is acknowledged by the
-        notice alone (the bot's offer of a person is dropped): one message, not an offer
-        followed by a hand-off. Returns the sentence the notice starts with."""
-        prefix = ""
-        kept = []
-        for reply in ctx.replies:
-            buttons = tuple(b for b in reply.buttons if b.payload != HUMAN_PAYLOAD)
-            if len(buttons) == len(reply.buttons):
-                kept.append(reply)
-            elif reason == "complaint":
-                prefix = self.service.texts("handoff_complaint", language) + " "
-            else:
-                kept.append(dataclasses.replace(reply, buttons=buttons))
-        ctx.replies[:] = kept
-        return prefix
+        button goes. A complaint the business rule sends to a person is answered by the
+        notice alone: what the bot said without knowing that (an offer of a person, "sorry, I
+        didn't get that" and the question of the task the person now takes over) is dropped,
+        so the customer reads one message, not an offer followed by a hand-off. Returns the
+        sentence the notice starts with."""
+        if reason == "complaint":
+            ctx.replies.clear()
+            return self.service.texts("handoff_complaint", language) + " "
+        ctx.replies[:] = [_without_offer(r) for r in ctx.replies]
+        return ""
 
     async def _business_rules(self, ctx: TurnView) -> None:
         """Configurable escalations: a complaint intent; an old order still undelivered."""
@@ -288,6 +287,14 @@ class HandoffHook:
         session = ctx.session
         language = session.language if session is not None else None
         return language or self.service.config.default_language
+
+
+def _without_offer(reply: Any) -> Any:
+    """The reply without a button that asks for a person (the same reply when it has none)."""
+    buttons = tuple(b for b in reply.buttons if b.payload != HUMAN_PAYLOAD)
+    return (
+        reply if len(buttons) == len(reply.buttons) else dataclasses.replace(reply, buttons=buttons)
+    )
 
 
 def _intent(ctx: TurnView) -> str | None:

@@ -43,6 +43,21 @@ async def test_a_complaint_in_ukrainian_with_nobody_online(api: Api) -> None:
     assert _payloads(replies) == ["/handoff_callback", "/handoff_message"]
 
 
+async def test_a_complaint_mid_booking_is_one_message_too(api: Api) -> None:
+    await api.add_agent("calm", ["complaints"])
+    asked = await api.rest("mid-booking", "I want to book a dental consultation", language="en")
+    assert "When would you like to come" in asked[-1]["text"]
+    replies = await api.rest(
+        "mid-booking", "your receptionist was rude to me, this is unacceptable"
+    )
+    # neither "sorry, I didn't get that" nor the booking question the colleague now takes over
+    assert len(replies) == 1, replies
+    assert "sorry to hear that" in replies[0]["text"] and "about 1 min" in replies[0]["text"]
+    [ticket] = await api.tickets()
+    assert ticket["reason"] == "complaint" and ticket["task"]["flow"] == "booking"
+    assert ticket["queue"]["topic"] == "complaints" and ticket["status"] == "offered"
+
+
 async def test_without_the_rule_the_complaint_is_only_offered(
     handoff_settings: Callable[..., Settings],
 ) -> None:
