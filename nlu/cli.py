@@ -17,8 +17,9 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from nlu.errors import NluError
+from nlu.errors import DataError, NluError
 from nlu.model import DEFAULT_MODEL_PATH, bundled_data_path, bundled_test_path, load_model
+from nlu.training_data import TrainingData
 
 Args = argparse.Namespace
 
@@ -69,15 +70,29 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _load_all(paths: list[str]) -> TrainingData:
+    """The data of ``paths``; broken data: every error on stderr (``file:line: error: ...``),
+    then a `DataError` that counts them (exit 1), rather than the first error alone."""
+    from nlu.training_data import load_data
+    from nlu.validate import counted, error_line
+
+    errors: list[DataError] = []
+    data = load_data(paths, errors=errors)
+    for e in errors:
+        _say(error_line(e))
+    if errors:
+        raise DataError(f"{counted(len(errors), 'error')} in the data (listed above)")
+    return data
+
+
 def _train(args: Args) -> int:
     from nlu.model import train_data
-    from nlu.training_data import load_data
     from nlu.validate import counted
 
     paths = args.data or [str(bundled_data_path())]
     say = (lambda _m: None) if args.quiet else _say
     say("loading " + ", ".join(paths))
-    data = load_data(paths)
+    data = _load_all(paths)
     import re
 
     from nlu.extractors import DEFAULT_ORDER_PATTERN, ExtractorConfig
@@ -90,7 +105,7 @@ def _train(args: Args) -> int:
     rules = ExtractorConfig(
         order_pattern=args.order_pattern or DEFAULT_ORDER_PATTERN, phone_region=args.phone_region
     )
-    val = load_data(args.val) if args.val else None
+    val = _load_all(args.val) if args.val else None
     model = train_data(data, val=val, extractors=rules, progress=say)
     model.save(args.out)
     n_intents, digest = len(model.classifier.labels), model.meta["data_hash"][:12]
@@ -100,10 +115,9 @@ def _train(args: Args) -> int:
 
 def _test(args: Args) -> int:
     from nlu.evaluate import cross_validate, evaluate_examples, format_table, plot_confusion
-    from nlu.training_data import load_data
 
     default = bundled_data_path() if args.cross_validation else bundled_test_path()
-    data = load_data(args.data or [str(default)])
+    data = _load_all(args.data or [str(default)])
     if args.cross_validation:
         report = cross_validate(data, args.cross_validation, progress=_say)
     else:
@@ -138,7 +152,6 @@ def _parse(args: Args) -> int:
 def _validate(args: Args) -> int:
     """Every loading error (stderr) and data warning (stdout) of the files, each with its file
     and line, in one run; exit 1 on an error (or, with --strict, a warning)."""
-    from nlu.errors import DataError
     from nlu.training_data import load_data
     from nlu.validate import check_data, counted, error_line
 

@@ -114,3 +114,18 @@ def test_counts_are_singular_for_one(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "1 example, 1 intent, 1 entity type, 0 errors, 2 warnings" in out
     assert "has only 1 example (want 5+)" in out
     assert "examples" not in out.replace("2 warnings", "")
+
+
+def test_train_and_test_list_every_error_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text(SEVERAL_ERRORS, encoding="utf-8")
+    for args in (["train", "--quiet", "--out", str(tmp_path / "m.model")], ["test"]):
+        assert main([*args, str(bad)]) == 1
+        err = capsys.readouterr().err.splitlines()
+        assert [e.split(": error:")[0] for e in err[:-1]] == [
+            f"{bad}:{line}" for line in (6, 10, 14, 15, 16)
+        ]
+        assert err[-1] == "error: 5 errors in the data (listed above)"
+    assert not (tmp_path / "m.model").exists()
