@@ -28,6 +28,7 @@ from storage.errors import StorageError
 log = logging.getLogger(__name__)
 
 CHANGEABLE = ("service", "date", "time", "name", "phone")
+REFUSED_NAME = "_refused_name"  # slot: the text last refused at the name step
 _PHONE_CHARS = re.compile(r"[\d+()\s-]{9,20}")
 
 
@@ -84,6 +85,7 @@ class BookingFlow:
         changed = await self._absorb(turn, slots)
         if step == "name" and not changed and "name" not in slots and self._is_name(turn):
             slots["name"], changed = read_name(turn.text), True
+            slots.pop(REFUSED_NAME, None)
         if changed:
             await self._advance(turn)
             return True
@@ -108,6 +110,8 @@ class BookingFlow:
             turn.say("fallback_twice")
             turn.escalate("repeated_misunderstanding")
             return True
+        if step == "name":
+            slots[REFUSED_NAME] = turn.text  # the same again is taken: a name after all
         turn.say(f"invalid_{step}" if step in ("name", "phone") else "booking_not_understood")
         turn.ask_again()
         return True
@@ -134,7 +138,11 @@ class BookingFlow:
 
     @staticmethod
     def _is_name(turn: Turn) -> bool:
-        """A name, not a request typed where the name is asked for (`bots.flows.names`)."""
+        """A name, not a request typed where the name is asked for (`bots.flows.names`); or
+        the text refused as one, typed again after "only the name, please" ("Olha Code")."""
+        again = turn.text is not None and turn.text == turn.session.slots.get(REFUSED_NAME)
+        if again and read_name(turn.text) is not None:
+            return True
         return read_name_at_step(turn.text, turn.understanding, turn.t) is not None
 
     # ---- slots ---------------------------------------------------------------------------

@@ -110,3 +110,14 @@ async def test_a_request_at_the_name_step_is_handled_not_stored(
     session = await conversation.session("customer")
     slots = session.data.get("suspended", {}).get("slots") or session.slots
     assert slots.get("name") in (None, "Olena Petrenko")
+
+
+async def test_a_name_refused_once_is_taken_when_typed_again(
+    request: pytest.FixtureRequest, tmp_path: Path, nlu_model_path: Path
+) -> None:
+    """A surname that is also a word the checks refuse ("Code"): typed again, it is the name."""
+    refused = {"say": "Olha Code", "bot": "just your name", "state": {"step": "name"}}
+    again = {"say": "Olha Code", "state": {"step": "phone", "slots": {"name": "Olha Code"}}}
+    await talk(
+        request, tmp_path, nlu_model_path, [BOOK, refused, again], customer={"language": "en"}
+    )
