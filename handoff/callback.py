@@ -27,7 +27,9 @@ __all__ = ["CALLBACK", "MESSAGE", "STATE", "answer", "normalise_phone", "notice"
 
 CALLBACK = "/handoff_callback"
 MESSAGE = "/handoff_message"
-STATE = "handoff_choice"  # session.data: offered | phone (a number is asked for) | done
+# session.data: offered | phone (a number is asked for) | callback (a number sent replaces it) |
+# done (a message is left)
+STATE = "handoff_choice"
 
 
 class HandoffService(Protocol):
@@ -104,6 +106,13 @@ async def answer(
         return [Notice(texts("handoff_message_ask", language))]
     if payload == CALLBACK and known_phone:
         return [await _callback(service, session_data, ticket, known_phone, language, now)]
+    if state == "callback" and not payload:  # another number for the call back
+        phone = normalise_phone(message.contact_phone or message.text)
+        return (
+            [await _callback(service, session_data, ticket, phone, language, now)]
+            if phone
+            else None
+        )
     if payload == CALLBACK or state == "phone":
         phone = normalise_phone(message.contact_phone or message.text)
         if phone is not None:
@@ -125,7 +134,7 @@ async def _callback(
     language: str,
     now: dt.datetime,
 ) -> Notice:
-    session_data[STATE] = "done"
+    session_data[STATE] = "callback"  # a number sent next replaces this one
     chose = {"customer_chose": "callback", "callback_phone": phone}
     await _record(service, ticket, chose, "callback_requested", now)
     if service.hours.is_open(now):

@@ -58,6 +58,10 @@ async def test_nobody_online_offers_a_call_back_not_minutes(api: Api) -> None:
     assert "callback_requested" in kinds
     # what the customer wrote while waiting is the ticket's, and the bot is silent again
     assert await api.rest("no-agents-en", "it is about my invoice") == []
+    # ... but for another number for the call back
+    other = await api.rest("no-agents-en", "+380671234567")
+    assert "call you at +380671234567" in _texts(other)
+    assert (await _detail(api))["slots"]["callback_phone"] == "+380671234567"
 
 
 async def test_nobody_online_in_ukrainian_and_a_message_left(api: Api) -> None:
