@@ -8,8 +8,9 @@
 2. the cost of writing the events in the turn's path (`bench_analytics_load`): separate runs
    with and without the writers (throughput and CPU per message), and one run whose writers
    are on and off in alternate slices (``--interleaved-duration``, ``--slice``), where a busy
-   machine's neighbours weigh on both halves alike; the rollups' folding, which runs beside
-   the turns, is added per message from the bulk fold of part 1.
+   machine's neighbours weigh on both halves alike (and an A/A run of it, writers off in both
+   halves, for the method's noise); the rollups' folding, which runs beside the turns, is
+   added per message by folding that run's events after it.
 
     python tests/benchmarks/bench_analytics.py --out bench-results/analytics.json
     python tests/benchmarks/bench_analytics.py --messages 100000   # a quick run
@@ -134,8 +135,6 @@ async def backend(name: str, url: str, args: argparse.Namespace, model: Path) ->
         "events": counts,
         "seed_s": round(seeded, 1),
         "rollup_s": round(rolled, 1),
-        # the rollups' folding, per message of the load (it runs beside the turns, not in them)
-        "fold_ms_per_message": round(rolled * 1000 / args.messages, 4),
         "summary": timings,
         "http_30_days": http,
     }
@@ -220,13 +219,11 @@ def report(doc: dict[str, Any]) -> None:
             f" {same['on']['cpu_ms_per_message']} vs {same['off']['cpu_ms_per_message']} ms,"
             f" {same['cpu_cost_percent']}%"
         )
-        for r in doc["results"]:
-            if off["cpu_ms_per_message"]:
-                share = r["fold_ms_per_message"] / off["cpu_ms_per_message"] * 100
-                print(
-                    f"  + folding on {r['backend']}: {r['fold_ms_per_message']} ms per message"
-                    f" ({share:.1f}% more)"
-                )
+        fold = mixed["folding"]
+        print(
+            f"  + the rollups folding that run's {fold['events']} events afterwards:"
+            f" {fold['cpu_ms_per_message']} ms per message; in all {mixed['total_cost_percent']}%"
+        )
     print(f"load average before/after: {doc['load_average']}")
 
 
