@@ -50,6 +50,7 @@ class _Message(Protocol):
     message_id: str
     text: str | None
     payload: str | None
+    contact_phone: str | None
 
 
 class TurnView(Protocol):
@@ -158,6 +159,7 @@ class HandoffHook:
             data={
                 "text": msg.text,
                 "payload": msg.payload,
+                "contact_phone": msg.contact_phone,  # a shared contact, shown live
                 "channel": msg.channel,
                 "at": ctx.now.isoformat(),
             },

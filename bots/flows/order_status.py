@@ -120,7 +120,10 @@ def describe(turn: Turn, order: OrderView, *, details: bool = True) -> str:
         )
     ]
     if order.items and details:
-        items = ", ".join(f"{i.get('name')} × {i.get('qty', 1)}" for i in order.items)
+        # a name is a text, or one per language ({"uk": ..., "en": ...})
+        items = ", ".join(
+            f"{turn.local(i.get('name') or '')} × {i.get('qty', 1)}" for i in order.items
+        )
         lines.append(turn.t("order_items", turn.language, items=items))
     if order.eta and order.status not in ("delivered", "cancelled", "returned"):
         lines.append(turn.t("order_eta", turn.language, eta=order.eta.strftime("%d.%m.%Y")))
