@@ -38,7 +38,7 @@ DEMO_ORDERS: list[tuple[str, str, list[dict[str, object]], int | None, str | Non
     ("A1008", "shipped", [{"name": "Beans 1 kg", "qty": 3}], 1, "20450033334444"),
 ]
 
-# unit prices in UAH
+# unit prices in UAH, by the item's English name
 TOTALS = {
     "Coffee grinder": 2499,
     "Tea set": 1299,
@@ -48,6 +48,17 @@ TOTALS = {
     "Milk frother": 799,
     "Scale": 999,
     "Beans 1 kg": 899,
+}
+# the items' names in Ukrainian (orders keep {"en": ..., "uk": ...}; replies use the customer's)
+ITEM_NAMES_UK = {
+    "Coffee grinder": "Кавомолка",
+    "Tea set": "Чайний сервіз",
+    "French press": "Френч-прес",
+    "Espresso cups": "Чашки для еспресо",
+    "Kettle": "Чайник",
+    "Milk frother": "Спінювач молока",
+    "Scale": "Ваги",
+    "Beans 1 kg": "Кавові зерна, 1 кг",
 }
 
 _LIFECYCLE = ["new", "paid", "packed", "shipped", "delivered"]
@@ -132,12 +143,15 @@ async def _seed_orders(db: Database, now: datetime) -> int:
     added = 0
     async with db.transaction() as s:
         repo = OrderRepository(s)
-        for number, status, items, eta_days, tracking in DEMO_ORDERS:
+        for number, status, english, eta_days, tracking in DEMO_ORDERS:
+            items = _localised(english)
             existing: Order | None = await repo.by_number(number)
             history = _history(status, now)
             if existing is not None:
                 if not existing.status_history:
                     existing.status_history = history
+                if existing.items == english:  # seeded before names per language existed
+                    existing.items = items
                 continue
             await repo.add(
                 number=number,
@@ -153,8 +167,18 @@ async def _seed_orders(db: Database, now: datetime) -> int:
     return added
 
 
+def _localised(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The demo items with their names in English and Ukrainian."""
+    uk = ITEM_NAMES_UK
+    return [{**i, "name": {"en": i["name"], "uk": uk.get(i["name"], i["name"])}} for i in items]
+
+
+def _name_en(name: Any) -> str:
+    return str(name.get("en")) if isinstance(name, dict) else str(name)
+
+
 def _total(items: list[dict[str, Any]]) -> Decimal:
-    return Decimal(sum(TOTALS.get(str(i["name"]), 0) * int(i["qty"]) for i in items))
+    return Decimal(sum(TOTALS.get(_name_en(i["name"]), 0) * int(i["qty"]) for i in items))
 
 
 async def _seed_clinic(db: Database) -> int:

@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bots.demo import DEMO_STAFF, seed_demo
+from bots.demo import DEMO_ORDERS, DEMO_STAFF, seed_demo
 from bots.flows.backends import SqlBookingBackend
 from bots.flows.http_backends import _booking
 from bots.flows.names import local_name
 from storage.db import Database
-from storage.repositories import StaffRepository
+from storage.repositories import OrderRepository, StaffRepository
 from tests.conversations.inline import talk
 
 NOW = dt.datetime(2026, 3, 10, 7, 0, tzinfo=dt.UTC)
@@ -49,26 +48,51 @@ async def test_the_confirmation_names_staff_in_the_customers_language(
         assert re.findall(r"[A-Za-z]+", re.sub(r"BK-[A-Z0-9]+", "", text)) == [], text
 
 
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
+KETTLE = {"name": {"en": "Kettle", "uk": "Чайник"}, "qty": 1}
+ASKED = {"uk": ("де моє замовлення B2001?", "Чайник"), "en": ("where is my order B2001?", "Kettle")}
+
+
+@pytest.mark.parametrize("language", ["uk", "en"])
+async def test_order_items_are_named_in_the_customers_language(
+    request: pytest.FixtureRequest, tmp_path: Path, nlu_model_path: Path, language: str
+) -> None:
+    say, item = ASKED[language]
+    other = "Kettle" if language == "uk" else "Чайник"
+    order = {"number": "B2001", "status": "shipped", "items": [KETTLE]}
+    await talk(
+        request,
+        tmp_path,
+        nlu_model_path,
+        [{"say": say, "bot": f"{item} × 1", "bot_not": [other, "{"]}],
+        customer={**KNOWN, "language": language, "orders": [order]},
+    )
+
+
+async def test_names_per_language_are_seeded_and_shown(database_url: str) -> None:
+    db = Database(database_url)
     try:
-        yield database
+        await _seeded_and_shown(db)
     finally:
-        await database.dispose()
+        await db.dispose()
 
 
-async def test_staff_names_per_language_are_seeded_and_shown(db: Database) -> None:
+async def _seeded_and_shown(db: Database) -> None:
     async with db.transaction() as s:  # seeded before names per language existed
         _, skills, hours = DEMO_STAFF[0]
         await StaffRepository(s).add("Dr. Olena Kovalenko", skills=skills, working_hours=hours)
         plain = await StaffRepository(s).add(
             "Taras Plain", skills=["facial"], working_hours={"wed": [["09:00", "18:00"]]}
         )
+        number, status, items, *_ = DEMO_ORDERS[0]
+        await OrderRepository(s).add(number, status=status, items=items, now=NOW)
     await seed_demo(db, now=NOW)
     async with db.session() as s:
+        order = await OrderRepository(s).by_number(number)
         olena = await StaffRepository(s).by_name("Dr. Olena Kovalenko")
     assert olena is not None and olena.names == DEMO_STAFF[0][0]
+    assert order is not None and order.items == [
+        {"name": {"en": "Coffee grinder", "uk": "Кавомолка"}, "qty": 1}
+    ]
     backend = SqlBookingBackend(db, clock=lambda: NOW)
     booking = await backend.book(
         "facial", dt.datetime(2026, 3, 11, 10, 0, tzinfo=dt.UTC), staff_id=plain.id
