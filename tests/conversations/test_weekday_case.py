@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bots.flows.templates import LANGUAGES, Templates, _load
+from bots.flows.templates import LANGUAGES, Templates
 from bots.flows.when import day_values
 from nlu.normalise import normalise_text
 from tests.conversations.inline import talk
@@ -52,7 +52,7 @@ def _fields(template: str) -> set[str]:
 def _date_keys(language: str) -> set[str]:
     return {
         key
-        for key, value in _load(language).items()
+        for key, value in Templates("uk").all(language).items()
         if isinstance(value, str) and _fields(value) & DATE_FIELDS
     }
 
