@@ -46,7 +46,7 @@ class SmallTalk:
                 business=turn.local(self.business),
             )
         elif intent == "thank":
-            turn.say("thank")
+            turn.say("thank" if session.flow is None else "thank_in_task")
         elif intent == "goodbye":
             turn.say("goodbye")
         elif intent == "request_human":

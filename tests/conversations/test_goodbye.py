@@ -84,3 +84,24 @@ async def test_the_task_is_offered_again_when_the_customer_comes_back(
         ],
         customer={"language": "uk"},
     )
+
+
+@pytest.mark.parametrize(("language", "phrase"), [("uk", "ок, дякую"), ("en", "thanks")])
+async def test_thanks_mid_task_ask_only_the_tasks_question(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    nlu_model_path: Path,
+    language: str,
+    phrase: str,
+) -> None:
+    """Thanks without a farewell keep the task going: one question, the task's, not also
+    "Anything else I can help with?"."""
+    start, step = TASKS[language]
+    conversation = await talk(
+        request,
+        tmp_path,
+        nlu_model_path,
+        [start, {"say": phrase, "bot_not": ["Чим ще", "Anything else"], "state": {"step": step}}],
+        customer={"language": language},
+    )
+    assert conversation.last["customer"].text.count("?") == 1
