@@ -7,7 +7,7 @@
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const PALETTE = ["#0b6bcb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#57606a", "#0a7ea4"];
-const CHANNEL_COLORS = { telegram: "#229ed9", viber: "#7360f2", instagram: "#d62976", rest: "#57606a", web: "#8c959f" };
+const CHANNEL_COLORS = { telegram: "#229ed9", viber: "#7360f2", instagram: "#d62976", webchat: "#1f883d", rest: "#57606a", web: "#8c959f" };
 const PAD = { top: 12, right: 12, bottom: 28, left: 44 };
 
 function svgEl(tag, attrs, ...children) {

@@ -5,7 +5,7 @@
 
 const $ = (id) => document.getElementById(id);
 const FILTERS = [["channel", "f-channel"], ["language", "f-language"], ["team", "f-team"], ["agent", "f-agent"]];
-const KNOWN_CHANNELS = ["telegram", "viber", "instagram", "rest"];
+const KNOWN_CHANNELS = ["telegram", "viber", "instagram", "webchat", "rest"];
 // Events after which today's numbers may have moved: refetch (throttled), never recount here.
 const LIVE_KINDS = ["ticket.created", "ticket.assigned", "ticket.transferred", "ticket.closed", "ticket.csat",
   "message.agent", "message.customer", "metrics.changed"];
