@@ -18,7 +18,13 @@ from bots.flows.base import Flow, Turn
 from bots.flows.context import FlowContext
 from bots.flows.smalltalk import SmallTalk, is_goodbye
 from bots.flows.templates import LANGUAGES, Templates
-from bots.flows.understanding import FALLBACK, Understanding, from_parse, from_payload
+from bots.flows.understanding import (
+    FALLBACK,
+    Understanding,
+    from_command,
+    from_parse,
+    from_payload,
+)
 from bots.log_masking import said
 from bots.messages import Button, OutboundMessage
 from nlu.normalise import normalise_text
@@ -248,7 +254,7 @@ class Dialogue:
                 return understood
             log.info("payload %r is not an intent; treating it as text", said(payload[:64]))
         if ctx.parse is not None:
-            return self._yes_or_no(ctx, from_parse(ctx.parse))
+            return from_command(ctx.parse.text) or self._yes_or_no(ctx, from_parse(ctx.parse))
         if ctx.message.contact_phone:
             return Understanding(intent="inform", entities={"phone": [ctx.message.contact_phone]})
         return Understanding(intent=FALLBACK, confidence=0.0)

@@ -47,6 +47,23 @@ def from_payload(payload: str) -> Understanding | None:
     return Understanding(intent=match.group("intent"), entities=entities, from_button=True)
 
 
+# Commands messengers send or customers type: Telegram's "/start" opens every new chat.
+COMMANDS = {"start": "greet", "help": "greet", "menu": "greet"}
+
+
+def from_command(text: str | None) -> Understanding | None:
+    """A slash command typed as text: "/start", "/help" and "/menu" greet (the NLU read
+    "/start" as "stop"), "/<intent>" or '/<intent>{...}' is that button's payload typed out;
+    None for anything else."""
+    stripped = (text or "").strip()
+    if not stripped.startswith("/"):
+        return None
+    command = stripped[1:].split(maxsplit=1)[0].lower() if len(stripped) > 1 else ""
+    if command in COMMANDS:
+        return Understanding(intent=COMMANDS[command])
+    return from_payload(stripped)
+
+
 def from_parse(parse: Any) -> Understanding:
     entities: dict[str, list[Any]] = {}
     texts: dict[str, list[str]] = {}

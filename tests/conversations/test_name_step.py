@@ -86,6 +86,7 @@ HANDLED = [
     ("continue in Telegram", "phone number you used with us before", "linking"),
     ("what are your opening hours?", ["We're open", "What name should I put"], "booking"),
     ("/book_appointment", "What name should I put", "booking"),
+    ("/start", ["I'm the assistant", "Shall we continue?"], "booking"),
     ("Help", "What can I do for you?", "booking"),
     ("Поговорити з людиною", "Передаю розмову колезі", "booking"),
 ]
@@ -121,3 +122,23 @@ async def test_a_name_refused_once_is_taken_when_typed_again(
     await talk(
         request, tmp_path, nlu_model_path, [BOOK, refused, again], customer={"language": "en"}
     )
+
+
+COMMANDS = [
+    ("/start", "I'm the assistant", "stopped"),  # Telegram's first message read as "stop"
+    ("/help", "I'm the assistant", "didn't understand"),
+    ("/book_appointment", "Which service", "didn't understand"),
+]
+
+
+@pytest.mark.parametrize(("command", "reply", "not_said"), COMMANDS, ids=[c[0] for c in COMMANDS])
+async def test_slash_commands_are_commands(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    nlu_model_path: Path,
+    command: str,
+    reply: str,
+    not_said: str,
+) -> None:
+    turns = [{"say": command, "bot": reply, "bot_not": not_said}]
+    await talk(request, tmp_path, nlu_model_path, turns, customer={"language": "en"})
