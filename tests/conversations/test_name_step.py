@@ -131,14 +131,10 @@ COMMANDS = [
 ]
 
 
-@pytest.mark.parametrize(("command", "reply", "not_said"), COMMANDS, ids=[c[0] for c in COMMANDS])
+@pytest.mark.parametrize("case", COMMANDS, ids=[c[0] for c in COMMANDS])
 async def test_slash_commands_are_commands(
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    nlu_model_path: Path,
-    command: str,
-    reply: str,
-    not_said: str,
+    request: pytest.FixtureRequest, tmp_path: Path, nlu_model_path: Path, case: tuple[str, ...]
 ) -> None:
+    command, reply, not_said = case
     turns = [{"say": command, "bot": reply, "bot_not": not_said}]
     await talk(request, tmp_path, nlu_model_path, turns, customer={"language": "en"})
