@@ -254,7 +254,8 @@ class Dialogue:
                 return understood
             log.info("payload %r is not an intent; treating it as text", said(payload[:64]))
         if ctx.parse is not None:
-            return from_command(ctx.parse.text) or self._yes_or_no(ctx, from_parse(ctx.parse))
+            command = from_command(ctx.parse.text, ctx.parse.language)
+            return command or self._yes_or_no(ctx, from_parse(ctx.parse))
         if ctx.message.contact_phone:
             return Understanding(intent="inform", entities={"phone": [ctx.message.contact_phone]})
         return Understanding(intent=FALLBACK, confidence=0.0)

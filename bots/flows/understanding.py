@@ -51,17 +51,21 @@ def from_payload(payload: str) -> Understanding | None:
 COMMANDS = {"start": "greet", "help": "greet", "menu": "greet"}
 
 
-def from_command(text: str | None) -> Understanding | None:
+def from_command(text: str | None, language: str | None = None) -> Understanding | None:
     """A slash command typed as text: "/start", "/help" and "/menu" greet (the NLU read
-    "/start" as "stop"), "/<intent>" or '/<intent>{...}' is that button's payload typed out;
-    None for anything else."""
+    "/start" as "stop") in the customer's language; "/<intent>" or '/<intent>{...}' is that
+    button's payload typed out, in ``language`` (the NLU's reading of the text); None for
+    anything else."""
     stripped = (text or "").strip()
     if not stripped.startswith("/"):
         return None
     command = stripped[1:].split(maxsplit=1)[0].lower() if len(stripped) > 1 else ""
     if command in COMMANDS:
         return Understanding(intent=COMMANDS[command])
-    return from_payload(stripped)
+    understood = from_payload(stripped)
+    if understood is not None:
+        understood.language = language
+    return understood
 
 
 def from_parse(parse: Any) -> Understanding:
