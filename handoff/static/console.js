@@ -32,6 +32,13 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+// Replace a node's children, skipping the null/false of a `cond ? el(...) : null`:
+// `replaceChildren` itself would show them as the text "null"/"false".
+function fill(node, ...children) {
+  node.replaceChildren(...children.filter((c) => c !== undefined && c !== null && c !== false));
+  return node;
+}
+
 function badge(channel) {
   const name = String(channel || "unknown").toLowerCase();
   return el("span", { class: "badge " + name.replace(/[^a-z]/g, ""), "data-channel": name }, name);

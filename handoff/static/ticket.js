@@ -43,7 +43,7 @@ function renderTicket(switched) {
   $("ticket").dataset.ticket = t.id;
   $("ticket").dataset.status = t.status || "";
   $("ticket-title").textContent = customerName(t);
-  $("ticket-meta").replaceChildren(
+  fill($("ticket-meta"),
     badge(channelOf(t)), el("span", { class: "tag", title: "language" }, languageOf(t)),
     el("span", { class: "tag", id: "ticket-status" }, t.status || ""),
     t.queue ? el("span", { class: "tag", title: "queue" }, "queue: " + queueName(t)) : null,
