@@ -166,7 +166,8 @@ def _message(ctx: TurnContext, base: dict[str, Any]) -> list[Event]:
             **base,
         )
     ]
-    if ctx.parse is not None and ctx.parse.intent == FALLBACK:
+    if ctx.parse is not None and ctx.parse.intent == FALLBACK and not ctx.answers_a_slot:
+        # a value the flow asked for (a name, a phone, ...) is no fallback, as for the review
         text = phrase(ctx.message.text)
         events.append(Event(kind="fallback", key=key, at=ctx.now, text=text, **base))
     return events

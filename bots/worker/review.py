@@ -28,7 +28,9 @@ _WORD = re.compile(r"\w{2,}")
 
 
 def answers_a_slot(ctx: TurnContext) -> bool:
-    """The dialogue was waiting for a value (a flow's step other than a yes/no question)."""
+    """The dialogue was waiting for a value (a flow's step other than a yes/no question).
+    Read before the dialogue runs (`TurnContext.answers_a_slot`): the review list and the
+    analytics' ``fallback`` event both leave such a message out."""
     session = ctx.session
     return (
         session is not None
@@ -59,7 +61,7 @@ def without_personal_data(text: str, names: Iterable[str]) -> str:
 def record_for_review(review_log: ReviewLog, ctx: TurnContext) -> None:
     """Append the turn's message to the review list, unless it answers a slot (blocking IO:
     run it in a thread)."""
-    if ctx.parse is None or not ctx.message.text or answers_a_slot(ctx):
+    if ctx.parse is None or not ctx.message.text or ctx.answers_a_slot:
         return
     try:
         review_log.record(

@@ -22,7 +22,7 @@ from bots.channels.rest import encode_replies
 from bots.flows.understanding import FALLBACK
 from bots.identity.resolver import Identities
 from bots.worker.analytics import note_answer
-from bots.worker.review import record_for_review
+from bots.worker.review import answers_a_slot, record_for_review
 from bots.worker.store import TurnStore
 from bots.worker.turn import Step, StepFn, TurnContext, notice_replies
 from storage.errors import BackendUnavailable, FenceLost, LockTimeout
@@ -235,6 +235,7 @@ class TurnSteps:
         text = ctx.message.text
         if text and not ctx.message.payload:
             ctx.parse = await self.nlu.parse(text, now=ctx.now, tz=self.timezone)
+            ctx.answers_a_slot = answers_a_slot(ctx)  # before the dialogue moves the session
             self.metrics.intents.labels(intent=ctx.parse.intent).inc()
             if ctx.parse.intent == FALLBACK:
                 self.metrics.nlu_fallbacks.labels(channel=ctx.message.channel).inc()

@@ -38,6 +38,9 @@ class TurnContext:
     last_inbound_at: datetime | None = None
     session: Session | None = None
     parse: ParseResult | None = None
+    # the message answers the dialogue's question for a value, as the session stood before the
+    # dialogue ran (`bots.worker.review.answers_a_slot`): no fallback for review or analytics
+    answers_a_slot: bool = False
     replies: list[OutboundMessage] = field(default_factory=list)
     to_send: list[PendingSend] = field(default_factory=list)
     inbound_row_id: int | None = None
