@@ -290,7 +290,9 @@ def _inbound(visitor: str, doc: dict[str, Any]) -> InboundMessage:
         user_id=visitor,
         message_id=f"{visitor}/{doc['id']}",
         timestamp=now_utc(),
-        text=text,
+        # a tap's title is its text, as Telegram, Viber and Instagram report a tap: the
+        # transcript shows what the visitor saw ("continue in a messenger"), not the payload
+        text=(doc.get("title") or None) if payload is not None else text,
         payload=payload,
         contact_phone=phone,
         user_name=doc.get("name"),

@@ -139,8 +139,13 @@ class TurnStore:
             claimed_by=self.outbox.owner,
             events=events,
             contacts=contacts,
-            # a shared contact has no text: the transcript keeps its phone for the timeline
-            body={"contact_phone": msg.contact_phone} if msg.contact_phone else None,
+            # a shared contact has no text: the transcript keeps its phone for the timeline,
+            # and whether the platform vouched it is the sender's own (typed is not)
+            body=(
+                {"contact_phone": msg.contact_phone, "contact_verified": msg.contact_verified}
+                if msg.contact_phone
+                else None
+            ),
         )
 
     def _needs_touch(self, ctx: TurnContext) -> bool:

@@ -66,7 +66,7 @@ async def test_telegram_taps_and_contacts_are_shown_in_words(
     assert await customer_lines(api) == [
         ("I'd like to book an appointment", None),
         (title, "button"),
-        ("shared phone +380671112233", "contact"),
+        ("shared phone +380671112233 (verified by Telegram)", "contact"),
         ("i want to talk to a human", None),
     ]
 

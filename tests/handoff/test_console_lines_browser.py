@@ -41,7 +41,7 @@ async def test_taps_and_contacts_in_the_console(
             [
                 "I'd like to book an appointment",
                 f"▸ {title}",
-                "shared phone +380671112233",
+                "shared phone +380671112233 (verified by Telegram)",
                 "i want to talk to a human",
             ],
             timeout=LIVE,

@@ -39,7 +39,7 @@ async def test_telegram_tap_and_contact(simulator: Simulator) -> None:
     assert lines == [
         ("hi", None),
         (tapped["text"], "button"),
-        ("shared phone +380671112233", "contact"),
+        ("shared phone +380671112233 (verified by Telegram)", "contact"),
     ]
 
 
