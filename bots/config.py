@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     handoff_webhook_url: str | None = None  # every ticket event POSTed here, HMAC-signed
     handoff_webhook_secret: SecretStr | None = None
     handoff_offer_timeout: float = 120.0  # an unclaimed offer moves on; the 2nd time: supervisors
+    handoff_presence_timeout: float = 120.0  # an online agent unseen this long is not counted
     handoff_tick: float = 5.0  # how often expired offers and waiting tickets are looked at
     handoff_business_hours: str = ""  # "" = always; "mon-fri 09:00-18:00; sat 10:00-14:00"
     handoff_holidays: list[str] = []  # closed days: "2026-01-01" once, "12-25" every year

@@ -16,6 +16,7 @@ def handoff_config(s: Settings) -> HandoffConfig:
         default_language=s.default_language,
         timezone=s.timezone,
         offer_timeout=s.handoff_offer_timeout,
+        presence_timeout=s.handoff_presence_timeout,
         tick=s.handoff_tick,
         business_hours=s.handoff_business_hours,
         holidays=tuple(s.handoff_holidays),

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from handoff.accounts import Accounts, json_body, text_field
-from handoff.auth import LANGUAGES, Principal
+from handoff.auth import LANGUAGES, Principal, seen
 from handoff.config import DEFAULT_TOPIC, HandoffConfig
 from handoff.conversations import DEFAULT_LIMIT, list_conversations
 from handoff.errors import Forbidden, HandoffError, NotFound
@@ -95,6 +95,7 @@ class _Api:
             found = await gate(request, request.app[HANDOFF].db, self.config.admin_token)
             if isinstance(found, web.Response):
                 return found
+            await _seen(request.app[HANDOFF], found)  # any console request: they are there
             try:
                 return await handler(request, found)
             except HandoffError as e:
@@ -252,6 +253,7 @@ class _Api:
             visible: dict[int, bool] = {}
             while True:
                 event = await sub.get(timeout=SSE_KEEPALIVE)
+                await _seen(service, principal)  # an open console: the agent is there
                 if event is None:
                     await response.write(b": keep-alive\n\n")
                     continue
@@ -263,6 +265,11 @@ class _Api:
                     + b"\n\n"
                 )
         return response  # pragma: no cover (the loop ends when the client goes away)
+
+
+async def _seen(service: HandoffService, principal: Principal) -> None:
+    if principal.agent_id is not None:
+        await seen(service.db, principal.agent_id, service.clock())
 
 
 async def _may_see(

@@ -16,8 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.errors import HandoffError, NotFound
 from handoff.models import ANY_TOPIC, ROLES, Agent, AgentSession
@@ -33,10 +34,12 @@ __all__ = [
     "hash_token",
     "new_token",
     "revoke_sessions",
+    "seen",
     "verify_password",
 ]
 
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+SEEN_EVERY = dt.timedelta(seconds=5)  # an agent's presence is written at most this often
 LANGUAGES = ("uk", "en")
 
 
@@ -201,6 +204,7 @@ async def change_agent(db: Database, agent_id: int, changes: Mapping[str, Any]) 
             setattr(agent, key, value)
         if "password_hash" in values:
             await s.execute(delete(AgentSession).where(AgentSession.agent_id == agent_id))
+            await _away_without_sessions(s, agent_id)
     return agent
 
 
@@ -262,22 +266,52 @@ async def session_principal(db: Database, token: str) -> Principal | None:
 
 
 async def logout(db: Database, token: str) -> int | None:
-    """End one console session; returns its agent's id (None: no such session)."""
+    """End one console session; returns its agent's id (None: no such session). Their last
+    session ended: the agent is away (nobody is promised their answer any more)."""
     async with db.transaction() as s:
         agent_id = await s.scalar(
             delete(AgentSession)
             .where(AgentSession.token_hash == hash_token(token))
             .returning(AgentSession.agent_id)
         )
+        if agent_id is not None:
+            await _away_without_sessions(s, agent_id)
     return agent_id
 
 
 async def revoke_sessions(db: Database, agent_id: int) -> int:
-    """End every console session of an agent; returns how many there were."""
+    """End every console session of an agent, who is away then; returns how many there were."""
     async with db.transaction() as s:
         rows = await s.scalars(
             delete(AgentSession)
             .where(AgentSession.agent_id == agent_id)
             .returning(AgentSession.token_hash)
         )
-        return len(rows.all())
+        count = len(rows.all())
+        await _away_without_sessions(s, agent_id)
+        return count
+
+
+async def _away_without_sessions(s: AsyncSession, agent_id: int) -> None:
+    left = await s.scalar(
+        select(func.count(AgentSession.token_hash)).where(
+            AgentSession.agent_id == agent_id, AgentSession.expires_at > utcnow()
+        )
+    )
+    if not left:
+        await s.execute(update(Agent).where(Agent.id == agent_id).values(status="away"))
+
+
+async def seen(db: Database, agent_id: int, now: dt.datetime) -> None:
+    """The agent showed life (a console request, an open console event stream): their
+    presence (`handoff.routing.present`), in the database for every process. Written at most
+    every `SEEN_EVERY`."""
+    async with db.transaction() as s:
+        await s.execute(
+            update(Agent)
+            .where(
+                Agent.id == agent_id,
+                or_(Agent.last_seen_at.is_(None), Agent.last_seen_at < now - SEEN_EVERY),
+            )
+            .values(last_seen_at=now)
+        )

@@ -32,6 +32,9 @@ class HandoffConfig:
     default_language: str = "uk"
     timezone: str = "Europe/Kyiv"
     offer_timeout: float = 120.0  # an offered ticket nobody claims is re-offered after this
+    # an online agent not seen (a console request, an open console event stream) for this
+    # long is not counted in wait estimates nor offered tickets (handoff.routing.present)
+    presence_timeout: float = 120.0
     tick: float = 5.0  # how often each process looks for expired offers and waiting tickets
     business_hours: str = ""  # "" = always staffed; "mon-fri 09:00-18:00; sat 10:00-14:00"
     holidays: tuple[str, ...] = ()  # closed days: "2026-01-01" once, "12-25" every year

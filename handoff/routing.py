@@ -32,13 +32,26 @@ from handoff.models import ANY_TOPIC, Agent, HandoffQueue, Ticket, TicketEvent
 from storage.analytics.events import Event
 from storage.db import Database
 
-__all__ = ["ANY_TOPIC", "Emit", "Router", "can_see", "in_queue", "serves", "visible_clause"]
+__all__ = [
+    "ANY_TOPIC",
+    "Emit",
+    "Lapsed",
+    "Router",
+    "can_see",
+    "in_queue",
+    "present",
+    "serves",
+    "visible_clause",
+]
 
 #: After this many unclaimed offers a ticket is escalated to supervisors.
 OFFERS_BEFORE_SUPERVISOR = 2
 CLAIM_RETRIES = 5
 
 Emit = Callable[[str, Ticket, "int | None", "dict[str, Any] | None"], Awaitable[None]]
+#: told of a ticket whose offer lapsed with nobody else to take it (the customer's promised
+#: wait is broken: `handoff.callback.follow_up`)
+Lapsed = Callable[[Ticket, dt.datetime], Awaitable[None]]
 
 
 class _Lost(Exception):
@@ -75,6 +88,14 @@ def serves(agent: Agent, queue: HandoffQueue) -> bool:
     return in_queue(agent.skills or (), agent.languages or (), queue.topic, queue.language)
 
 
+def present(config: HandoffConfig, now: dt.datetime) -> ColumnElement[bool]:
+    """SQL filter of the agents who can answer now: online, and seen (a console request, an
+    open console event stream) within ``config.presence_timeout`` seconds. A closed console
+    stops counting on its own; a logout sets the agent away (`handoff.auth.logout`)."""
+    since = now - dt.timedelta(seconds=config.presence_timeout)
+    return and_(Agent.status == "online", Agent.last_seen_at >= since)
+
+
 async def take_capacity(s: AsyncSession, agent_id: int, *, online: bool) -> bool:
     """One more open ticket for the agent, only while under their limit."""
     stmt = update(Agent).where(Agent.id == agent_id, Agent.load < Agent.max_tickets)
@@ -109,10 +130,13 @@ async def move(
 
 
 class Router:
-    def __init__(self, db: Database, config: HandoffConfig, emit: Emit) -> None:
+    def __init__(
+        self, db: Database, config: HandoffConfig, emit: Emit, lapsed: Lapsed | None = None
+    ) -> None:
         self.db = db
         self.config = config
         self.emit = emit
+        self.lapsed = lapsed
         self.hours = BusinessHours(config.business_hours, config.timezone, config.holidays)
 
     # ---- queues -----------------------------------------------------------------------------
@@ -139,12 +163,12 @@ class Router:
     # ---- offering -----------------------------------------------------------------------------
 
     async def _candidates(
-        self, queue: HandoffQueue, escalated: bool, exclude: set[int]
+        self, queue: HandoffQueue, escalated: bool, exclude: set[int], now: dt.datetime
     ) -> list[Agent]:
         async with self.db.session() as s:
             rows = await s.scalars(
                 select(Agent)
-                .where(Agent.status == "online", Agent.load < Agent.max_tickets)
+                .where(present(self.config, now), Agent.load < Agent.max_tickets)
                 .order_by(Agent.load, Agent.id)
             )
             agents = list(rows)
@@ -156,16 +180,19 @@ class Router:
         return preferred or picked
 
     async def route(
-        self, ticket_id: int, now: dt.datetime, exclude: Iterable[int] = ()
+        self, ticket_id: int, now: dt.datetime, exclude: Iterable[int] = (), gone: int | None = None
     ) -> Agent | None:
-        """Offer a queued ticket to the least-loaded online agent who serves its queue."""
+        """Offer a queued ticket to the least-loaded present agent who serves its queue (those
+        in ``exclude`` last; ``gone``, whose offer lapsed unseen, not at all)."""
         async with self.db.session() as s:
             ticket = await s.get(Ticket, ticket_id)
             if ticket is None or ticket.status != "queued":
                 return None
             queue = await s.get(HandoffQueue, ticket.queue_id)
         assert queue is not None
-        for agent in await self._candidates(queue, ticket.escalated, set(exclude)):
+        for agent in await self._candidates(queue, ticket.escalated, set(exclude), now):
+            if agent.id == gone:
+                continue
             try:
                 async with self.db.transaction() as s:
                     if not await take_capacity(s, agent.id, online=True):
@@ -213,7 +240,7 @@ class Router:
             )
         expired = 0
         for ticket in stale:
-            previous = ticket.agent_id
+            previous, offered_at = ticket.agent_id, ticket.offered_at
             count = ticket.offer_count + 1
             escalate = count >= OFFERS_BEFORE_SUPERVISOR and not ticket.escalated
             values: dict[str, Any] = {
@@ -241,8 +268,27 @@ class Router:
                 previous,
                 {"offer_count": count},
             )
-            await self.route(ticket.id, now, exclude={previous} if previous else ())
+            await self._after_lapse(ticket, previous, offered_at, now)
         return expired
+
+    async def _after_lapse(
+        self, ticket: Ticket, previous: int | None, offered_at: dt.datetime | None, now: dt.datetime
+    ) -> None:
+        """Offer the ticket to somebody else: to the agent whose offer lapsed only if they
+        showed life since it was made. Nobody else takes it (escalated to nobody, too): the
+        `lapsed` listener tells the customer."""
+        gone = None
+        if previous is not None:
+            async with self.db.session() as s:
+                seen = await s.scalar(select(Agent.last_seen_at).where(Agent.id == previous))
+            if seen is None or offered_at is None or seen <= offered_at:
+                gone = previous
+        agent = await self.route(ticket.id, now, exclude={previous} if previous else (), gone=gone)
+        if self.lapsed is None or (agent is not None and agent.id != previous):
+            return
+        fresh, _ = await self.load(ticket.id)
+        if fresh.status == "queued" or (fresh.status == "offered" and fresh.agent_id == previous):
+            await self.lapsed(fresh, now)
 
     # ---- taking and giving back ---------------------------------------------------------------
 

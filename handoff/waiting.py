@@ -1,11 +1,12 @@
 """How long until a person answers, read from the real queue and the agents' states.
 
 `estimate` counts the tickets ahead in the ticket's queue, the agents online who serve that queue
-(topic and language) with their free ticket slots, the queue's recent handling time
-(`HandoffConfig.avg_handle_minutes` before it has closed tickets) and the business hours with their
-holidays (which say when somebody is back). Nobody online who serves the queue means no estimate at
-all: a wait is never promised on a default. `Wait.soon` decides whether the customer is told the
-wait or offered a call back or a message instead (`handoff.callback`).
+(topic and language) and have shown life lately (`handoff.routing.present`) with their free
+ticket slots, the queue's recent handling time (`HandoffConfig.avg_handle_minutes` before it has
+closed tickets) and the business hours with their holidays (which say when somebody is back).
+Nobody present who serves the queue means no estimate at all: a wait is never promised on a
+default. `Wait.soon` decides whether the customer is told the wait or offered a call back or a
+message instead (`handoff.callback`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import and_, func, or_, select
 from handoff.config import HandoffConfig
 from handoff.hours import BusinessHours
 from handoff.models import Agent, HandoffQueue, Ticket
-from handoff.routing import serves
+from handoff.routing import present, serves
 from storage.db import Database
 
 __all__ = ["Wait", "estimate"]
@@ -59,7 +60,7 @@ async def estimate(
         recent = list((await s.execute(_recent(ticket.queue_id))).all())
         online = [
             a
-            for a in await s.scalars(select(Agent).where(Agent.status == "online"))
+            for a in await s.scalars(select(Agent).where(present(config, now)))
             if serves(a, queue)
         ]
     free = sum(max(0, a.max_tickets - a.load) for a in online)

@@ -57,7 +57,9 @@ async def _agent(
     )
     if online:
         async with db.transaction() as s:
-            (await s.get(Agent, agent.id)).status = "online"  # type: ignore[union-attr]
+            stored = await s.get(Agent, agent.id)
+            assert stored is not None
+            stored.status, stored.last_seen_at = "online", NOW  # present when routed at NOW
     return agent
 
 
@@ -126,7 +128,8 @@ async def test_waits_when_nobody_is_free_then_offered_when_one_is(db: Database) 
 
 
 async def test_unclaimed_offer_moves_on_then_goes_to_supervisors(db: Database) -> None:
-    router = Router(db, HandoffConfig(offer_timeout=60), _no_emit)
+    # everybody still counts as present at NOW + 200 s (they were seen at NOW)
+    router = Router(db, HandoffConfig(offer_timeout=60, presence_timeout=600), _no_emit)
     a = await _agent(db, "a", ["orders"], ["uk"])
     b = await _agent(db, "b", ["orders"], ["uk"])
     boss = await _agent(db, "boss", [], ["uk"], role="supervisor")

@@ -45,6 +45,7 @@ async def _agent(
         stored = await s.get(Agent, agent.id)
         assert stored is not None
         stored.status = "online" if online else "away"
+        stored.last_seen_at = NOW  # present (handoff.routing.present) when routed at NOW
     agent.status = stored.status
     return agent
 
