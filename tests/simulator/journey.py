@@ -47,7 +47,8 @@ class Tab:
             async with self.sim.http.get(url, params=params) as r:
                 assert r.status == 200
                 doc = await r.json()
-            for reply in doc["replies"]:
+            replies: list[Reply] = doc["replies"]
+            for reply in replies:
                 self.cursor = reply["seq"]
                 self.seen.append(reply)
                 if check(reply):
