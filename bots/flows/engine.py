@@ -16,6 +16,7 @@ from typing import Any
 
 from bots.flows.base import Flow, Turn
 from bots.flows.context import FlowContext
+from bots.flows.language import switches_language
 from bots.flows.smalltalk import SmallTalk, is_goodbye
 from bots.flows.templates import LANGUAGES, Templates
 from bots.flows.understanding import (
@@ -32,7 +33,6 @@ from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 
-MIN_LETTERS_TO_SWITCH_LANGUAGE = 3
 # steps that ask a yes/no question, where a low-confidence affirm/deny is still taken
 YES_NO_STEPS = frozenset({"confirm"})
 YES_NO_MAX_WORDS = 3
@@ -296,11 +296,8 @@ class Dialogue:
 
     def _language(self, ctx: FlowContext, understanding: Understanding) -> str:
         current = ctx.session.language if ctx.session else None
-        detected = understanding.language
-        text = ctx.message.text or ""
-        letters = sum(ch.isalpha() for ch in text)
-        if detected in LANGUAGES and letters >= MIN_LETTERS_TO_SWITCH_LANGUAGE:
-            return detected
+        if switches_language(ctx, understanding, self._text(ctx), self.t):
+            return str(understanding.language)
         if current in LANGUAGES:
             return current
         hint = (ctx.message.language_hint or "")[:2].lower()

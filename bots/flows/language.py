@@ -1,0 +1,36 @@
+"""When a message changes the language the dialogue speaks (the session's language).
+
+The NLU guesses a language for every message from its script (`nlu.lang`): any Latin text reads
+as English. A Ukrainian customer's typo ("asdfgh") therefore looked English, the session switched,
+and even the Cyrillic "ок" that followed was answered in English. Only a confident reading
+switches: a message of at least `MIN_LETTERS_TO_SWITCH_LANGUAGE` letters that the bot understood
+(neither the fallback nor out of scope: gibberish, typos), and that is not a name given where the
+dialogue asks for one ("Olena" is no evidence of English). Anything else keeps the language.
+"""
+
+from __future__ import annotations
+
+from bots.flows.context import FlowContext
+from bots.flows.names import read_name_at_step
+from bots.flows.templates import LANGUAGES, Templates
+from bots.flows.understanding import FALLBACK, Understanding
+
+__all__ = ["MIN_LETTERS_TO_SWITCH_LANGUAGE", "NAME_STEP", "switches_language"]
+
+MIN_LETTERS_TO_SWITCH_LANGUAGE = 3
+NOT_UNDERSTOOD = frozenset({FALLBACK, "out_of_scope"})
+NAME_STEP = "name"
+
+
+def switches_language(
+    ctx: FlowContext, understanding: Understanding, text: str | None, t: Templates
+) -> bool:
+    """The message's detected language (`understanding.language`) becomes the session's."""
+    letters = sum(ch.isalpha() for ch in ctx.message.text or "")
+    if understanding.language not in LANGUAGES or letters < MIN_LETTERS_TO_SWITCH_LANGUAGE:
+        return False
+    if understanding.intent in NOT_UNDERSTOOD:
+        return False
+    session = ctx.session
+    at_name = session is not None and session.flow is not None and session.step == NAME_STEP
+    return not (at_name and read_name_at_step(text, understanding, t) is not None)
