@@ -4,7 +4,9 @@ What a chat may see of an order found by its number (README "What an unverified 
 sees"): the whole order (items, tracking number) only when it is the customer's own, placed
 under their profile or with a phone the platform verified for them (a contact shared on Telegram
 or Viber, or a phone confirmed with a code: `OrderBackend.for_customer`); anyone else who knows
-the number gets its status and dates alone, and is told how to see the rest."""
+the number gets its status and dates alone, and is told how to see the rest: share their phone
+where the messenger vouches for it, or, where a phone can only be typed (the web chat), link
+the chat to the messenger where they did."""
 
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ from bots.messages import Button, OutboundMessage
 STOP_INTENTS = frozenset({"stop", "deny"})
 MAX_LISTED = 5
 NUMBER_INTENTS = frozenset({"inform", "nlu_fallback", "out_of_scope", "check_order_status"})
+# Channels whose shared contact the platform vouches for (`InboundMessage.contact_verified`):
+# elsewhere (web chat, REST, Instagram) a phone is typed, so it never proves an order is yours.
+SHARED_PHONE_VERIFIED = frozenset({"telegram", "viber"})
 
 
 class OrderStatusFlow:
@@ -96,9 +101,16 @@ class OrderStatusFlow:
             turn.say_text(describe(turn, order))
             return
         # one message, as for the owner: the status and dates, and how to see the rest
-        text = f"{describe(turn, order, details=False)}\n{turn.tr('order_details_hidden')}"
-        label = turn.tr("share_phone_button")
-        turn.replies.append(OutboundMessage(text, request_phone=True, phone_label=label))
+        text = describe(turn, order, details=False)
+        if turn.ctx.message.channel in SHARED_PHONE_VERIFIED:
+            label = turn.tr("share_phone_button")
+            text = f"{text}\n{turn.tr('order_details_hidden')}"
+            turn.replies.append(OutboundMessage(text, request_phone=True, phone_label=label))
+            return
+        # a phone given here is typed, never verified: linking to a messenger is the way
+        link = Button(turn.tr("link_account_button"), payload("link_account"))
+        text = f"{text}\n{turn.tr('order_details_hidden_typed')}"
+        turn.replies.append(OutboundMessage(text, buttons=(link,)))
 
     async def _owns(self, turn: Turn, order: OrderView) -> bool:
         """The order is this customer's: under their profile or a phone verified for them."""
