@@ -171,6 +171,7 @@ function renderFigure(figure, spec) {
   const captionId = figure.id + "-cap";
   figure.setAttribute("aria-labelledby", captionId);
   const parts = [htmlEl("figcaption", { id: captionId }, spec.title)];
+  if (spec.note) parts.push(htmlEl("p", { class: "muted note" }, spec.note));
   if (spec.empty) {
     parts.push(htmlEl("p", { class: "muted empty" }, t("no_data")));
   } else {

@@ -72,7 +72,8 @@ const TEXTS = {
   c_csat: ["CSAT scores", "Оцінки CSAT"],
   c_channels: ["Conversations by channel", "Розмови за каналами"],
   c_hours: ["Incoming messages by channel and hour of day", "Вхідні повідомлення за каналами й годинами доби"],
-  c_intents: ["Top intents", "Найчастіші наміри"],
+  c_intents: ["What customers asked for", "З чим зверталися клієнти"],
+  intents_note: ["Answers to the bot’s questions, yes/no, ratings and greetings are left out.", "Відповіді на запитання бота, так/ні, оцінки й привітання сюди не входять."],
   c_fallbacks: ["Top phrases the bot did not understand", "Фрази, яких бот найчастіше не зрозумів"],
   containment: ["containment", "бот упорався сам"],
   handoff: ["handoff", "передано людині"],
@@ -145,6 +146,38 @@ function locale() { return LOCALES[I18N.lang] || "en-GB"; }
 
 function fmtCount(n) {
   return n === null || n === undefined || Number.isNaN(n) ? "—" : new Intl.NumberFormat(locale()).format(n);
+}
+
+// The intents of the top-intents chart, in words a supervisor knows (key: [English, Ukrainian]).
+// Replies inside a conversation (a slot answer, yes/no, a CSAT score, the choice after a handoff,
+// small talk) say nothing about why customers came: the chart leaves them out.
+const INTENT_LABELS = {
+  book_appointment: ["Book a visit", "Запис на прийом"],
+  reschedule_appointment: ["Reschedule a visit", "Перенесення запису"],
+  cancel_appointment: ["Cancel a visit", "Скасування запису"],
+  check_order_status: ["Order status", "Статус замовлення"],
+  ask_prices: ["Prices", "Ціни"],
+  ask_opening_hours: ["Opening hours", "Години роботи"],
+  ask_address: ["Address", "Адреса"],
+  request_human: ["Asked for a person", "Попросили людину"],
+  complaint: ["Complaint", "Скарга"],
+  link_account: ["Link messenger accounts", "Прив’язка месенджерів"],
+  data_request: ["Copy of their data", "Копія своїх даних"],
+  forget_me: ["Delete their data", "Видалення своїх даних"],
+  stop: ["Stop messages", "Відписка від повідомлень"],
+  resume: ["Resume messages", "Поновлення повідомлень"],
+  out_of_scope: ["Off-topic questions", "Питання не за темою"],
+};
+const REPLY_INTENTS = new Set(["inform", "affirm", "deny", "csat_score", "handoff_message",
+  "handoff_callback", "link_result", "greet", "goodbye", "thank", "nlu_fallback", "menu", "help", "start"]);
+
+// [[intent, n], …] from the API -> [[label, n], …] of the intents that are a customer's request;
+// a business's own intent without a label is shown by its name in words.
+function requestIntents(items) {
+  return (items || []).filter(([name]) => !REPLY_INTENTS.has(name)).map(([name, n]) => {
+    const texts = INTENT_LABELS[name];
+    return [texts ? texts[LANGUAGES.indexOf(I18N.lang)] ?? texts[0] : String(name).replaceAll("_", " "), n];
+  });
 }
 
 function fmtRate(r, digits) {

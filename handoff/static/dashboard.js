@@ -58,12 +58,17 @@ function summary(from, to) { return getJson("/api/metrics/summary?" + filterQuer
 // ---- headline numbers ----------------------------------------------------------------------
 
 const n0 = (x) => x ?? 0;
+// A rate from its counts: the API's `rate` is rounded to 4 digits, and shown to one decimal it
+// would be rounded twice (6 of 11 = 54.545…% read 54.6%). The API's rate when a count is missing.
+function ratio(part, whole, given) {
+  return Number.isFinite(part) && Number.isFinite(whole) && whole > 0 ? part / whole : given;
+}
 // better: 1 when up is good, -1 when down is good, 0 when neither; kind decides how a change reads.
 const METRICS = [
   { key: "conversations", kind: "count", better: 0, get: (s) => s.conversations?.started },
-  { key: "containment", kind: "rate", better: 1, get: (s) => s.containment?.rate,
+  { key: "containment", kind: "rate", better: 1, get: (s) => ratio(s.containment?.contained, s.containment?.tasks_started, s.containment?.rate),
     sub: (s) => t("s_contained", { n: fmtCount(n0(s.containment?.contained)), total: fmtCount(n0(s.containment?.tasks_started)), count: n0(s.containment?.tasks_started) }) },
-  { key: "handoff", kind: "rate", better: -1, get: (s) => s.handoff?.rate,
+  { key: "handoff", kind: "rate", better: -1, get: (s) => ratio(s.handoff?.count, s.containment?.tasks_started, s.handoff?.rate),
     sub: (s) => t("s_handoffs", { n: fmtCount(n0(s.handoff?.count)) }) },
   { key: "frt_wall", kind: "duration", better: -1, get: (s) => s.first_response?.wall?.p50,
     sub: (s) => t("s_frt", { n: fmtCount(n0(s.first_response?.count)), p90: fmtDuration(s.first_response?.wall?.p90) }) },
@@ -73,11 +78,11 @@ const METRICS = [
     sub: (s) => t("s_resolution", { n: fmtCount(n0(s.resolution?.count)), bh: fmtDuration(s.resolution?.business?.p50) }) },
   { key: "csat", kind: "score", better: 1, get: (s) => s.csat?.average,
     sub: (s) => t("s_csat", { n: fmtCount(n0(s.csat?.answered)), count: n0(s.csat?.answered) }) },
-  { key: "csat_rate", kind: "rate", better: 1, get: (s) => s.csat?.response_rate,
+  { key: "csat_rate", kind: "rate", better: 1, get: (s) => ratio(s.csat?.answered, s.csat?.asked, s.csat?.response_rate),
     sub: (s) => t("s_csat_rate", { n: fmtCount(n0(s.csat?.answered)), total: fmtCount(n0(s.csat?.asked)) }) },
-  { key: "fcr", kind: "rate", better: 1, get: (s) => s.fcr?.rate,
+  { key: "fcr", kind: "rate", better: 1, get: (s) => ratio(n0(s.fcr?.resolved) - n0(s.fcr?.came_back), s.fcr?.resolved, s.fcr?.rate),
     sub: (s) => t("s_fcr", { n: fmtCount(n0(s.fcr?.resolved)), back: fmtCount(n0(s.fcr?.came_back)), days: n0(s.fcr?.days) }) },
-  { key: "fallback", kind: "rate", better: -1, get: (s) => s.fallback?.rate,
+  { key: "fallback", kind: "rate", better: -1, get: (s) => ratio(s.fallback?.count, s.fallback?.messages, s.fallback?.rate),
     sub: (s) => t("s_fallback", { n: fmtCount(n0(s.fallback?.count)), total: fmtCount(n0(s.fallback?.messages)), count: n0(s.fallback?.messages) }) },
 ];
 const TODAY_METRICS = ["conversations", "containment", "handoff", "frt_wall", "csat"];
@@ -191,7 +196,7 @@ function chartSpecs(s) {
     "c-hours": { title: t("c_hours"), empty: !perHour.some((p) => p.values.some(Boolean)), legend: perHour,
       headers: [t("hour"), ...perHour.map((p) => p.name)], rows: hours.map((h, i) => [h, ...perHour.map((p) => fmtCount(n0(p.values[i])))]),
       draw: (w, label) => barChart(w, hours, perHour, { label, format: fmtCount }) },
-    "c-intents": { title: t("c_intents"), ...topSpec(s.top_intents, t("intent")) },
+    "c-intents": { title: t("c_intents"), note: t("intents_note"), ...topSpec(requestIntents(s.top_intents), t("intent")) },
     "c-fallbacks": { title: t("c_fallbacks"), ...topSpec(s.top_fallbacks, t("phrase")) },
   };
 }

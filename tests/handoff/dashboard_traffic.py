@@ -70,7 +70,11 @@ async def scripted_day(api: Api, fake: FakeTelegram, agent_token: str) -> Known:
         path = f"/api/tickets/{ticket['id']}"
         await api.ok("POST", f"{path}/claim", agent_token)
         await api.ok("POST", f"{path}/messages", agent_token, {"text": "Hello, Anna here."})
-        await fake.wait_for(lambda c=chat: "Hello, Anna here." in _texts(fake, c), timeout=20)
+
+        def answered(c: int = chat) -> bool:
+            return "Hello, Anna here." in _texts(fake, c)
+
+        await fake.wait_for(answered, timeout=20)
     closed = tickets[0]
     await api.ok("POST", f"/api/tickets/{closed['id']}/close", agent_token, {"resolution": "done"})
     await fake.wait_for(lambda: any("rate" in t for t in _texts(fake, chats[0])), timeout=20)
