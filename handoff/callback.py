@@ -12,6 +12,7 @@ a ``callback_requested`` / ``message_chosen`` ticket event) and confirmed.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import phonenumbers
@@ -22,13 +23,15 @@ from handoff.hours import BusinessHours
 from handoff.models import Ticket, TicketEvent
 from handoff.waiting import Wait
 from storage.db import Database
+from storage.models import Customer
+from storage.sessions import Session
 
-__all__ = ["CALLBACK", "MESSAGE", "STATE", "answer", "normalise_phone", "notice"]
+__all__ = ["CALLBACK", "MESSAGE", "STATE", "answer", "follow_up", "normalise_phone", "notice"]
 
 CALLBACK = "/handoff_callback"
 MESSAGE = "/handoff_message"
 # session.data: offered | phone (a number is asked for) | callback (a number sent replaces it) |
-# done (a message is left)
+# done (a message is asked for) | left (it was written and acknowledged)
 STATE = "handoff_choice"
 
 
@@ -43,6 +46,8 @@ class HandoffService(Protocol):
     async def emit(
         self, kind: str, ticket: Ticket, agent_id: int | None, data: dict[str, Any] | None = None
     ) -> None: ...
+
+    async def set_session(self, customer_id: int, change: Callable[[Session], None]) -> Session: ...
 
 
 def normalise_phone(text: str | None, region: str = "UA") -> str | None:
@@ -78,10 +83,42 @@ def notice(
         why = texts("handoff_no_agents", language)
     else:
         why = texts("handoff_busy", language, minutes=wait.minutes)
+    return _choice(service, f"{prefix}{why}", language, phone), True
+
+
+def _choice(service: HandoffService, why: str, language: str, phone: str | None) -> Notice:
+    """``why`` followed by the offer of a call back or a message, with its buttons."""
+    texts = service.texts
     choose = texts("handoff_choose_phone" if phone else "handoff_choose", language, phone=phone)
     titles = texts.raw("handoff_choice_buttons", language)
     buttons = ((str(titles["callback"]), CALLBACK), (str(titles["message"]), MESSAGE))
-    return Notice(f"{prefix}{why} {choose}", buttons), True
+    return Notice(f"{why} {choose}", buttons)
+
+
+async def follow_up(service: HandoffService, ticket: Ticket, now: dt.datetime) -> Notice | None:
+    """The offer of ``ticket`` lapsed and nobody else can take it (or it was escalated to
+    nobody): the wait the customer was promised is broken. The notice that says so, with the
+    offer of a call back or a message, once per ticket: None when the customer has the offer
+    already (or chose). Their session then takes the answer as `answer` does."""
+    async with service.db.session() as s:
+        customer = await s.get(Customer, ticket.customer_id)
+    told: list[tuple[str, str | None]] = []
+
+    def offer(session: Session) -> None:
+        if session.ticket_id not in (None, ticket.id) or session.data.get(STATE) is not None:
+            return
+        session.data[STATE] = "offered"
+        profile = session.data.get("profile")
+        shared = profile.get("phone") if isinstance(profile, dict) else None
+        phone = (customer.phone if customer is not None else None) or shared
+        told.append((session.language or ticket.language, str(phone) if phone else None))
+
+    await service.set_session(ticket.customer_id, offer)
+    if not told:
+        return None
+    await _record(service, ticket, {}, "wait_lapsed", now)
+    [(language, phone)] = told
+    return _choice(service, service.texts("handoff_lapsed", language), language, phone)
 
 
 async def answer(
@@ -113,6 +150,11 @@ async def answer(
             if phone
             else None
         )
+    if state == "done" and not payload and (message.text or "").strip():
+        session_data[STATE] = "left"  # acknowledged once: what follows goes to the ticket
+        left = {"message_left": message.text.strip()[:500]}
+        await _record(service, ticket, left, "message_left", now)
+        return [Notice(texts("handoff_message_left", language))]
     if payload == CALLBACK or state == "phone":
         phone = normalise_phone(message.contact_phone or message.text)
         if phone is not None:

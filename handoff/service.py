@@ -70,7 +70,7 @@ class HandoffService:
         self.lock_timeout = lock_timeout
         self.send_lease = dt.timedelta(seconds=send_lease)
         self.clock = clock
-        self.router = Router(db, config, self.emit)
+        self.router = Router(db, config, self.emit, self._lapsed)
         self.hours = self.router.hours
         # told of every event after the consoles (proactive follow-ups); best effort, logged
         self.listeners: list[Callable[[HandoffEvent], Awaitable[None]]] = []
@@ -317,6 +317,12 @@ class HandoffService:
             )
         if status == "online":
             await self.router.route_waiting(self.clock())
+
+    async def _lapsed(self, ticket: Ticket, now: dt.datetime) -> None:
+        """An offer lapsed with nobody else to take the ticket: `callback.follow_up`."""
+        told = await callback.follow_up(self, ticket, now)
+        if told is not None:
+            await self._send(ticket.customer_id, told.text, told.buttons, "bot", now)
 
     async def tick(self) -> None:
         """Re-offer expired offers and offer waiting tickets to agents who became free."""

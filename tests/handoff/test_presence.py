@@ -10,13 +10,21 @@ the call-back / leave-a-message offer. Through the real app on both backends."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import update
 
+from bots.app import create_app
+from bots.config import Settings
 from handoff.api import HANDOFF
 from handoff.models import Agent
 from storage.models import utcnow
+from tests.bots.conftest import new_chat_id, new_update_id
+from tests.fakes import wait_until
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram_updates import callback_update, text_update
 from tests.handoff.conftest import Api, next_event, sse_events
 
 ASK = "I want to talk to a person"
@@ -67,3 +75,63 @@ async def test_a_closed_console_stops_counting_and_an_open_one_counts(api: Api) 
         await next_event(events, "ticket.offered")
         replies = await api.rest("console-open", ASK, language="en")
         assert "about 1 min" in _texts(replies) and _payloads(replies) == []
+
+
+async def _sent(fake: FakeTelegram, chat: int, count: int) -> list[dict[str, Any]]:
+    await fake.wait_for(lambda: len(fake.sent_messages(chat)) >= count)
+    return list(fake.sent_messages(chat))
+
+
+async def test_a_lapsed_offer_is_followed_up_once_and_a_message_left_acknowledged(
+    handoff_settings: Callable[..., Settings], fake_telegram: FakeTelegram
+) -> None:
+    # the agent still counts as present when the offer lapses: only "not seen since the
+    # offer was made" keeps it from being offered to them again
+    settings = handoff_settings(handoff_presence_timeout=3600)
+    async with TestClient(TestServer(create_app(settings))) as client:
+        await _lapse_and_leave_a_message(Api(client, settings), fake_telegram)
+
+
+async def _lapse_and_leave_a_message(api: Api, fake_telegram: FakeTelegram) -> None:
+    agent_id, _ = await api.add_agent("absent", ["general"])
+    chat = new_chat_id()
+    await api.telegram(text_update(chat, "покличте людину, будь ласка", update_id=new_update_id()))
+    promised = await _sent(fake_telegram, chat, 2)  # the hand-over, then the wait
+    assert "приблизно за 1 хв" in promised[-1]["text"]
+    [ticket] = await api.tickets()
+    assert ticket["status"] == "offered" and ticket["agent_id"] == agent_id
+    # nothing from the agent since the offer: their console is closed
+    service = api.client.app[HANDOFF]
+    later = utcnow() + dt.timedelta(seconds=service.config.offer_timeout + 1)
+    assert await service.router.expire_offers(later) == 1
+    told = await _sent(fake_telegram, chat, 3)
+    assert len(told) == 3
+    assert "Вибачте" in told[-1]["text"] and "Хочете, щоб колега" in told[-1]["text"]
+    assert "/handoff_message" in str(told[-1].get("reply_markup"))
+    detail = await api.ok("GET", f"/api/tickets/{ticket['id']}")
+    assert detail["status"] == "queued" and detail["agent_id"] is None  # not re-offered
+    # told once: further routing says nothing more
+    await service.router.route_waiting(later)
+    await service.tick()
+    # the customer leaves a message: asked for it, then acknowledged once
+    await api.telegram(callback_update(chat, "/handoff_message", update_id=new_update_id()))
+    asked = (await _sent(fake_telegram, chat, 4))[-1]
+    assert "Напишіть, будь ласка, ваше повідомлення" in asked["text"]
+    message = "Хочу перенести запис на суботу"
+    await api.telegram(text_update(chat, message, update_id=new_update_id()))
+    got = (await _sent(fake_telegram, chat, 5))[-1]
+    assert got["text"] == "Отримали ваше повідомлення, колега відповість тут."
+    await api.telegram(text_update(chat, "і ще одне", update_id=new_update_id()))
+    detail = await wait_until(
+        lambda: _with_message(api, ticket["id"], "і ще одне"), timeout=10, what="2nd message"
+    )
+    assert len(fake_telegram.sent_messages(chat)) == 5  # no second acknowledgement
+    assert detail["slots"]["message_left"] == message
+    kinds = [e["kind"] for e in detail["events"]]
+    assert kinds.count("wait_lapsed") == 1 and kinds.count("message_left") == 1
+
+
+async def _with_message(api: Api, ticket_id: int, text: str) -> dict[str, Any] | None:
+    detail = dict(await api.ok("GET", f"/api/tickets/{ticket_id}"))
+    said = [m["text"] for m in detail["transcript"] if m["from"] == "customer"]
+    return detail if text in said else None
