@@ -80,6 +80,7 @@ class MergesMixin:
                 await self._move_rows(table, absorbed_id, survivor_id, moved)
             before = _profile_values(survivor)
             _absorb_profile(survivor, absorbed)
+            await self._prefer_verified_phone(survivor, absorbed)
             await self._mirror_consents(survivor)
             absorbed.merged_into_id = survivor_id
             record = CustomerMerge(
@@ -178,6 +179,22 @@ class MergesMixin:
             moved["customer_phones.customer_id"] = to_move
         if upgraded:
             moved["customer_phones.verified"] = upgraded
+
+    async def _prefer_verified_phone(self, survivor: Customer, absorbed: Customer) -> None:
+        """The joined profile's main ``phone`` (the one agents see and call back) is a verified
+        one when it has any: a web chat's typed number must not hide the number the customer
+        shared on Telegram. The absorbed profile's own verified main phone first, then the
+        earliest verified; undone with the rest of the survivor's profile."""
+        verified = list(
+            await self.session.scalars(
+                select(CustomerPhone.phone)
+                .where(CustomerPhone.customer_id == survivor.id, CustomerPhone.verified)
+                .order_by(CustomerPhone.created_at, CustomerPhone.id)
+            )
+        )
+        if not verified or survivor.phone in verified:
+            return
+        survivor.phone = absorbed.phone if absorbed.phone in verified else verified[0]
 
     async def _move_jobs(
         self, survivor_id: int, absorbed_id: int, moved: dict[str, list[int]], now: dt.datetime
