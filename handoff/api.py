@@ -8,6 +8,7 @@ Authentication, the CSRF check and the access rules are `handoff.login.gate` (ru
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -251,9 +252,12 @@ class _Api:
             await response.prepare(request)
             await response.write(b": connected\n\n")
             visible: dict[int, bool] = {}
+            heard = time.monotonic()
             while True:
                 event = await sub.get(timeout=SSE_KEEPALIVE)
-                await _seen(service, principal)  # an open console: the agent is there
+                if time.monotonic() - heard >= SSE_KEEPALIVE:  # an open console: they are there
+                    heard = time.monotonic()
+                    await _seen(service, principal)
                 if event is None:
                     await response.write(b": keep-alive\n\n")
                     continue
