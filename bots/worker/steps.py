@@ -237,9 +237,10 @@ class TurnSteps:
             ctx.parse = await self.nlu.parse(text, now=ctx.now, tz=self.timezone)
             ctx.answers_a_slot = answers_a_slot(ctx)  # before the dialogue moves the session
             self.metrics.intents.labels(intent=ctx.parse.intent).inc()
-            if ctx.parse.intent == FALLBACK:
-                self.metrics.nlu_fallbacks.labels(channel=ctx.message.channel).inc()
-            if self.review_log is not None and ctx.parse.intent == FALLBACK:
+            if ctx.parse.intent != FALLBACK or ctx.answers_a_slot:
+                return  # understood, or a value the flow asked for: not a fallback anywhere
+            self.metrics.nlu_fallbacks.labels(channel=ctx.message.channel).inc()
+            if self.review_log is not None:
                 await asyncio.to_thread(record_for_review, self.review_log, ctx)
 
     async def respond(self, ctx: TurnContext) -> None:

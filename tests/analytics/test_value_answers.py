@@ -1,6 +1,7 @@
 """A message that answers the dialogue's question for a value (the name step's "Іван") is no
 bot fallback, even when the NLU ranks it as one: it writes no ``fallback`` event, so it is not
-in the fallback rate nor among the dashboard's top phrases (trial finding 6). A message the bot
+in the fallback rate nor among the dashboard's top phrases, nor in Prometheus'
+``omnirelay_nlu_fallbacks_total`` (trial finding 6). A message the bot
 did not understand outside such a question still is. Through the real pipeline (REST channel,
 the metrics API), on SQLite + memory and PostgreSQL + Redis."""
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 from tests.analytics.test_traffic import supervisor
 from tests.bots.conftest import pg_e2e_url
 from tests.conversations.cross_channel.channels import BotMessage
+from tests.observability.scrape import scrape
 from tests.proactive.e2e import Shop, fakes, mode, shop, shop_settings
 
 __all__ = ["fakes", "mode", "pg_e2e_url", "shop", "shop_settings"]  # fixtures of the test below
@@ -31,3 +33,5 @@ async def test_a_name_given_to_the_name_question_is_no_fallback(shop: Shop) -> N
     doc = await desk.summary()
     assert doc["fallback"]["count"] == 1
     assert doc["top_fallbacks"] == [["qwerty asdf", 1]]
+    samples = await scrape(shop.client)  # the Prometheus counter: the same rule
+    assert samples.value("omnirelay_nlu_fallbacks_total", channel="rest") == 1
