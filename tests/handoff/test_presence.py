@@ -28,6 +28,7 @@ from tests.fakes.telegram_updates import callback_update, text_update
 from tests.handoff.conftest import Api, next_event, sse_events
 
 ASK = "I want to talk to a person"
+ASK_UK = "покличте людину, будь ласка"
 
 
 def _texts(replies: list[Any]) -> str:
@@ -95,7 +96,7 @@ async def test_a_lapsed_offer_is_followed_up_once_and_a_message_left_acknowledge
 async def _lapse_and_leave_a_message(api: Api, fake_telegram: FakeTelegram) -> None:
     agent_id, _ = await api.add_agent("absent", ["general"])
     chat = new_chat_id()
-    await api.telegram(text_update(chat, "покличте людину, будь ласка", update_id=new_update_id()))
+    await api.telegram(text_update(chat, ASK_UK, update_id=new_update_id()))
     promised = await _sent(fake_telegram, chat, 2)  # the hand-over, then the wait
     assert "приблизно за 1 хв" in promised[-1]["text"]
     [ticket] = await api.tickets()
@@ -135,3 +136,31 @@ async def _with_message(api: Api, ticket_id: int, text: str) -> dict[str, Any] |
     detail = dict(await api.ok("GET", f"/api/tickets/{ticket_id}"))
     said = [m["text"] for m in detail["transcript"] if m["from"] == "customer"]
     return detail if text in said else None
+
+
+async def test_an_escalation_to_nobody_is_followed_up(
+    handoff_settings: Callable[..., Settings], fake_telegram: FakeTelegram
+) -> None:
+    settings = handoff_settings(handoff_presence_timeout=3600)
+    async with TestClient(TestServer(create_app(settings))) as client:
+        api = Api(client, settings)
+        first, _ = await api.add_agent("first", ["general"])
+        second, _ = await api.add_agent("second", ["general"])
+        chat = new_chat_id()
+        await api.telegram(text_update(chat, ASK_UK, update_id=new_update_id()))
+        await _sent(fake_telegram, chat, 2)
+        [ticket] = await api.tickets()
+        assert ticket["agent_id"] == first
+        service = api.client.app[HANDOFF]
+        step = dt.timedelta(seconds=service.config.offer_timeout + 1)
+        assert await service.router.expire_offers(utcnow() + step) == 1
+        detail = await api.ok("GET", f"/api/tickets/{ticket['id']}")
+        assert detail["status"] == "offered" and detail["agent_id"] == second
+        assert "wait_lapsed" not in [e["kind"] for e in detail["events"]]  # somebody has it
+        # the second offer lapses too: escalated to supervisors, and there are none
+        assert await service.router.expire_offers(utcnow() + 3 * step) == 1
+        told = (await _sent(fake_telegram, chat, 3))[-1]
+        assert "Вибачте" in told["text"] and "/handoff_callback" in str(told.get("reply_markup"))
+        detail = await api.ok("GET", f"/api/tickets/{ticket['id']}")
+        assert detail["status"] == "queued" and detail["priority"] == 2
+        assert [e["kind"] for e in detail["events"]].count("wait_lapsed") == 1
