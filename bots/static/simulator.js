@@ -15,6 +15,7 @@ const state = {
   viberOpened: saved.viberOpened || false,
   after: {telegram: 0, viber: 0, instagram: 0},
   generation: 0, // bumped by "New person": stale polls stop
+  sent: {}, // channel -> [{after, text, shown}]: what the person sent (see `remember`)
 };
 
 function newKey() {
@@ -70,8 +71,40 @@ function bubble(channel, text, cls, meta) {
   return div;
 }
 
+// The platforms' sandboxes replay only the bot's side: what the person sent is kept in this
+// browser, each with the last reply seen when it was sent, so a reload draws it where it was.
+const SENT_STORE = "omnirelay-simulator-sent";
+
+function loadSent() {
+  let all = {};
+  try { all = JSON.parse(localStorage.getItem(SENT_STORE) || "{}"); } catch (e) { all = {}; }
+  const mine = (all && all.person === state.person && all.sent) || {};
+  state.sent = {};
+  for (const channel of CHANNELS) {
+    state.sent[channel] = (mine[channel] || []).map((m) => ({after: m.after, text: m.text}));
+  }
+}
+
+function remember(channel, text) {
+  const list = state.sent[channel];
+  list.push({after: state.after[channel], text, shown: true});
+  if (list.length > 200) list.splice(0, list.length - 200);
+  const sent = {};
+  for (const c of CHANNELS) sent[c] = state.sent[c].map((m) => ({after: m.after, text: m.text}));
+  try { localStorage.setItem(SENT_STORE, JSON.stringify({person: state.person, sent})); } catch (e) { /* full */ }
+}
+
+// Draw the person's messages sent before the reply `seq` (all of them: Infinity) not drawn yet.
+function replaySent(channel, seq) {
+  for (const m of state.sent[channel]) {
+    if (m.shown || m.after >= seq) continue;
+    m.shown = true;
+    bubble(channel, m.text, "me");
+  }
+}
+
 async function send(channel, body, shown) {
-  if (shown) bubble(channel, shown, "me");
+  if (shown) { bubble(channel, shown, "me"); remember(channel, shown); }
   try {
     const res = await fetch(`/simulator/${channel}/send`, {
       method: "POST",
@@ -285,16 +318,19 @@ for (const channel of CHANNELS) {
 }
 
 async function poll(channel, generation) {
+  let first = true; // the replay of what was said so far: at once, the person's side with it
   while (generation === state.generation) {
     const q = new URLSearchParams(personFields());
     q.set("after", state.after[channel]);
-    q.set("wait", "20");
+    q.set("wait", first ? "0" : "20");
     try {
       const res = await fetch(`/simulator/${channel}/updates?${q}`);
       if (!res.ok) throw new Error("HTTP " + res.status);
       const doc = await res.json();
       if (generation !== state.generation) return;
-      for (const d of doc.replies) RENDER[channel](d);
+      for (const d of doc.replies) { replaySent(channel, d.seq); RENDER[channel](d); }
+      if (first) replaySent(channel, Infinity);
+      first = false;
       state.after[channel] = doc.last;
     } catch (e) {
       await new Promise((r) => setTimeout(r, 2000)); // the server restarts: try again
@@ -354,6 +390,7 @@ function showTab(name, byDeepLink = false) {
 
 function start() {
   const gen = ++state.generation;
+  loadSent();
   for (const channel of CHANNELS) {
     state.after[channel] = 0;
     $(".log", section(channel)).replaceChildren();
