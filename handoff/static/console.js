@@ -193,13 +193,19 @@ function isOnline() {
   return me.status ? me.status === "online" : Boolean(me.online);
 }
 
+// Where I am ("online": new tickets come to me) next to what the button does: a button
+// reading "away" looked like a status, not like the way to go online. The button's words
+// change with the state, so it is a plain action button (no aria-pressed: a toggle's name
+// must not change when it is pressed).
 function renderStatus() {
-  const button = $("status-toggle");
   const online = isOnline();
-  button.textContent = online ? "online" : "away";
-  button.className = "status " + (online ? "online" : "away");
-  button.setAttribute("aria-pressed", String(online));
-  button.title = online ? "You get new tickets. Click to go away." : "You get no new tickets. Click to go online.";
+  const status = $("my-status");
+  status.textContent = online ? "online" : "away";
+  status.className = "status " + (online ? "online" : "away");
+  status.title = online ? "You get new tickets." : "You get no new tickets.";
+  const button = $("status-toggle");
+  button.textContent = online ? "Go away" : "Go online";
+  button.title = online ? "Stop getting new tickets" : "Start getting new tickets";
 }
 
 async function toggleStatus() {

@@ -36,6 +36,17 @@ function field(list, label, value) {
   list.append(el("dt", {}, label), el("dd", {}, typeof value === "object" ? JSON.stringify(value) : value));
 }
 
+// The bot's context in words: a slot's name as a label, a known value as what it means
+// ("customer_chose: message" read as a raw key); names starting with "_" are the flow's own.
+const SLOT_LABEL = { customer_chose: "Customer chose", callback_phone: "Call back on",
+  order_number: "Order", staff_id: "Specialist (id)", starts_at: "Starts at" };
+const SLOT_VALUE = { customer_chose: { message: "to leave a message", callback: "a call back" } };
+function slotLabel(name) { return SLOT_LABEL[name] || humanize(name); }
+function slotValue(name, value) {
+  const known = SLOT_VALUE[name];
+  return known && typeof value === "string" && known[value] ? known[value] : value;
+}
+
 function renderTicket(switched) {
   const t = state.current;
   $("placeholder").hidden = true;
@@ -66,7 +77,9 @@ function renderTicket(switched) {
   context.replaceChildren();
   field(context, "Reason", humanize(t.reason));
   field(context, "Intent", t.intent);
-  for (const [name, value] of Object.entries(t.slots || {})) field(context, name, value);
+  for (const [name, value] of Object.entries(t.slots || {})) {
+    if (!name.startsWith("_")) field(context, slotLabel(name), slotValue(name, value));
+  }
   field(context, "Unfinished task", t.task && (t.task.flow || t.task));
   field(context, "Created", t.created_at && clock(t.created_at));
   field(context, "Resolution", t.resolution);

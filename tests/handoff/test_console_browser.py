@@ -117,9 +117,9 @@ async def test_agent_handles_a_telegram_customer_in_the_console(
         await expect(page.locator("#login-error")).to_have_text("Wrong name or password.")
 
         await log_in(page, base, "anna", PASSWORD)
-        await expect(page.locator("#status-toggle")).to_have_text("away")
-        await page.click("#status-toggle")
-        await expect(page.locator("#status-toggle")).to_have_text("online")
+        await expect(page.locator("#my-status")).to_have_text("away")
+        await page.click("#status-toggle")  # "Go online"
+        await expect(page.locator("#my-status")).to_have_text("online")
         await page.evaluate("window.__noReload = true")  # gone if the page ever reloads
 
         # the customer asks for a person on Telegram and is told someone will answer

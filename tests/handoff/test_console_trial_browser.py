@@ -1,6 +1,7 @@
 """The console's ticket view in a real browser after the newcomer trial (issue 17, second
 wave): an unassigned ticket's header has no literal "null", the bot context words the wait
-choice for people, and the presence button says what pressing it does."""
+choice for people ("customer_chose: message" was a raw key), and the presence button says what
+pressing it does (it read "away", like a status)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,42 @@ async def test_an_unassigned_ticket_header_shows_no_null(
         await expect(meta).not_to_contain_text("null")
         await expect(meta).not_to_contain_text("false")
         await expect(meta).to_contain_text("Customer asked for a person")
+        assert errors.errors == []
+    finally:
+        await context.close()
+
+
+@pytest.mark.browser
+async def test_the_bot_context_and_the_presence_button_in_words(
+    console_api: Api,  # noqa: F811 (the imported fixture, requested)
+    browser: Browser,
+) -> None:
+    api = console_api
+    await api.add_agent("anna", ["general"], ["en", "uk"], password=PASSWORD, online=False)
+    # nobody online: the customer chooses to leave a message, which the ticket records
+    await api.rest("leaves-a-message", "I want to talk to a person", language="en")
+    await api.rest("leaves-a-message", payload="/handoff_message")
+    base = str(api.client.make_url("")).rstrip("/")
+    context, page, errors = await open_console(browser)
+    try:
+        await log_in(page, base, "anna", PASSWORD)
+        await expect(page.locator("#my-status")).to_have_text("away")
+        toggle = page.locator("#status-toggle")
+        await expect(toggle).to_have_text("Go online")
+        await page.locator("#tickets li").first.click()
+        fields = page.locator("#context-fields")
+        chose = fields.locator("dt", has_text="Customer chose")
+        await expect(chose).to_have_count(1, timeout=LIVE)
+        await expect(chose.locator("xpath=following-sibling::dd[1]")).to_have_text(
+            "to leave a message"
+        )
+        await expect(fields).not_to_contain_text("customer_chose")
+
+        await toggle.click()
+        await expect(page.locator("#my-status")).to_have_text("online")
+        await expect(toggle).to_have_text("Go away")
+        await page.reload()  # the server keeps it
+        await expect(page.locator("#my-status")).to_have_text("online", timeout=LIVE)
         assert errors.errors == []
     finally:
         await context.close()
