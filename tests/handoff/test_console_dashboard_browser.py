@@ -18,9 +18,8 @@ from tests.handoff.test_console_browser import (  # noqa: F401 (the fixture)
     LIVE,
     PASSWORD,
     console_api,
-    log_in,
-    open_console,
 )
+from tests.handoff.test_console_trial_browser import logged_in
 from tests.handoff.test_dashboard_browser import expect_metric, metric, open_dashboard
 
 # intent of each customer message: a few requests among many replies to the bot's questions
@@ -66,10 +65,7 @@ async def test_rates_from_counts_and_intents_in_words(
     await _record(api)
     doc = await api.ok("GET", "/api/metrics/summary")
     assert (doc["containment"]["contained"], doc["containment"]["tasks_started"]) == (6, 11)
-    base = str(api.client.make_url("")).rstrip("/")
-    context, page, errors = await open_console(browser)
-    try:
-        await log_in(page, base, "boss", PASSWORD)
+    async with logged_in(api, browser, "boss") as page:
         await open_dashboard(page)
         await expect_metric(page, "containment", "54.5%")  # 6/11 = 54.545…%
         await expect(metric(page, "containment").locator(".sub")).to_contain_text("6 of 11")
@@ -79,6 +75,3 @@ async def test_rates_from_counts_and_intents_in_words(
         await expect(page.locator("#c-intents")).to_contain_text("are left out")
         await page.select_option("#ui-lang", "uk")
         await expect(rows).to_have_text(["Запис на прийом", "Статус замовлення"])
-        assert errors.errors == []
-    finally:
-        await context.close()

@@ -5,8 +5,11 @@ pressing it does (it read "away", like a status)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.fakes.telegram import FakeTelegram
 from tests.handoff.conftest import Api
@@ -20,6 +23,19 @@ from tests.handoff.test_console_browser import (  # noqa: F401 (the fixture)
 from tests.handoff.test_console_lines import telegram_customer
 
 
+@contextlib.asynccontextmanager
+async def logged_in(api: Api, browser: Browser, name: str) -> AsyncIterator[Page]:
+    """The console in a fresh browser profile, logged in as ``name``; no page errors."""
+    base = str(api.client.make_url("")).rstrip("/")
+    context, page, errors = await open_console(browser)
+    try:
+        await log_in(page, base, name, PASSWORD)
+        yield page
+        assert errors.errors == []
+    finally:
+        await context.close()
+
+
 @pytest.mark.browser
 async def test_an_unassigned_ticket_header_shows_no_null(
     console_api: Api,  # noqa: F811 (the imported fixture, requested)
@@ -31,19 +47,13 @@ async def test_an_unassigned_ticket_header_shows_no_null(
         "anna", ["general", "bookings"], ["en", "uk"], password=PASSWORD, online=False
     )
     await telegram_customer(api, fake_telegram)  # nobody online: queued, nobody assigned
-    base = str(api.client.make_url("")).rstrip("/")
-    context, page, errors = await open_console(browser)
-    try:
-        await log_in(page, base, "anna", PASSWORD)
+    async with logged_in(api, browser, "anna") as page:
         await page.locator("#tickets li").first.click()
         meta = page.locator("#ticket-meta")
         await expect(meta).to_contain_text("queued", timeout=LIVE)
         await expect(meta).not_to_contain_text("null")
         await expect(meta).not_to_contain_text("false")
         await expect(meta).to_contain_text("Customer asked for a person")
-        assert errors.errors == []
-    finally:
-        await context.close()
 
 
 @pytest.mark.browser
@@ -56,10 +66,7 @@ async def test_the_bot_context_and_the_presence_button_in_words(
     # nobody online: the customer chooses to leave a message, which the ticket records
     await api.rest("leaves-a-message", "I want to talk to a person", language="en")
     await api.rest("leaves-a-message", payload="/handoff_message")
-    base = str(api.client.make_url("")).rstrip("/")
-    context, page, errors = await open_console(browser)
-    try:
-        await log_in(page, base, "anna", PASSWORD)
+    async with logged_in(api, browser, "anna") as page:
         await expect(page.locator("#my-status")).to_have_text("away")
         toggle = page.locator("#status-toggle")
         await expect(toggle).to_have_text("Go online")
@@ -77,6 +84,3 @@ async def test_the_bot_context_and_the_presence_button_in_words(
         await expect(toggle).to_have_text("Go away")
         await page.reload()  # the server keeps it
         await expect(page.locator("#my-status")).to_have_text("online", timeout=LIVE)
-        assert errors.errors == []
-    finally:
-        await context.close()
