@@ -228,16 +228,14 @@ class Router:
                 offered += 1
         return offered
 
-    async def expire_offers(self, now: dt.datetime) -> int:
-        """Offers unclaimed after the timeout go back to the queue and to another agent; the
-        second expiry escalates the ticket to supervisors (and raises its priority)."""
+    async def expire_offers(self, now: dt.datetime, of_agent: int | None = None) -> int:
+        """Offers unclaimed after the timeout (``of_agent``: every offer to that agent, who
+        went away) go back to the queue and to another agent; the second expiry escalates the
+        ticket to supervisors (and raises its priority)."""
         cutoff = now - dt.timedelta(seconds=self.config.offer_timeout)
+        lapsed = Ticket.offered_at <= cutoff if of_agent is None else Ticket.agent_id == of_agent
         async with self.db.session() as s:
-            stale = list(
-                await s.scalars(
-                    select(Ticket).where(Ticket.status == "offered", Ticket.offered_at <= cutoff)
-                )
-            )
+            stale = list(await s.scalars(select(Ticket).where(Ticket.status == "offered", lapsed)))
         expired = 0
         for ticket in stale:
             previous, offered_at = ticket.agent_id, ticket.offered_at

@@ -305,18 +305,18 @@ class HandoffService:
         return await csat.record(self, ticket_id, score)
 
     async def set_status(self, principal: Principal, status: str) -> None:
-        if principal.agent_id is None:
+        me, now = principal.agent_id, self.clock()
+        if me is None:
             raise Forbidden("the admin token has no online status")
         if status not in ("online", "away"):
             raise HandoffError("status is online or away")
+        values = {"status": status, "last_seen_at": now}
         async with self.db.transaction() as s:
-            await s.execute(
-                update(Agent)
-                .where(Agent.id == principal.agent_id)
-                .values(status=status, last_seen_at=self.clock())
-            )
+            await s.execute(update(Agent).where(Agent.id == me).values(**values))
         if status == "online":
-            await self.router.route_waiting(self.clock())
+            await self.router.route_waiting(now)
+        else:  # what was offered to them goes on at once (or the customer is told)
+            await self.router.expire_offers(now, of_agent=me)
 
     async def _lapsed(self, ticket: Ticket, now: dt.datetime) -> None:
         """An offer lapsed with nobody else to take the ticket: `callback.follow_up`."""

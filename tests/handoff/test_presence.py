@@ -164,3 +164,17 @@ async def test_an_escalation_to_nobody_is_followed_up(
         detail = await api.ok("GET", f"/api/tickets/{ticket['id']}")
         assert detail["status"] == "queued" and detail["priority"] == 2
         assert [e["kind"] for e in detail["events"]].count("wait_lapsed") == 1
+
+
+async def test_going_away_hands_the_offer_on_at_once(api: Api, fake_telegram: FakeTelegram) -> None:
+    agent_id, token = await api.add_agent("leaving", ["general"])
+    chat = new_chat_id()
+    await api.telegram(text_update(chat, ASK_UK, update_id=new_update_id()))
+    await _sent(fake_telegram, chat, 2)
+    [ticket] = await api.tickets()
+    assert ticket["status"] == "offered" and ticket["agent_id"] == agent_id
+    await api.ok("POST", "/api/me/status", token, {"status": "away"})
+    [ticket] = await api.tickets()
+    assert ticket["status"] == "queued" and ticket["agent_id"] is None
+    told = (await _sent(fake_telegram, chat, 3))[-1]  # nobody else: the customer is told
+    assert "Вибачте" in told["text"] and "/handoff_message" in str(told.get("reply_markup"))
