@@ -147,6 +147,7 @@ RULES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/webhooks/instagram"): _public("Instagram webhook verification (verify token)"),
     ("POST", "/webhooks/instagram"): _public("Instagram webhook (signature)"),
     ("GET", "/chat"): _public("the web chat's demo page"),
+    ("GET", "/favicon.ico"): _public("the site's icon"),
     ("GET", "/webchat/{name}"): _public("the web chat widget's script and style"),
     ("POST", "/webchat/session"): _public("web chat: the public key, an allowed origin"),
     ("POST", "/webchat/messages"): _public("web chat: key, origin, the signed visitor cookie"),
