@@ -11,6 +11,7 @@ const state = {
 // "conversations" lists customers, not tickets (conversations.js).
 const TAB_STATUSES = { queued: "queued,offered", assigned: "assigned", closed: "closed" };
 const EVENT_KINDS = ["ticket.created", "ticket.offered", "ticket.offer_expired", "ticket.escalated",
+  "ticket.wait_lapsed", "ticket.message_left", "ticket.callback_requested", "ticket.message_chosen",
   "ticket.assigned", "ticket.transferred", "ticket.closed", "ticket.csat", "message.customer",
   "message.agent", "message.delivery"];
 const FROM_LABEL = { customer: "Customer", bot: "Bot", agent: "Agent" };

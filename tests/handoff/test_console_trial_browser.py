@@ -84,3 +84,24 @@ async def test_the_bot_context_and_the_presence_button_in_words(
         await expect(toggle).to_have_text("Go away")
         await page.reload()  # the server keeps it
         await expect(page.locator("#my-status")).to_have_text("online", timeout=LIVE)
+
+
+@pytest.mark.browser
+async def test_the_wait_choice_and_a_message_left_arrive_live(
+    console_api: Api,  # noqa: F811 (the imported fixture, requested)
+    browser: Browser,
+) -> None:
+    api = console_api
+    await api.add_agent("anna", ["general"], ["en", "uk"], password=PASSWORD, online=False)
+    await api.rest("live-choice", "I want to talk to a person", language="en")
+    async with logged_in(api, browser, "anna") as page:
+        await page.locator("#tickets li").first.click()
+        fields = page.locator("#context-fields")
+        await expect(page.locator("#ticket-status")).to_have_text("queued", timeout=LIVE)
+        await api.rest("live-choice", payload="/handoff_message")
+        await expect(fields).to_contain_text("to leave a message", timeout=LIVE)
+        await api.rest("live-choice", "Please call me about the invoice")
+        left = fields.locator("dt", has_text="Message left")
+        await expect(left.locator("xpath=following-sibling::dd[1]")).to_have_text(
+            "Please call me about the invoice", timeout=LIVE
+        )
