@@ -153,17 +153,28 @@
     var item = el("div", "orw-msg orw-" + who);
     var name = who === "me" ? T.you : sender === "agent" ? T.agent : T.bot;
     item.appendChild(el("span", "orw-sr", name + ": "));
-    if (sender === "agent") item.appendChild(el("span", "orw-who", T.agent));
+    if (sender === "agent") { // seen, not read twice: the hidden "Оператор: " says it already
+      var who = el("span", "orw-who", T.agent);
+      who.setAttribute("aria-hidden", "true");
+      item.appendChild(who);
+    }
     item.appendChild(el("span", "orw-text", text));
     log.appendChild(item);
     scroll();
     return item;
   }
 
+  // Old chips and the phone field go when a message is sent or arrives. Focus on one of them
+  // would fall to the page (a keyboard or screen-reader user loses their place): it moves to
+  // the message field instead.
   function retire() {
+    var focused = document.activeElement;
+    var lost = focused && focused !== input &&
+      ((log.contains(focused) && focused.classList.contains("orw-chip")) || phoneForm.contains(focused));
     var chips = log.querySelectorAll(".orw-chip");
     for (var i = 0; i < chips.length; i++) chips[i].disabled = true;
     phoneForm.hidden = true;
+    if (lost) input.focus();
   }
 
   function drawButtons(item, buttons) {
