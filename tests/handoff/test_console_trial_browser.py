@@ -23,6 +23,13 @@ from tests.handoff.test_console_browser import (  # noqa: F401 (the fixture)
 from tests.handoff.test_console_lines import telegram_customer
 
 
+@pytest.fixture
+async def away_agent(console_api: Api) -> Api:  # noqa: F811 (the imported fixture, requested)
+    """The service with one agent, "anna", of the general queue, away: nobody online."""
+    await console_api.add_agent("anna", ["general"], ["en", "uk"], password=PASSWORD, online=False)
+    return console_api
+
+
 @contextlib.asynccontextmanager
 async def logged_in(api: Api, browser: Browser, name: str) -> AsyncIterator[Page]:
     """The console in a fresh browser profile, logged in as ``name``; no page errors."""
@@ -58,11 +65,9 @@ async def test_an_unassigned_ticket_header_shows_no_null(
 
 @pytest.mark.browser
 async def test_the_bot_context_and_the_presence_button_in_words(
-    console_api: Api,  # noqa: F811 (the imported fixture, requested)
-    browser: Browser,
+    away_agent: Api, browser: Browser
 ) -> None:
-    api = console_api
-    await api.add_agent("anna", ["general"], ["en", "uk"], password=PASSWORD, online=False)
+    api = away_agent
     # nobody online: the customer chooses to leave a message, which the ticket records
     await api.rest("leaves-a-message", "I want to talk to a person", language="en")
     await api.rest("leaves-a-message", payload="/handoff_message")
@@ -88,11 +93,9 @@ async def test_the_bot_context_and_the_presence_button_in_words(
 
 @pytest.mark.browser
 async def test_the_wait_choice_and_a_message_left_arrive_live(
-    console_api: Api,  # noqa: F811 (the imported fixture, requested)
-    browser: Browser,
+    away_agent: Api, browser: Browser
 ) -> None:
-    api = console_api
-    await api.add_agent("anna", ["general"], ["en", "uk"], password=PASSWORD, online=False)
+    api = away_agent
     await api.rest("live-choice", "I want to talk to a person", language="en")
     async with logged_in(api, browser, "anna") as page:
         await page.locator("#tickets li").first.click()
