@@ -21,7 +21,7 @@ import redis as sync_redis
 from sqlalchemy.engine import make_url
 
 from storage.backends import Backends, open_backends
-from storage.db import upgrade
+from storage.db import Database, upgrade
 
 T = TypeVar("T")
 
@@ -158,6 +158,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
     finally:
         drop_postgres_database(postgres_url, name)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A `Database` on this test's freshly migrated database, disposed after the test."""
+    database = Database(database_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
 
 
 # -- sessions, queue, dedup, locks, mailbox -------------------------------------------------

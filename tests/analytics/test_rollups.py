@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import delete, func, select, text
@@ -22,15 +21,6 @@ from tests.fakes import wait_until
 
 T0 = dt.datetime(2026, 3, 10, 8, 0, tzinfo=dt.UTC)  # Tuesday 10:00 in Kyiv
 DAY = Query(first=dt.date(2026, 3, 10), last=dt.date(2026, 3, 10))
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def customer(db: Database) -> int:

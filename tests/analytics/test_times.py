@@ -5,9 +5,6 @@ nearest-rank percentiles (the value at rank ceil(p * n)), with values missing an
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
-
-import pytest
 
 from storage.analytics.events import Event, record
 from storage.analytics.summary import Query, summary
@@ -19,15 +16,6 @@ DAY = Query(first=dt.date(2026, 3, 10), last=dt.date(2026, 3, 10))
 #: eleven first responses, in no order; the 11th has no business-hours value (outside them)
 WALL = [600.0, 30.0, 7200.0, 45.0, 3600.0, 120.0, 90000.0, 1800.0, 240.0, 310.0, 899.5]
 BUSINESS = [500.0, 30.0, 3600.0, 45.0, 3000.0, 100.0, 20000.0, 1700.0, 200.0, 300.0, None]
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 def response(n: int, wall: float | None, business: float | None, minutes: int = 0) -> Event:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import func, select
 
 from bots.demo import DEMO_BOOKINGS, DEMO_ORDERS, DEMO_SERVICES, DEMO_STAFF, seed_demo
@@ -15,15 +13,6 @@ from storage.models import Booking, Order, Service, Staff
 
 NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)  # a Friday
 STATUSES = {"new", "paid", "packed", "shipped", "delivered", "cancelled", "returned"}
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def _count(db: Database, model: type) -> int:

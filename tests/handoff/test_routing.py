@@ -11,10 +11,8 @@ import asyncio
 import datetime as dt
 import random
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from handoff.auth import Principal, create_agent
@@ -31,15 +29,6 @@ NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 
 async def _no_emit(*_: Any) -> None:
     return None
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def _agent(

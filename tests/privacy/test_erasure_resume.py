@@ -10,7 +10,6 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -27,15 +26,6 @@ from tests.fakes import wait_until
 NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
 TEXT = "please call Mykola Resumenko back"
 PHONE = "+380939876543"
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def _customer(db: Database, backends: Backends, *, hold: bool = False) -> int:

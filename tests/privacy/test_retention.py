@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select, text
 
 from bots.flows.clock import Clock
@@ -29,15 +27,6 @@ T0 = dt.datetime(2026, 3, 10, 8, 0, tzinfo=dt.UTC)
 OLD, NEW = T0 - dt.timedelta(days=40), T0 - dt.timedelta(days=5)
 POLICY = dict(transcripts_days=30, tickets_days=30, review_days=30, events_days=30)
 RANGE = Query(first=dt.date(2026, 1, 1), last=dt.date(2026, 3, 10))
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def _customer(s: Any, name: str, hold: bool = False) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
@@ -22,15 +22,6 @@ from storage.repositories.retention import take_lease
 from tests.conftest import run_in_thread
 from tests.fakes import wait_until
 from tests.privacy.test_retention import T0, seed
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def test_one_holder_at_a_time_takes_the_lease(db: Database) -> None:

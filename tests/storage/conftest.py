@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from storage.db import Database
 from storage.keys import Keys
 from storage.redis import connect_redis
 from tests.conftest import drop_postgres_database, fresh_postgres_database
@@ -50,15 +49,6 @@ async def redis_or_none(
         yield client
     finally:
         await client.aclose()
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def eventually(

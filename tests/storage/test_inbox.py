@@ -23,15 +23,6 @@ from storage.sessions import MemorySessionStore, RedisSessionStore, Session
 
 
 @pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
-
-
-@pytest.fixture
 async def inbox(db: Database) -> AsyncIterator[Inbox]:
     box = Inbox(db)
     box.attach()
