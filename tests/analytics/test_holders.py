@@ -20,7 +20,6 @@ from storage.analytics.rollups import reconcile, roll_up
 from storage.db import Database
 from storage.models import Customer
 from storage.repositories.customers import CustomerRepository
-from tests.analytics.test_rollups import db  # noqa: F401 (fixture)
 from tests.analytics.test_tasks_api import days, metrics
 from tests.bots.conftest import new_chat_id, new_update_id
 from tests.fakes import wait_until
@@ -193,7 +192,7 @@ async def test_first_contact_resolution_sees_a_merged_profile_until_the_undo(api
 
 
 async def test_the_return_query_treats_a_chain_of_merged_profiles_as_one(
-    db: Database,  # noqa: F811
+    db: Database,
 ) -> None:
     """Events that stayed with a merged-away profile (the merge moves rows only of the tables
     its process knows) are still that person's, and a profile whose merge is undone is not."""
