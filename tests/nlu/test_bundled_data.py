@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from nlu import BuiltinModel, bundled_data_path, bundled_test_path, load_data, load_model
+from nlu.normalise import normalise_text
 from nlu.validate import check_data
 
 REQUIRED = {
@@ -16,6 +17,10 @@ REQUIRED = {
     "request_human", "link_account", "stop", "forget_me", "inform", "out_of_scope", "complaint",
     "data_request",
 }  # fmt: skip
+
+
+def _same(text: str) -> str:
+    return " ".join(normalise_text(text).lower().split())
 
 
 def test_bundled_data_covers_intents_in_both_languages() -> None:
@@ -28,8 +33,11 @@ def test_bundled_data_covers_intents_in_both_languages() -> None:
             assert counts[intent, lang] >= 40, (intent, lang)
     held_out = Counter(e.intent for e in test.examples)
     assert all(n >= 20 for n in held_out.values())
-    assert abs(len(test.examples) / (len(train.examples) + len(test.examples)) - 0.2) < 0.01
-    assert not {e.text for e in train.examples} & {e.text for e in test.examples}
+    # The held-out split was 20% when it was drawn and is frozen since: training data grows where
+    # errors show gaps, the test split does not (nlu/README.md, "Bundled data").
+    assert 0.13 <= len(test.examples) / (len(train.examples) + len(test.examples)) <= 0.25
+    # No held-out message in train, not even with another case, spacing or apostrophe.
+    assert not {_same(e.text) for e in train.examples} & {_same(e.text) for e in test.examples}
     assert {"service", "time", "order_number", "phone", "email"} <= set(train.entity_types)
 
 
