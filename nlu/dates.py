@@ -16,6 +16,10 @@ from zoneinfo import ZoneInfo
 
 import dateparser
 
+from nlu.dates_words import TRIGGER_STEMS as _WORD_TIME_STEMS
+from nlu.dates_words import WORD_TIME, clock_hour, resolve_word_time
+from nlu.normalise import normalise_text
+
 _WEEKDAYS = {
     0: r"monday|mon|понеділ\w*|пн",
     1: r"tuesday|tue|tues|вівтор\w*|вт",
@@ -51,7 +55,8 @@ _UNIT = "|".join(_UNITS)
 _NUMW = "|".join(_NUM_WORDS)
 _TOD = {
     r"morning|зранку|вранці|зрання|ранком|з ранку": time(9, 0),
-    r"noon|midday|в обід|обід|опівдні": time(12, 0),
+    r"noon|midday|в обід|обід|опівдні|о полудні": time(12, 0),
+    r"midnight|опівночі|о півночі": time(0, 0),
     r"afternoon|після обіду|по обіді": time(14, 0),
     r"evening|tonight|ввечері|увечері|вечером|ввечорі": time(18, 0),
 }
@@ -64,9 +69,12 @@ _NOT_A_DAY = (
 )
 _TIME = (
     r"(?:(?P<pre>at|о|об|в|на|o|@)\s*)?"
-    r"(?:(?P<h>[01]?\d|2[0-3])[:.](?P<m>[0-5]\d)\s*(?P<ap>am|pm|a\.m\.|p\.m\.)?"
+    rf"(?:(?P<wt>{WORD_TIME})"
+    r"|(?P<h>[01]?\d|2[0-3])[:.](?P<m>[0-5]\d)\s*(?P<ap>am|pm|a\.m\.|p\.m\.)?"
     r"|(?P<h2>1[0-2]|0?\d)\s*(?P<ap2>am|pm|a\.m\.|p\.m\.)"
-    r"|(?P<h3>[01]?\d|2[0-3])(?!\s*[.\d])(?:\s*(?:год\w*|h|ранку|вечора|дня))?"
+    r"|(?P<h3>[01]?\d|2[0-3])(?!\s*[.\d])(?:\s*(?:год\w*|h))?"
+    r"(?:\s*(?P<part3>ранку|вечора|дня|ночі|"
+    r"in the morning|in the afternoon|in the evening|at night))?"
     rf"|(?P<tod>{'|'.join(_TOD)}))"
 )
 _DATE = (
@@ -97,7 +105,7 @@ _TRIGGER_STEMS = (
     "берез", "квіт", "травн", "черв", "лип", "серп", "верес", "жовт", "листоп", "груд",
     "дн", "день", "доб", "тиж", "годин", "хвилин", "пн", "вт", "ср", "чт", "пт", "сб", "нд",
     "morning", "noon", "midday", "afternoon", "evening", "зран", "вран", "ранк", "обід", "вечер",
-    "ввеч", "увеч", "опівдн",
+    "ввеч", "увеч", "опівдн", "полуд", *_WORD_TIME_STEMS,
 )  # fmt: skip
 _DIGIT = re.compile(r"\d")
 _WORDS = re.compile(r"[^\W\d_][\w'’]*")
@@ -205,6 +213,8 @@ def _month_day(text: str, today: date, lang: str) -> date | None:
 
 def _resolve_time(m: re.Match[str]) -> time | None:
     g = m.groupdict()
+    if g["wt"]:
+        return resolve_word_time(g["wt"], g["pre"], m.string[m.end() :])
     if g["tod"]:
         tod = g["tod"].lower()
         return next(t for p, t in _TOD.items() if re.fullmatch(p, tod))
@@ -219,17 +229,18 @@ def _resolve_time(m: re.Match[str]) -> time | None:
         hour += 12
     elif ap == "am" and hour == 12:
         hour = 0
-    elif not ap and g["h3"] and 1 <= hour <= 7:
-        hour += 12  # "о 3" in a booking chat means the afternoon
-    elif not ap and re.search(r"вечора|дня", m.group(0)) and hour < 12:
-        hour += 12
+    elif not ap and g["h3"] and hour <= 12:
+        # "о 3" in a booking chat means the afternoon; "о 3 ночі" does not (`nlu.dates_words`)
+        hour = clock_hour(hour, minute, g["part3"])
     return time(hour, minute)
 
 
 def extract_dates(
     text: str, *, now: datetime | None = None, tz: str | None = None, lang: str = "uk"
 ) -> list[DateMatch]:
-    """Find dates/times in ``text`` relative to ``now`` (default: the current time in ``tz``)."""
+    """Find dates/times in ``text`` relative to ``now`` (default: the current time in ``tz``).
+    Any apostrophe reads as ``'`` (`nlu.normalise`); spans index ``text`` as given."""
+    raw, text = text, normalise_text(text)
     if not _may_contain_date(text):
         return []
     zone = ZoneInfo(tz) if tz else None
@@ -239,8 +250,10 @@ def extract_dates(
     today = ref.date()
     dates = [(m, _resolve_date(m, today, lang)) for m in _DATE_RE.finditer(text)]
     times = [(m, _resolve_time(m)) for m in _TIME_RE.finditer(text)]
-    dates = [(m, v) for m, v in dates if v is not None]
-    times = [(m, v) for m, v in times if v is not None and not _inside(m, [d for d, _ in dates])]
+    times = [(m, v) for m, v in times if v is not None]
+    # "tonight" is a day inside "seven tonight"; "15:00" is a time inside no date
+    dates = [(m, v) for m, v in dates if v is not None and not _within(m, [t for t, _ in times])]
+    times = [(m, v) for m, v in times if not _inside(m, [d for d, _ in dates])]
     out: list[DateMatch] = []
     used_times: set[int] = set()
     for dm, dv in dates:
@@ -262,11 +275,17 @@ def extract_dates(
     for i, (tm, tv) in enumerate(times):
         if i not in used_times:
             out.append(_match(text, tm.start(), tm.end(), today, tv, ref))
-    return sorted(out, key=lambda d: d.start)
+    return sorted((DateMatch(d.start, d.end, raw[d.start : d.end], d.value) for d in out),
+                  key=lambda d: d.start)  # fmt: skip
 
 
 def _inside(m: re.Match[str], others: list[re.Match[str]]) -> bool:
     return any(o.start() <= m.start() and m.end() <= o.end() for o in others)
+
+
+def _within(m: re.Match[str], others: list[re.Match[str]]) -> bool:
+    """Inside a longer match."""
+    return any(_inside(m, [o]) and o.end() - o.start() > m.end() - m.start() for o in others)
 
 
 _LEADING = re.compile(r"(?:(?:at|on|о|об|у|в|на|o|@)\s+|@)", re.IGNORECASE)

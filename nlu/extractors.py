@@ -87,6 +87,23 @@ class RuleExtractor:
             found.extend(_spans(rx.finditer(text), name, "LookupEntityExtractor"))
         return drop_overlaps(found)
 
+    def types(self) -> set[str]:
+        """The entity types these extractors can produce."""
+        cfg = self.config
+        made = {cfg.date_entity: cfg.dates, "phone": cfg.phones, "email": cfg.emails,
+                "order_number": cfg.order_numbers}  # fmt: skip
+        return {t for t, on in made.items() if on} | set(self.regexes) | set(self.lookups)
+
+    def merge(self, rule_found: list[Entity], crf_found: list[Entity]) -> list[Entity]:
+        """Rule and CRF entities together, sorted by position. Where they overlap the rule entity
+        wins over a CRF entity of a type the rules produce (its value is resolved: an ISO time,
+        an E.164 phone); a CRF entity of any other type is kept beside it (the data's own types:
+        "timeRange" around a rule's `time`), and overlaps among CRF entities cannot happen."""
+        mine = self.types()
+        contested = [e for e in crf_found if e.entity in mine]
+        kept = drop_overlaps(rule_found + contested)
+        return sorted(kept + [e for e in crf_found if e.entity not in mine], key=_position)
+
     @staticmethod
     def _emails(text: str) -> Iterable[Entity]:
         for m in _EMAIL_RE.finditer(text):
@@ -118,6 +135,10 @@ def _spans(matches: Iterable[re.Match[str]], name: str, extractor: str) -> Itera
             yield Entity(name, m.group(), m.start(), m.end(), m.group(), extractor)
 
 
+def _position(e: Entity) -> int:
+    return e.start if e.start is not None else -1
+
+
 def drop_overlaps(entities: list[Entity]) -> list[Entity]:
     """Keep the first of any entities whose spans overlap; return them sorted by position."""
     kept: list[Entity] = []
@@ -130,7 +151,7 @@ def drop_overlaps(entities: list[Entity]) -> list[Entity]:
             for k in kept
         ):
             kept.append(ent)
-    return sorted(kept, key=lambda e: e.start if e.start is not None else -1)
+    return sorted(kept, key=_position)
 
 
 def apply_synonyms(entities: list[Entity], synonyms: Mapping[str, str]) -> list[Entity]:

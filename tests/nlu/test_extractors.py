@@ -7,6 +7,7 @@ import pytest
 from nlu.dates import extract_dates, next_day_of_month
 from nlu.extractors import ExtractorConfig, RuleExtractor, apply_synonyms
 from nlu.lang import detect_language
+from nlu.types import Entity
 
 from .conftest import NOW, TZ
 
@@ -157,3 +158,23 @@ def test_language_detection(text: str, lang: str) -> None:
 
 def test_language_default_for_no_letters() -> None:
     assert detect_language("12345 👍", default="uk") == "uk"
+
+
+def test_merge_keeps_crf_types_the_rules_do_not_make() -> None:
+    rules = RuleExtractor(lookups={"service": ["манікюр"]})
+    text = "манікюр завтра о 15:00 this evening"
+    rule_found = rules.extract(text, lang="uk", now=NOW, tz=TZ)
+    crf = [
+        Entity(
+            "service", "манікюр", 0, 7, "манікюр", "CRFEntityExtractor"
+        ),  # a rule type: rule wins
+        Entity("timeRange", "завтра о 15:00", 8, 22, "завтра о 15:00", "CRFEntityExtractor"),
+    ]
+    merged = rules.merge(rule_found, crf)
+    assert [(e.entity, e.extractor) for e in merged] == [
+        ("service", "LookupEntityExtractor"),
+        ("time", "DateExtractor"),
+        ("timeRange", "CRFEntityExtractor"),
+        ("time", "DateExtractor"),
+    ]
+    assert "timeRange" not in rules.types() and {"time", "phone", "service"} <= rules.types()
