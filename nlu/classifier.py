@@ -8,22 +8,29 @@ data).
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from nlu.grams import add_block, pair_grams, word_char_grams, word_grams
-from nlu.thresholds import choose_threshold, fit_temperature, sigmoid, softmax, softmax_row
+from nlu.cascade import Cascade, choose_gate
+from nlu.dense import DenseFeatures, NearestExample, build_table
+from nlu.grams import Runtime, add_block, fit_sparse, pair_grams, word_char_grams, word_grams
+from nlu.intent_config import ClassifierConfig as ClassifierConfig  # re-exported
+from nlu.thresholds import choose_threshold as choose_threshold  # re-exported (benchmarks)
+from nlu.thresholds import fit_temperature, pick_threshold, sigmoid, softmax, softmax_row
 from nlu.types import OUT_OF_SCOPE_INTENT
+from nlu.vectors import WordVectors
 
 _DIGITS = re.compile(r"\d")
 _APOS = re.compile(r"[’'`ʼ]")
 FloatArray = npt.NDArray[np.float64]
+Matrix = npt.NDArray[np.float32]
 _WORD_RE = re.compile(r"(?u)\b\w+\b")
 _SPACES = re.compile(r"\s\s+")
 # Raw SVM scores sit within about [-2, 2]; this spreads their sigmoid over (0, 1).
@@ -33,46 +40,6 @@ SCORE_SCALE = 2.0
 def normalize(text: str) -> str:
     """Lowercase, unify apostrophes and map digits to 0 (numbers carry no intent)."""
     return _DIGITS.sub("0", _APOS.sub("'", text.lower()))
-
-
-@dataclass
-class ClassifierConfig:
-    """Hyper-parameters; the defaults were chosen on BANKING77/CLINC150 validation splits."""
-
-    word_ngrams: tuple[int, int] = (1, 2)
-    char_ngrams: tuple[int, int] = (2, 5)
-    # Word pairs 2..pair_window tokens apart ("card~arrived" in "my card hasn't arrived"): the
-    # bigrams' reach across the filler words between two content words (0: off). Pairs seen in
-    # one training example only are dropped. Only used from ``pair_min_examples`` training
-    # examples on: on the bundled data (1,659 short messages) they gained nothing in
-    # cross-validation and made function-word pairs confident ("my name is john smith" became
-    # a complaint at 0.84); on BANKING77/CLINC150 (8,500-15,000 examples) they gained 0.3-0.8.
-    pair_window: int = 20
-    pair_weight: float = 1.0
-    pair_min_examples: int = 5000
-    c: float = 1.0
-    holdout: float = 0.15
-    max_fallback_loss: float = 0.01  # in-scope accuracy we accept to lose to the threshold
-    oos_weight: float = 0.25  # assumed share of out-of-scope traffic when tuning the threshold
-    # With out-of-scope validation examples and ``min_oos_recall`` set, the threshold maximises
-    # in-scope accuracy subject to that out-of-scope recall instead of the ``oos_weight`` rule.
-    min_oos_recall: float | None = None
-    # ``min_oos_recall`` must hold this many standard errors below the validation recall (its
-    # lower Wilson bound): with ~100 out-of-scope validation messages the bare figure is a coin
-    # flip on new data (``nlu.thresholds.choose_threshold``).
-    oos_recall_z: float = 1.0
-    # Exponents tried for the known-word share in the fallback score (validation data picks one;
-    # 0 turns it off). Only tuned when the validation data has ``min_oos_examples`` out-of-scope
-    # examples: on a small hold-out the extra parameter overfits (it cost the bundled data 2
-    # points of held-out accuracy in 5 random splits), and the share then stays unused.
-    unknown_powers: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
-    min_oos_examples: int = 50
-    # What the fallback score starts from, tried on the same validation data as the exponent:
-    # "probability" (the calibrated top probability) or "score" (the top raw SVM score through
-    # a sigmoid: "max logit", which keeps how far a message is from every intent, where the
-    # softmax only keeps how far the top intent is ahead of the others). On CLINC150's val split
-    # the raw score reached 0.7 out-of-scope recall with 0.3 points more in-scope accuracy.
-    fallback_bases: tuple[str, ...] = ("probability", "score")
 
 
 class IntentClassifier:
@@ -91,6 +58,11 @@ class IntentClassifier:
     _pair_vocab: dict[str, int] = {}  # noqa: RUF012 (read-only default, replaced by fit)
     _pair_idf: FloatArray = np.zeros(0)
     _pair_window = 0
+    _dense: DenseFeatures | None = None
+    _dense_w: npt.NDArray[np.float32] | None = None
+    _nearest: NearestExample | None = None
+    sim_weight = 0.0
+    cascade: Cascade | None = None
 
     def __init__(self, config: ClassifierConfig | None = None) -> None:
         self.config = config or ClassifierConfig()
@@ -103,7 +75,7 @@ class IntentClassifier:
         self._char_idf: FloatArray = np.zeros(0)
         self._weights: npt.NDArray[np.float32] | None = None
         self._bias: npt.NDArray[np.float32] | None = None
-        self._runtime: _Runtime | None = None
+        self._runtime: Runtime | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -114,48 +86,42 @@ class IntentClassifier:
         self.__dict__.update(state)
         self._runtime = None
 
-    def _fit_core(self, texts: Sequence[str], labels: Sequence[str]) -> None:
+    def _fit_core(
+        self, texts: Sequence[str], labels: Sequence[str], table: WordVectors | None = None
+    ) -> None:
         # scikit-learn is only needed for training: parsing uses the arrays kept below.
         from scipy import sparse
-        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.svm import LinearSVC
 
         cfg = self.config
-        word = TfidfVectorizer(
-            preprocessor=normalize, ngram_range=cfg.word_ngrams, sublinear_tf=True,
-            token_pattern=_WORD_RE.pattern, dtype=np.float32,
-        )  # fmt: skip
-        char = TfidfVectorizer(
-            preprocessor=normalize, analyzer="char_wb", ngram_range=cfg.char_ngrams,
-            sublinear_tf=True, min_df=2 if len(texts) > 2000 else 1, dtype=np.float32,
-        )  # fmt: skip
-        blocks = [word.fit_transform(texts), char.fit_transform(texts)]
-        self._pair_window, self._pair_vocab, self._pair_idf = 0, {}, np.zeros(0)
-        if cfg.pair_window >= 2 and len(texts) >= cfg.pair_min_examples:
-            pairs = TfidfVectorizer(
-                analyzer=self.pair_features, sublinear_tf=True, min_df=2, dtype=np.float32
-            )
-            try:
-                blocks.append(pairs.fit_transform(texts) * np.float32(cfg.pair_weight))
-                self._pair_vocab = {str(k): int(v) for k, v in pairs.vocabulary_.items()}
-                self._pair_idf = np.asarray(pairs.idf_, dtype=np.float64)
-                self._pair_window = cfg.pair_window
-            except ValueError:  # no pair occurs twice: no pair features
-                pass
+        blocks, fitted = fit_sparse(texts, cfg, normalize, _WORD_RE.pattern, self.pair_features)
+        self._word_vocab, self._char_vocab = fitted.word_vocab, fitted.char_vocab
+        self._word_idf, self._char_idf = fitted.word_idf, fitted.char_idf
+        self._pair_vocab, self._pair_idf = fitted.pair_vocab, fitted.pair_idf
+        self._pair_window = fitted.pair_window
+        n_sparse = sum(b.shape[1] for b in blocks)
+        self._dense, self._nearest = None, None
+        if cfg.dense.source != "none":
+            self._dense = DenseFeatures(cfg.dense.source, table, cfg.dense.cache_dir)
+            rows = self._dense.matrix(texts)
+            blocks.append(sparse.csr_matrix(rows * np.float32(cfg.dense.weight)))
+            inside = [i for i, lab in enumerate(labels) if lab != OUT_OF_SCOPE_INTENT]
+            self._nearest = NearestExample(rows[inside], [labels[i] for i in inside])
         svm = LinearSVC(C=cfg.c, class_weight="balanced", random_state=0)  # reproducible fits
         svm.fit(sparse.hstack(blocks, format="csr"), list(labels))
         self.labels = [str(c) for c in svm.classes_]
-        self._word_vocab = {str(k): int(v) for k, v in word.vocabulary_.items()}
-        self._char_vocab = {str(k): int(v) for k, v in char.vocabulary_.items()}
-        self._word_idf = np.asarray(word.idf_, dtype=np.float64)
-        self._char_idf = np.asarray(char.idf_, dtype=np.float64)
         coef = np.asarray(svm.coef_, dtype=np.float32)
         bias = np.asarray(svm.intercept_, dtype=np.float32)
         if coef.shape[0] == 1:  # binary problem: sklearn keeps one row
             coef, bias = np.vstack([-coef, coef]), np.concatenate([-bias, bias])
-        # The pair block was scaled for training; parsing folds the scale into its weights.
-        coef[:, len(self._word_vocab) + len(self._char_vocab) :] *= np.float32(cfg.pair_weight)
-        self._weights = np.ascontiguousarray(coef.T)
+        # The pair and dense blocks were scaled for training; parsing folds the scales into
+        # their weights.
+        coef[:, len(self._word_vocab) + len(self._char_vocab) : n_sparse] *= np.float32(
+            cfg.pair_weight
+        )
+        coef[:, n_sparse:] *= np.float32(cfg.dense.weight)
+        self._dense_w = np.ascontiguousarray(coef[:, n_sparse:].T) if self._dense else None
+        self._weights = np.ascontiguousarray(coef[:, :n_sparse].T)
         self._bias = bias
         self._runtime = None
 
@@ -180,10 +146,17 @@ class IntentClassifier:
         texts: Sequence[str],
         labels: Sequence[str],
         val: tuple[Sequence[str], Sequence[str]] | None = None,
+        table: WordVectors | None = None,
     ) -> IntentClassifier:
-        """Train; tune temperature and threshold on ``val`` or on a hold-out of the data."""
+        """Train; tune temperature and threshold on ``val`` or on a hold-out of the data.
+
+        ``table``: the static word vectors of ``texts`` (`nlu.dense.build_table`), when the
+        caller has them already; built here otherwise."""
         if len(set(labels)) < 2:
             raise ValueError("need at least two intents to train a classifier")
+        dense = self.config.dense.source != "none"
+        if dense and table is None:
+            table = self._table(texts)
         if val is None:
             # Stratify when every intent can spare an example; tiny data gets a plain split.
             strat = list(labels) if min(Counter(labels).values()) >= 2 else None
@@ -196,43 +169,99 @@ class IntentClassifier:
             tr_x, va_x, tr_y, va_y = train_test_split(
                 list(texts), list(labels), test_size=n_val, random_state=0, stratify=strat
             )
-            self._fit_core(tr_x, tr_y)
+            # the hold-out's words stay out of the tuning table, as new messages' words do
+            self._fit_core(tr_x, tr_y, self._table(tr_x) if dense else None)
             self._tune(va_x, va_y)
-            self._fit_core(texts, labels)
+            full = self._fit_cascade(tr_x, tr_y, (va_x, va_y))
+            self._fit_core(texts, labels, table)
+            if full is not None:
+                full._fit_core(texts, labels)
         else:
-            self._fit_core(texts, labels)
+            self._fit_core(texts, labels, table)
             self._tune(val[0], val[1])
+            self._fit_cascade(texts, labels, val)
         return self
 
-    def decision(self, texts: Sequence[str]) -> FloatArray:
-        """Raw SVM scores, one row per text, columns in ``labels`` order."""
+    def _fit_cascade(
+        self, texts: Sequence[str], labels: Sequence[str], val: tuple[Sequence[str], Sequence[str]]
+    ) -> IntentClassifier | None:
+        """Train and tune the encoder model on ``texts`` and choose the gate on ``val``."""
+        self.cascade = None
+        cfg = self.config
+        if not cfg.cascade.enabled or cfg.dense.source != "static":
+            return None
+        full_cfg = dataclasses.replace(
+            cfg,
+            dense=dataclasses.replace(cfg.dense, source="encoder"),
+            cascade=dataclasses.replace(cfg.cascade, enabled=False),
+        )
+        full = IntentClassifier(full_cfg)
+        full._fit_core(texts, labels)
+        full._tune(*val)
+        gate, info = choose_gate(self, full, val[0], val[1], cfg.cascade)
+        self.cascade = Cascade(full, gate, info)
+        return full
+
+    def _table(self, texts: Sequence[str]) -> WordVectors | None:
+        return (
+            build_table(texts, self.config.dense) if self.config.dense.source == "static" else None
+        )
+
+    def dense_rows(self, texts: Sequence[str]) -> Matrix | None:
+        """The texts' dense vectors (None for a model without dense features)."""
+        return self._dense.matrix(texts) if self._dense is not None else None
+
+    def decision(self, texts: Sequence[str], dense: Matrix | None = None) -> FloatArray:
+        """Raw SVM scores, one row per text, columns in ``labels`` order (``dense``: the texts'
+        `dense_rows`, when already computed)."""
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float64)
-        return np.vstack([self._scores(t)[0] for t in texts])
+        rows = self.dense_rows(texts) if dense is None else dense
+        if rows is None:
+            return np.vstack([self._scores(t, None)[0] for t in texts])
+        return np.vstack([self._scores(t, rows[i])[0] for i, t in enumerate(texts)])
 
     def predict_proba(self, texts: Sequence[str]) -> FloatArray:
         """Calibrated probabilities (rows sum to 1)."""
-        if not texts:
-            return np.zeros((0, len(self.labels)), dtype=np.float64)
-        return np.vstack([softmax_row(self._scores(t)[0] / self.temperature) for t in texts])
+        scores = self.decision(texts)
+        return (
+            np.vstack([softmax_row(row / self.temperature) for row in scores]) if texts else scores
+        )
 
     def score_one(self, text: str) -> tuple[FloatArray, float]:
         """One message: calibrated probabilities and the fallback score (see ``fallback_scores``).
 
-        The path every parse takes, batch or not, so both give the same numbers.
+        The path every parse takes, batch or not, so both give the same numbers. The cascade's
+        encoder runs here, on the caller's thread: async callers use `score_cheap` and hand
+        `Cascade.score` to an executor when `Cascade.needs_encoder`.
         """
-        scores, tokens = self._scores(text)
+        proba, score = self.score_cheap(text)
+        if self.cascade is None or not self.cascade.needs_encoder(proba):
+            return proba, score
+        return self.cascade.score_text(text, self.threshold)
+
+    def score_cheap(self, text: str) -> tuple[FloatArray, float]:
+        """`score_one` without the cascade: the model's own features only."""
+        vec = self._dense.one(text) if self._dense is not None else None
+        return self.score_with_vector(text, vec)
+
+    def score_with_vector(self, text: str, vec: Matrix | None) -> tuple[FloatArray, float]:
+        """Probabilities and fallback score given the message's dense vector."""
+        scores, tokens = self._scores(text, vec)
         proba = softmax_row(scores / self.temperature)
         if self.fallback_base == "score":
             top = sigmoid(SCORE_SCALE * float(scores.max()))
         else:
             top = float(proba.max())
-        if not self.unknown_power:
-            return proba, top
-        rt = self._get_runtime()
-        return proba, top * self._known_share(tokens, rt.unseen) ** self.unknown_power
+        if self.unknown_power:
+            rt = self._get_runtime()
+            top *= self._known_share(tokens, rt.unseen) ** self.unknown_power
+        if self.sim_weight and vec is not None and self._nearest is not None:
+            sim = self._nearest.similarity(vec, self.labels[int(scores.argmax())])
+            top = (1.0 - self.sim_weight) * top + self.sim_weight * sim
+        return proba, top
 
-    def _scores(self, text: str) -> tuple[FloatArray, list[str]]:
+    def _scores(self, text: str, vec: Matrix | None) -> tuple[FloatArray, list[str]]:
         """Raw scores for one text, and its word tokens.
 
         Features are computed here rather than with ``TfidfVectorizer.transform``: the result is
@@ -259,20 +288,20 @@ class IntentClassifier:
             pv = self._pair_vocab
             pairs = [pv.get(g) for g in pair_grams(tokens, self._pair_window)]
             add_block(ids, vals, pairs, rt.pair_idf, rt.pair_offset)
-        if not ids:
-            return rt.bias64.copy(), tokens
-        row = np.array(vals, dtype=np.float32) @ rt.weights[ids] + rt.bias
+        row = rt.bias if not ids else np.array(vals, dtype=np.float32) @ rt.weights[ids] + rt.bias
+        if vec is not None and self._dense_w is not None:
+            row = row + vec @ self._dense_w
         return row.astype(np.float64), tokens
 
     def warm_up(self) -> None:
         """Build the parse-time lookup tables now rather than on the first message."""
         self._get_runtime()
 
-    def _get_runtime(self) -> _Runtime:
+    def _get_runtime(self) -> Runtime:
         if self._runtime is None:
             if self._weights is None or self._bias is None:
                 raise RuntimeError("classifier is not trained")
-            self._runtime = _Runtime(self, self._weights, self._bias)
+            self._runtime = Runtime(self, self._weights, self._bias)
         return self._runtime
 
     def known_share(self, text: str, unseen: float | None = None) -> float:
@@ -298,10 +327,29 @@ class IntentClassifier:
         return known / total if total else 1.0
 
     def fallback_scores(
-        self, texts: Sequence[str], proba: FloatArray, scores: FloatArray | None = None
+        self,
+        texts: Sequence[str],
+        proba: FloatArray,
+        scores: FloatArray | None = None,
+        sims: FloatArray | None = None,
     ) -> FloatArray:
         """Scores compared with the threshold: the top probability (or the sigmoid of the top
-        raw score, ``scores`` if given) * known_share ** unknown_power."""
+        raw score, ``scores`` if given) * known_share ** unknown_power, mixed with the dense
+        similarity to the top intent's nearest training example (``sims`` if given) by
+        ``sim_weight``."""
+        top = self._base_scores(texts, proba, scores)
+        if not self.sim_weight or self._nearest is None:
+            return top
+        if sims is None:
+            rows = self.dense_rows(texts)
+            assert rows is not None
+            sims = self._nearest.similarities(rows, [self.labels[i] for i in proba.argmax(1)])
+        out: FloatArray = (1.0 - self.sim_weight) * top + self.sim_weight * sims
+        return out
+
+    def _base_scores(
+        self, texts: Sequence[str], proba: FloatArray, scores: FloatArray | None
+    ) -> FloatArray:
         if self.fallback_base == "score":
             raw = self.decision(texts) if scores is None else scores
             top: FloatArray = 1.0 / (1.0 + np.exp(-SCORE_SCALE * raw.max(axis=1)))
@@ -315,7 +363,8 @@ class IntentClassifier:
         return np.array([float(p) * sh**power for p, sh in zip(top, share, strict=True)])
 
     def _tune(self, texts: Sequence[str], labels: Sequence[str]) -> None:
-        scores = self.decision(texts)
+        rows = self.dense_rows(texts)
+        scores = self.decision(texts, rows)
         idx = {lab: i for i, lab in enumerate(self.labels)}
         known = np.array([lab in idx for lab in labels])
         y = np.array([idx.get(lab, -1) for lab in labels])
@@ -327,65 +376,18 @@ class IntentClassifier:
         enough = int(oos.sum()) >= cfg.min_oos_examples and (~oos).any()
         powers = cfg.unknown_powers if enough else (0.0,)
         bases = cfg.fallback_bases if enough else ("probability",)
-        best_b, best_p, best_score = "probability", 0.0, -np.inf
-        for base in bases or ("probability",):  # ties keep the earlier base, smaller exponent
-            self.fallback_base = base
-            for power in powers or (0.0,):
-                self.unknown_power = float(power)
-                conf = self.fallback_scores(texts, proba, scores)
-                t, score = self._pick_threshold(conf, proba, labels)
-                if score > best_score + 1e-9:
-                    best_b, best_p, best_score, self.threshold = base, float(power), score, t
-        self.fallback_base, self.unknown_power = best_b, best_p
-
-    def _pick_threshold(
-        self, conf: FloatArray, proba: FloatArray, labels: Sequence[str]
-    ) -> tuple[float, float]:
-        """Threshold on ``conf`` (fallback scores) and the validation objective it reaches."""
-        pred = [self.labels[i] for i in proba.argmax(axis=1)]
-        oos = np.array([lab == OUT_OF_SCOPE_INTENT or lab not in self.labels for lab in labels])
-        correct = np.array([p == lab for p, lab in zip(pred, labels, strict=True)])
-        oos_pred = np.array([p == OUT_OF_SCOPE_INTENT for p in pred])
-        cfg = self.config
-        return choose_threshold(
-            conf, correct, oos, oos_pred, oos_weight=cfg.oos_weight,
-            min_oos_recall=cfg.min_oos_recall, max_fallback_loss=cfg.max_fallback_loss,
-            recall_z=cfg.oos_recall_z,
-        )  # fmt: skip
-
-
-class _Runtime:
-    """Per-process lookup tables for parsing: IDF as Python floats, block offsets, and the
-    character n-gram ids of words seen before (bounded)."""
-
-    CACHE_LIMIT = 200_000
-
-    def __init__(
-        self,
-        clf: IntentClassifier,
-        weights: npt.NDArray[np.float32],
-        bias: npt.NDArray[np.float32],
-    ) -> None:
-        self.weights, self.bias = weights, bias
-        self.bias64 = bias.astype(np.float64)
-        self.word_idf: list[float] = clf._word_idf.tolist()
-        self.char_idf: list[float] = clf._char_idf.tolist()
-        self.pair_idf: list[float] = clf._pair_idf.tolist() if clf._pair_window else []
-        self.char_offset = len(clf._word_vocab)
-        # Character ids are cached with the block offset applied; index their IDF the same way.
-        self.char_idf_global: list[float] = [0.0] * self.char_offset + self.char_idf
-        self.pair_offset = self.char_offset + len(clf._char_vocab)
-        self.unseen = float(clf._word_idf.max()) if len(clf._word_idf) else 1.0
-        self._char_vocab = clf._char_vocab
-        self._char_ngrams = clf.config.char_ngrams
-        self.char_cache: dict[str, list[int]] = {}
-
-    def char_ids(self, word: str) -> list[int]:
-        """Vocabulary ids of the word's known character n-grams (with repeats), cached."""
-        vocab, off = self._char_vocab, self.char_offset
-        grams = word_char_grams(word, *self._char_ngrams)
-        found = [i + off for i in map(vocab.get, grams) if i is not None]
-        if len(self.char_cache) >= self.CACHE_LIMIT:
-            self.char_cache.clear()
-        self.char_cache[word] = found
-        return found
+        sims: FloatArray | None = None
+        sim_weights: tuple[float, ...] = (0.0,)
+        if enough and rows is not None and self._nearest is not None:
+            sims = self._nearest.similarities(rows, [self.labels[i] for i in proba.argmax(1)])
+            sim_weights = cfg.dense.sim_weights or (0.0,)
+        best = ("probability", 0.0, 0.0)
+        best_score = -np.inf
+        for base, power, sim_w in itertools.product(bases, powers or (0.0,), sim_weights):
+            # ties keep the earlier base, the smaller exponent and similarity weight
+            self.fallback_base, self.unknown_power, self.sim_weight = base, float(power), sim_w
+            conf = self.fallback_scores(texts, proba, scores, sims)
+            t, score = pick_threshold(self.labels, conf, proba, labels, self.config)
+            if score > best_score + 1e-9:
+                best, best_score, self.threshold = (base, float(power), sim_w), score, t
+        self.fallback_base, self.unknown_power, self.sim_weight = best

@@ -93,7 +93,7 @@ class HotReloadingModel:
         """Parse with the current model, first reloading it if the file changed."""
         if self._clock() >= self._next_check:
             await self.reload_if_changed()
-        return self._model.parse_sync(text, language=language, now=now, tz=tz)
+        return await self._model.parse(text, language=language, now=now, tz=tz)
 
     async def reload_if_changed(self) -> bool:
         """Check the file now; return True when a new model was swapped in."""

