@@ -74,6 +74,7 @@ bench-proactive: venv
 bench-nlu: venv
 	mkdir -p $(BENCH_OUT)
 	$(BIN)/python tests/benchmarks/bench_nlu.py --data $(NLU_DATA) --out $(BENCH_OUT)/nlu.json
+	$(BIN)/python tests/benchmarks/bench_nlu_snips.py --data $(NLU_DATA)/snips --out $(BENCH_OUT)/nlu-snips.json
 
 bench-rasa: venv
 	mkdir -p $(BENCH_OUT)
