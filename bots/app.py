@@ -287,7 +287,9 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     scheduling = asyncio.create_task(
         scheduler.run(stop, interval=s.scheduler_interval), name="proactive-scheduler"
     )
-    rollups = run_rollups(db, stop, s.analytics_rollup_interval, s.timezone)  # storage.analytics
+    rollups = run_rollups(
+        db, stop, s.analytics_rollup_interval, s.timezone, s.analytics_fcr_days
+    )  # storage.analytics
     folding = asyncio.create_task(rollups, name="analytics-rollups")
     yield
     drain = app[DRAIN]
@@ -333,9 +335,7 @@ def _turns(app: web.Application, outbox: Outbox) -> tuple[Worker, Dialogue]:
             handoff=app[handoff.api.HOOK],
             default_language=s.default_language,
         ),
-        analytics=TurnAnalytics(
-            s.analytics_conversation_gap_hours, s.analytics_fcr_days, handoff_config(s).topic_for
-        ),
+        analytics=TurnAnalytics(s.analytics_conversation_gap_hours, handoff_config(s).topic_for),
     )
     return worker, dialogue
 

@@ -66,7 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "agent":
         return handoff_cli.main(settings.database_url, args)
     if args.command == "analytics":
-        return analytics_cli.main(settings.database_url, args, settings.timezone)
+        return analytics_cli.main(
+            settings.database_url, args, settings.timezone, settings.analytics_fcr_days
+        )
     if args.command == "privacy":
         return privacy_cli.main(settings, args)
     return _serve(settings, args.command, args.host, args.port)

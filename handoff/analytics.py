@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.hours import BusinessHours
 from handoff.models import Ticket
-from storage.analytics.events import CameBack, Event, came_back_async, handoff_cause, record_async
+from storage.analytics.events import Event, handoff_cause, record_async
 from storage.analytics.tasks import taken_over
 from storage.backends import Backends
 from storage.db import Database
@@ -25,7 +25,6 @@ from storage.errors import StaleSession
 __all__ = [
     "answered",
     "assigned",
-    "came_back",
     "claimed",
     "created",
     "end_task_on_take_over",
@@ -67,18 +66,6 @@ def created(ticket: Ticket, topic: str, agent_id: int | None = None) -> Event:
         reason=handoff_cause(ticket.reason),
         data={"reason": ticket.reason},
         **_common(ticket, topic),
-    )
-
-
-def came_back(ticket: Ticket, topic: str, days: int) -> CameBack:
-    """A new ticket is a contact on its topic: earlier tickets on it resolved within ``days``
-    did not resolve it at first contact."""
-    return CameBack(
-        customer_id=ticket.customer_id,
-        topic=topic,
-        at=ticket.created_at,
-        since=ticket.created_at - dt.timedelta(days=days),
-        before=ticket.created_at,
     )
 
 
@@ -164,17 +151,16 @@ def answered(ticket: Ticket, topic: str, score: int, now: dt.datetime) -> Event:
 
 
 async def record_created(
-    s: AsyncSession, ticket: Ticket, topic: str, days: int, agent_id: int | None = None
+    s: AsyncSession, ticket: Ticket, topic: str, agent_id: int | None = None
 ) -> None:
     """In the ticket's own transaction: ``ticket.created`` (and ``ticket.claimed`` for one
-    opened already assigned), and ``fcr.came_back`` for the customer's earlier tickets on the
-    topic it reopens."""
+    opened already assigned). The ticket is a contact on its topic: the rollup round writes
+    the ``fcr.came_back`` of the customer's earlier tickets on it (`storage.analytics.fcr`)."""
     await s.flush()  # the ticket's id
     events = [created(ticket, topic, agent_id)]
     if agent_id is not None:
         hours = BusinessHours("")
         events += handed_to(ticket, topic, agent_id, ticket.created_at, hours)
-    events += await came_back_async(s, came_back(ticket, topic, days))
     await record_async(s, events)
 
 

@@ -347,7 +347,7 @@ class Router:
                     TicketEvent(ticket_id=ticket.id, kind="created", data={"reason": ticket.reason})
                 )
                 s.add(TicketEvent(ticket_id=ticket.id, kind="assigned", agent_id=me))
-                await analytics.record_created(s, ticket, topic, self.config.fcr_days, me)
+                await analytics.record_created(s, ticket, topic, me)
         except IntegrityError:
             return False
         return True

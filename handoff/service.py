@@ -115,7 +115,7 @@ class HandoffService:
                 s.add(ticket)
                 await s.flush()
                 s.add(TicketEvent(ticket_id=ticket.id, kind="created", data={"reason": esc.reason}))
-                await analytics.record_created(s, ticket, topic, self.config.fcr_days)
+                await analytics.record_created(s, ticket, topic)
         except IntegrityError:
             existing = await self.open_ticket_of(customer_id)
             if existing is None:

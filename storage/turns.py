@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from storage.analytics.events import CameBack, Event, collect, record
+from storage.analytics.events import Event, record
 from storage.db import Database
 from storage.errors import FenceLost
 from storage.fences import FenceToken, check_sync
@@ -63,7 +63,6 @@ class Turn:
     claimed_by: str | None = None  # the outbox that will send the pending replies
     events: list[Event] = field(default_factory=list)  # analytics, written only with the message
     body: dict[str, Any] | None = None  # the inbound row's: a shared contact phone, a title
-    contacts: list[CameBack] = field(default_factory=list)  # first-contact resolution checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +158,8 @@ def _write_current(s: Session, turns: list[Turn]) -> list[Written]:
         if inbound_id is not None and t.touch:
             _touch(s, t)
     earlier = _earlier_pending(s, turns, inbound_ids, replies_by_inbound)
-    facts = [(t.events, t.contacts) for t, i in zip(turns, inbound_ids, strict=True) if i]
-    record(s, collect(s, facts))  # last: see storage.analytics.rollups on the table's lock
+    facts = [e for t, i in zip(turns, inbound_ids, strict=True) if i for e in t.events]
+    record(s, facts)  # last: see storage.analytics.rollups on the table's lock
     return [
         Written(i, tuple(replies_by_inbound.get(i, ())), earlier.get(i, ()))
         if i is not None

@@ -22,7 +22,7 @@ from bots.flows.engine import SUSPENDED
 from bots.flows.understanding import FALLBACK, from_payload
 from bots.proactive.hooks_replies import last_proactive
 from bots.worker.turn import TurnContext
-from storage.analytics.events import CameBack, Event, handoff_cause, phrase
+from storage.analytics.events import Event, handoff_cause, phrase
 from storage.sessions import Session
 
 __all__ = ["STATE", "TurnAnalytics", "note_answer"]
@@ -73,16 +73,15 @@ class TurnAnalytics:
     def __init__(
         self,
         gap_hours: float = 24.0,
-        fcr_days: int = 7,
         topic_for: Callable[[str | None, str | None], str] | None = None,
     ) -> None:
         self.conversation_gap = dt.timedelta(hours=gap_hours)
-        self.fcr_days = fcr_days
         self.topic_for = topic_for or (lambda flow, intent: "general")
 
-    def facts(self, ctx: TurnContext) -> tuple[list[Event], list[CameBack]]:
-        """The turn's events and the contacts to check for first-contact resolution; the
-        tracker's state in the session is updated (saved with the turn's snapshot)."""
+    def facts(self, ctx: TurnContext) -> list[Event]:
+        """The turn's events; the tracker's state in the session is updated (saved with the
+        turn's snapshot). Its ``task.started`` are first-contact resolution's contacts
+        (`storage.analytics.fcr`)."""
         session, msg = ctx.session, ctx.message
         assert session is not None and ctx.customer_id is not None
         state = _State.of(session)
@@ -99,18 +98,7 @@ class TurnAnalytics:
         if ctx.answers is not None and ctx.answers.get("job_id") is not None:
             events.append(_reply(ctx, ctx.answers, base))
         state.save(session)
-        contacts = [
-            CameBack(
-                customer_id=ctx.customer_id,
-                topic=e.team or "general",
-                at=ctx.now,
-                since=ctx.now - dt.timedelta(days=self.fcr_days),
-                before=dt.datetime.fromisoformat(state.conversation_at or ctx.now.isoformat()),
-            )
-            for e in events
-            if e.kind == "task.started"
-        ]
-        return events, contacts
+        return events
 
     def _conversation(self, ctx: TurnContext, state: _State) -> list[Event]:
         """A new conversation after a silence of `conversation_gap` (or the first message)."""

@@ -119,7 +119,7 @@ class TurnStore:
         assert session is not None and ctx.customer_id is not None
         # The session as it will be once saved, stored with the message: if this process dies
         # between the commit and the session save, the redelivery restores it (`_repair`).
-        events, contacts = self.analytics.facts(ctx)  # before the snapshot: it keeps their state
+        events = self.analytics.facts(ctx)  # before the snapshot: it keeps their state
         snapshot = dataclasses.asdict(session)
         snapshot["version"] = session.version + 1
         return Turn(
@@ -138,7 +138,6 @@ class TurnStore:
             fence=fences.current(),
             claimed_by=self.outbox.owner,
             events=events,
-            contacts=contacts,
             # a shared contact has no text: the transcript keeps its phone for the timeline,
             # and whether the platform vouched it is the sender's own (typed is not)
             body=(

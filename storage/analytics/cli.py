@@ -11,7 +11,13 @@ import argparse
 import asyncio
 from typing import Any
 
-from storage.analytics.rollups import DEFAULT_TIMEZONE, Reconciliation, reconcile, roll_up
+from storage.analytics.rollups import (
+    DEFAULT_FCR_DAYS,
+    DEFAULT_TIMEZONE,
+    Reconciliation,
+    reconcile,
+    roll_up,
+)
 from storage.db import Database
 from storage.errors import StorageError
 
@@ -29,21 +35,28 @@ def add_parser(sub: Any) -> None:
     actions.add_parser("roll-up", help="fold the events not in the rollups yet into them")
 
 
-def main(database_url: str, args: argparse.Namespace, timezone: str = DEFAULT_TIMEZONE) -> int:
+def main(
+    database_url: str,
+    args: argparse.Namespace,
+    timezone: str = DEFAULT_TIMEZONE,
+    fcr_days: int = DEFAULT_FCR_DAYS,
+) -> int:
     """Run `analytics reconcile` / `roll-up` against ``database_url`` (days local to
-    ``timezone``, as the service folds them: ``OMNIRELAY_TIMEZONE``)."""
+    ``timezone`` and returns within ``fcr_days``, as the service folds them:
+    ``OMNIRELAY_TIMEZONE``, ``OMNIRELAY_ANALYTICS_FCR_DAYS``)."""
     try:
-        return asyncio.run(_run(database_url, args, timezone))
+        return asyncio.run(_run(database_url, args, timezone, fcr_days))
     except StorageError as e:
         print(f"error: {e}")
         return 1
 
 
-async def _run(url: str, args: argparse.Namespace, timezone: str) -> int:
+async def _run(url: str, args: argparse.Namespace, timezone: str, fcr_days: int) -> int:
     db = Database(url)
     try:
         if args.action == "roll-up" or getattr(args, "roll_up", False):
-            print(f"folded {await roll_up(db, timezone=timezone)} events into the rollups")
+            folded = await roll_up(db, timezone=timezone, fcr_days=fcr_days)
+            print(f"folded {folded} events into the rollups")
         if args.action == "roll-up":
             return 0
         result = await reconcile(db, timezone=timezone)

@@ -20,20 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from storage.analytics.models import EVENTS
-from storage.models import Customer, Message
+from storage.models import Message
 from storage.repositories._sql import insert_ignoring_conflicts
 
 __all__ = [
-    "CameBack",
     "Event",
     "anonymise",
-    "came_back",
-    "came_back_async",
-    "collect",
     "decisions",
     "delivery_failed",
     "handoff_cause",
-    "merged_into",
     "phrase",
     "record",
     "record_async",
@@ -78,18 +73,6 @@ class Event:
     value_bh: float | None = None
     text: str | None = None
     data: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CameBack:
-    """A customer's contact on ``topic`` at ``at``: tickets of theirs on that topic resolved in
-    [``since``, ``before``) did not resolve it at first contact (``fcr.came_back``)."""
-
-    customer_id: int
-    topic: str
-    at: dt.datetime
-    since: dt.datetime
-    before: dt.datetime
 
 
 def handoff_cause(reason: str | None) -> str:
@@ -199,77 +182,6 @@ async def record_async(s: AsyncSession, events: Sequence[Event]) -> None:
     """`record` for an async session."""
     if events:
         await s.execute(_insert(s), _rows(events))
-
-
-def merged_into(s: Session, customer_ids: Sequence[int]) -> dict[int, int]:
-    """Each of ``customer_ids`` and every profile merged into it (directly or through a chain
-    of merges, `storage.repositories.identity_merges`), mapped to it: a person's events may
-    still carry a merged-away id, so first-contact resolution reads them as one. An undone
-    merge clears ``merged_into_id``, so its profile is a person of its own again."""
-    person = {i: i for i in customer_ids}
-    frontier = set(customer_ids)
-    while frontier:
-        rows = s.execute(
-            select(Customer.id, Customer.merged_into_id).where(
-                Customer.merged_into_id.in_(sorted(frontier))
-            )
-        ).all()
-        frontier = {r.id for r in rows if r.id not in person}
-        for r in rows:
-            person.setdefault(r.id, person[r.merged_into_id])
-    return person
-
-
-def came_back(s: Session, *contacts: CameBack) -> list[Event]:
-    """``fcr.came_back`` events for the customers' tickets on each contact's topic resolved in
-    the contact's window (one query for all of them, the profiles merged into theirs
-    included); each is counted in the hour (and team, agent) of its resolution."""
-    if not contacts:
-        return []
-    c = EVENTS.c
-    person = merged_into(s, sorted({contact.customer_id for contact in contacts}))
-    rows = s.execute(
-        select(
-            c.customer_id, c.ticket_id, c.at, c.channel, c.language, c.intent, c.team, c.agent_id
-        ).where(
-            c.kind == "ticket.resolved",
-            c.customer_id.in_(sorted(person)),
-            c.at >= min(contact.since for contact in contacts),
-            c.at < max(contact.before for contact in contacts),
-        )
-    ).all()
-    found: dict[int, Event] = {}
-    for contact in contacts:
-        for r in rows:
-            if (person[r.customer_id], r.team) != (contact.customer_id, contact.topic):
-                continue
-            if not contact.since <= r.at < contact.before or r.ticket_id in found:
-                continue
-            found[r.ticket_id] = Event(
-                kind="fcr.came_back",
-                key=str(r.ticket_id),
-                at=r.at,
-                customer_id=contact.customer_id,
-                ticket_id=r.ticket_id,
-                channel=r.channel,
-                language=r.language,
-                intent=r.intent,
-                team=r.team,
-                agent_id=r.agent_id,
-                data={"came_back_at": contact.at.isoformat()},
-            )
-    return list(found.values())
-
-
-def collect(s: Session, facts: Sequence[tuple[Sequence[Event], Sequence[CameBack]]]) -> list[Event]:
-    """The events of several facts, with the ``fcr.came_back`` their contacts add."""
-    events = [e for found, _ in facts for e in found]
-    return events + came_back(s, *(contact for _, contacts in facts for contact in contacts))
-
-
-async def came_back_async(s: AsyncSession, contact: CameBack) -> list[Event]:
-    """`came_back` for an async session."""
-    return await s.run_sync(lambda sync: came_back(sync, contact))
 
 
 async def anonymise(s: AsyncSession, customer_id: int) -> int:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,11 +33,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage.analytics.events import record
+from storage.analytics.fcr import came_back, contacts
 from storage.analytics.models import CELL, EVENTS, ROLLUPS, AnalyticsWatermark
 from storage.db import Database
 
 __all__ = [
     "BATCH",
+    "DEFAULT_FCR_DAYS",
     "DEFAULT_TIMEZONE",
     "VIEWS",
     "Cell",
@@ -56,6 +60,7 @@ BATCH = 5000  # events folded per transaction
 QUARTER = 900  # seconds
 WATERMARK = "rollups"
 DEFAULT_TIMEZONE = "Europe/Kyiv"
+DEFAULT_FCR_DAYS = 7
 #: (view, period, kind, channel, language, intent, team, agent_id, reason, bucket)
 Cell = tuple[str, dt.datetime, str, str, str, str, str, int, str, int]
 Sums = list[int]  # [count, value in thousandths, business-hours value in thousandths]
@@ -165,12 +170,16 @@ def _committed_up_to(s: Session) -> int:
     return int(s.scalar(select(func.max(EVENTS.c.id))) or 0)
 
 
-def _fold_batch(s: Session, folder: Folder, limit: int, batch: int) -> int:
-    """One transaction: fold the next events up to ``limit`` into the rollups, move the
-    watermark. Returns how many events were folded."""
+def _fold_batch(
+    s: Session, *, folder: Folder, limit: int, batch: int, days: int
+) -> tuple[int, int]:
+    """One transaction: fold the next events up to ``limit`` into the rollups, write the
+    returns their first-contact resolution contacts make (`storage.analytics.fcr`, above
+    ``limit``: the next pass folds them), move the watermark. Returns how many events were
+    folded and how many returns were written."""
     start = watermark(s, lock=True)
     if start >= limit:
-        return 0
+        return 0, 0
     rows = s.execute(
         select(*event_columns())
         .where(EVENTS.c.id > start, EVENTS.c.id <= limit)
@@ -180,12 +189,14 @@ def _fold_batch(s: Session, folder: Folder, limit: int, batch: int) -> int:
     if rows:
         _increment(s, folder.fold(rows))
     end = rows[-1].id if len(rows) == batch else limit
+    returns = came_back(s, *contacts(s, start, end, days))
+    record(s, returns)
     s.execute(
         AnalyticsWatermark.__table__.update()  # type: ignore[attr-defined]
         .where(AnalyticsWatermark.name == WATERMARK)
         .values(last_id=end)
     )
-    return len(rows)
+    return len(rows), len(returns)
 
 
 def _increment(s: Session, cells: dict[Cell, Sums]) -> None:
@@ -211,27 +222,45 @@ def _increment(s: Session, cells: dict[Cell, Sums]) -> None:
     s.execute(stmt, rows)
 
 
-async def roll_up(db: Database, *, timezone: str = DEFAULT_TIMEZONE, batch: int = BATCH) -> int:
-    """Fold every event committed so far into the rollups (days local to ``timezone``);
-    returns how many were folded. Safe to run in several processes at once (the watermark row
-    is locked per round)."""
+async def roll_up(
+    db: Database,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+    batch: int = BATCH,
+    fcr_days: int = DEFAULT_FCR_DAYS,
+) -> int:
+    """Fold every event committed so far into the rollups (days local to ``timezone``), with
+    the ``fcr.came_back`` the folded contacts make (within ``fcr_days``); returns how many
+    events were folded. Safe to run in several processes at once (the watermark row is locked
+    per round)."""
     folder = Folder(timezone)
-    limit = await db.run(_committed_up_to)
-    total = 0
-    while True:
-        folded = await db.run(lambda s: _fold_batch(s, folder, limit, batch))
-        total += folded
-        if folded < batch:
-            return total
+    total, passes, returns = 0, 0, 0
+    while passes == 0 or (returns and passes == 1):
+        # a second pass only for the returns the first wrote (above its limit); a return is
+        # no contact, so none of its own is owed
+        limit, passes = await db.run(_committed_up_to), passes + 1
+        fold = functools.partial(
+            _fold_batch, folder=folder, limit=limit, batch=batch, days=fcr_days
+        )
+        while True:
+            folded, wrote = await db.run(fold)
+            total, returns = total + folded, returns + wrote
+            if folded < batch:
+                break
+    return total
 
 
 async def run_rollups(
-    db: Database, stop: asyncio.Event, interval: float, timezone: str = DEFAULT_TIMEZONE
+    db: Database,
+    stop: asyncio.Event,
+    interval: float,
+    timezone: str = DEFAULT_TIMEZONE,
+    fcr_days: int = DEFAULT_FCR_DAYS,
 ) -> None:
     """`roll_up` every ``interval`` seconds until ``stop`` is set (the app's periodic task)."""
     while not stop.is_set():
         try:
-            folded = await roll_up(db, timezone=timezone)
+            folded = await roll_up(db, timezone=timezone, fcr_days=fcr_days)
             if folded:
                 log.debug("analytics: %d events folded into the rollups", folded)
         except Exception:

@@ -78,7 +78,7 @@ def _top_fallbacks(s: Session, filters: Filters) -> list[list[Any]]:
 
 def _read(s: Session, query: Query) -> tuple[Tally, dict[str, Any]]:
     filters = query.filters()
-    tally = read_tally(s, filters, query.timezone)
+    tally = read_tally(s, filters, query.timezone, query.fcr_days)
     times = read_times(s, filters)
     raw = {
         "first_response": times["agent.first_response"],

@@ -20,8 +20,17 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.orm import Session
 
+from storage.analytics.events import Event
+from storage.analytics.fcr import pending
 from storage.analytics.models import EVENTS, ROLLUPS
-from storage.analytics.rollups import Cell, Folder, Sums, event_columns, watermark
+from storage.analytics.rollups import (
+    DEFAULT_FCR_DAYS,
+    Cell,
+    Folder,
+    Sums,
+    event_columns,
+    watermark,
+)
 
 __all__ = ["Filters", "Tally", "read_tally"]
 
@@ -47,6 +56,13 @@ class Filters:
             if value is not None:
                 clauses.append(c[name] == value)
         return clauses
+
+    def admit(self, event: Event) -> bool:
+        """Does ``event`` (counted at its ``at``) fall in the range and the filters?"""
+        if not self.start <= event.at < self.end:
+            return False
+        dims = ("channel", "language", "team", "agent_id")
+        return all(getattr(self, n) in (None, getattr(event, n)) for n in dims)
 
 
 Key = tuple[Any, ...]
@@ -137,12 +153,19 @@ def _rollups(s: Session, filters: Filters, tally: Tally) -> None:
             tally.add(view, tuple(found[: len(dims)]), found[len(dims) :])
 
 
-def _tail(s: Session, filters: Filters, folder: Folder, after: int, tally: Tally) -> None:
+def _tail(
+    s: Session, filters: Filters, folder: Folder, after: int, tally: Tally, fcr_days: int
+) -> None:
+    """The events after the watermark, and the returns their contacts make that the next
+    round will write (`storage.analytics.fcr.pending`)."""
     where = (EVENTS.c.id > after, *filters.where(EVENTS, "at"))
     tally.add_cells(folder.fold(s.execute(select(*event_columns()).where(*where))))
+    tally.add_cells(folder.fold(e for e in pending(s, after, fcr_days) if filters.admit(e)))
 
 
-def read_tally(s: Session, filters: Filters, timezone: str) -> Tally:
+def read_tally(
+    s: Session, filters: Filters, timezone: str, fcr_days: int = DEFAULT_FCR_DAYS
+) -> Tally:
     """The range's `Tally`: rollups plus the events after the watermark, one consistent read."""
     folder = Folder(timezone)
     for _ in range(READ_TRIES):
@@ -150,7 +173,7 @@ def read_tally(s: Session, filters: Filters, timezone: str) -> Tally:
         narrow = filters.team is None and filters.agent_id is None
         tally = Tally(daily="t" if narrow else "d")
         _rollups(s, filters, tally)
-        _tail(s, filters, folder, mark, tally)
+        _tail(s, filters, folder, mark, tally, fcr_days)
         if watermark(s) == mark:
             return tally
     raise RuntimeError("the rollups kept moving while the summary was read")

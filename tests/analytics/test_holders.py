@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from bots.keys import CLOCK
-from storage.analytics.events import CameBack, Event, came_back, record_async
+from storage.analytics.events import Event, record_async
+from storage.analytics.fcr import CameBack, came_back
 from storage.analytics.models import EVENTS
 from storage.analytics.rollups import reconcile, roll_up
 from storage.db import Database
@@ -189,6 +190,14 @@ async def test_first_contact_resolution_sees_a_merged_profile_until_the_undo(api
     await api.rest("second-profile", PERSON)  # now one person: both tickets come back
     doc = await metrics(api)
     assert doc["fcr"] == {"rate": 0.0, "resolved": 2, "came_back": 2, "days": 7}
+    # the summary derived the returns; the rollup round writes them, once, and folds them
+    assert await events_of(api, "fcr.came_back") == []
+    await folded_and_reconciled(api)
+    returns = await events_of(api, "fcr.came_back")
+    assert sorted(e.ticket_id for e in returns) == sorted([ticket["id"], other["id"]])
+    assert {e.customer_id for e in returns} == {first}
+    await folded_and_reconciled(api)
+    assert len(await events_of(api, "fcr.came_back")) == 2
 
 
 async def test_the_return_query_treats_a_chain_of_merged_profiles_as_one(

@@ -28,7 +28,7 @@ class Customer:
 
     def __init__(self, gap_hours: float = 24.0) -> None:
         self.session = Session(customer_id=7, language="en")
-        self.analytics = TurnAnalytics(gap_hours, 7, lambda flow, intent: f"team-{flow}")
+        self.analytics = TurnAnalytics(gap_hours, lambda flow, intent: f"team-{flow}")
         self.now = T0
         self.events: list[Event] = []
 
@@ -62,7 +62,7 @@ class Customer:
         ctx.escalation = escalation
         self.session.escalation = EscalationRequest(escalation) if escalation else None
         self.session.ticket_id = ticket
-        events, _ = self.analytics.facts(ctx)
+        events = self.analytics.facts(ctx)
         self.events += events
         return events
 

@@ -20,11 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 def _switch(on: Callable[[], bool]) -> None:
-    """The writers write while ``on()`` is true and do nothing otherwise."""
+    """The writers write while ``on()`` is true and do nothing otherwise: neither the turn's
+    tracker builds its events (nor keeps its state in the session) nor does anything insert
+    them."""
     import storage.analytics.events as events
 
     real_record, real_record_async = events.record, events.record_async
-    real_collect = events.collect
 
     def record(s: Any, found: Any) -> None:
         if on():
@@ -34,12 +35,17 @@ def _switch(on: Callable[[], bool]) -> None:
         if on():
             await real_record_async(s, found)
 
-    def collect(s: Any, facts: Any) -> list[Any]:
-        return real_collect(s, facts) if on() else []
-
     events.record = record  # type: ignore[assignment]
     events.record_async = record_async  # type: ignore[assignment]
-    events.collect = collect
+    # after the patch above: the modules imported now take the switched writers
+    import bots.worker.analytics as turn_analytics
+
+    real_facts = turn_analytics.TurnAnalytics.facts
+
+    def facts(self: Any, ctx: Any) -> list[Any]:
+        return real_facts(self, ctx) if on() else []
+
+    turn_analytics.TurnAnalytics.facts = facts  # type: ignore[method-assign]
 
 
 def _alternating(slice_s: float) -> Callable[[], bool]:
