@@ -1,6 +1,8 @@
 """What of a turn goes to the NLU review list (`nlu.ReviewLog`, `omnirelay nlu review`).
 
-The list is for messages the model failed to understand. A turn that answers the dialogue's
+The list is for messages the model failed to understand (``nlu_fallback``) and for those it
+took as out of scope: what customers ask that the bot cannot do is where new intents come from,
+and a message the model cannot read at all may land in either. A turn that answers the dialogue's
 question for a slot (a name, a phone, a date, an order number...) is not one: the flow reads
 the value itself, the model was never meant to classify it, and the list would fill up with
 customers' names and numbers. What is kept is kept without personal data: phones and e-mail
@@ -18,12 +20,15 @@ from bots.flows.engine import YES_NO_STEPS
 from bots.logs import mask_personal_data
 from bots.worker.turn import TurnContext
 from nlu import ReviewLog
+from nlu.types import FALLBACK_INTENT, OUT_OF_SCOPE_INTENT
 
-__all__ = ["NAME_MASK", "answers_a_slot", "record_for_review", "without_personal_data"]
+__all__ = ["NAME_MASK", "REVIEWED", "answers_a_slot", "record_for_review", "without_personal_data"]
 
 log = logging.getLogger(__name__)
 
 NAME_MASK = "<name>"
+#: the intents whose messages are kept for review
+REVIEWED = frozenset({FALLBACK_INTENT, OUT_OF_SCOPE_INTENT})
 _WORD = re.compile(r"\w{2,}")
 
 

@@ -22,7 +22,7 @@ from bots.channels.rest import encode_replies
 from bots.flows.understanding import FALLBACK
 from bots.identity.resolver import Identities
 from bots.worker.analytics import note_answer
-from bots.worker.review import answers_a_slot, record_for_review
+from bots.worker.review import REVIEWED, answers_a_slot, record_for_review
 from bots.worker.store import TurnStore
 from bots.worker.turn import Step, StepFn, TurnContext, notice_replies
 from storage.errors import BackendUnavailable, FenceLost, LockTimeout
@@ -237,9 +237,10 @@ class TurnSteps:
             ctx.parse = await self.nlu.parse(text, now=ctx.now, tz=self.timezone)
             ctx.answers_a_slot = answers_a_slot(ctx)  # before the dialogue moves the session
             self.metrics.intents.labels(intent=ctx.parse.intent).inc()
-            if ctx.parse.intent != FALLBACK or ctx.answers_a_slot:
+            if ctx.parse.intent not in REVIEWED or ctx.answers_a_slot:
                 return  # understood, or a value the flow asked for: not a fallback anywhere
-            self.metrics.nlu_fallbacks.labels(channel=ctx.message.channel).inc()
+            if ctx.parse.intent == FALLBACK:
+                self.metrics.nlu_fallbacks.labels(channel=ctx.message.channel).inc()
             if self.review_log is not None:
                 await asyncio.to_thread(record_for_review, self.review_log, ctx)
 
