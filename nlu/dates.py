@@ -24,7 +24,7 @@ _WEEKDAYS = {
     0: r"monday|mon|понеділ\w*|пн",
     1: r"tuesday|tue|tues|вівтор\w*|вт",
     2: r"wednesday|wed|серед\w*|ср",
-    3: r"thursday|thu|thurs|четвер\w*|чт",
+    3: r"thursday|thu|thurs|четвер(?:г\w*)?|чт",  # not "четвертій" (four o'clock)
     4: r"friday|fri|п'?ятниц\w*|п’ятниц\w*|пт",
     5: r"saturday|sat|субот\w*|сб",
     6: r"sunday|sun|неділ\w*|нд",
@@ -253,7 +253,7 @@ def extract_dates(
     times = [(m, v) for m, v in times if v is not None]
     # "tonight" is a day inside "seven tonight"; "15:00" is a time inside no date
     dates = [(m, v) for m, v in dates if v is not None and not _within(m, [t for t, _ in times])]
-    times = [(m, v) for m, v in times if not _inside(m, [d for d, _ in dates])]
+    times = [(m, v) for m, v in times if not _time_in_date(m, [d for d, _ in dates])]
     out: list[DateMatch] = []
     used_times: set[int] = set()
     for dm, dv in dates:
@@ -279,13 +279,24 @@ def extract_dates(
                   key=lambda d: d.start)  # fmt: skip
 
 
-def _inside(m: re.Match[str], others: list[re.Match[str]]) -> bool:
-    return any(o.start() <= m.start() and m.end() <= o.end() for o in others)
+def _core(t: re.Match[str]) -> tuple[int, int]:
+    """A time match's span without its preposition ("на 16.03" -> "16.03")."""
+    start = t.end("pre") if t.group("pre") else t.start()
+    while start < t.end() and t.string[start].isspace():
+        start += 1
+    return start, t.end()
 
 
-def _within(m: re.Match[str], others: list[re.Match[str]]) -> bool:
-    """Inside a longer match."""
-    return any(_inside(m, [o]) and o.end() - o.start() > m.end() - m.start() for o in others)
+def _within(m: re.Match[str], times: list[re.Match[str]]) -> bool:
+    """Inside a time that says more than it does ("tonight" in "seven tonight"); a time's
+    preposition does not count ("на 16.03" is the date 16.03, not 16:03)."""
+    spans = [_core(t) for t in times]
+    return any(s <= m.start() and m.end() <= e and e - s > m.end() - m.start() for s, e in spans)
+
+
+def _time_in_date(t: re.Match[str], dates: list[re.Match[str]]) -> bool:
+    start, end = _core(t)
+    return any(d.start() <= start and end <= d.end() for d in dates)
 
 
 _LEADING = re.compile(r"(?:(?:at|on|о|об|у|в|на|o|@)\s+|@)", re.IGNORECASE)

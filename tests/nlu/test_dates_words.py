@@ -45,6 +45,7 @@ DAY = "2026-11-20T"
         ("о 3 ранку", "3 ранку", DAY + "03:00:00+02:00"),
         ("о 10 вечора", "10 вечора", DAY + "22:00:00+02:00"),
         ("завтра о дев'ятій ранку", "завтра о дев'ятій ранку", "2026-11-21T09:00:00+02:00"),
+        ("у четвер о четвертій", "четвер о четвертій", "2026-11-26T16:00:00+02:00"),
         ("у понеділок о пів на третю", "понеділок о пів на третю", "2026-11-23T14:30:00+02:00"),
     ],
 )
@@ -86,6 +87,19 @@ def test_every_apostrophe_parses_the_same(apostrophe: str) -> None:
     assert found[0].text == text[found[0].start : found[0].end]  # spans index the text as given
     ents = RuleExtractor().extract(text, lang="uk", now=NOW, tz=TZ)
     assert [e.value for e in ents] == [DAY + "09:00:00+02:00"]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("на 16.03", "2027-03-16"),  # the date, not 16:03 today ("на" belongs to neither)
+        ("о 16.03", "2027-03-16"),
+        ("at 16.03", "2027-03-16"),
+        ("seven tonight", DAY + "19:00:00+02:00"),  # "tonight" is inside the longer time
+    ],
+)
+def test_a_date_is_dropped_only_inside_a_longer_time(text: str, value: str) -> None:
+    assert [d.value for d in extract_dates(text, now=NOW, tz=TZ, lang="uk")] == [value]
 
 
 @pytest.mark.parametrize(
