@@ -93,15 +93,35 @@ class WordVectors:
     def _gram_table(
         words: Sequence[str], mat: npt.NDArray[np.float32]
     ) -> tuple[dict[str, int], npt.NDArray[np.float32]]:
-        members: dict[str, list[int]] = defaultdict(list)
+        """Each character n-gram's vector: the mean of the table words containing it (derived
+        from the table, so not stored in the model file but rebuilt at load)."""
+        from scipy import sparse
+
+        grams: dict[str, int] = {}
+        rows: list[int] = []
+        cols: list[int] = []
         for i, w in enumerate(words):
             for g in set(_grams(w)):
-                members[g].append(i)
-        grams = {g: k for k, g in enumerate(members)}
-        vecs = np.zeros((len(grams), mat.shape[1] if mat.ndim == 2 else 0), dtype=np.float32)
-        for g, k in grams.items():
-            vecs[k] = mat[members[g]].mean(axis=0)
-        return grams, vecs
+                rows.append(grams.setdefault(g, len(grams)))
+                cols.append(i)
+        if not grams:
+            return grams, np.zeros((0, mat.shape[1] if mat.ndim == 2 else 0), dtype=np.float32)
+        member = sparse.csr_matrix(
+            (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(grams), len(words))
+        )
+        counts = np.asarray(member.sum(axis=1), dtype=np.float32)
+        return grams, np.asarray(member @ mat, dtype=np.float32) / counts
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        for derived in ("_grams", "_gram_vecs", "_oov"):
+            del state[derived]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._grams, self._gram_vecs = self._gram_table(list(self._index), self._table)
+        self._oov = {}
 
     def __len__(self) -> int:
         return len(self._index)
