@@ -236,8 +236,8 @@ def train_data(
         table = build_table(texts, cfg.dense)
     clf = IntentClassifier(cfg).fit(texts, labels, val=val_xy, table=table)
     say(f"intent classifier done (threshold {clf.threshold:.3f}); training entity CRF")
-    crf = CrfEntityExtractor().fit(examples)
     rules = RuleExtractor(extractors or ExtractorConfig(), data.regexes, data.lookups)
+    crf = CrfEntityExtractor().fit(examples, rules=rules)  # the rules' spans are CRF features
     meta = {
         "data_hash": data_hash(data),
         "extractors": dataclasses.asdict(rules.config),
