@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.analytics.models import EVENTS
+from storage.analytics.models import EVENTS, READS
 from storage.analytics.summary import Query
 from storage.db import Database
 
@@ -71,7 +71,7 @@ def _anchors(s: Session, kind: str, query: Query, after_id: int) -> list[Any]:
     return list(
         s.execute(
             select(c.id, c.key, c.at, c.channel, c.language, c.intent, c.team, c.reason)
-            .where(c.kind == kind, c.id > after_id, *filters.where(EVENTS, "at"))
+            .where(READS, c.kind == kind, c.id > after_id, *filters.where(EVENTS, "at"))
             .order_by(c.id)
             .limit(CHUNK)
         ).all()

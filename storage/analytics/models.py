@@ -35,9 +35,29 @@ from sqlalchemy.sql import text
 
 from storage.models import Base, BigId
 
-__all__ = ["EVENTS", "ROLLUPS", "AnalyticsEvent", "AnalyticsRollup", "AnalyticsWatermark"]
+__all__ = [
+    "EVENTS",
+    "READS",
+    "READ_KINDS",
+    "ROLLUPS",
+    "AnalyticsEvent",
+    "AnalyticsRollup",
+    "AnalyticsWatermark",
+]
 
 _HAS_TICKET = text("ticket_id IS NOT NULL")
+#: The kinds read by kind and time (the summary's times and fallback phrases, the CSV's anchors):
+#: the only rows in ``ix_analytics_events_reads``, so a message's own events (``message.in``,
+#: the tasks', proactive decisions) skip it. A query that wants the index says `READS` as well:
+#: SQLite uses a partial index only for a query whose WHERE has the index's own terms, literally.
+READ_KINDS = (
+    "agent.first_response",
+    "conversation.started",
+    "fallback",
+    "ticket.created",
+    "ticket.resolved",
+)
+READS = text("kind IN (" + ", ".join(f"'{kind}'" for kind in READ_KINDS) + ")")
 
 #: A rollup cell's key: its view and period, then the dimensions (the unique constraint).
 CELL = (
@@ -61,7 +81,16 @@ class AnalyticsEvent(Base):
     __table_args__ = (
         UniqueConstraint("kind", "key"),
         # the summary's reads of a range's times and fallback phrases come out of the index
-        Index("ix_analytics_events_reads", "kind", "at", "value", "value_bh", "text"),
+        Index(
+            "ix_analytics_events_reads",
+            "kind",
+            "at",
+            "value",
+            "value_bh",
+            "text",
+            sqlite_where=READS,
+            postgresql_where=READS,
+        ),
         # a customer's events of a kind in a window: first-contact resolution (came_back)
         Index(None, "customer_id", "kind", "at"),
         Index(None, "conversation_key"),  # the conversations CSV: a conversation's events

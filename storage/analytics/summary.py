@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.analytics.models import EVENTS
+from storage.analytics.models import EVENTS, READS
 from storage.analytics.tally import Filters, Tally, read_tally
 from storage.analytics.times import read_times
 from storage.db import Database
@@ -61,7 +61,7 @@ def _top_fallbacks(s: Session, filters: Filters) -> list[list[Any]]:
     c = EVENTS.c
     latest = (
         select(c.text)
-        .where(c.kind == "fallback", c.text.is_not(None), *filters.where(EVENTS, "at"))
+        .where(READS, c.kind == "fallback", c.text.is_not(None), *filters.where(EVENTS, "at"))
         .order_by(c.at.desc())
         .limit(FALLBACK_SAMPLE)
         .subquery()

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from storage.analytics.models import EVENTS
+from storage.analytics.models import EVENTS, READS
 from storage.analytics.tally import Filters
 
 __all__ = ["HISTOGRAM", "TIME_KINDS", "read_times"]
@@ -33,7 +33,7 @@ PERCENTILES = (0.5, 0.9)
 
 def read_times(s: Session, filters: Filters) -> dict[str, dict[str, Any]]:
     """``{kind: {"count", "wall", "business", "histogram"}}`` for both time kinds."""
-    where = (EVENTS.c.kind.in_(TIME_KINDS), *filters.where(EVENTS, "at"))
+    where = (READS, EVENTS.c.kind.in_(TIME_KINDS), *filters.where(EVENTS, "at"))
     read = _aggregated if s.get_bind().dialect.name == "postgresql" else _sorted_here
     found = read(s, where)
     empty = _shape(0, _column([]), _column([]), [0] * len(HISTOGRAM))
