@@ -107,7 +107,13 @@ def _serve(settings: Settings, role: str, host: str | None, port: int | None) ->
     if role == "run" and settings.database_url.startswith("sqlite"):
         _db_upgrade(settings)
     if role in ("run", "worker"):
-        ensure_model(settings)
+        from nlu import ModelLoadError
+
+        try:
+            ensure_model(settings)
+        except (ModelLoadError, RuntimeError) as e:  # one clear line, no traceback
+            log.error("%s", e)
+            return 2
     if port is None:
         # a worker has a port of its own: the gateway's OMNIRELAY_PORT may be in the same env
         port = settings.worker_port if role == "worker" else settings.port

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import AsyncIterator
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +18,9 @@ if TYPE_CHECKING:
     from nlu import NluModel
 
 log = logging.getLogger(__name__)
+
+BUNDLED = "nlu/data/train"  # where the bundled training files lie in any checkout or install
+HEADER_BYTES = 1 << 20  # a model file's JSON header is a few kB
 
 
 @contextlib.asynccontextmanager
@@ -45,13 +51,61 @@ async def open_nlu(settings: Settings) -> AsyncIterator[NluModel]:
     yield model
 
 
-def ensure_model(settings: Settings) -> Path:
-    """Train the bundled model if the configured file is missing (first `omnirelay run`)."""
+def ensure_model(settings: Settings, train: Callable[[Path], None] | None = None) -> Path:
+    """Make sure the configured model can be loaded before the service starts: train the
+    bundled one if the file is missing (first `omnirelay run`) or was trained on the bundled
+    data but cannot be loaded by this installation (an upgrade brought another sentence encoder
+    or library version); any other model that cannot be loaded raises `nlu.ModelLoadError`
+    (the user's own model is never overwritten). ``train``: how to train (default: in a
+    subprocess, `python -m nlu.cli train`, so the service does not keep training's memory)."""
     path = Path(settings.nlu_model)
-    if settings.nlu_backend == "builtin" and not path.exists():
-        from nlu import train_model
-
+    if settings.nlu_backend != "builtin":
+        return path
+    if path.exists():
+        stale = _unloadable(path)
+        if stale is None:
+            return path
+        if not stale[1]:
+            raise stale[0]
+        log.warning("%s; it was trained on the bundled data: training it again", stale[0])
+    else:
         log.info("no NLU model at %s: training one on the bundled data", path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        train_model(None, path, progress=lambda line: log.info("nlu: %s", line))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (train or _train_in_subprocess)(path)
     return path
+
+
+def _unloadable(path: Path) -> tuple[Exception, bool] | None:
+    """Why ``path`` cannot be loaded here (None: it can), and whether it was trained on the
+    bundled data only."""
+    from nlu import ModelLoadError
+    from nlu.model import check_encoder
+    from nlu.modelfile import read_header
+
+    try:
+        header, _ = read_header(path)
+        check_encoder(path, header.get("meta", {}))
+    except ModelLoadError as e:
+        return e, _trained_on_bundled_data(path)
+    return None
+
+
+def _trained_on_bundled_data(path: Path) -> bool:
+    """The model's header names the bundled training files (`nlu/data/train`) and no others.
+    Read without verifying the file: a model refused for its versions still says this."""
+    from nlu.modelfile import MAGIC
+
+    try:
+        with path.open("rb") as f:
+            head = f.read(HEADER_BYTES)
+        line = head[len(MAGIC) : head.index(b"\n", len(MAGIC))]
+        files = [Path(str(f)) for f in json.loads(line).get("meta", {}).get("files") or ()]
+    except (OSError, ValueError, AttributeError):
+        return False
+    return bool(files) and all(f.parent.as_posix().endswith(BUNDLED) for f in files)
+
+
+def _train_in_subprocess(path: Path) -> None:
+    cmd = [sys.executable, "-m", "nlu.cli", "train", "--out", str(path)]
+    if subprocess.run(cmd, check=False).returncode != 0:
+        raise RuntimeError(f"training the bundled NLU model into {path} failed (see above)")
