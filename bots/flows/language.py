@@ -6,6 +6,8 @@ and even the Cyrillic "ок" that followed was answered in English. Only a confi
 switches: a message of at least `MIN_LETTERS_TO_SWITCH_LANGUAGE` letters that the bot understood
 (neither the fallback nor out of scope: gibberish, typos), and that is not a name given where the
 dialogue asks for one ("Olena" is no evidence of English). Anything else keeps the language.
+A customer's first message, before the session speaks any language, needs only
+`MIN_LETTERS_FIRST` letters: "Hi" understood as a greeting is answered in English.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from bots.flows.names import read_name_at_step
 from bots.flows.templates import LANGUAGES, Templates
 from bots.flows.understanding import FALLBACK, Understanding
 
-__all__ = ["MIN_LETTERS_TO_SWITCH_LANGUAGE", "NAME_STEP", "switches_language"]
+__all__ = ["MIN_LETTERS_FIRST", "MIN_LETTERS_TO_SWITCH_LANGUAGE", "NAME_STEP", "switches_language"]
 
 MIN_LETTERS_TO_SWITCH_LANGUAGE = 3
+MIN_LETTERS_FIRST = 2  # no language yet: nothing to keep
 NOT_UNDERSTOOD = frozenset({FALLBACK, "out_of_scope"})
 NAME_STEP = "name"
 
@@ -26,11 +29,13 @@ def switches_language(
     ctx: FlowContext, understanding: Understanding, text: str | None, t: Templates
 ) -> bool:
     """The message's detected language (`understanding.language`) becomes the session's."""
+    session = ctx.session
     letters = sum(ch.isalpha() for ch in ctx.message.text or "")
-    if understanding.language not in LANGUAGES or letters < MIN_LETTERS_TO_SWITCH_LANGUAGE:
+    first = session is None or session.language not in LANGUAGES
+    needed = MIN_LETTERS_FIRST if first else MIN_LETTERS_TO_SWITCH_LANGUAGE
+    if understanding.language not in LANGUAGES or letters < needed:
         return False
     if understanding.intent in NOT_UNDERSTOOD:
         return False
-    session = ctx.session
     at_name = session is not None and session.flow is not None and session.step == NAME_STEP
     return not (at_name and read_name_at_step(text, understanding, t) is not None)

@@ -43,6 +43,20 @@ CASES = {
 }
 
 
+FIRST = {
+    # a newcomer's first message sets the language however short, once it is understood
+    "Hi": [{"say": "Hi", "bot_not": "Вітаю", "state": {"language": "en"}}],
+    "привіт": [{"say": "привіт", "state": {"language": "uk"}}],
+}
+
+
+@pytest.mark.parametrize("case", list(FIRST))
+async def test_a_first_message_sets_the_language_however_short(
+    request: pytest.FixtureRequest, tmp_path: Path, nlu_model_path: Path, case: str
+) -> None:
+    await talk(request, tmp_path, nlu_model_path, FIRST[case])
+
+
 @pytest.mark.parametrize("case", list(CASES))
 async def test_only_a_confident_reading_changes_the_language(
     request: pytest.FixtureRequest, tmp_path: Path, nlu_model_path: Path, case: str
