@@ -47,7 +47,7 @@ class CrfConfig:
     sgd_epochs: int = 10
     auto_limit: float = 5e7
     min_freq: int = 1
-    gazetteer_folds: int = 5
+    gazetteer_folds: int = 2
     rule_spans: bool = True
 
 
