@@ -235,6 +235,22 @@ def _resolve_time(m: re.Match[str]) -> time | None:
     return time(hour, minute)
 
 
+def names_a_day(text: str) -> bool:
+    """Whether ``text`` itself names a day (a relative day, a weekday, a date, a day of the
+    month, "in 2 days"), not only a clock time or a part of the day: "о дев'ятій ранку" and
+    "at half past two" name none, "завтра о 9", "16.03" and "tonight" do. A dialogue keeps the
+    day already chosen for a time alone, which `extract_dates` resolves to today."""
+    text = normalise_text(text)
+    if not _may_contain_date(text):
+        return False
+    today = date.today()
+    times = [m for m in _TIME_RE.finditer(text) if _resolve_time(m) is not None]
+    return any(
+        _resolve_date(m, today, "uk") is not None and not _within(m, times)
+        for m in _DATE_RE.finditer(text)
+    )
+
+
 def extract_dates(
     text: str, *, now: datetime | None = None, tz: str | None = None, lang: str = "uk"
 ) -> list[DateMatch]:

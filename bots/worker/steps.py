@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bots.channels.rest import encode_replies
 from bots.flows.understanding import FALLBACK
+from bots.flows.when import as_time_answer
 from bots.identity.resolver import Identities
 from bots.worker.analytics import note_answer
 from bots.worker.review import REVIEWED, answers_a_slot, record_for_review
@@ -235,6 +236,7 @@ class TurnSteps:
         text = ctx.message.text
         if text and not ctx.message.payload:
             ctx.parse = await self.nlu.parse(text, now=ctx.now, tz=self.timezone)
+            ctx.parse = as_time_answer(ctx.parse, ctx.session)  # bots.flows.when
             ctx.answers_a_slot = answers_a_slot(ctx)  # before the dialogue moves the session
             self.metrics.intents.labels(intent=ctx.parse.intent).inc()
             if ctx.parse.intent not in REVIEWED or ctx.answers_a_slot:
