@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nlu.cascade import Cascade, choose_gate
+from nlu.cascade import Cascade, choose_gate, fit_both, joint_offset
 from nlu.dense import DenseFeatures, NearestExample, build_table
 from nlu.grams import Runtime, add_block, fit_sparse, pair_grams, word_char_grams, word_grams
 from nlu.intent_config import ClassifierConfig as ClassifierConfig  # re-exported
@@ -170,23 +170,21 @@ class IntentClassifier:
                 list(texts), list(labels), test_size=n_val, random_state=0, stratify=strat
             )
             # the hold-out's words stay out of the tuning table, as new messages' words do
-            self._fit_core(tr_x, tr_y, self._table(tr_x) if dense else None)
+            tr_table = self._table(tr_x) if dense else None
+            full = self._encoder_model()
+            fit_both(lambda: self._fit_core(tr_x, tr_y, tr_table), full, tr_x, tr_y)
             self._tune(va_x, va_y)
-            full = self._fit_cascade(tr_x, tr_y, (va_x, va_y))
-            self._fit_core(texts, labels, table)
-            if full is not None:
-                full._fit_core(texts, labels)
+            self._set_cascade(full, (va_x, va_y))
+            fit_both(lambda: self._fit_core(texts, labels, table), full, texts, labels)
         else:
-            self._fit_core(texts, labels, table)
+            full = self._encoder_model()
+            fit_both(lambda: self._fit_core(texts, labels, table), full, texts, labels)
             self._tune(val[0], val[1])
-            self._fit_cascade(texts, labels, val)
+            self._set_cascade(full, val)
         return self
 
-    def _fit_cascade(
-        self, texts: Sequence[str], labels: Sequence[str], val: tuple[Sequence[str], Sequence[str]]
-    ) -> IntentClassifier | None:
-        """Train and tune the encoder model on ``texts`` and choose the gate on ``val``."""
-        self.cascade = None
+    def _encoder_model(self) -> IntentClassifier | None:
+        """The cascade's encoder model, untrained (None without a cascade)."""
         cfg = self.config
         if not cfg.cascade.enabled or cfg.dense.source != "static":
             return None
@@ -195,12 +193,20 @@ class IntentClassifier:
             dense=dataclasses.replace(cfg.dense, source="encoder", weight=cfg.dense.encoder_weight),
             cascade=dataclasses.replace(cfg.cascade, enabled=False),
         )
-        full = IntentClassifier(full_cfg)
-        full._fit_core(texts, labels)
-        full._tune(*val)
-        gate, info = choose_gate(self, full, val[0], val[1], cfg.cascade)
-        self.cascade = Cascade(full, gate, info)
-        return full
+        return IntentClassifier(full_cfg)
+
+    def _set_cascade(
+        self, full: IntentClassifier | None, val: tuple[Sequence[str], Sequence[str]]
+    ) -> None:
+        """Tune the (fitted) encoder model on ``val`` and choose the gate there."""
+        self.cascade = None
+        if full is not None:
+            full._tune(*val)
+            gate, info = choose_gate(self, full, val[0], val[1], self.config.cascade)
+            offset = joint_offset(self, full, gate, val[0], val[1], self.config)
+            self.threshold += offset
+            full.threshold += offset
+            self.cascade = Cascade(full, gate, {**info, "threshold_offset": offset})
 
     def _table(self, texts: Sequence[str]) -> WordVectors | None:
         return (

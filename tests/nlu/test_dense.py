@@ -68,7 +68,14 @@ def test_the_cascade_encoder_model_answers_where_the_cheap_one_is_unsure(
     cascade = tiny_model.classifier.cascade
     assert cascade is not None and cascade.full._dense is not None
     assert cascade.full._dense.source == "encoder"
-    assert set(cascade.info) == {"val_cheap", "val_full", "val_cascade", "val_share"}
+    assert set(cascade.info) == {
+        "val_cheap",
+        "val_full",
+        "val_cascade",
+        "val_share",
+        "threshold_offset",
+    }
+    assert cascade.info["threshold_offset"] == 0.0  # too few out-of-scope examples to move it
     assert 0.0 <= cascade.info["val_share"] <= tiny_model.classifier.config.cascade.max_share
 
 
@@ -119,3 +126,25 @@ def test_retraining_reads_the_vectors_from_the_cache(tiny_data: Path, tmp_path: 
     train_data(data, classifier=cfg)
     assert cache.misses == first  # nothing encoded again
     assert isinstance(IntentClassifier(cfg).config.dense.cache_dir, Path)
+
+
+def test_the_cascade_as_a_whole_meets_the_threshold_rule_on_validation() -> None:
+    """Each model's threshold is chosen on its own answers; with enough out-of-scope validation
+    examples both move together so that the mixture of their answers keeps the rule."""
+    from nlu.cascade import CascadeConfig, joint_offset
+    from nlu.thresholds import wilson_lower
+
+    from .test_classifier import _split
+
+    tx, ty, vx, vy = _split(60)
+    cfg = ClassifierConfig(min_oos_recall=0.7, cascade=CascadeConfig(max_share=0.5))
+    clf = IntentClassifier(cfg).fit(tx, ty, val=(vx, vy))
+    cascade = clf.cascade
+    assert cascade is not None and "threshold_offset" in cascade.info
+    assert abs(joint_offset(clf, cascade.full, cascade.gate, vx, vy, cfg)) < 1e-9  # settled
+    caught = []
+    for text, label in zip(vx, vy, strict=True):
+        proba, score = clf.score_one(text)
+        if label == "out_of_scope":
+            caught.append(score < clf.threshold or clf.labels[int(proba.argmax())] == label)
+    assert wilson_lower(float(np.mean(caught)), len(caught), cfg.oos_recall_z) >= 0.7
