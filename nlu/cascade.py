@@ -12,7 +12,6 @@ validation accuracy within ``max_share`` of messages (the CPU budget: at ~22 ms 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -53,15 +52,12 @@ def fit_both(
     texts: Sequence[str],
     labels: Sequence[str],
 ) -> None:
-    """Run ``fit`` here and the encoder model's fit on another thread: liblinear releases the
-    GIL, so the two LinearSVCs train on two cores."""
-    if full is None:
-        fit()
-        return
-    with ThreadPoolExecutor(1, thread_name_prefix="nlu-fit") as pool:
-        other = pool.submit(full._fit_core, texts, labels)
-        fit()
-        other.result()
+    """Run ``fit``, then the encoder model's fit. One after the other: on two threads
+    (liblinear releases the GIL) BANKING77's training took 125 s and 252 s against 99 s and
+    139 s sequentially, measured in alternation on this shared 2-core machine."""
+    fit()
+    if full is not None:
+        full._fit_core(texts, labels)
 
 
 @dataclass
