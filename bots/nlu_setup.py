@@ -105,7 +105,16 @@ def _trained_on_bundled_data(path: Path) -> bool:
     return bool(files) and all(f.parent.as_posix().endswith(BUNDLED) for f in files)
 
 
-def _train_in_subprocess(path: Path) -> None:
-    cmd = [sys.executable, "-m", "nlu.cli", "train", "--out", str(path)]
-    if subprocess.run(cmd, check=False).returncode != 0:
+def _train_in_subprocess(path: Path, cmd: list[str] | None = None) -> None:
+    """`python -m nlu.cli train` (or ``cmd``), its lines relayed through this process's log
+    (its format, text or JSON, and level)."""
+    cmd = cmd or [sys.executable, "-m", "nlu.cli", "train", "--out", str(path)]
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8"
+    ) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            if line.strip():
+                log.info("nlu: %s", line.rstrip())
+    if child.returncode != 0:
         raise RuntimeError(f"training the bundled NLU model into {path} failed (see above)")

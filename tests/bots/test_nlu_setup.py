@@ -6,13 +6,14 @@ overwritten, and never a traceback out of the web server's start-up."""
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import pytest
 
 from bots import cli
 from bots.config import Settings
-from bots.nlu_setup import ensure_model
+from bots.nlu_setup import _train_in_subprocess, ensure_model
 from nlu import ModelLoadError
 from nlu.modelfile import library_versions, write_model_file
 
@@ -88,3 +89,17 @@ def test_omnirelay_run_says_one_line_and_exits_2(
     assert len(errors) == 1, logged
     assert "sentence encoder some encoder 0.0.1" in errors[0] and "retrain" in errors[0]
     assert not any("Traceback" in line for line in logged)
+
+
+def test_the_training_subprocess_speaks_through_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its lines reach the service's log (text or JSON), not bare stdout (trial T23)."""
+    child = [sys.executable, "-c", "print('loading data'); print(); print('saved'); exit(3)"]
+    with (
+        caplog.at_level(logging.INFO, logger="bots.nlu_setup"),
+        pytest.raises(RuntimeError, match="failed"),
+    ):
+        _train_in_subprocess(tmp_path / "nlu.model", child)
+    relayed = [r.getMessage() for r in caplog.records if r.name == "bots.nlu_setup"]
+    assert relayed == ["nlu: loading data", "nlu: saved"]
