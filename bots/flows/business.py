@@ -58,7 +58,8 @@ def _words(text: str) -> list[str]:
 
 def _similar(a: str, b: str) -> int:
     """2 for the same word, 1 for the same stem (Ukrainian endings vary), else 0. The
-    customer's word ``a`` needs 4 letters for a stem: "про" is no "Професійна"."""
+    customer's word ``a`` needs 4 letters for a stem: "про" is no "Професійна"; and a stem of
+    3 letters only joins short words ("зуби", "зубів"): "стоит" ("costs") is no "стоматолога"."""
     if a == b:
         return 2
     if len(a) < 4:
@@ -68,6 +69,8 @@ def _similar(a: str, b: str) -> int:
         if x != y:
             break
         common += 1
+    if common < 4 and max(len(a), len(b)) > 5:
+        return 0
     return 1 if common >= 3 and common >= 0.6 * min(len(a), len(b)) else 0
 
 

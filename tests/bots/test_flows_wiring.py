@@ -111,6 +111,7 @@ SERVICES = [
     ServiceView(
         "cleaning", "Професійна чистка зубів", "Professional teeth cleaning", 60, Decimal(1)
     ),
+    ServiceView("consultation", "Консультація стоматолога", "Dentist consultation", 30, Decimal(1)),
     ServiceView("whitening", "Відбілювання зубів", "Teeth whitening", 90, Decimal(1)),
     ServiceView("facial", "Чистка обличчя", "Facial cleansing", 75, Decimal(1)),
 ]
@@ -124,6 +125,9 @@ SERVICES = [
         ("запишіть на чистку зубів", ["cleaning"]),
         ("хочу на чистку", ["cleaning", "facial"]),  # ambiguous: the flow asks which
         ("чистку обличчя", ["facial"]),
+        ("консультацію стоматолога", ["consultation"]),
+        ("відбілити зуби", ["whitening"]),
+        ("сколько стоит отбеливание", []),  # "стоит" (costs) is no "стоматолога" (trial T22)
         ("where are you", []),
         (None, []),
     ],
