@@ -38,6 +38,10 @@ YES_NO_STEPS = frozenset({"confirm"})
 YES_NO_MAX_WORDS = 3
 YES_NO_MIN_CONFIDENCE = 0.25
 YES_NO_MIN_MARGIN = 0.1
+#: At a step that asks for a value, a short reply's intent (a yes, a no, a greeting...) read
+#: with less confidence than this is no answer to anything: the flow reads the value itself.
+VALUE_STEP_MIN_CONFIDENCE = 0.8
+SHORT_REPLIES = frozenset({"affirm", "deny", "greet", "goodbye", "thank", "out_of_scope"})
 RESUME_AFTER = timedelta(minutes=30)  # a pause after which an unfinished flow is offered again
 LAST_AT, SUSPENDED, RESUME_OFFERED = "last_at", "suspended", "resume_offered"
 
@@ -255,7 +259,7 @@ class Dialogue:
             log.info("payload %r is not an intent; treating it as text", said(payload[:64]))
         if ctx.parse is not None:
             command = from_command(ctx.parse.text, ctx.parse.language)
-            return command or self._yes_or_no(ctx, from_parse(ctx.parse))
+            return command or _unsure_at_a_value(ctx, self._yes_or_no(ctx, from_parse(ctx.parse)))
         if ctx.message.contact_phone:
             return Understanding(intent="inform", entities={"phone": [ctx.message.contact_phone]})
         return Understanding(intent=FALLBACK, confidence=0.0)
@@ -302,3 +306,29 @@ class Dialogue:
             return current
         hint = (ctx.message.language_hint or "")[:2].lower()
         return hint if hint in LANGUAGES else self.default_language
+
+
+def _unsure_at_a_value(ctx: FlowContext, understanding: Understanding) -> Understanding:
+    """At a step that asks for a value (a name, an order number, a time: not a yes/no
+    question), a short reply's intent read without confidence is taken as not understood, so
+    the flow reads the message itself and counts a miss. The dense model reads noise and names
+    as something ("blah blah" a no at 0.67, "Grace" a goodbye at 0.54), which dropped the task
+    or left it; a clear "ні" or "bye" still does what it says."""
+    session = ctx.session
+    if (
+        understanding.intent not in SHORT_REPLIES
+        or understanding.confidence >= VALUE_STEP_MIN_CONFIDENCE
+        or session is None
+        or session.flow is None
+        or session.step is None
+        or session.step in YES_NO_STEPS
+    ):
+        return understanding
+    log.info(
+        "step %s asks for a value: %s (%.2f) read as not understood",
+        session.step,
+        understanding.intent,
+        understanding.confidence,
+    )
+    understanding.intent = FALLBACK
+    return understanding
