@@ -175,8 +175,11 @@ async def _freeze_heap(app: web.Application) -> None:
 async def _thaw_heap(app: web.Application) -> None:
     """Give the frozen objects back to the collector when the app ends: what was frozen at
     start is never collected otherwise, and every app a process starts after it (the test
-    suite starts hundreds) kept its NLU model, ~50 MB each with the dense model, for good."""
+    suite starts hundreds) kept its NLU model, ~50 MB each with the dense model, for good.
+    Collected at once: with a heap this size full collections are rare, and the app's cycles
+    would pile up until one came."""
     gc.unfreeze()
+    gc.collect()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
