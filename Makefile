@@ -22,8 +22,14 @@ run: venv
 	$(BIN)/omnirelay demo seed
 	$(BIN)/omnirelay run
 
+# One pytest process per test folder (and one for the top-level files): an app's NLU model is
+# ~50 MB with the dense encoder features and a single process running every suite grew by
+# gigabytes; separate processes give it back between folders.
+TEST_PARTS = $(sort $(dir $(wildcard tests/*/test_*.py))) $(wildcard tests/test_*.py)
 test: venv
-	$(BIN)/pytest -q
+	@fail=0; for part in $(TEST_PARTS); do \
+		echo "== $$part"; $(BIN)/pytest -q $$part || fail=1; \
+	done; exit $$fail
 
 # The fuzz tests of `make test` with many more examples: bodies per webhook channel, then
 # requests per JSON API route and per OpenAPI operation, on both backends (not in `make test`).

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import gc
 import os
 import shutil
 import uuid
@@ -229,11 +228,3 @@ async def browser() -> AsyncIterator[Any]:
             yield chromium
         finally:
             await chromium.close()
-
-
-def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
-    """A full collection after each test, once pytest has let go of its fixtures: an app (its
-    NLU model, ~50 MB with the dense model) is garbage in cycles then, and with a heap this size
-    the collector's own full passes are rare, so one process running the whole suite grew by
-    gigabytes before one came."""
-    gc.collect()
