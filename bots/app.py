@@ -128,17 +128,23 @@ def create_app(settings: Settings, role: Role = "all") -> web.Application:
     app.on_startup.append(_freeze_heap)
     app.on_cleanup.append(_thaw_heap)
     if role in ("all", "gateway"):
-        ingress = LazyIngress(lambda: app[INGRESS])
-        for channel in channels.values():
-            app.add_routes(channel.routes(ingress))
-        app.add_routes(web_routes(index=not simulated))
-        app.add_routes(admin_routes(settings, lambda: (app[DATABASE], app[BACKENDS])))
-        app.add_routes(events_routes(settings, lambda: (app[DATABASE], app[PROACTIVE], app[CLOCK])))
-        if simulated:
-            setup_simulator(app, settings)
-        if settings.telegram_mode == "polling" and "telegram" in channels:
-            app.cleanup_ctx.append(_telegram_polling)
+        _gateway(app, settings, simulated=simulated)
     return app
+
+
+def _gateway(app: web.Application, settings: Settings, *, simulated: bool) -> None:
+    """The routes a gateway serves: the channels' webhooks, the web pages and the APIs."""
+    channels = app[CHANNELS]
+    ingress = LazyIngress(lambda: app[INGRESS])
+    for channel in channels.values():
+        app.add_routes(channel.routes(ingress))
+    app.add_routes(web_routes(index=not simulated))
+    app.add_routes(admin_routes(settings, lambda: (app[DATABASE], app[BACKENDS])))
+    app.add_routes(events_routes(settings, lambda: (app[DATABASE], app[PROACTIVE], app[CLOCK])))
+    if simulated:
+        setup_simulator(app, settings)
+    if settings.telegram_mode == "polling" and "telegram" in channels:
+        app.cleanup_ctx.append(_telegram_polling)
 
 
 async def _telegram_polling(app: web.Application) -> AsyncIterator[None]:
