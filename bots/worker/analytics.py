@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bots.flows.engine import SUSPENDED
-from bots.flows.understanding import FALLBACK, from_payload
+from bots.flows.understanding import from_payload
 from bots.proactive.hooks_replies import last_proactive
+from bots.worker.review import REVIEWED
 from bots.worker.turn import TurnContext
 from storage.analytics.events import Event, handoff_cause, phrase
 from storage.sessions import Session
@@ -154,7 +155,8 @@ def _message(ctx: TurnContext, base: dict[str, Any]) -> list[Event]:
             **base,
         )
     ]
-    if ctx.parse is not None and ctx.parse.intent == FALLBACK and not ctx.answers_a_slot:
+    if ctx.parse is not None and ctx.parse.intent in REVIEWED and not ctx.answers_a_slot:
+        # not understood (the fallback intent or out of scope: the dialogue answers both alike);
         # a value the flow asked for (a name, a phone, ...) is no fallback, as for the review
         text = phrase(ctx.message.text)
         events.append(Event(kind="fallback", key=key, at=ctx.now, text=text, **base))

@@ -19,7 +19,6 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Protocol
 
 from bots.channels.rest import encode_replies
-from bots.flows.understanding import FALLBACK
 from bots.flows.when import as_time_answer
 from bots.identity.resolver import Identities
 from bots.worker.analytics import note_answer
@@ -241,8 +240,7 @@ class TurnSteps:
             self.metrics.intents.labels(intent=ctx.parse.intent).inc()
             if ctx.parse.intent not in REVIEWED or ctx.answers_a_slot:
                 return  # understood, or a value the flow asked for: not a fallback anywhere
-            if ctx.parse.intent == FALLBACK:
-                self.metrics.nlu_fallbacks.labels(channel=ctx.message.channel).inc()
+            self.metrics.nlu_fallbacks.labels(channel=ctx.message.channel).inc()
             if self.review_log is not None:
                 await asyncio.to_thread(record_for_review, self.review_log, ctx)
 
