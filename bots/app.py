@@ -125,8 +125,6 @@ def create_app(settings: Settings, role: Role = "all") -> web.Application:
     )
     app[CHANNELS] = channels
     app.add_routes(health_routes())
-    app.on_startup.append(_freeze_heap)
-    app.on_cleanup.append(_thaw_heap)
     if role in ("all", "gateway"):
         _gateway(app, settings, simulated=simulated)
     return app
@@ -170,20 +168,26 @@ class LazyIngress:
         return await self._provider().accept(events)
 
 
+def freeze_heap(app: web.Application) -> None:
+    """At start, move everything loaded (the NLU model, libraries) out of the garbage
+    collector's sight: full collections then scan only per-message garbage, which keeps their
+    pauses out of the latency tail. For a process that runs one app (`omnirelay run`, `gateway`,
+    `worker`): with a heap this size each full collection takes ~0.4 s, too much for the test
+    suite's hundreds of short-lived apps in one process."""
+    app.on_startup.append(_freeze_heap)
+    app.on_cleanup.append(_thaw_heap)
+
+
 async def _freeze_heap(app: web.Application) -> None:
-    """Move everything loaded at start (the NLU model, libraries) out of the garbage
-    collector's sight: full collections then scan only per-message garbage, which keeps
-    their pauses out of the latency tail."""
     gc.collect()
     gc.freeze()
 
 
 async def _thaw_heap(app: web.Application) -> None:
     """Give the frozen objects back to the collector when the app ends: what was frozen at
-    start is never collected otherwise, and every app a process starts after it (the test
-    suite starts hundreds) kept its NLU model, ~50 MB each with the dense model, for good.
-    Collected at once: with a heap this size full collections are rare, and the app's cycles
-    would pile up until one came."""
+    start is never collected otherwise, and an app started after it in the same process would
+    keep the first one's NLU model (~50 MB with the dense model) for good. Collected at once:
+    with a heap this size full collections are rare, and the app's cycles would pile up."""
     gc.unfreeze()
     gc.collect()
 

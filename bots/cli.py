@@ -96,7 +96,7 @@ async def _demo_seed(settings: Settings) -> int:
 
 
 def _serve(settings: Settings, role: str, host: str | None, port: int | None) -> int:
-    from bots.app import create_app
+    from bots.app import create_app, freeze_heap
     from bots.keys import DRAIN
     from bots.nlu_setup import ensure_model
     from bots.shutdown import serve
@@ -138,6 +138,7 @@ def _serve(settings: Settings, role: str, host: str | None, port: int | None) ->
         return 2
     if role in ("run", "worker"):  # one process at a time runs it (a lease in the database)
         app.cleanup_ctx.append(retention.retention_task)
+    freeze_heap(app)  # this process runs this one app
     return serve(app, host, port, app[DRAIN])
 
 

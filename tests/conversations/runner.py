@@ -313,15 +313,19 @@ def duration(text: str) -> dt.timedelta:
 
 @asynccontextmanager
 async def running_app(
-    settings: Settings,
+    settings: Settings, *, prepare: Callable[[web.Application], None] | None = None
 ) -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    """The real app (demo data seeded at the frozen "now") behind a loopback test client."""
+    """The real app (demo data seeded at the frozen "now") behind a loopback test client;
+    ``prepare`` is given the app first (as `omnirelay run` gives it `bots.app.freeze_heap`)."""
     db = Database(settings.database_url)
     try:
         await seed_demo(db, now=FROZEN_NOW)
     finally:
         await db.dispose()
-    async with TestClient(TestServer(create_app(settings))) as client:
+    app = create_app(settings)
+    if prepare is not None:
+        prepare(app)
+    async with TestClient(TestServer(app)) as client:
         yield client
 
 
