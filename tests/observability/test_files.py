@@ -83,11 +83,12 @@ def test_the_dashboards_panels_are_well_formed() -> None:
     assert variable["type"] == "datasource" and variable["query"] == "prometheus"
 
 
-def test_prometheus_scrapes_the_gateway_and_every_worker() -> None:
+def test_prometheus_scrapes_every_gateway_replica_and_every_worker() -> None:
     config = yaml.safe_load((HERE / "prometheus.yml").read_text("utf-8"))
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     gateway, worker = jobs["omnirelay-gateway"], jobs["omnirelay-worker"]
-    assert gateway["static_configs"][0]["targets"] == ["gateway:8080"]
+    (dns,) = gateway["dns_sd_configs"]  # each replica, not one behind the load balancer
+    assert dns["names"] == ["gateway"] and dns["port"] == 8080
     (dns,) = worker["dns_sd_configs"]
     assert dns["names"] == ["worker"] and dns["port"] == 8081
     assert all(job.get("metrics_path", "/metrics") == "/metrics" for job in jobs.values())
