@@ -43,6 +43,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             log.warning("%s %s: body too large (%s)", request.method, request.path, e.text)
         return web.json_response({"error": e.reason}, status=e.status, headers=_keep(e))
     except UNAVAILABLE as e:
+        if isinstance(e, ConnectionResetError) and _client_left(request):
+            # the browser went away mid-answer (a chat widget's or the console's event stream
+            # closed): nothing is wrong here, and the answer reaches nobody
+            log.debug("%s %s: the client left (%s)", request.method, request.path[:200], e)
+            return web.Response(status=499, reason="Client Closed Request")
         # Redis or the database is down: nothing was stored, so the platform must retry. One
         # line, no traceback: during an outage every request would print one.
         log.warning("%s %s: storage unavailable (%s)", request.method, request.path[:200], e)
@@ -54,6 +59,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         log.exception("%s %s failed", request.method, request.path[:200])
         return web.json_response({"error": "internal error"}, status=500)
+
+
+def _client_left(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 #: the largest id a row can have (PostgreSQL's BIGINT; SQLite's INTEGER is as wide)

@@ -3,6 +3,7 @@ one log line, so the platform retries later; never a 500 with a traceback."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import subprocess
@@ -135,3 +136,45 @@ async def test_unreachable_storage_from_any_handler_is_503(
         assert response.status == 503
         assert response.headers["Retry-After"] == "5"
     assert len(caplog.records) == 1 and caplog.records[0].exc_info is None
+
+
+async def test_a_client_that_left_a_stream_is_not_an_outage(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A browser closing an event stream (the chat widget's, the console's) makes the next
+    write fail with ConnectionResetError, an OSError like a database's: not "storage
+    unavailable" (trial T21), and no traceback."""
+    left, wrote = asyncio.Event(), asyncio.Event()
+    failures: list[BaseException] = []
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"data: hello\n\n")
+        await left.wait()
+        try:
+            await wait_until(lambda: request.transport is None or request.transport.is_closing())
+            await response.write(b"data: the agent's reply\n\n")
+        except BaseException as e:
+            failures.append(e)
+            raise
+        finally:
+            wrote.set()
+        return response
+
+    app = web.Application(middlewares=[error_middleware])
+    app.router.add_get("/events", stream)
+    caplog.set_level(logging.DEBUG, logger="bots.gateway.http")
+    async with TestServer(app) as server:
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        assert b"data: hello" in await reader.readuntil(b"data: hello")
+        writer.close()
+        await writer.wait_closed()
+        left.set()
+        await asyncio.wait_for(wrote.wait(), timeout=30)
+    assert failures and isinstance(failures[0], ConnectionResetError)
+    lines = [r for r in caplog.records if r.name == "bots.gateway.http"]
+    assert [r.levelno for r in lines] == [logging.DEBUG], [r.getMessage() for r in lines]
+    assert "the client left" in lines[0].getMessage() and lines[0].exc_info is None
