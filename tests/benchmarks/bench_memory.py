@@ -9,7 +9,9 @@ enqueued through their APIs, measured by `INFO memory` used_memory deltas and `M
 samples, then deleted. `postgres`: the rows a turn writes (inbound, transcript, outbox, inbox,
 analytics events) for N messages, written by real turns through the embedded app's REST channel
 into a fresh PostgreSQL database, then `pg_total_relation_size` per table / N; the same run on
-SQLite gives the file's bytes per message. `rss`: the embedded service (`omnirelay run`, the
+SQLite gives the file's bytes per message. `ops` (bench_memory_ops.py): Redis commands and CPU,
+PostgreSQL transactions, rows and CPU, gateway and worker CPU per message in the scale-out shape
+(N / 2 messages, a private Redis). `rss`: the embedded service (`omnirelay run`, the
 process that does a worker's work) under a closed loop of C connections sending --messages
 messages from --customers customers in turn, its RSS sampled every --sample messages.
 """
