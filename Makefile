@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BENCH_OUT ?= bench-results
 NLU_DATA ?= ../shared/benchmarks/nlu
 
-.PHONY: run test venv lint bench bench-load bench-nlu bench-rasa bench-tasks bench-continuity bench-analytics bench-proactive bench-memory soak-order faults fuzz clean
+.PHONY: run test venv lint bench bench-load profile-load bench-nlu bench-rasa bench-tasks bench-continuity bench-analytics bench-proactive bench-memory soak-order faults fuzz clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -61,6 +61,12 @@ bench-load: venv
 	mkdir -p $(BENCH_OUT)
 	$(BIN)/python tests/benchmarks/bench_load.py --mode embedded --out $(BENCH_OUT)/load-embedded.json
 	$(BIN)/python tests/benchmarks/bench_load.py --mode scaleout --out $(BENCH_OUT)/load-scaleout.json
+
+# Where a message's time goes under bench-load's loop: py-spy samples every service process;
+# collapsed stacks, flame graphs and the top frames go to $(BENCH_OUT)/profile/ (outside git).
+PROFILE_MODE ?= embedded
+profile-load: venv
+	$(BIN)/python tests/benchmarks/profile_load.py --mode $(PROFILE_MODE) --out-dir $(BENCH_OUT)/profile
 
 # The analytics summary over 1,000,000 messages on SQLite and PostgreSQL, and the cost of writing
 # the events in bench-load's embedded loop (issue 15; not in `make test`). Quick: ANALYTICS_MESSAGES=100000
