@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import subprocess
 import sys
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUNDLED = "nlu/data/train"  # where the bundled training files lie in any checkout or install
-HEADER_BYTES = 1 << 20  # a model file's JSON header is a few kB
 
 
 @contextlib.asynccontextmanager
@@ -93,16 +91,13 @@ def _unloadable(path: Path) -> tuple[Exception, bool] | None:
 def _trained_on_bundled_data(path: Path) -> bool:
     """The model's header names the bundled training files (`nlu/data/train`) and no others.
     Read without verifying the file: a model refused for its versions still says this."""
-    from nlu.modelfile import MAGIC
+    from nlu.modelfile import peek_header
 
-    try:
-        with path.open("rb") as f:
-            head = f.read(HEADER_BYTES)
-        line = head[len(MAGIC) : head.index(b"\n", len(MAGIC))]
-        files = [Path(str(f)) for f in json.loads(line).get("meta", {}).get("files") or ()]
-    except (OSError, ValueError, AttributeError):
+    meta = (peek_header(path) or {}).get("meta")
+    names = meta.get("files") if isinstance(meta, dict) else None
+    if not isinstance(names, list) or not names:
         return False
-    return bool(files) and all(f.parent.as_posix().endswith(BUNDLED) for f in files)
+    return all(Path(str(f)).parent.as_posix().endswith(BUNDLED) for f in names)
 
 
 def _train_in_subprocess(path: Path, cmd: list[str] | None = None) -> None:

@@ -72,6 +72,24 @@ def write_model_file(path: str | Path, header: dict[str, Any], payload_obj: Any)
         raise
 
 
+HEADER_BYTES = 1 << 20  # a model file's JSON header is a few kB
+
+
+def peek_header(path: str | Path) -> dict[str, Any] | None:
+    """A model file's header as written, read without verifying the file (its payload, its
+    library versions, its encoder): what a refused model says it was trained on. None when the
+    file cannot be read or is no model file."""
+    try:
+        with Path(path).open("rb") as f:
+            head = f.read(HEADER_BYTES)
+        if not head.startswith(MAGIC):
+            return None
+        header = json.loads(head[len(MAGIC) : head.index(b"\n", len(MAGIC))])
+    except (OSError, ValueError):
+        return None
+    return header if isinstance(header, dict) else None
+
+
 def read_header(path: str | Path) -> tuple[dict[str, Any], bytes]:
     """Read and verify a model file; return its header and the verified payload bytes."""
     p = Path(path)
