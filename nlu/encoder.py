@@ -207,8 +207,9 @@ class VectorCache:
                     keys, vecs = z["keys"], z["vecs"]
             except (OSError, ValueError, KeyError):
                 continue  # a damaged shard costs only its re-encoding
+            # numpy's S16 drops a key's trailing NUL bytes (1 key in 256): pad them back
             for k, v in zip(keys.tolist(), vecs, strict=True):
-                self._rows[k] = v
+                self._rows[k.ljust(16, b"\0")] = v
         self._loaded = True
 
     def _write(self, keys: list[bytes], vecs: Matrix, folder: Path | None = None) -> None:
