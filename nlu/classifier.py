@@ -9,24 +9,27 @@ data).
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import re
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from nlu.cascade import Cascade, choose_gate, fit_both, joint_offset
+from nlu.cascade import Cascade, build_cascade, fit_both
 from nlu.dense import DenseFeatures, NearestExample, build_table
 from nlu.grams import Runtime, add_block, fit_sparse, pair_grams, word_char_grams, word_grams
 from nlu.intent_config import ClassifierConfig as ClassifierConfig  # re-exported
 from nlu.thresholds import choose_threshold as choose_threshold  # re-exported (benchmarks)
-from nlu.thresholds import fit_temperature, pick_threshold, sigmoid, softmax, softmax_row
+from nlu.thresholds import sigmoid, softmax_row, tune_fallback
 from nlu.types import OUT_OF_SCOPE_INTENT
 from nlu.vectors import WordVectors
 
+if TYPE_CHECKING:
+    from nlu.grams import SparseVocab
+
+_T = TypeVar("_T")
 _DIGITS = re.compile(r"\d")
 _APOS = re.compile(r"[’'`ʼ]")
 FloatArray = npt.NDArray[np.float64]
@@ -63,6 +66,9 @@ class IntentClassifier:
     _nearest: NearestExample | None = None
     sim_weight = 0.0
     cascade: Cascade | None = None
+    # While `fit` tunes: the dense rows and scores of the validation texts, which the
+    # temperature, threshold, gate and offset all read (cleared by each fit of the SVM).
+    _memo: dict[tuple[str, tuple[str, ...]], Any] | None = None
 
     def __init__(self, config: ClassifierConfig | None = None) -> None:
         self.config = config or ClassifierConfig()
@@ -87,14 +93,21 @@ class IntentClassifier:
         self._runtime = None
 
     def _fit_core(
-        self, texts: Sequence[str], labels: Sequence[str], table: WordVectors | None = None
-    ) -> None:
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        table: WordVectors | None = None,
+        sparse_fit: tuple[list[Any], SparseVocab] | None = None,
+    ) -> tuple[list[Any], SparseVocab]:
+        """Fit features and SVM; return the TF-IDF fit (``sparse_fit`` reuses one)."""
         # scikit-learn is only needed for training: parsing uses the arrays kept below.
         from scipy import sparse
         from sklearn.svm import LinearSVC
 
         cfg = self.config
-        blocks, fitted = fit_sparse(texts, cfg, normalize, _WORD_RE.pattern, self.pair_features)
+        if sparse_fit is None:
+            sparse_fit = fit_sparse(texts, cfg, normalize, _WORD_RE.pattern, self.pair_features)
+        blocks, fitted = list(sparse_fit[0]), sparse_fit[1]
         self._word_vocab, self._char_vocab = fitted.word_vocab, fitted.char_vocab
         self._word_idf, self._char_idf = fitted.word_idf, fitted.char_idf
         self._pair_vocab, self._pair_idf = fitted.pair_vocab, fitted.pair_idf
@@ -124,6 +137,8 @@ class IntentClassifier:
         self._weights = np.ascontiguousarray(coef[:, :n_sparse].T)
         self._bias = bias
         self._runtime = None
+        self._memo = None if self._memo is None else {}
+        return sparse_fit
 
     def word_features(self, text: str) -> list[str]:
         """Word n-grams, as ``TfidfVectorizer(analyzer="word")`` builds them."""
@@ -157,6 +172,10 @@ class IntentClassifier:
         dense = self.config.dense.source != "none"
         if dense and table is None:
             table = self._table(texts)
+        full = self._encoder_model()
+        for clf in (self, full):
+            if clf is not None:
+                clf._memo = {}
         if val is None:
             # Stratify when every intent can spare an example; tiny data gets a plain split.
             strat = list(labels) if min(Counter(labels).values()) >= 2 else None
@@ -171,16 +190,17 @@ class IntentClassifier:
             )
             # the hold-out's words stay out of the tuning table, as new messages' words do
             tr_table = self._table(tr_x) if dense else None
-            full = self._encoder_model()
             fit_both(lambda: self._fit_core(tr_x, tr_y, tr_table), full, tr_x, tr_y)
             self._tune(va_x, va_y)
-            self._set_cascade(full, (va_x, va_y))
+            self.cascade = build_cascade(self, full, (va_x, va_y))
             fit_both(lambda: self._fit_core(texts, labels, table), full, texts, labels)
         else:
-            full = self._encoder_model()
             fit_both(lambda: self._fit_core(texts, labels, table), full, texts, labels)
             self._tune(val[0], val[1])
-            self._set_cascade(full, val)
+            self.cascade = build_cascade(self, full, val)
+        self._memo = None
+        if full is not None:
+            full._memo = None
         return self
 
     def _encoder_model(self) -> IntentClassifier | None:
@@ -195,19 +215,6 @@ class IntentClassifier:
         )
         return IntentClassifier(full_cfg)
 
-    def _set_cascade(
-        self, full: IntentClassifier | None, val: tuple[Sequence[str], Sequence[str]]
-    ) -> None:
-        """Tune the (fitted) encoder model on ``val`` and choose the gate there."""
-        self.cascade = None
-        if full is not None:
-            full._tune(*val)
-            gate, info = choose_gate(self, full, val[0], val[1], self.config.cascade)
-            offset = joint_offset(self, full, gate, val[0], val[1], self.config)
-            self.threshold += offset
-            full.threshold += offset
-            self.cascade = Cascade(full, gate, {**info, "threshold_offset": offset})
-
     def _table(self, texts: Sequence[str]) -> WordVectors | None:
         return (
             build_table(texts, self.config.dense) if self.config.dense.source == "static" else None
@@ -215,7 +222,17 @@ class IntentClassifier:
 
     def dense_rows(self, texts: Sequence[str]) -> Matrix | None:
         """The texts' dense vectors (None for a model without dense features)."""
-        return self._dense.matrix(texts) if self._dense is not None else None
+        dense = self._dense
+        return None if dense is None else self._memoised("rows", texts, lambda: dense.matrix(texts))
+
+    def _memoised(self, kind: str, texts: Sequence[str], compute: Callable[[], _T]) -> _T:
+        if self._memo is None:
+            return compute()
+        key = (kind, tuple(texts))
+        if key not in self._memo:
+            self._memo[key] = compute()
+        found: _T = self._memo[key]
+        return found
 
     def decision(self, texts: Sequence[str], dense: Matrix | None = None) -> FloatArray:
         """Raw SVM scores, one row per text, columns in ``labels`` order (``dense``: the texts'
@@ -224,8 +241,10 @@ class IntentClassifier:
             return np.zeros((0, len(self.labels)), dtype=np.float64)
         rows = self.dense_rows(texts) if dense is None else dense
         if rows is None:
-            return np.vstack([self._scores(t, None)[0] for t in texts])
-        return np.vstack([self._scores(t, rows[i])[0] for i, t in enumerate(texts)])
+            return self._memoised("scores", texts, lambda: np.vstack(
+                [self._scores(t, None)[0] for t in texts]))  # fmt: skip
+        return self._memoised("scores", texts, lambda: np.vstack(
+            [self._scores(t, rows[i])[0] for i, t in enumerate(texts)]))  # fmt: skip
 
     def predict_proba(self, texts: Sequence[str]) -> FloatArray:
         """Calibrated probabilities (rows sum to 1)."""
@@ -369,31 +388,4 @@ class IntentClassifier:
         return np.array([float(p) * sh**power for p, sh in zip(top, share, strict=True)])
 
     def _tune(self, texts: Sequence[str], labels: Sequence[str]) -> None:
-        rows = self.dense_rows(texts)
-        scores = self.decision(texts, rows)
-        idx = {lab: i for i, lab in enumerate(self.labels)}
-        known = np.array([lab in idx for lab in labels])
-        y = np.array([idx.get(lab, -1) for lab in labels])
-        best_t = fit_temperature(scores, known, y)
-        self.temperature = best_t
-        proba = softmax(scores / best_t)
-        oos = np.array([lab == OUT_OF_SCOPE_INTENT or lab not in idx for lab in labels])
-        cfg = self.config
-        enough = int(oos.sum()) >= cfg.min_oos_examples and (~oos).any()
-        powers = cfg.unknown_powers if enough else (0.0,)
-        bases = cfg.fallback_bases if enough else ("probability",)
-        sims: FloatArray | None = None
-        sim_weights: tuple[float, ...] = (0.0,)
-        if enough and rows is not None and self._nearest is not None:
-            sims = self._nearest.similarities(rows, [self.labels[i] for i in proba.argmax(1)])
-            sim_weights = cfg.dense.sim_weights or (0.0,)
-        best = ("probability", 0.0, 0.0)
-        best_score = -np.inf
-        for base, power, sim_w in itertools.product(bases, powers or (0.0,), sim_weights):
-            # ties keep the earlier base, the smaller exponent and similarity weight
-            self.fallback_base, self.unknown_power, self.sim_weight = base, float(power), sim_w
-            conf = self.fallback_scores(texts, proba, scores, sims)
-            t, score = pick_threshold(self.labels, conf, proba, labels, self.config)
-            if score > best_score + 1e-9:
-                best, best_score, self.threshold = (base, float(power), sim_w), score, t
-        self.fallback_base, self.unknown_power, self.sim_weight = best
+        tune_fallback(self, texts, labels)  # temperature, threshold and fallback parameters

@@ -4,6 +4,7 @@ apply it to other systems)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -131,3 +132,37 @@ def softmax(z: FloatArray) -> FloatArray:
     e = np.exp(z)
     out: FloatArray = e / e.sum(axis=1, keepdims=True)
     return out
+
+
+def tune_fallback(clf: Any, texts: Sequence[str], labels: Sequence[str]) -> None:
+    """Fit ``clf``'s temperature on validation data, then its fallback base, unknown-word
+    exponent, similarity weight and threshold (`pick_threshold`; ``clf``: a
+    `nlu.classifier.IntentClassifier`)."""
+    rows = clf.dense_rows(texts)
+    scores = clf.decision(texts, rows)
+    idx = {lab: i for i, lab in enumerate(clf.labels)}
+    known = np.array([lab in idx for lab in labels])
+    y = np.array([idx.get(lab, -1) for lab in labels])
+    best_t = fit_temperature(scores, known, y)
+    clf.temperature = best_t
+    proba = softmax(scores / best_t)
+    oos = np.array([lab == OUT_OF_SCOPE_INTENT or lab not in idx for lab in labels])
+    cfg = clf.config
+    enough = int(oos.sum()) >= cfg.min_oos_examples and (~oos).any()
+    powers = cfg.unknown_powers if enough else (0.0,)
+    bases = cfg.fallback_bases if enough else ("probability",)
+    sims: FloatArray | None = None
+    sim_weights: tuple[float, ...] = (0.0,)
+    if enough and rows is not None and clf._nearest is not None:
+        sims = clf._nearest.similarities(rows, [clf.labels[i] for i in proba.argmax(1)])
+        sim_weights = cfg.dense.sim_weights or (0.0,)
+    best = ("probability", 0.0, 0.0)
+    best_score = -np.inf
+    for base, power, sim_w in itertools.product(bases, powers or (0.0,), sim_weights):
+        # ties keep the earlier base, the smaller exponent and similarity weight
+        clf.fallback_base, clf.unknown_power, clf.sim_weight = base, float(power), sim_w
+        conf = clf.fallback_scores(texts, proba, scores, sims)
+        t, score = pick_threshold(clf.labels, conf, proba, labels, clf.config)
+        if score > best_score + 1e-9:
+            best, best_score, clf.threshold = (base, float(power), sim_w), score, t
+    clf.fallback_base, clf.unknown_power, clf.sim_weight = best

@@ -148,3 +148,24 @@ def test_the_cascade_as_a_whole_meets_the_threshold_rule_on_validation() -> None
         if label == "out_of_scope":
             caught.append(score < clf.threshold or clf.labels[int(proba.argmax())] == label)
     assert wilson_lower(float(np.mean(caught)), len(caught), cfg.oos_recall_z) >= 0.7
+
+
+def test_shared_tfidf_blocks_and_the_tuning_memo_change_no_figure(
+    tiny_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Training counts the TF-IDF blocks once for both cascade models and scores the
+    validation texts once for every tuning step; the model is the one computed the long way."""
+    examples = load_data([tiny_data]).examples
+    texts, labels = [e.text for e in examples], [e.intent for e in examples]
+    clf = IntentClassifier(ClassifierConfig()).fit(texts, labels)
+    assert clf.cascade is not None and clf._memo is None and clf.cascade.full._memo is None
+    alone = clf._encoder_model()
+    assert alone is not None
+    alone._fit_core(texts, labels)
+    assert np.array_equal(clf.cascade.full._weights, alone._weights)
+    assert clf.cascade.full._char_vocab == alone._char_vocab
+    monkeypatch.setattr(IntentClassifier, "_memoised", lambda _s, _k, _t, compute: compute())
+    slow = IntentClassifier(ClassifierConfig()).fit(texts, labels)
+    assert slow.cascade is not None
+    got = (clf.threshold, clf.temperature, clf.cascade.gate, clf.cascade.info)
+    assert got == (slow.threshold, slow.temperature, slow.cascade.gate, slow.cascade.info)
