@@ -30,10 +30,11 @@ _WEEKDAYS = {
     6: r"sunday|sun|неділ\w*|нд",
 }
 _REL_DAYS = {
-    r"today|tonight|сьогодні|сьодні|седня": 0,
-    r"tomorrow|tmrw|tmr|завтра|завтро": 1,
-    r"day after tomorrow|післязавтра|післязавтро": 2,
-    r"yesterday|вчора|учора": -1,
+    # Ukrainian in Latin letters too ("zavtra o 10"), as it is typed on a phone without Cyrillic
+    r"today|tonight|сьогодні|сьодні|седня|sohodni|sogodni|s'ogodni": 0,
+    r"tomorrow|tmrw|tmr|завтра|завтро|zavtra": 1,
+    r"day after tomorrow|післязавтра|післязавтро|pisliazavtra|pislyazavtra|pislazavtra": 2,
+    r"yesterday|вчора|учора|vchora": -1,
 }
 _MONTHS = (
     r"jan\w*|feb\w*|mar\w*|apr\w*|may|jun\w*|jul\w*|aug\w*|sep\w*|oct\w*|nov\w*|dec\w*|"
@@ -105,7 +106,8 @@ _TRIGGER_STEMS = (
     "берез", "квіт", "травн", "черв", "лип", "серп", "верес", "жовт", "листоп", "груд",
     "дн", "день", "доб", "тиж", "годин", "хвилин", "пн", "вт", "ср", "чт", "пт", "сб", "нд",
     "morning", "noon", "midday", "afternoon", "evening", "зран", "вран", "ранк", "обід", "вечер",
-    "ввеч", "увеч", "опівдн", "полуд", *_WORD_TIME_STEMS,
+    "ввеч", "увеч", "опівдн", "полуд", "sohodn", "sogodn", "s'ogodn", "zavtr", "pislazavtr",
+    "pisliazavtr", "pislyazavtr", "vchor", *_WORD_TIME_STEMS,
 )  # fmt: skip
 _DIGIT = re.compile(r"\d")
 _WORDS = re.compile(r"[^\W\d_][\w'’]*")
@@ -218,8 +220,8 @@ def _resolve_time(m: re.Match[str]) -> time | None:
     if g["tod"]:
         tod = g["tod"].lower()
         return next(t for p, t in _TOD.items() if re.fullmatch(p, tod))
-    if g["h3"] and (g["pre"] or "").lower() not in ("о", "об", "at", "o"):
-        return None  # a bare number is a time only after "о"/"at" ("о 15", "at 3")
+    if g["h3"] and not _bare_hour_is_time(m):
+        return None
     h_raw = g["h"] or g["h2"] or g["h3"]
     if h_raw is None:
         return None
@@ -229,10 +231,30 @@ def _resolve_time(m: re.Match[str]) -> time | None:
         hour += 12
     elif ap == "am" and hour == 12:
         hour = 0
-    elif not ap and g["h3"] and hour <= 12:
-        # "о 3" in a booking chat means the afternoon; "о 3 ночі" does not (`nlu.dates_words`)
+    elif not ap and hour <= 12 and (g["h3"] or g["pre"] or ":" in m.group(0)):
+        # "о 3", "at 2.30", "2:30" in a booking chat mean the afternoon; "о 3 ночі" does not
+        # (`nlu.dates_words`); "2.30" alone may be a price
         hour = clock_hour(hour, minute, g["part3"])
     return time(hour, minute)
+
+
+_END = re.compile(r"\s*(?:$|[^\w\s])")
+
+
+def _bare_hour_is_time(m: re.Match[str]) -> bool:
+    """A bare number is a time after "о"/"at" ("о 15", "at 3"), and after "в"/"на" with a part
+    of the day ("в 9 ранку", "на 7 вечора"); after "в" also with "годині" or at the end of a
+    sentence ("давайте в 9"), not before another word ("в 5 класі"). "на 2 години" is a
+    duration."""
+    pre = (m.group("pre") or "").lower()
+    if pre in ("о", "об", "at", "o"):
+        return True
+    if pre not in ("в", "на"):
+        return False
+    if m.group("part3"):
+        return True
+    said_hours = "год" in m.group(0).lower()
+    return pre == "в" and (said_hours or bool(_END.match(m.string, m.end())))
 
 
 def names_a_day(text: str) -> bool:

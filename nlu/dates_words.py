@@ -24,13 +24,15 @@ __all__ = ["TRIGGER_STEMS", "WORD_TIME", "resolve_word_time"]
 _UK_HOURS = {
     "перш": 1, "друг": 2, "трет": 3, "четверт": 4, "п'ят": 5, "шост": 6, "сьом": 7,
     "восьм": 8, "дев'ят": 9, "десят": 10, "одинадцят": 11, "дванадцят": 12,
+    "пят": 5, "девят": 9,  # typed without the apostrophe ("о девятій"), as people often do
 }  # fmt: skip
 _EN_HOURS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
 }  # fmt: skip
 _UK_MINUTES = {"п'ять": 5, "десять": 10, "п'ятнадцять": 15, "двадцять": 20,
-               "двадцять п'ять": 25, "чверть": 15}  # fmt: skip
+               "двадцять п'ять": 25, "чверть": 15,
+               "пять": 5, "пятнадцять": 15, "двадцять пять": 25}  # fmt: skip
 _EN_MINUTES = {"five": 5, "ten": 10, "twenty": 20, "twenty-five": 25, "twenty five": 25,
                "quarter": 15, "a quarter": 15}  # fmt: skip
 # Parts of the day, and which half of the clock each one puts an hour in.
