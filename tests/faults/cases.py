@@ -112,6 +112,7 @@ async def worker_stall(ctx: Context) -> None:
     stalled, others = topology.workers[0], topology.workers[1:]
     began = ctx.begin()
     stalled.send(signal.SIGSTOP)
+    ctx.notes["stalls"] = 1
 
     async def taken_over() -> bool:
         owned = [await topology.metric(w, "omnirelay_queue_partitions_owned ") for w in others]

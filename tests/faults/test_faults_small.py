@@ -41,11 +41,13 @@ ORDER = (
 )
 
 
-# A SIGKILL that lands while a reply's HTTP call to the platform is in flight: the platform has
-# the message, the dead process never recorded it, and it is sent again. No platform offers an
-# idempotency key, so at most one reply per kill may arrive twice; nothing may be lost or
-# reordered. (A stall, unlike a kill, is fenced: worker-stall must be exact.)
-MAY_DOUBLE = {"worker-kill"}
+# A SIGKILL or a SIGSTOP that lands while a reply's HTTP call to the platform is in flight: the
+# platform has the message, the process has not recorded it, and another process's sweeper sends
+# it again once the send lease ends. No platform offers an idempotency key, so at most one reply
+# per kill or stall may arrive twice (README: "What no design can close"); nothing may be lost
+# or reordered. Everything else a stalled worker holds is fenced (tests/bots/test_stalls.py). The
+# stall case hit that window once in a rehearsal at load 8, where replies spend longer in flight.
+MAY_DOUBLE = {"worker-kill", "worker-stall"}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -73,6 +75,7 @@ async def test_fault_case(stack: Stack, name: str) -> None:
     assert result.acked > 0, detail
     if name in MAY_DOUBLE:
         assert result.lost == result.out_of_order == result.never_acked == 0, detail
-        assert result.duplicated <= result.notes.get("kills", 0), detail
+        stops = result.notes.get("kills", 0) + result.notes.get("stalls", 0)
+        assert result.duplicated <= stops, detail
     else:
         assert result.ok, detail
