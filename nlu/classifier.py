@@ -193,7 +193,9 @@ class IntentClassifier:
             fit_both(lambda: self._fit_core(tr_x, tr_y, tr_table), full, tr_x, tr_y)
             self._tune(va_x, va_y)
             self.cascade = build_cascade(self, full, (va_x, va_y))
-            fit_both(lambda: self._fit_core(texts, labels, table), full, texts, labels)
+            # a gate of 0 sends no message to the encoder model: it keeps the hold-out's fit
+            used = full if self.cascade is not None and self.cascade.gate > 0 else None
+            fit_both(lambda: self._fit_core(texts, labels, table), used, texts, labels)
         else:
             fit_both(lambda: self._fit_core(texts, labels, table), full, texts, labels)
             self._tune(val[0], val[1])

@@ -157,7 +157,8 @@ def test_shared_tfidf_blocks_and_the_tuning_memo_change_no_figure(
     validation texts once for every tuning step; the model is the one computed the long way."""
     examples = load_data([tiny_data]).examples
     texts, labels = [e.text for e in examples], [e.intent for e in examples]
-    clf = IntentClassifier(ClassifierConfig()).fit(texts, labels)
+    val = (texts[::3], labels[::3])  # given: both models are fitted on all the texts
+    clf = IntentClassifier(ClassifierConfig()).fit(texts, labels, val=val)
     assert clf.cascade is not None and clf._memo is None and clf.cascade.full._memo is None
     alone = clf._encoder_model()
     assert alone is not None
@@ -165,7 +166,34 @@ def test_shared_tfidf_blocks_and_the_tuning_memo_change_no_figure(
     assert np.array_equal(clf.cascade.full._weights, alone._weights)
     assert clf.cascade.full._char_vocab == alone._char_vocab
     monkeypatch.setattr(IntentClassifier, "_memoised", lambda _s, _k, _t, compute: compute())
-    slow = IntentClassifier(ClassifierConfig()).fit(texts, labels)
+    slow = IntentClassifier(ClassifierConfig()).fit(texts, labels, val=val)
     assert slow.cascade is not None
     got = (clf.threshold, clf.temperature, clf.cascade.gate, clf.cascade.info)
     assert got == (slow.threshold, slow.temperature, slow.cascade.gate, slow.cascade.info)
+
+
+def test_a_gate_of_zero_skips_the_encoder_models_final_fit(
+    tiny_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no validation message under the gate the encoder model never answers, so it is not
+    fitted again on all the data (SNIPS: a quarter of its SVM time)."""
+    from nlu.cascade import CascadeConfig
+
+    examples = load_data([tiny_data]).examples
+    texts, labels = [e.text for e in examples], [e.intent for e in examples]
+    fits: list[str] = []
+    original = IntentClassifier._fit_core
+
+    def counting(self: IntentClassifier, *args: Any, **kwargs: Any) -> Any:
+        fits.append(self.config.dense.source)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(IntentClassifier, "_fit_core", counting)
+    cfg = ClassifierConfig(cascade=CascadeConfig(max_share=0.0))
+    clf = IntentClassifier(cfg).fit(texts, labels)
+    assert clf.cascade is not None and clf.cascade.gate == 0.0
+    assert fits == ["static", "encoder", "static"]
+    for text in ("where is my order", "розкажи анекдот"):
+        proba, score = clf.score_one(text)
+        cheap = clf.score_cheap(text)
+        assert np.array_equal(proba, cheap[0]) and score == cheap[1]
