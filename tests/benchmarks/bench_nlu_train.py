@@ -1,0 +1,85 @@
+"""Training time of the built-in model on one benchmark dataset, for before/after comparisons
+(not part of the test suite): CPU and wall seconds of `train_data` with the library defaults,
+optionally again with 10 more examples (the test split's first ten), and the figures that must
+not move (the test split's top-intent accuracy, the threshold, the cascade's gate).
+
+Compare two commits by running one copy per commit at the same time, so that both see the same
+load on a shared machine::
+
+    git archive <commit> nlu | tar -x -C /tmp/before
+    python tests/benchmarks/bench_nlu_train.py --data ../shared/benchmarks/nlu/snips \\
+        --root /tmp/before & python tests/benchmarks/bench_nlu_train.py \\
+        --data ../shared/benchmarks/nlu/snips --root . & wait
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _loadavg() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+def run(folder: Path, retrain: bool) -> dict[str, Any]:
+    from nlu.classifier import ClassifierConfig
+    from nlu.model import train_data
+    from nlu.training_data import load_data
+
+    train = load_data([folder / "train.yml"])
+    test = load_data([folder / "test.yml"])
+    val = load_data([folder / "val.yml"]) if (folder / "val.yml").exists() else None
+    cfg = ClassifierConfig(min_oos_recall=0.75 if val is not None else None)
+    load0 = _loadavg()
+    t0, c0 = time.perf_counter(), time.process_time()
+    model = train_data(train, val=val, classifier=cfg)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    res = model.parse_batch([e.text for e in test.examples], entities=False)
+    right = [r.ranking[0].name == e.intent for r, e in zip(res, test.examples, strict=True)]
+    cascade = model.classifier.cascade
+    out: dict[str, Any] = {
+        "dataset": folder.name,
+        "wall_s": round(wall, 1),
+        "cpu_s": round(cpu, 1),
+        "top_intent_accuracy": round(sum(right) / len(right), 4),
+        "threshold": model.threshold,
+        "gate": cascade.gate if cascade is not None else None,
+        "load": [load0, _loadavg()],
+    }
+    if retrain:
+        more = dataclasses.replace(train, examples=[*train.examples, *test.examples[:10]])
+        t0, c0 = time.perf_counter(), time.process_time()
+        train_data(more, val=val, classifier=cfg)
+        out["retrain_plus_10_wall_s"] = round(time.perf_counter() - t0, 1)
+        out["retrain_plus_10_cpu_s"] = round(time.process_time() - c0, 1)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, required=True, help="one dataset folder (train.yml...)")
+    ap.add_argument(
+        "--root",
+        type=Path,
+        default=Path(__file__).resolve().parents[2],
+        help="folder whose nlu/ package is timed (a git archive of another commit)",
+    )
+    ap.add_argument("--retrain", action="store_true", help="train again with 10 more examples")
+    args = ap.parse_args(argv)
+    sys.path.insert(0, str(args.root.resolve()))
+    import nlu
+
+    out = {"root": str(args.root), **run(args.data.resolve(), args.retrain)}
+    assert nlu.__file__ is not None and nlu.__file__.startswith(str(args.root.resolve()))
+    print(json.dumps(out), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
