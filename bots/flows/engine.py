@@ -42,6 +42,9 @@ YES_NO_MIN_MARGIN = 0.1
 #: with less confidence than this is no answer to anything: the flow reads the value itself.
 VALUE_STEP_MIN_CONFIDENCE = 0.8
 SHORT_REPLIES = frozenset({"affirm", "deny", "greet", "goodbye", "thank", "out_of_scope"})
+# Intents whose flow leads to something that cannot be undone: typed, never guessed at
+DESTRUCTIVE = frozenset({"forget_me"})
+DESTRUCTIVE_MIN_CONFIDENCE = 0.8
 RESUME_AFTER = timedelta(minutes=30)  # a pause after which an unfinished flow is offered again
 LAST_AT, SUSPENDED, RESUME_OFFERED = "last_at", "suspended", "resume_offered"
 
@@ -259,7 +262,8 @@ class Dialogue:
             log.info("payload %r is not an intent; treating it as text", said(payload[:64]))
         if ctx.parse is not None:
             command = from_command(ctx.parse.text, ctx.parse.language)
-            return command or _unsure_at_a_value(ctx, self._yes_or_no(ctx, from_parse(ctx.parse)))
+            understood = _unsure_at_a_value(ctx, self._yes_or_no(ctx, from_parse(ctx.parse)))
+            return command or _unsure_of_harm(understood)
         if ctx.message.contact_phone:
             return Understanding(intent="inform", entities={"phone": [ctx.message.contact_phone]})
         return Understanding(intent=FALLBACK, confidence=0.0)
@@ -331,4 +335,20 @@ def _unsure_at_a_value(ctx: FlowContext, understanding: Understanding) -> Unders
         understanding.confidence,
     )
     understanding.intent = FALLBACK
+    return understanding
+
+
+def _unsure_of_harm(understanding: Understanding) -> Understanding:
+    """An intent that leads to erasing the customer's data is taken only when the model is
+    sure of it (trial F1: "koly vy pratsyuiete", "when are you open" in Latin letters, read as
+    `forget_me` at 0.54 and asked whether to erase everything). Unsure, it is not understood;
+    "забудьте мене", the command and the button still start it."""
+    if (
+        understanding.intent in DESTRUCTIVE
+        and not understanding.from_button
+        and understanding.confidence < DESTRUCTIVE_MIN_CONFIDENCE
+    ):
+        intent, confidence = understanding.intent, understanding.confidence
+        log.info("%s at %.2f is too unsure to act on", intent, confidence)
+        understanding.intent = FALLBACK
     return understanding
