@@ -32,7 +32,7 @@ _WEEKDAYS = {
 _REL_DAYS = {
     # Ukrainian in Latin letters too ("zavtra o 10"), as it is typed on a phone without Cyrillic
     r"today|tonight|сьогодні|сьодні|седня|sohodni|sogodni|s'ogodni": 0,
-    r"tomorrow|tmrw|tmr|завтра|завтро|zavtra": 1,
+    r"tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|завтра|завтро|zavtra": 1,
     r"day after tomorrow|післязавтра|післязавтро|pisliazavtra|pislyazavtra|pislazavtra": 2,
     r"yesterday|вчора|учора|vchora": -1,
 }
@@ -99,7 +99,8 @@ _DATE_RE = re.compile(rf"(?<![\w.])(?:{_DATE})(?![\w])", re.IGNORECASE)
 # Word stems every digit-free date contains (a day word, a weekday, a unit, a month); a message
 # with neither a digit nor one of these skips the (slow) grammar entirely.
 _TRIGGER_STEMS = (
-    "today", "tonight", "tomorrow", "tmr", "yesterday", "day", "week", "hour", "minute", "mon",
+    "today", "tonight", "tomor", "tommor", "tmr", "yesterday", "day", "week", "hour", "minute",
+    "mon",
     "tue", "wed", "thu", "fri", "sat", "sun", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
     "sep", "oct", "nov", "dec", "сьо", "седн", "завтр", "післязавтр", "вчор", "учор", "понед",
     "вівт", "серед", "четв", "п'ят", "п’ят", "пят", "субот", "неділ", "через", "січ", "лют",
@@ -238,14 +239,14 @@ def _resolve_time(m: re.Match[str]) -> time | None:
     return time(hour, minute)
 
 
-_END = re.compile(r"\s*(?:$|[^\w\s])")
+_END = re.compile(r"\s*(?:$|[.,!?;:)…])")
 
 
 def _bare_hour_is_time(m: re.Match[str]) -> bool:
     """A bare number is a time after "о"/"at" ("о 15", "at 3"), and after "в"/"на" with a part
-    of the day ("в 9 ранку", "на 7 вечора"); after "в" also with "годині" or at the end of a
-    sentence ("давайте в 9"), not before another word ("в 5 класі"). "на 2 години" is a
-    duration."""
+    of the day ("в 9 ранку", "на 7 вечора") or at the end of a sentence ("давайте в 9",
+    "завтра на 11"); after "в" also with "годині"; not before another word ("в 5 класі"):
+    "на 2 години" is a duration."""
     pre = (m.group("pre") or "").lower()
     if pre in ("о", "об", "at", "o"):
         return True
@@ -254,7 +255,9 @@ def _bare_hour_is_time(m: re.Match[str]) -> bool:
     if m.group("part3"):
         return True
     said_hours = "год" in m.group(0).lower()
-    return pre == "в" and (said_hours or bool(_END.match(m.string, m.end())))
+    if said_hours:
+        return pre == "в"
+    return bool(_END.match(m.string, m.end()))
 
 
 def names_a_day(text: str) -> bool:
@@ -309,12 +312,24 @@ def extract_dates(
                 start, end = min(start, tm.start()), max(end, tm.end())
                 break
         assert when is not None
+        if at is not None and _this_weekday_passed(dm, when, at, ref):
+            when += timedelta(days=7)  # "в понеділок зранку" said on a Monday afternoon
         out.append(_match(text, start, end, when, at, ref))
     for i, (tm, tv) in enumerate(times):
         if i not in used_times:
             out.append(_match(text, tm.start(), tm.end(), today, tv, ref))
     return sorted((DateMatch(d.start, d.end, raw[d.start : d.end], d.value) for d in out),
                   key=lambda d: d.start)  # fmt: skip
+
+
+def _this_weekday_passed(m: re.Match[str], when: date, at: time, ref: datetime) -> bool:
+    """A weekday named on that very day, with a time already past: the customer means next
+    week's (trial F18), unless they said "this"/"цей"/"цього"."""
+    if not m.group("wd") or when != ref.date():
+        return False
+    if (m.group("next") or "").lower() in ("this", "цей", "цього", "цю"):
+        return False
+    return datetime.combine(when, at, tzinfo=ref.tzinfo) < ref
 
 
 def _core(t: re.Match[str]) -> tuple[int, int]:

@@ -81,12 +81,13 @@ def test_english_clock_words(text: str, span: str, value: str) -> None:
 
 @pytest.mark.parametrize("apostrophe", ["'", "\u2019", "\u02bc", "`"])
 def test_every_apostrophe_parses_the_same(apostrophe: str) -> None:
-    text = f"о дев{apostrophe}ятій ранку в п{apostrophe}ятницю"
+    # (Friday evening, said on Friday morning: the morning's 9:00 has passed and means next week)
+    text = f"о дев{apostrophe}ятій вечора в п{apostrophe}ятницю"
     found = extract_dates(text, now=NOW, tz=TZ, lang="uk")
-    assert [d.value for d in found] == [DAY + "09:00:00+02:00"]
+    assert [d.value for d in found] == [DAY + "21:00:00+02:00"]
     assert found[0].text == text[found[0].start : found[0].end]  # spans index the text as given
     ents = RuleExtractor().extract(text, lang="uk", now=NOW, tz=TZ)
-    assert [e.value for e in ents] == [DAY + "09:00:00+02:00"]
+    assert [e.value for e in ents] == [DAY + "21:00:00+02:00"]
 
 
 @pytest.mark.parametrize(
