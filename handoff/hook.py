@@ -41,6 +41,17 @@ HUMAN_PAYLOAD = "/request_human"  # the bot's button that asks for a person
 UNDELIVERED = frozenset({"new", "paid", "packed", "shipped"})
 # Matched against stripped text: adjacent `\s*` runs made the old pattern cubic in whitespace.
 _SCORE = re.compile(r"^([1-5])(?:\s*/\s*5)?\s*[.!⭐*]*$")
+# A score said in words ("п'ять", "five") or with its scale ("5 stars", "4 з 5", "п'ять зірок"),
+# alone or inside a sentence ("it was great, 5 stars"); trial F4 lost them all
+_SCORE_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+    "один": 1, "одна": 1, "одиниця": 1, "два": 2, "дві": 2, "двійка": 2, "три": 3, "трійка": 3,
+    "чотири": 4, "четвірка": 4, "п'ять": 5, "пять": 5, "п'ятірка": 5, "пятірка": 5,
+}  # fmt: skip
+_WORD = "|".join(sorted(map(re.escape, _SCORE_WORDS), key=len, reverse=True))
+_SCALE = r"(?:stars?|зірк[аиу]|зірок|бал(?:и|ів)?|/ ?5|out of 5|(?:з|із) 5)"
+_SCORE_WORD = re.compile(rf"^({_WORD})(?: {_SCALE})?[.!⭐*]*$")
+_SCORE_SAID = re.compile(rf"(?<![\w/])([1-5]|{_WORD}) ?{_SCALE}(?![\w/])")
 _ORDER = re.compile(r"\b([A-Za-z]\d{3,})\b")
 
 
@@ -317,4 +328,12 @@ def _score(text: str | None, payload: str | None) -> int | None:
         match = re.search(r'"score"\s*:\s*([1-5])\b', payload)
         return int(match.group(1)) if match else None
     match = _SCORE.match((text or "").strip())
-    return int(match.group(1)) if match else None
+    if match:
+        return int(match.group(1))
+    said = " ".join((text or "").lower().replace("’", "'").replace("ʼ", "'").split())
+    match = _SCORE_WORD.match(said)
+    if match:
+        return _SCORE_WORDS[match.group(1)]
+    found = {m.group(1) for m in _SCORE_SAID.finditer(said)}
+    scores = {int(f) if f.isdigit() else _SCORE_WORDS[f] for f in found}
+    return scores.pop() if len(scores) == 1 else None
