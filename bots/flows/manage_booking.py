@@ -81,6 +81,9 @@ class ManageBookingFlow:
             turn.finish()
             turn.say("manage_kept")
             return True
+        if intent == "cancel_appointment" and slots.get("mode") == "reschedule":
+            await self._cancel_instead(turn)
+            return True
         if intent in ("affirm", "deny", *self.intents):
             self.remind(turn)
             return True
@@ -94,6 +97,24 @@ class ManageBookingFlow:
 
     def remind(self, turn: Turn) -> None:
         turn.ask_again()
+
+    async def _cancel_instead(self, turn: Turn) -> None:
+        """ "Actually, cancel it" while a new time is asked (trial F26: the time question
+        repeated until "stop"): the same visit, to be cancelled, asked to confirm."""
+        slots = turn.session.slots
+        slots["mode"] = "cancel"
+        for key in ("date", "time", "starts_at"):
+            slots.pop(key, None)
+        bookings = await self._upcoming(turn)
+        chosen = next((b for b in bookings if b.reference == slots.get("booking")), None)
+        if chosen is not None:
+            await self._chosen(turn, chosen)
+        elif bookings:
+            turn.session.step = "choose"
+            self._ask_which(turn, bookings)
+        else:
+            turn.finish()
+            turn.say("manage_none", buttons=turn.menu("manage_none_buttons"))
 
     def claims(self, turn: Turn) -> bool:
         """A day or time read as a new booking ("можна о 15?", "can I come tomorrow?") while
