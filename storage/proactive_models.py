@@ -45,12 +45,13 @@ class ProactiveJob(Base):
     __table_args__ = (
         UniqueConstraint("customer_id", "scenario", "occurrence", "step"),
         Index(None, "status", "due_at"),
+        # a customer's scheduled jobs by due time (every flow message looks them up): with
+        # (status, due_at) alone SQLite read every scheduled job of every customer
+        Index(None, "customer_id", "status", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("customers.id", ondelete="CASCADE"), index=True
-    )
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="CASCADE"))
     scenario: Mapped[str] = mapped_column(String(64))
     step: Mapped[int] = mapped_column(Integer)
     occurrence: Mapped[str] = mapped_column(String(200))
