@@ -5,16 +5,13 @@ order: a shop's unlinked orders are most of its orders."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
-
-from sqlalchemy import text
-from sqlalchemy.dialects import sqlite
 
 from storage.db import Database
 from storage.models import CustomerPhone
 from storage.repositories import CustomerRepository, OrderRepository
 from storage.repositories.orders import for_customer_query
+from tests.storage.plans import sqlite_plan
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 PHONE = "+380501112233"
@@ -43,19 +40,7 @@ async def test_the_phone_branch_is_searched_by_phone(
     _sqlite_template: Path, tmp_path: Path
 ) -> None:
     """On SQLite (PostgreSQL plans by its statistics; the rows above are checked on both)."""
-    path = tmp_path / "plan.db"
-    shutil.copyfile(_sqlite_template, path)
-    sql = str(
-        for_customer_query(5).compile(
-            dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}
-        )
-    )
-    db = Database(f"sqlite+aiosqlite:///{path}")
-    try:
-        async with db.session() as s:
-            plan = [str(row[-1]) for row in await s.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
-    finally:
-        await db.dispose()
+    plan = await sqlite_plan(_sqlite_template, tmp_path, for_customer_query(5))
     searches = [step for step in plan if step.startswith("SEARCH orders")]
     by_phone = "ix_orders_phone_customer_id (phone=? AND customer_id=?)"
     assert len(searches) == 2 and any(by_phone in step for step in searches), plan

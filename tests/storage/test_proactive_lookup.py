@@ -5,32 +5,22 @@ messages/s)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from sqlalchemy import select, text
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import select
 
-from storage.db import Database
 from storage.proactive_models import ProactiveJob
+from tests.storage.plans import sqlite_plan
 
 
 async def test_a_customers_scheduled_jobs_are_searched_by_customer(
     _sqlite_template: Path, tmp_path: Path
 ) -> None:
-    path = tmp_path / "plan.db"
-    shutil.copyfile(_sqlite_template, path)
     query = (
         select(ProactiveJob)
         .where(ProactiveJob.customer_id == 5, ProactiveJob.status == "scheduled")
         .order_by(ProactiveJob.due_at, ProactiveJob.id)
     )
-    sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
-    db = Database(f"sqlite+aiosqlite:///{path}")
-    try:
-        async with db.session() as s:
-            plan = [str(row[-1]) for row in await s.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
-    finally:
-        await db.dispose()
+    plan = await sqlite_plan(_sqlite_template, tmp_path, query)
     wanted = "ix_proactive_jobs_customer_id_status_due_at (customer_id=? AND status=?)"
     assert any(wanted in step for step in plan), plan
