@@ -28,6 +28,7 @@ from handoff import callback
 from handoff.delivery import agent_replies, report_delivery
 from handoff.events import HandoffEvent
 from handoff.service import CSAT_PAYLOAD, Escalation, HandoffService, Notice
+from nlu.normalise import normalise_text
 from storage.repositories.orders import OrderRepository, normalise_number
 from storage.sessions import EscalationRequest, Session
 
@@ -330,7 +331,7 @@ def _score(text: str | None, payload: str | None) -> int | None:
     match = _SCORE.match((text or "").strip())
     if match:
         return int(match.group(1))
-    said = " ".join((text or "").lower().replace("’", "'").replace("ʼ", "'").split())
+    said = " ".join(normalise_text(text or "").lower().split())  # any apostrophe as '"
     match = _SCORE_WORD.match(said)
     if match:
         return _SCORE_WORDS[match.group(1)]

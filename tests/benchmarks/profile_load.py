@@ -29,6 +29,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.benchmarks.bench_analytics_load import ensure_model
 from tests.benchmarks.bench_load import ROOT, Services, run_load, wait_ready
 
 OURS = ("bots/", "nlu/", "storage/", "handoff/")
@@ -141,9 +142,7 @@ def main() -> None:
     parser.add_argument("--model", default=str(ROOT / "models" / "nlu.model"))
     parser.add_argument("--out-dir", default=str(ROOT / "bench-results" / "profile"))
     args = parser.parse_args()
-    if not Path(args.model).exists():
-        cmd = [sys.executable, "-m", "bots.cli", "nlu", "train", "--out", args.model]
-        subprocess.run(cmd, check=True, cwd=ROOT)
+    args.model = str(ensure_model(Path(args.model)))
     doc = profile(args)
     report(doc)
     path = Path(args.out_dir) / f"profile-{args.mode}.json"
