@@ -60,7 +60,7 @@ from bots.worker.analytics import TurnAnalytics
 from bots.worker.consumer import Worker
 from bots.worker.handoff_outlet import StoredReplies
 from bots.worker.outbox import Outbox
-from storage import fences
+from storage import fences, planner_stats
 from storage.analytics.rollups import run_rollups
 from storage.backends import open_backends
 from storage.db import Database
@@ -195,7 +195,11 @@ async def _thaw_heap(app: web.Application) -> None:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     db = Database(app[SETTINGS].database_url)
     app[DATABASE] = db
+    stop = asyncio.Event()
+    stats = asyncio.create_task(planner_stats.keep_fresh(db, stop), name="planner-stats")
     yield
+    stop.set()
+    await stats
     await db.dispose()
 
 
