@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from storage.analytics.models import EVENTS
 from storage.analytics.rollups import roll_up
 from storage.db import Database
+from tests.benchmarks.bench_analytics_serve import slice_on
 from tests.benchmarks.bench_load import ROOT, Services, run_load, wait_ready
 
 SERVE = Path(__file__).resolve().with_name("bench_analytics_serve.py")
@@ -132,7 +133,8 @@ async def overhead(model: Path, concurrency: int, duration: float, rounds: int) 
 async def interleaved(
     model: Path, concurrency: int, duration: float, slice_s: float, calibrate: bool = False
 ) -> dict[str, Any]:
-    """One service whose writers are on and off in alternate ``slice_s``-second slices: the
+    """One service whose writers are on and off in ``slice_s``-second slices
+    (`bench_analytics_serve.slice_on`: one of each kind in every pair, in a hashed order): the
     machine's neighbours weigh on both halves alike, which separate runs cannot promise. Each
     slice's CPU (read from /proc at its edges) and answers (by the time they came) go to its
     half; the first two slices are warm-up. ``calibrate``: the writers stay off in both halves
@@ -164,7 +166,7 @@ async def interleaved(
         services.stop()
     halves = {"on": [0.0, 0, 0.0], "off": [0.0, 0, 0.0]}  # CPU s, answers, seconds
     for (t0, cpu0), (t1, cpu1) in list(itertools.pairwise(edges))[2:]:
-        half = halves["on" if int((t0 + t1) / 2 // slice_s) % 2 == 0 else "off"]
+        half = halves["on" if slice_on(int((t0 + t1) / 2 // slice_s)) else "off"]
         half[0] += cpu1 - cpu0
         half[1] += bisect.bisect_left(answered, t1) - bisect.bisect_left(answered, t0)
         half[2] += t1 - t0
