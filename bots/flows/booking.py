@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -20,6 +19,7 @@ from bots.flows.backends import BookingBackend, ServiceView
 from bots.flows.base import DIGRESSIONS, Turn, payload
 from bots.flows.business import match_services
 from bots.flows.names import local_name, read_name, read_name_at_step
+from bots.flows.phones import TYPOS_BEFORE_HANDOFF, mistyped_phone, read_phone
 from bots.flows.when import TimePicker, day_said, day_values, local_moment
 from bots.messages import Button
 from storage.booking_errors import InvalidSlot, SlotTaken, UnknownService
@@ -29,20 +29,7 @@ log = logging.getLogger(__name__)
 
 CHANGEABLE = ("service", "date", "time", "name", "phone")
 REFUSED_NAME = "_refused_name"  # slot: the text last refused at the name step
-_PHONE_CHARS = re.compile(r"[\d+()\s-]{9,20}")
-
-
-def read_phone(turn: Turn) -> str | None:
-    """A phone number from the message (the NLU's entity, a shared contact, or digits)."""
-    value = turn.understanding.first("phone") or turn.ctx.message.contact_phone
-    if value is None and turn.text and _PHONE_CHARS.fullmatch(turn.text.strip()):
-        value = turn.text
-    if value is None:
-        return None
-    digits = re.sub(r"\D", "", str(value))
-    if len(digits) == 10 and digits.startswith("0"):
-        digits = "38" + digits  # a Ukrainian number typed without the country code
-    return f"+{digits}" if 10 <= len(digits) <= 15 else None
+PHONE_TYPOS = "_phone_typos"  # slot: mistyped phone numbers in a row
 
 
 class ContactBook(Protocol):
@@ -82,10 +69,15 @@ class BookingFlow:
             await self._advance(turn)
             return True
         step = turn.session.step
+        before = {k: slots.get(k) for k in CHANGEABLE if k != "phone"}
         changed = await self._absorb(turn, slots)
-        if step == "name" and not changed and "name" not in slots and self._is_name(turn):
-            slots["name"], changed = read_name(turn.text), True
+        name = self._name(turn) if step == "name" and "name" not in slots else None
+        if name and all(slots.get(k) == v for k, v in before.items()):
+            # a name, maybe with the phone beside it ("Олена Петренко 0671234567")
+            slots["name"], changed = name, True
             slots.pop(REFUSED_NAME, None)
+            if not slots.get("phone") and (digits := mistyped_phone(turn.text)):
+                self._phone_typo(turn, digits)
         if changed:
             await self._advance(turn)
             return True
@@ -105,6 +97,10 @@ class BookingFlow:
             return True
         if intent in ("affirm", "deny", "book_appointment"):
             self.remind(turn)
+            return True
+        if step == "phone" and (digits := mistyped_phone(turn.text)):
+            if not self._phone_typo(turn, digits):
+                turn.ask_again()
             return True
         if turn.miss():
             turn.say("fallback_twice")
@@ -134,16 +130,28 @@ class BookingFlow:
         """A name at the name step, or "make it Friday instead" (read as rescheduling)."""
         if turn.understanding.intent == "reschedule_appointment":
             return True
-        return turn.session.step == "name" and self._is_name(turn)
+        return turn.session.step == "name" and self._name(turn) is not None
 
     @staticmethod
-    def _is_name(turn: Turn) -> bool:
+    def _name(turn: Turn) -> str | None:
         """A name, not a request typed where the name is asked for (`bots.flows.names`); or
         the text refused as one, typed again after "only the name, please" ("Olha Code")."""
         again = turn.text is not None and turn.text == turn.session.slots.get(REFUSED_NAME)
-        if again and read_name(turn.text) is not None:
+        name = read_name(turn.text) if again else None
+        return name or read_name_at_step(turn.text, turn.understanding, turn.t)
+
+    @staticmethod
+    def _phone_typo(turn: Turn, digits: str) -> bool:
+        """Explain a mistyped phone number (`bots.flows.phones`); True when it is one typo too
+        many in a row and a person is asked for instead."""
+        slots = turn.session.slots
+        slots[PHONE_TYPOS] = int(slots.get(PHONE_TYPOS, 0)) + 1
+        if slots[PHONE_TYPOS] >= TYPOS_BEFORE_HANDOFF:
+            turn.say("phone_typos_handoff")
+            turn.escalate("repeated_misunderstanding")
             return True
-        return read_name_at_step(turn.text, turn.understanding, turn.t) is not None
+        turn.say("phone_typo", count=len(digits))
+        return False
 
     # ---- slots ---------------------------------------------------------------------------
 
@@ -163,6 +171,7 @@ class BookingFlow:
             phone = self._known_phone(turn)  # "go on" with the phone given meanwhile
         if phone is not None and phone != slots.get("phone"):
             slots["phone"], changed = phone, True
+            slots.pop(PHONE_TYPOS, None)
         return changed
 
     async def _service_from(self, turn: Turn) -> str | None:

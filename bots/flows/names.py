@@ -6,7 +6,8 @@ button or a slash command, not a button's title typed out, not more than four wo
 no word that names something the bot does or that a request is made of ("continue", "book",
 "хочу", "telegram", "у", "my"...), and not an intent the NLU is sure of other than the ones a bare
 name reads as. An introduction ("мене звати Тарас") is a name whatever the NLU thinks of it, as
-long as what follows the introduction passes the same checks.
+long as what follows the introduction passes the same checks. A phone number typed beside the
+name ("Олена Петренко 0671234567", trial F22) is set aside first (`bots.flows.phones`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from bots.flows.phones import without_phone
 from bots.flows.templates import LANGUAGES, Templates
 from bots.flows.understanding import Understanding
 
@@ -91,7 +93,9 @@ def is_request(text: str | None, understanding: Understanding, t: Templates) -> 
 
 
 def read_name_at_step(text: str | None, understanding: Understanding, t: Templates) -> str | None:
-    """The name a message gives where one is asked for; None for a request or a non-name."""
+    """The name a message gives where one is asked for, beside the phone number if that is
+    typed with it ("Олена Петренко 0671234567"); None for a request or a non-name."""
+    text = without_phone(text, understanding.texts.get("phone", []))
     return None if is_request(text, understanding, t) else read_name(text)
 
 
