@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import orjson
 
+from bots.flows.bookings_question import CHECK_BOOKINGS
 from bots.flows.templates import Templates
 from bots.flows.understanding import Understanding
 from bots.messages import Button, OutboundMessage
@@ -50,6 +51,7 @@ DIGRESSIONS = frozenset(
         "link_account",
         "forget_me",
         "stop",
+        CHECK_BOOKINGS,
     }
 )
 

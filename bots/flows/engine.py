@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bots.flows.base import Flow, Turn
+from bots.flows.bookings_question import CHECK_BOOKINGS, asks_for_bookings
 from bots.flows.context import FlowContext
 from bots.flows.language import switches_language
 from bots.flows.smalltalk import SmallTalk, is_goodbye
@@ -263,6 +264,8 @@ class Dialogue:
         if ctx.parse is not None:
             command = from_command(ctx.parse.text, ctx.parse.language)
             understood = _unsure_at_a_value(ctx, self._yes_or_no(ctx, from_parse(ctx.parse)))
+            if asks_for_bookings(ctx.parse.text, understood):
+                understood.intent = CHECK_BOOKINGS  # trial F23: read as an order or a booking
             return command or _unsure_of_harm(understood)
         if ctx.message.contact_phone:
             return Understanding(intent="inform", entities={"phone": [ctx.message.contact_phone]})

@@ -1,5 +1,7 @@
 """Reschedule and cancel: the customer's upcoming bookings (choose one when there are several),
-a new time (reschedule), confirmation; the old time is released by the backend.
+a new time (reschedule), confirmation; the old time is released by the backend. Asked which
+visits they have ("коли мій запис?", `bots.flows.bookings_question`), the customer is shown
+them, with buttons to move or cancel one.
 
 Slots (JSON): ``mode`` ("cancel" | "reschedule"), ``booking`` (reference), ``service``,
 ``staff_id``, and for rescheduling ``date``, ``time``, ``starts_at`` (see `bots.flows.when`).
@@ -14,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bots.flows.backends import BookingBackend, BookingView
 from bots.flows.base import DIGRESSIONS, Localised, Turn, payload
+from bots.flows.bookings_question import CHECK_BOOKINGS
 from bots.flows.when import TimePicker, day_said, day_values, local_moment, read_when, slot_title
 from storage.booking_errors import BookingNotFound, InvalidSlot, SlotTaken
 from storage.errors import Conflict
@@ -21,11 +24,12 @@ from storage.errors import Conflict
 # Intents a customer's "can I come at 3?" may be read as while a visit is being moved.
 BOOKING_INTENTS = frozenset({"book_appointment", "reschedule_appointment"})
 _REFERENCE = re.compile(r"\bBK-?[A-Z0-9]{6}\b", re.IGNORECASE)
+MAX_LISTED = 8  # visits listed, as many as `_ask_which` offers buttons for
 
 
 class ManageBookingFlow:
     name = "manage_booking"
-    intents = frozenset({"reschedule_appointment", "cancel_appointment"})
+    intents = frozenset({"reschedule_appointment", "cancel_appointment", CHECK_BOOKINGS})
     entity_triggers: frozenset[str] = frozenset()
 
     def __init__(self, backend: BookingBackend, timezone: str) -> None:
@@ -34,6 +38,9 @@ class ManageBookingFlow:
         self.picker = TimePicker(backend, self.tz)
 
     async def start(self, turn: Turn) -> None:
+        if turn.understanding.intent == CHECK_BOOKINGS:
+            await self._list(turn)
+            return
         mode = "cancel" if turn.understanding.intent == "cancel_appointment" else "reschedule"
         turn.finish()
         turn.goto(self.name, "choose")
@@ -153,9 +160,22 @@ class ManageBookingFlow:
             same = [b for b in same if f"{b.starts_at.astimezone(self.tz):%H:%M}" == at]
         return same[0] if len(same) == 1 else None
 
+    async def _list(self, turn: Turn) -> None:
+        """The customer's upcoming visits with their references, and what can be done next."""
+        turn.finish()
+        bookings = await self._upcoming(turn)
+        if not bookings:
+            turn.say("manage_none", buttons=turn.menu("manage_none_buttons"))
+            return
+        visits = "\n".join(
+            f"• {turn.local(self._title(turn, b))} ({b.reference})" for b in bookings[:MAX_LISTED]
+        )
+        turn.say("manage_list", menu="manage_list_buttons", visits=visits)
+
     def _ask_which(self, turn: Turn, bookings: list[BookingView]) -> None:
         buttons: list[tuple[Localised, str]] = [
-            (self._title(turn, b), payload("inform", booking=b.reference)) for b in bookings[:8]
+            (self._title(turn, b), payload("inform", booking=b.reference))
+            for b in bookings[:MAX_LISTED]
         ]
         key = "manage_which_cancel" if turn.session.slots["mode"] == "cancel" else "manage_which"
         turn.ask(key, buttons=buttons)
