@@ -2,7 +2,8 @@
 
 Script-based and dependency-free: Cyrillic with Ukrainian-only letters is Ukrainian, Cyrillic with
 Russian-only letters is Russian, Latin is English unless it looks like transliterated Ukrainian.
-Mixed messages go by the majority of letters.
+Mixed messages go by the majority of letters. `looks_english` asks more of Latin text: words of
+English in it, not just no sign of Ukrainian ("koly vy pratsiuiete" has neither).
 """
 
 from __future__ import annotations
@@ -28,6 +29,21 @@ _UK_TRANSLIT = {
 _TRANSLIT_END = re.compile(r"(?:[ay]ty|[ay]tys|ennya|ennia|uyu|iuiu|ysia|yvit|ovi)$")
 _URL_OR_EMAIL = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
 _EN_COMMON = {"the", "is", "are", "my", "you", "i", "to", "what", "where", "when", "hi", "hello"}
+# Words of English a customer's message is likely to hold (function words, greetings, what the
+# bot does); "i", "a", "to", "u" are left out: they also spell Ukrainian ("і", "а", "то", "у").
+_EN_WORDS = frozenset(
+    """
+    the an is are am was were be been do does did don't have has had you your we our us they
+    me my mine he she it it's this that these those what when where why how who which can
+    could would will should may might must shall not no yes yeah yep nope ok okay sure please
+    thanks thank hi hello hey bye goodbye and or but for of in on at with from about into by
+    want need like help book booking appointment visit order status price prices cost how much
+    open opening hours address today tomorrow time morning evening there here any some get make
+    see know just also too very so if then than now cancel reschedule move change stop person
+    human agent talk speak call number phone delivery delivered shipped week next monday
+    tuesday wednesday thursday friday saturday sunday
+    """.split()  # noqa: SIM905 (a word list reads better as text than as 150 literals)
+)
 
 
 def detect_language(text: str, default: str = "en") -> str:
@@ -43,3 +59,13 @@ def detect_language(text: str, default: str = "en") -> str:
     translit = sum(w in _UK_TRANSLIT or bool(_TRANSLIT_END.search(w)) for w in words)
     en_hint = sum(w in _EN_COMMON for w in words)
     return "uk" if translit > en_hint and translit >= 1 else "en"
+
+
+def looks_english(text: str) -> bool:
+    """Whether Latin-letter ``text`` shows English: a common English word (`_EN_WORDS`), and
+    more of them than words of Ukrainian typed in Latin letters. Stricter than
+    `detect_language`, for which any Latin text without a sign of Ukrainian is English."""
+    words = _LATIN_WORD.findall(text.lower().replace("’", "'"))
+    english = sum(w in _EN_WORDS for w in words)
+    translit = sum(w in _UK_TRANSLIT or bool(_TRANSLIT_END.search(w)) for w in words)
+    return english >= 1 and english > translit

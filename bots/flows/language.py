@@ -7,7 +7,9 @@ switches: a message of at least `MIN_LETTERS_TO_SWITCH_LANGUAGE` letters that th
 (neither the fallback nor out of scope: gibberish, typos), and that is not a name given where the
 dialogue asks for one ("Olena" is no evidence of English). Anything else keeps the language.
 A customer's first message, before the session speaks any language, needs only
-`MIN_LETTERS_FIRST` letters: "Hi" understood as a greeting is answered in English.
+`MIN_LETTERS_FIRST` letters: "Hi" understood as a greeting is answered in English; and one the
+bot did not understand sets the language when its letters tell it (Cyrillic, or English words:
+trial F24 answered "can u halp with my stuff" in Ukrainian, the business's default).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from bots.flows.context import FlowContext
 from bots.flows.names import read_name_at_step
 from bots.flows.templates import LANGUAGES, Templates
 from bots.flows.understanding import FALLBACK, Understanding
+from nlu.lang import looks_english
 
 __all__ = ["MIN_LETTERS_FIRST", "MIN_LETTERS_TO_SWITCH_LANGUAGE", "NAME_STEP", "switches_language"]
 
@@ -35,7 +38,9 @@ def switches_language(
     needed = MIN_LETTERS_FIRST if first else MIN_LETTERS_TO_SWITCH_LANGUAGE
     if understanding.language not in LANGUAGES or letters < needed:
         return False
+    english = understanding.language == "en"
     if understanding.intent in NOT_UNDERSTOOD:
-        return False
+        # nothing understood: only a first message whose letters tell its language sets it
+        return first and (not english or looks_english(ctx.message.text or ""))
     at_name = session is not None and session.flow is not None and session.step == NAME_STEP
     return not (at_name and read_name_at_step(text, understanding, t) is not None)

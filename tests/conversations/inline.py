@@ -20,10 +20,12 @@ async def talk(
     turns: list[dict[str, Any]],
     customer: dict[str, Any] | None = None,
     name: str = "inline",
+    settings: dict[str, Any] | None = None,
 ) -> Conversation:
-    """Run ``turns`` (the scripts' turn format) for one customer; ScriptFailure on a miss."""
+    """Run ``turns`` (the scripts' turn format) for one customer; ScriptFailure on a miss.
+    ``settings``: overrides, as a script's ``settings:``."""
     doc = {"name": name, "customer": customer or {}, "turns": turns}
     script = parse_script(doc, tmp_path / f"{name}.yml")
-    settings = conversation_settings(request, "embedded", tmp_path, model)
-    async with running_app(settings) as client:
+    app_settings = conversation_settings(request, "embedded", tmp_path, model, **(settings or {}))
+    async with running_app(app_settings) as client:
         return await run_script(client, script)
