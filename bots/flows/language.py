@@ -10,6 +10,10 @@ A customer's first message, before the session speaks any language, needs only
 `MIN_LETTERS_FIRST` letters: "Hi" understood as a greeting is answered in English; and one the
 bot did not understand sets the language when its letters tell it (Cyrillic, or English words:
 trial F24 answered "can u halp with my stuff" in Ukrainian, the business's default).
+
+Latin letters are English only with English words in them (`nlu.lang.looks_english`): one
+message of Ukrainian typed in Latin letters ("koly vy pratsiuiete", trial F2), understood or
+not, no longer switches a Ukrainian session, or its ticket, to English.
 """
 
 from __future__ import annotations
@@ -42,5 +46,7 @@ def switches_language(
     if understanding.intent in NOT_UNDERSTOOD:
         # nothing understood: only a first message whose letters tell its language sets it
         return first and (not english or looks_english(ctx.message.text or ""))
+    if english and not first and not looks_english(ctx.message.text or ""):
+        return False
     at_name = session is not None and session.flow is not None and session.step == NAME_STEP
     return not (at_name and read_name_at_step(text, understanding, t) is not None)

@@ -1,8 +1,13 @@
-"""Trial finding F24: which message tells the customer's language.
+"""Trial findings F24 and F2: which message tells the customer's language.
 
 F24: a newcomer's first message in English that the bot did not understand was answered in
 Ukrainian, the business's default: with no language to keep, a message's letters set it when
-they tell it (English words, or Cyrillic). Gibberish still gets the default."""
+they tell it (English words, or Cyrillic). Gibberish still gets the default.
+
+F2: one message of Ukrainian typed in Latin letters ("koly vy pratsiuiete", "when are you
+open") switched a Ukrainian session, and its ticket, to English: the detector reads any Latin
+text without a sign of Ukrainian as English. Latin letters now switch a session to English
+only with English words in them (`nlu.lang.looks_english`)."""
 
 from __future__ import annotations
 
@@ -38,6 +43,29 @@ CASES: dict[str, tuple[str, str | None, list[dict[str, Any]]]] = {
         "uk",
         None,
         [{"say": "asdfgh qwerty", "bot": UK_FALLBACK, "state": {"language": "uk"}}],
+    ),
+    "Ukrainian in Latin letters keeps a Ukrainian session": (
+        "en",
+        "uk",
+        [
+            {"say": "привіт", "state": {"language": "uk"}},
+            # "when are you open", read as a yes (0.68): understood, and detected as English
+            {"say": "koly vidkryto", "bot_not": "Sorry", "state": {"language": "uk"}},
+            {
+                "say": "koly vy pratsiuiete",
+                "bot_not": ["Sorry", "We're open"],
+                "state": {"language": "uk"},
+            },
+            {"say": "ok", "bot_not": "What would you like", "state": {"language": "uk"}},
+        ],
+    ),
+    "a question in English still switches": (
+        "en",
+        "uk",
+        [
+            {"say": "привіт", "state": {"language": "uk"}},
+            {"say": "when are you open?", "bot": "We're open", "state": {"language": "en"}},
+        ],
     ),
 }
 
