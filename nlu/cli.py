@@ -34,6 +34,12 @@ def _parser(model: Path, review_log: Path | None) -> argparse.ArgumentParser:
     t.add_argument("--val", nargs="*", help="validation data for the fallback threshold")
     t.add_argument("--quiet", action="store_true", help="no progress output")
     t.add_argument(
+        "--full",
+        action="store_true",
+        help="retrain from scratch (default: when --out holds a model of the same data plus a "
+        "few examples, reuse its tuning and fit the classifier once)",
+    )
+    t.add_argument(
         "--order-pattern", help="regex for order numbers (groups named num* hold the id)"
     )
     t.add_argument("--phone-region", default="UA", help="default region for local phone numbers")
@@ -86,7 +92,7 @@ def _load_all(paths: list[str]) -> TrainingData:
 
 
 def _train(args: Args) -> int:
-    from nlu.model import train_data
+    from nlu.model import previous_model, train_data
     from nlu.validate import counted
 
     paths = args.data or [str(bundled_data_path())]
@@ -106,10 +112,12 @@ def _train(args: Args) -> int:
         order_pattern=args.order_pattern or DEFAULT_ORDER_PATTERN, phone_region=args.phone_region
     )
     val = _load_all(args.val) if args.val else None
-    model = train_data(data, val=val, extractors=rules, progress=say)
+    previous = None if args.full else previous_model(args.out)
+    model = train_data(data, val=val, extractors=rules, progress=say, previous=previous)
     model.save(args.out)
     n_intents, digest = len(model.classifier.labels), model.meta["data_hash"][:12]
-    say(f"saved {args.out} ({counted(n_intents, 'intent')}, data {digest})")
+    kind = model.meta["training"]["kind"]
+    say(f"saved {args.out} ({counted(n_intents, 'intent')}, data {digest}, {kind} training)")
     return 0
 
 

@@ -18,12 +18,13 @@ import numpy as np
 import numpy.typing as npt
 
 from nlu.classifier import ClassifierConfig, IntentClassifier
-from nlu.crf import CrfEntityExtractor
+from nlu.crf import CrfConfig, CrfEntityExtractor
 from nlu.dates import warm_up as warm_dates
 from nlu.dense import build_table
 from nlu.encoder import installed_encoder
 from nlu.errors import DataError, ModelLoadError
 from nlu.extractors import ExtractorConfig, RuleExtractor, apply_synonyms
+from nlu.incremental import Basis, keep_or_fit_crf, make_basis, plan, refit, settings_hash
 from nlu.lang import detect_language
 from nlu.modelfile import library_versions, read_model_file, write_model_file
 from nlu.normalise import normalise_text
@@ -79,8 +80,10 @@ class BuiltinModel:
         synonyms: dict[str, str],
         meta: dict[str, Any],
         vectors: WordVectors | None = None,
+        basis: Basis | None = None,
     ) -> None:
         self.classifier = classifier
+        self.basis = basis  # what it was trained from (`nlu.incremental`)
         self.vectors = vectors  # the static word table distilled from the encoder
         self.crf = crf
         self.rules = rules
@@ -201,6 +204,7 @@ class BuiltinModel:
             "rules": self.rules,
             "synonyms": self.synonyms,
             "vectors": self.vectors,
+            "basis": self.basis,
         }
         write_model_file(path, {"meta": self.meta, "versions": self.meta["versions"]}, payload)
 
@@ -212,8 +216,13 @@ def train_data(
     extractors: ExtractorConfig | None = None,
     classifier: ClassifierConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    previous: BuiltinModel | None = None,
 ) -> BuiltinModel:
-    """Train a model on already-loaded data (``val``: tune temperature/threshold on it)."""
+    """Train a model on already-loaded data (``val``: tune temperature/threshold on it).
+
+    ``previous``: the model this one replaces; when the data is its data plus a few examples
+    and nothing else changed, its tuning (and CRF) are reused (`nlu.incremental`) and
+    ``meta["training"]`` says "incremental"; otherwise, or without it, "full"."""
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     # the examples as parsing sees text (`nlu.normalise`: offsets are kept, one char for one)
@@ -223,22 +232,52 @@ def train_data(
     if len(set(labels)) < 2:
         where = data.files[0] if data.files else None
         raise DataError("training needs at least two intents", file=where)
-    say(f"training intent classifier on {len(texts)} examples, {len(set(labels))} intents")
-    val_xy = (
-        ([normalise_text(e.text) for e in val.examples], [e.intent for e in val.examples])
-        if val
-        else None
-    )
     cfg = classifier or ClassifierConfig()
+    rules = RuleExtractor(extractors or ExtractorConfig(), data.regexes, data.lookups)
+    settings = settings_hash(cfg, rules.config, CrfConfig(), _encoder_record(cfg.dense.source))
+    old = previous.basis if previous is not None else None
+    how = plan(old, previous.classifier.labels if previous else [], data, val, settings)
+    say(("incremental training: " if how.reuse else "full training: ") + how.reason)
+    say(f"training intent classifier on {len(texts)} examples, {len(set(labels))} intents")
     table = None
     if cfg.dense.source != "none":
         say(f"word vectors of the training vocabulary (cache: {cfg.dense.cache_dir or 'default'})")
         table = build_table(texts, cfg.dense)
-    clf = IntentClassifier(cfg).fit(texts, labels, val=val_xy, table=table)
-    say(f"intent classifier done (threshold {clf.threshold:.3f}); training entity CRF")
-    rules = RuleExtractor(extractors or ExtractorConfig(), data.regexes, data.lookups)
-    crf = CrfEntityExtractor().fit(examples, rules=rules)  # the rules' spans are CRF features
-    meta = {
+    if how.reuse and previous is not None:
+        clf = refit(previous.classifier, texts, labels, table)
+    else:
+        val_xy = (
+            ([normalise_text(e.text) for e in val.examples], [e.intent for e in val.examples])
+            if val
+            else None
+        )
+        clf = IntentClassifier(cfg).fit(texts, labels, val=val_xy, table=table)
+    say(f"intent classifier done (threshold {clf.threshold:.3f}); entity CRF")
+    keep = how.keep_crf and previous is not None
+    crf = keep_or_fit_crf(keep, previous.crf if previous else None, examples, rules)
+    tuned = old.tuned_examples if how.reuse and old is not None else len(texts)
+    meta = _meta(data, rules, clf, cfg, len(texts), t0)
+    meta["training"] = {
+        "kind": "incremental" if how.reuse else "full",
+        "reason": how.reason,
+        "added": len(how.added) if how.reuse else None,
+        "crf_kept": keep,
+        "tuned_on_examples": tuned,
+    }
+    say(f"done in {meta['train_seconds']} s")
+    basis = make_basis(data, val, settings, tuned)
+    return BuiltinModel(clf, crf, rules, dict(data.synonyms), meta, table, basis)
+
+
+def _meta(
+    data: TrainingData,
+    rules: RuleExtractor,
+    clf: IntentClassifier,
+    cfg: ClassifierConfig,
+    n_examples: int,
+    t0: float,
+) -> dict[str, Any]:
+    return {
         "data_hash": data_hash(data),
         "extractors": dataclasses.asdict(rules.config),
         "labels": clf.labels,
@@ -250,14 +289,12 @@ def train_data(
         "sim_weight": clf.sim_weight,
         "dense": cfg.dense.source,
         "encoder": _encoder_record(cfg.dense.source),
-        "examples": len(texts),
+        "examples": n_examples,
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "train_seconds": round(time.perf_counter() - t0, 2),
         "versions": library_versions(),
         "files": data.files,
     }
-    say(f"done in {meta['train_seconds']} s")
-    return BuiltinModel(clf, crf, rules, dict(data.synonyms), meta, table)
 
 
 def _encoder_record(source: str) -> dict[str, Any] | None:
@@ -311,8 +348,21 @@ def train_model(
     return model
 
 
-def load_model(path: str | Path) -> BuiltinModel:
-    """Load a model file; raises ``ModelLoadError`` for missing/corrupted/incompatible files."""
+def previous_model(path: str | Path) -> BuiltinModel | None:
+    """The model file an incremental training starts from (None: none, or one that does not
+    load here, so a full training runs)."""
+    if not Path(path).exists():
+        return None
+    try:
+        return load_model(path, warm=False)
+    except ModelLoadError as e:
+        log.info("not starting from %s: %s", path, e)
+        return None
+
+
+def load_model(path: str | Path, *, warm: bool = True) -> BuiltinModel:
+    """Load a model file; raises ``ModelLoadError`` for missing/corrupted/incompatible files
+    (``warm``: do a first parse's one-off work now, `BuiltinModel.warm_up`)."""
     header, payload = read_model_file(path)
     check_encoder(path, header.get("meta", {}))
     try:
@@ -323,6 +373,7 @@ def load_model(path: str | Path) -> BuiltinModel:
             payload["synonyms"],
             header["meta"],
             payload.get("vectors"),
+            payload.get("basis"),
         )
     except (KeyError, TypeError) as e:
         raise ModelLoadError(f"{path}: model payload is incomplete ({e})") from e
@@ -332,5 +383,6 @@ def load_model(path: str | Path) -> BuiltinModel:
         raise ModelLoadError(f"{path}: model payload has the wrong type")
     if getattr(model.classifier, "_weights", None) is None or not hasattr(model.crf, "_model"):
         raise ModelLoadError(f"{path}: model was built by an incompatible version; retrain it")
-    model.warm_up()
+    if warm:
+        model.warm_up()
     return model

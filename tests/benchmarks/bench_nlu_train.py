@@ -1,7 +1,12 @@
 """Training time of the built-in model on one benchmark dataset, for before/after comparisons
 (not part of the test suite): CPU and wall seconds of `train_data` with the library defaults,
 optionally again with 10 more examples (the test split's first ten), and the figures that must
-not move (the test split's top-intent accuracy, the threshold, the cascade's gate).
+not move (the test split's top-intent accuracy, the threshold, the cascade's gate). With
+``--retrain`` the 10-more-examples training runs twice: incremental (from the first model:
+`nlu.incremental`, what ``omnirelay nlu train`` does by default) and full (``--full``), each with
+its figures, so that the incremental path's accuracy, threshold and gate can be set beside a full
+training's on the same data. A root whose ``train_data`` has no ``previous`` (a commit from before
+the incremental path) runs the full one only.
 
 Compare two commits by running one copy per commit at the same time, so that both see the same
 load on a shared machine::
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import sys
 import time
@@ -27,6 +33,27 @@ def _loadavg() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
 
 
+def _figures(model: Any, test: Any) -> dict[str, Any]:
+    res = model.parse_batch([e.text for e in test.examples], entities=False)
+    right = [r.ranking[0].name == e.intent for r, e in zip(res, test.examples, strict=True)]
+    cascade = model.classifier.cascade
+    return {
+        "top_intent_accuracy": round(sum(right) / len(right), 4),
+        "threshold": model.threshold,
+        "gate": cascade.gate if cascade is not None else None,
+    }
+
+
+def _timed(train: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+    from nlu.model import train_data
+
+    load0 = _loadavg()
+    t0, c0 = time.perf_counter(), time.process_time()
+    model = train_data(train, **kwargs)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return model, {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "load": [load0, _loadavg()]}
+
+
 def run(folder: Path, retrain: bool) -> dict[str, Any]:
     from nlu.classifier import ClassifierConfig
     from nlu.model import train_data
@@ -36,28 +63,19 @@ def run(folder: Path, retrain: bool) -> dict[str, Any]:
     test = load_data([folder / "test.yml"])
     val = load_data([folder / "val.yml"]) if (folder / "val.yml").exists() else None
     cfg = ClassifierConfig(min_oos_recall=0.75 if val is not None else None)
-    load0 = _loadavg()
-    t0, c0 = time.perf_counter(), time.process_time()
-    model = train_data(train, val=val, classifier=cfg)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    res = model.parse_batch([e.text for e in test.examples], entities=False)
-    right = [r.ranking[0].name == e.intent for r, e in zip(res, test.examples, strict=True)]
-    cascade = model.classifier.cascade
-    out: dict[str, Any] = {
-        "dataset": folder.name,
-        "wall_s": round(wall, 1),
-        "cpu_s": round(cpu, 1),
-        "top_intent_accuracy": round(sum(right) / len(right), 4),
-        "threshold": model.threshold,
-        "gate": cascade.gate if cascade is not None else None,
-        "load": [load0, _loadavg()],
-    }
+    model, took = _timed(train, val=val, classifier=cfg)
+    out: dict[str, Any] = {"dataset": folder.name, **took, **_figures(model, test)}
     if retrain:
         more = dataclasses.replace(train, examples=[*train.examples, *test.examples[:10]])
-        t0, c0 = time.perf_counter(), time.process_time()
-        train_data(more, val=val, classifier=cfg)
-        out["retrain_plus_10_wall_s"] = round(time.perf_counter() - t0, 1)
-        out["retrain_plus_10_cpu_s"] = round(time.process_time() - c0, 1)
+        if "previous" in inspect.signature(train_data).parameters:
+            again, took = _timed(more, val=val, classifier=cfg, previous=model)
+            out["plus_10_incremental"] = {
+                **took,
+                **_figures(again, test),
+                "training": again.meta.get("training"),
+            }
+        again, took = _timed(more, val=val, classifier=cfg)
+        out["plus_10_full"] = {**took, **_figures(again, test)}
     return out
 
 

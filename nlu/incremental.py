@@ -1,0 +1,181 @@
+"""Incremental retraining: when the new data is the previous model's data plus a few examples,
+keep what a full training would compute again from nearly the same data.
+
+A full training fits each linear SVM twice: on an 85% split, to tune the temperature, the
+fallback parameters, the thresholds and the cascade's gate on the rest, then on all the data.
+Adding a few examples to thousands moves none of those tuned figures beyond noise, so an
+incremental training reuses them and runs only the final fits, which are the same fits a full
+training ends with (scikit-learn's liblinear, which cannot start from previous weights:
+nlu/README.md, "Training time", has what was tried). The entity CRF is kept as it is when no
+new example is annotated and the lookups and regexes are the same.
+
+Reuse is refused (a full training runs) when an example was removed or changed, an intent
+appeared or went, the classifier, extractor or CRF settings or the validation data differ, the
+sentence encoder differs, or the examples added since the last full training exceed
+``MAX_ADDED`` of its examples (drift accumulates over incremental steps; it is counted from
+the last full training).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from nlu.training_data import Example, TrainingData
+
+if TYPE_CHECKING:
+    from nlu.classifier import ClassifierConfig, IntentClassifier
+    from nlu.crf import CrfEntityExtractor
+    from nlu.extractors import ExtractorConfig
+    from nlu.vectors import WordVectors
+
+MAX_ADDED = 0.02  # of the examples of the last full training
+
+
+def example_key(ex: Example) -> str:
+    """An example as the model sees it: intent and annotated text (file and line aside)."""
+    return hashlib.sha256(f"{ex.intent}\t{ex.annotated()}".encode()).hexdigest()[:16]
+
+
+def _digest(obj: Any) -> str:
+    raw = json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def settings_hash(
+    classifier: ClassifierConfig, extractors: ExtractorConfig, crf: Any, encoder: Any
+) -> str:
+    """What a model's training depends on besides its data: the classifier's, extractors' and
+    CRF's settings and the sentence encoder (the vector cache's folder aside)."""
+    cls = dataclasses.asdict(classifier)
+    cls["dense"].pop("cache_dir", None)
+    return _digest([cls, dataclasses.asdict(extractors), dataclasses.asdict(crf), encoder])
+
+
+def rules_hash(data: TrainingData) -> str:
+    """The regexes and lookup tables (rule extractor and CRF features)."""
+    return _digest(
+        [sorted((k, sorted(v)) for k, v in data.regexes.items()),
+         sorted((k, sorted(v)) for k, v in data.lookups.items())]
+    )  # fmt: skip
+
+
+def val_hash(val: TrainingData | None) -> str | None:
+    """The validation data the tuning ran on (None: a hold-out of the training data)."""
+    if val is None:
+        return None
+    return _digest(sorted(example_key(e) for e in val.examples))
+
+
+@dataclass
+class Basis:
+    """What a model was trained from, kept in its file for the next training to compare with.
+    ``tuned_examples``: how many examples the last full training (whose tuning is in use) had."""
+
+    examples: list[str]
+    settings: str
+    rules: str
+    val: str | None
+    tuned_examples: int
+
+
+@dataclass
+class Plan:
+    """The decision: reuse the previous model's tuning (``reuse``), and its CRF
+    (``keep_crf``), or a full training, with the reason in words."""
+
+    reuse: bool
+    reason: str
+    added: list[Example] = dataclasses.field(default_factory=list)
+    keep_crf: bool = False
+
+
+def make_basis(
+    data: TrainingData, val: TrainingData | None, settings: str, tuned_examples: int
+) -> Basis:
+    keys = [example_key(e) for e in data.examples]
+    return Basis(keys, settings, rules_hash(data), val_hash(val), tuned_examples)
+
+
+def plan(
+    previous: Basis | None,
+    labels: Sequence[str],
+    data: TrainingData,
+    val: TrainingData | None,
+    settings: str,
+) -> Plan:
+    """Whether the data and settings allow an incremental training from ``previous`` (the
+    previous model's basis, ``labels`` its intents)."""
+    if previous is None:
+        return Plan(False, "no previous model to start from")
+    if previous.settings != settings:
+        return Plan(False, "the classifier, extractor, CRF or encoder settings changed")
+    if previous.val != val_hash(val):
+        return Plan(False, "the validation data changed")
+    rules_same = previous.rules == rules_hash(data)
+    new = Counter(example_key(e) for e in data.examples)
+    missing = Counter(previous.examples) - new
+    if missing:
+        n = sum(missing.values())
+        return Plan(False, f"{n} previous example(s) removed or changed")
+    if set(labels) != {e.intent for e in data.examples}:
+        return Plan(False, "the intents changed")
+    extra = new - Counter(previous.examples)
+    added = []
+    for e in data.examples:
+        k = example_key(e)
+        if extra[k] > 0:
+            extra[k] -= 1
+            added.append(e)
+    drift = len(data.examples) - previous.tuned_examples
+    if drift > MAX_ADDED * previous.tuned_examples:
+        return Plan(False, f"{drift} examples added since the last full training (over 2%)")
+    keep_crf = rules_same and not any(e.entities for e in added)
+    return Plan(True, f"{len(added)} example(s) added", added, keep_crf)
+
+
+def refit(
+    previous: IntentClassifier,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    table: WordVectors | None,
+) -> IntentClassifier:
+    """A classifier fitted on all of ``texts`` (the final fits of a full training) with the
+    temperature, fallback parameters, threshold and cascade gate of ``previous``."""
+    from nlu.cascade import Cascade, fit_both
+    from nlu.classifier import IntentClassifier
+
+    clf = IntentClassifier(previous.config)
+    old = previous.cascade
+    # a gate of 0 sends no message to the encoder model: it is kept unfitted again
+    full = clf._encoder_model() if old is not None and old.gate > 0 else None
+    fit_both(lambda: clf._fit_core(texts, labels, table), full, texts, labels)
+    _copy_tuning(previous, clf)
+    if old is not None:
+        if full is not None:
+            _copy_tuning(old.full, full)
+        clf.cascade = Cascade(full if full is not None else old.full, old.gate, dict(old.info))
+    return clf
+
+
+def _copy_tuning(src: Any, dst: Any) -> None:
+    if list(src.labels) != list(dst.labels):
+        raise ValueError("the refitted classifier's intents differ from the previous model's")
+    for name in ("temperature", "threshold", "fallback_base", "unknown_power", "sim_weight"):
+        setattr(dst, name, getattr(src, name))
+
+
+def keep_or_fit_crf(
+    keep: bool, previous: CrfEntityExtractor | None, examples: Sequence[Example], rules: Any
+) -> CrfEntityExtractor:
+    """The previous CRF when ``keep``, else one fitted on ``examples``."""
+    from nlu.crf import CrfEntityExtractor
+
+    if keep and previous is not None:
+        return previous
+    return CrfEntityExtractor().fit(examples, rules=rules)
