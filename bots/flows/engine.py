@@ -22,10 +22,12 @@ from bots.flows.smalltalk import SmallTalk, is_goodbye
 from bots.flows.templates import LANGUAGES, Templates
 from bots.flows.understanding import (
     FALLBACK,
+    LAST_BUTTONS,
     Understanding,
     from_command,
     from_parse,
     from_payload,
+    from_title,
 )
 from bots.log_masking import said
 from bots.messages import Button, OutboundMessage
@@ -48,6 +50,7 @@ DESTRUCTIVE = frozenset({"forget_me"})
 DESTRUCTIVE_MIN_CONFIDENCE = 0.8
 RESUME_AFTER = timedelta(minutes=30)  # a pause after which an unfinished flow is offered again
 LAST_AT, SUSPENDED, RESUME_OFFERED = "last_at", "suspended", "resume_offered"
+MAX_REMEMBERED_BUTTONS = 12  # of the last reply, whose titles typed out are taps
 
 
 class Dialogue:
@@ -94,6 +97,8 @@ class Dialogue:
             turn.escalate("backend_error")
         if not turn.missed:
             session.fallback_count = 0
+        buttons = [[b.title, b.payload] for r in turn.replies for b in r.buttons]
+        session.data[LAST_BUTTONS] = buttons[:MAX_REMEMBERED_BUTTONS]  # typed out next: tapped
         return turn.replies
 
     def apology(self, ctx: FlowContext) -> list[OutboundMessage]:
@@ -261,6 +266,10 @@ class Dialogue:
             if understood is not None:
                 return understood
             log.info("payload %r is not an intent; treating it as text", said(payload[:64]))
+        last = ctx.session.data.get(LAST_BUTTONS) if ctx.session is not None else None
+        typed = from_title(ctx.message.text, last)
+        if typed is not None:
+            return typed
         if ctx.parse is not None:
             command = from_command(ctx.parse.text, ctx.parse.language)
             understood = _unsure_at_a_value(ctx, self._yes_or_no(ctx, from_parse(ctx.parse)))

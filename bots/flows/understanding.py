@@ -16,6 +16,8 @@ _PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z_][\w.-]*)(?P<entities>\{.*\})?$", r
 # Demo order numbers look like A1001; customers type "#a1001", "А1001" (Cyrillic А) or "a 1001".
 _ORDER = re.compile(r"(?<![\w])#?\s?([A-Za-zА-Яа-яІіЇїЄєҐґ])\s?-?(\d{4,8})(?![\w])")
 _CYR_TO_LAT = str.maketrans("АаВвЕеКкМмНнОоРрСсТтХхІі", "AaBbEeKkMmHhOoPpCcTtXxIi")
+LAST_BUTTONS = "last_buttons"  # session.data: [title, payload] of the last reply's buttons
+_NOT_WORD = re.compile(r"[^\w]+")
 
 
 @dataclass(slots=True)
@@ -45,6 +47,24 @@ def from_payload(payload: str) -> Understanding | None:
         if isinstance(doc, dict):
             entities = {str(k): [v] for k, v in doc.items()}
     return Understanding(intent=match.group("intent"), entities=entities, from_button=True)
+
+
+def from_title(text: str | None, buttons: object) -> Understanding | None:
+    """A button of the dialogue's last reply typed out instead of tapped ("Змінити", "Так,
+    скасувати", "Ср 11.03 15:00"): that button's payload, as if tapped; the NLU read such
+    titles as something else ("Змінити" as rescheduling, trial F6). ``buttons``:
+    ``[[title, payload], ...]`` (`LAST_BUTTONS`); case, spacing and punctuation aside."""
+    said = _plain(text)
+    if not said or not isinstance(buttons, list):
+        return None
+    for item in buttons:
+        if isinstance(item, list) and len(item) == 2 and _plain(str(item[0])) == said:
+            return from_payload(str(item[1]))
+    return None
+
+
+def _plain(text: str | None) -> str:
+    return " ".join(_NOT_WORD.sub(" ", (text or "").casefold()).split())
 
 
 # Commands messengers send or customers type: Telegram's "/start" opens every new chat.

@@ -12,6 +12,9 @@ import pytest
 from tests.conversations.conftest import conversation_settings
 from tests.conversations.runner import Conversation, parse_script, run_script, running_app
 
+# One case of a table: (the customer's language, their upcoming bookings, the turns).
+Case = tuple[str, list[dict[str, Any]], list[dict[str, Any]]]
+
 
 async def talk(
     request: pytest.FixtureRequest,
@@ -29,3 +32,12 @@ async def talk(
     app_settings = conversation_settings(request, "embedded", tmp_path, model, **(settings or {}))
     async with running_app(app_settings) as client:
         return await run_script(client, script)
+
+
+async def talk_case(
+    request: pytest.FixtureRequest, tmp_path: Path, model: Path, case: Case, **known: Any
+) -> Conversation:
+    """`talk` for one `Case`, the customer also known by ``known`` (name, phone...)."""
+    language, bookings, turns = case
+    customer = {**known, "language": language, "bookings": bookings}
+    return await talk(request, tmp_path, model, turns, customer=customer)

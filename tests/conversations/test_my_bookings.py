@@ -6,11 +6,10 @@ buttons to move or cancel one; in the middle of a booking, the booking's questio
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conversations.inline import talk
+from tests.conversations.inline import Case, talk_case
 
 BOOKED = [
     {"service": "cleaning", "at": "2026-03-11 15:00"},
@@ -30,7 +29,7 @@ UK_LIST = {
 }
 UK_NONE = {"bot": "Не бачу майбутніх записів", "state": {"flow": None}}
 
-CASES: dict[str, tuple[str, list[dict[str, Any]], list[dict[str, Any]]]] = {
+CASES: dict[str, Case] = {
     "en": (
         "en",
         BOOKED,
@@ -70,6 +69,4 @@ CASES: dict[str, tuple[str, list[dict[str, Any]], list[dict[str, Any]]]] = {
 async def test_asked_which_visits_they_have_customers_are_shown_them(
     request: pytest.FixtureRequest, tmp_path: Path, nlu_model_path: Path, case: str
 ) -> None:
-    language, bookings, turns = CASES[case]
-    customer = {"language": language, "name": "Iryna Koval", "bookings": bookings}
-    await talk(request, tmp_path, nlu_model_path, turns, customer=customer)
+    await talk_case(request, tmp_path, nlu_model_path, CASES[case], name="Iryna Koval")

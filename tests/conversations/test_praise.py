@@ -7,11 +7,10 @@ confirms a booking, and said on its own it starts nothing; "відмініть" 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conversations.inline import talk
+from tests.conversations.inline import Case, talk_case
 
 CUSTOMER = {"name": "Iryna Koval", "phone": "+380931112233"}
 VISIT = [{"service": "consultation", "at": "2026-03-12 10:00"}]
@@ -19,7 +18,7 @@ UK_BOOK = {"say": "хочу записатися на чистку зубів з
 EN_BOOK = {"say": "book a dental consultation tomorrow at 15:00", "state": {"step": "confirm"}}
 UK_CANCEL_ASKED = "Скасувати візит"
 
-CASES: dict[str, tuple[str, list[dict[str, Any]], list[dict[str, Any]]]] = {
+CASES: dict[str, Case] = {
     "відмінно confirms a booking": (
         "uk",
         [],
@@ -56,6 +55,4 @@ CASES: dict[str, tuple[str, list[dict[str, Any]], list[dict[str, Any]]]] = {
 async def test_praise_is_no_cancel(
     request: pytest.FixtureRequest, tmp_path: Path, nlu_model_path: Path, case: str
 ) -> None:
-    language, bookings, turns = CASES[case]
-    customer = {**CUSTOMER, "language": language, "bookings": bookings}
-    await talk(request, tmp_path, nlu_model_path, turns, customer=customer)
+    await talk_case(request, tmp_path, nlu_model_path, CASES[case], **CUSTOMER)
