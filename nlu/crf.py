@@ -139,6 +139,9 @@ class CrfEntityExtractor:
         self._rules = rules if cfg.rule_spans else None
         lookups = dict(rules.lookups) if rules is not None else {}
         self._gazetteer = _gazetteer(lookups, _values(examples) if cfg.gazetteer_folds else {})
+        if not any(ex.entities for ex in examples):  # nothing to learn: no features to compute
+            self.fit_cpu_seconds = round(time.process_time() - cpu0, 2)
+            return self
         folds = self._fold_gazetteers(examples, lookups)
         xs, ys = [], []
         for k, ex in enumerate(examples):
