@@ -20,15 +20,26 @@ from typing import Any
 
 from bots.flows.engine import SUSPENDED
 from bots.flows.understanding import from_payload
+from bots.messages import InboundMessage
 from bots.proactive.hooks_replies import last_proactive
 from bots.worker.review import REVIEWED
 from bots.worker.turn import TurnContext
 from storage.analytics.events import Event, handoff_cause, phrase
 from storage.sessions import Session
 
-__all__ = ["STATE", "TurnAnalytics", "note_answer"]
+__all__ = ["STATE", "TurnAnalytics", "message_key", "note_answer"]
 
 STATE = "analytics"  # the session.data key of the tracker's state
+
+
+def message_key(msg: InboundMessage) -> str:
+    """The events' key for a message: its time on the platform, then its dedup key
+    (``20261207T101500Z:telegram:123``). The same on every run of the turn (both are the stored
+    message's), and in time order: ``(kind, key)``'s unique index takes each new key at its end,
+    where platform ids (a REST message's is a random UUID) put every event on another page of
+    it, a page more for each group commit to write."""
+    at = msg.timestamp.astimezone(dt.UTC) if msg.timestamp.tzinfo else msg.timestamp
+    return f"{at:%Y%m%dT%H%M%SZ}:{msg.dedup_key}"
 
 
 def note_answer(ctx: TurnContext) -> None:
@@ -109,15 +120,15 @@ class TurnAnalytics:
             return []
         msg, session = ctx.message, ctx.session
         assert session is not None
-        state.conversation = msg.dedup_key
+        state.conversation = message_key(msg)
         state.conversation_at = ctx.now.isoformat()
         return [
             Event(
                 kind="conversation.started",
-                key=msg.dedup_key,
+                key=state.conversation,
                 at=ctx.now,
                 customer_id=ctx.customer_id,
-                conversation_key=msg.dedup_key,
+                conversation_key=state.conversation,
                 channel=msg.channel,
                 language=session.language or (msg.language_hint or "")[:2].lower() or None,
                 intent=_intent(ctx),
@@ -142,7 +153,7 @@ def _message(ctx: TurnContext, base: dict[str, Any]) -> list[Event]:
         handled = "bot"
     else:
         handled = "other"  # a CSAT score, an opt-out word: taken before the bot
-    key = ctx.message.dedup_key
+    key = message_key(ctx.message)
     confidence = float(ctx.parse.confidence) if ctx.parse is not None else None
     events = [
         Event(
@@ -216,7 +227,7 @@ class _Tasks:
     def _start(self, flow: str | None, intent: str | None) -> None:
         ctx = self.ctx
         # the n-th task this message started: the same on every run of the turn
-        key = f"{ctx.message.dedup_key}:{len(self.started)}:{flow or 'handoff'}"
+        key = f"{message_key(ctx.message)}:{len(self.started)}:{flow or 'handoff'}"
         self.started.append(key)
         topic = self.analytics.topic_for(flow, intent)
         task = {

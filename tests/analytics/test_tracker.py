@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bots.flows.engine import SUSPENDED
 from bots.messages import InboundMessage
-from bots.worker.analytics import TurnAnalytics
+from bots.worker.analytics import TurnAnalytics, message_key
 from bots.worker.turn import TurnContext
 from nlu.types import ParseResult
 from storage.analytics.events import Event
@@ -162,3 +162,28 @@ def test_every_task_ends_at_most_once(script: list[dict[str, Any]]) -> None:
     handoffs = [e for e in who.events if (e.reason or "").startswith("handoff")]
     escalations = sum(1 for t in script if t["escalation"])
     assert len(handoffs) <= escalations + ticket  # one per escalation or new ticket at most
+
+
+def test_event_keys_follow_the_messages_time_and_stay_the_same_on_a_rerun() -> None:
+    """Random platform ids (a REST message's UUID) sort nowhere; the keys of later messages
+    sort after earlier ones, so the unique index takes them at its end."""
+    ids = ["f3a1", "07bc", "c9d2", "1e55"]  # out of order on purpose
+    keys = []
+    for minutes, message_id in enumerate(ids):
+        at = T0 + dt.timedelta(minutes=minutes)
+        message = InboundMessage("rest", "u1", message_id, at, text="hi")
+        keys.append(message_key(message))
+        same = InboundMessage("rest", "u1", message_id, at, text="hi")
+        assert message_key(same) == keys[-1]  # a turn run again writes the same keys
+    assert keys == sorted(keys)
+    assert keys[0] == "20260310T070000Z:rest:f3a1"
+    who = Customer()
+    events = who.turn(started=("faq",))
+    started = next(e for e in events if e.kind == "conversation.started")
+    assert started.key == started.conversation_key == message_key_of(who, events)
+
+
+def message_key_of(who: Customer, events: list[Event]) -> str:
+    inbound = next(e for e in events if e.kind == "message.in")
+    assert inbound.key.startswith(f"{who.now:%Y%m%dT%H%M%SZ}:telegram:")
+    return inbound.key
