@@ -61,6 +61,7 @@ class StreamReading:
         stream = self._keys.stream(owned.partition)
         name = str(owned.partition)
         last: bytes | str = "0"  # first the entries this consumer name left unacked
+        drained_at: bytes | None = None  # the last read took the stream's newest entry
         while not owned.stop_reading.is_set():
             assert self._dispatcher is not None
             await self._dispatcher.wait_below(self._buffer_limit)
@@ -68,6 +69,12 @@ class StreamReading:
                 return
             room = max(1, min(self._batch, self._buffer_limit - self._dispatcher.buffered))
             try:
+                if drained_at is not None:
+                    # nothing newer was there: wait for it instead of reading nothing first
+                    # (one round trip less per wake-up)
+                    newest, drained_at = drained_at, None
+                    await self._wait_for_new(owned, newest)
+                    continue
                 got = await self._leases.read(owned, self._group, room, last)
                 if got is None:
                     self._lose(owned)
@@ -90,6 +97,8 @@ class StreamReading:
                 continue
             if last != ">":
                 last = entries[-1][0]
+            elif entries[-1][0] == newest:
+                drained_at = newest
             await self._submit(owned, stream, entries, counts)
 
     async def _wait_for_new(self, owned: OwnedPartition, newest: bytes) -> None:
