@@ -199,6 +199,12 @@ class RedisWorkQueue:
         if not items:
             return []
         try:
+            if len(items) == 1:  # a webhook's usual one event: one EVALSHA, no pipeline (whose
+                # execute first asks SCRIPT EXISTS: a second round trip per message)
+                key, body = items[0]
+                p = self.partition_of(key)
+                keys = [self._keys.stream(p), self.mark_key(p)]
+                return [_offer_result(await self._offer(keys=keys, args=[key, body, bound]))]
             async with self._redis.pipeline(transaction=False) as pipe:
                 for key, body in items:
                     p = self.partition_of(key)
