@@ -12,9 +12,12 @@ what it found back, at its version, unless somebody stored a session meanwhile.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,6 +35,7 @@ __all__ = [
     "RedisSessionStore",
     "Session",
     "SessionStore",
+    "reads_kept",
 ]
 
 _FIELDS: frozenset[str] = frozenset()
@@ -252,6 +256,33 @@ return 1
 """
 
 
+# (customer id -> the session JSON last read and not saved since, the task that keeps them)
+_kept: contextvars.ContextVar[tuple[dict[int, bytes], asyncio.Task[object] | None] | None] = (
+    contextvars.ContextVar("omnirelay_session_reads", default=None)
+)
+
+
+@contextlib.contextmanager
+def reads_kept() -> Iterator[None]:
+    """In the block, a session `RedisSessionStore.get` read (in this task) is kept, and the
+    next `get` of it is served from what was read instead of a second round trip; a `save` or
+    `delete` of it drops it. For a holder of the customer's lock, whose turn reads the session
+    twice (the identity's merge check, then the turn): nobody else saves it meanwhile, and one
+    who did anyway is still caught by the version check of the turn's save."""
+    reset = _kept.set(({}, asyncio.current_task()))
+    try:
+        yield
+    finally:
+        _kept.reset(reset)
+
+
+def _reads() -> dict[int, bytes] | None:
+    held = _kept.get()
+    if held is None or held[1] is not asyncio.current_task():
+        return None  # not kept, or a task started in the block (it may outlive the lock)
+    return held[0]
+
+
 class RedisSessionStore:
     """`SessionStore` in a Redis hash (``v`` = version, ``d`` = JSON) with a Lua compare-and-set."""
 
@@ -272,10 +303,16 @@ class RedisSessionStore:
     async def get(self, customer_id: int) -> Session:
         """See `SessionStore.get`."""
         key = self._keys.session(customer_id)
+        kept = _reads()
+        raw: Any = kept.pop(customer_id, None) if kept is not None else None
+        if raw is not None:
+            return Session.from_json(raw)
         try:
-            raw: Any = await self._redis.hget(key, "d")
+            raw = await self._redis.hget(key, "d")
         except RedisError as e:
             raise BackendUnavailable(f"Redis session read failed: {e}") from e
+        if kept is not None and raw is not None:
+            kept[customer_id] = raw
         if raw is None and self._recover is not None:
             found = await self._recover(customer_id)
             if found is None:
@@ -293,6 +330,7 @@ class RedisSessionStore:
         """See `SessionStore.save`."""
         new = _next(session)
         key = self._keys.session(session.customer_id)
+        _forget(session.customer_id)
         try:
             res = await self._save(keys=[key], args=[session.version, new.to_json(), self._ttl_ms])
         except RedisError as e:
@@ -306,7 +344,14 @@ class RedisSessionStore:
 
     async def delete(self, customer_id: int) -> None:
         """See `SessionStore.delete`."""
+        _forget(customer_id)
         try:
             await self._redis.delete(self._keys.session(customer_id))
         except RedisError as e:
             raise BackendUnavailable(f"Redis session delete failed: {e}") from e
+
+
+def _forget(customer_id: int) -> None:
+    kept = _reads()
+    if kept is not None:
+        kept.pop(customer_id, None)

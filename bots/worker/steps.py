@@ -26,7 +26,7 @@ from bots.worker.review import REVIEWED, answers_a_slot, record_for_review
 from bots.worker.store import TurnStore
 from bots.worker.turn import Step, StepFn, TurnContext, notice_replies
 from storage.errors import BackendUnavailable, FenceLost, LockTimeout
-from storage.sessions import EscalationRequest
+from storage.sessions import EscalationRequest, reads_kept
 
 if TYPE_CHECKING:
     from bots.flows.engine import Dialogue
@@ -138,10 +138,13 @@ class TurnSteps:
         looked up changes the lock key, so it is looked up again and the right one taken."""
         assert ctx.customer_id is not None
         for _ in range(LOCK_TRIES):
+            # the merge check reads the session and the turn reads it again: under the lock,
+            # the second read is served from the first (`storage.sessions.reads_kept`)
             async with self.backends.locks.hold(ctx.customer_id, self.lock_timeout):
-                if not await self.identities.moved(ctx):
-                    yield
-                    return
+                with reads_kept():
+                    if not await self.identities.moved(ctx):
+                        yield
+                        return
             await self.identities.relookup(ctx)
             assert ctx.customer_id is not None
         raise LockTimeout(f"identity {ctx.message.channel}:{ctx.message.user_id} keeps moving")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import orjson
 import pytest
@@ -21,6 +22,7 @@ from storage.sessions import (
     RedisSessionStore,
     Session,
     SessionStore,
+    reads_kept,
 )
 from tests.storage.conftest import eventually
 
@@ -237,3 +239,34 @@ async def test_an_old_snapshot_in_the_transcript_rebuilds_a_typed_session(
     rebuilt = await store.get(customer.id)
     assert_typed(rebuilt)
     assert rebuilt.version == 3
+
+
+@pytest.mark.redis
+async def test_a_read_kept_in_the_block_serves_the_next_read_once(
+    redis_client: aioredis.Redis, keys: Keys
+) -> None:
+    """Inside `reads_kept` the second read of a session is served from the first (the key is
+    gone from Redis meanwhile, and it is still found); the read after that, a read after a save
+    or a delete, one in a task started in the block and one outside the block go to Redis."""
+    store = RedisSessionStore(redis_client, keys, 60)
+    saved = await store.save(Session(5, flow="booking"))
+    key = keys.session(5)
+    with reads_kept():
+        assert await store.get(5) == saved
+        await redis_client.delete(key)
+        assert await store.get(5) == saved  # kept
+        assert await store.get(5) == Session(5)  # once only: read again, and gone
+        first = await store.save(Session(5, flow="faq"))
+        assert await store.get(5) == first  # kept again
+        second = await store.save(dataclasses.replace(first, flow="order_status"))
+        assert await store.get(5) == second  # the save dropped the kept "faq"
+        await store.delete(5)
+        assert await store.get(5) == Session(5)  # and so does a delete
+        await store.save(Session(5, flow="smalltalk"))
+        assert (await store.get(5)).flow == "smalltalk"
+        await redis_client.delete(key)
+        assert await asyncio.create_task(store.get(5)) == Session(5)  # another task's: Redis
+    await store.save(Session(5, flow="booking"))
+    assert (await store.get(5)).flow == "booking"
+    await redis_client.delete(key)
+    assert await store.get(5) == Session(5)  # outside the block nothing is kept
