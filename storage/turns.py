@@ -12,6 +12,7 @@ If a batch fails, its turns are retried one by one, so one bad turn cannot fail 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,7 @@ from storage.repositories.messages import (
     outbound_values,
 )
 
-__all__ = ["Reply", "Turn", "TurnWriter", "Written"]
+__all__ = ["Reply", "Turn", "TurnWrite", "TurnWriter", "Written"]
 
 
 @dataclass(slots=True)
@@ -43,6 +44,11 @@ class Reply:
     body: dict[str, Any] | None
     status: str = "pending"  # "pending" (the outbox sends it) or "sent" (answered in-request)
     due_at: dt.datetime | None = None
+
+
+#: More of a turn's writes (a proactive nudge armed or cancelled) for its transaction: run
+#: once the message is stored as new, before the touches; returns analytics events to record.
+TurnWrite = Callable[[Session], Sequence[Event]]
 
 
 @dataclass(slots=True)
@@ -63,6 +69,7 @@ class Turn:
     claimed_by: str | None = None  # the outbox that will send the pending replies
     events: list[Event] = field(default_factory=list)  # analytics, written only with the message
     body: dict[str, Any] | None = None  # the inbound row's: a shared contact phone, a title
+    writes: list[TurnWrite] = field(default_factory=list)  # more, in the same transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +147,11 @@ def _write_current(s: Session, turns: list[Turn]) -> list[Written]:
         for row in s.execute(inbound_stmt, rows).all():
             ids[(row.channel, row.platform_message_id)] = row.id
     inbound_ids = [ids.get(key) if key is not None else None for key in keys]
+    # first the turns' other writes (job rows of a customer whose lock the turn holds), before
+    # the touches lock customer rows that a proactive scheduler locks after its jobs
+    facts = [
+        e for t, i in zip(turns, inbound_ids, strict=True) if i for w in t.writes for e in w(s)
+    ]
 
     reply_rows: list[dict[str, Any]] = []
     for t, inbound_id in zip(turns, inbound_ids, strict=True):
@@ -158,7 +170,7 @@ def _write_current(s: Session, turns: list[Turn]) -> list[Written]:
         if inbound_id is not None and t.touch:
             _touch(s, t)
     earlier = _earlier_pending(s, turns, inbound_ids, replies_by_inbound)
-    facts = [e for t, i in zip(turns, inbound_ids, strict=True) if i for e in t.events]
+    facts += [e for t, i in zip(turns, inbound_ids, strict=True) if i for e in t.events]
     record(s, facts)  # last: see storage.analytics.rollups on the table's lock
     return [
         Written(i, tuple(replies_by_inbound.get(i, ())), earlier.get(i, ()))

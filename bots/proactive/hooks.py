@@ -12,9 +12,10 @@
    a finished one disarms it (`hooks_flows`); the same intent asked too often opens a task for
    agents (`hooks_alerts`).
 
-Each writes in its own short transaction, fenced like the rest of the turn, and only when there
-is something to write (an ordinary message costs no query); a redelivered message repeats them
-harmlessly (triggers are keyed by the message, consents are a log).
+Each writes in its own short transaction, fenced like the rest of the turn (the flow nudges in
+the turn's own commit, `hooks_flows`), and only when there is something to write (an ordinary
+message costs no query); a redelivered message repeats them harmlessly (triggers are keyed by
+the message, consents are a log).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class ProactiveTurn:
         self.t = templates
         self.default_language = default_language
         self.replies = ProactiveReplies(scenarios, templates, default_language)
-        self.flows = FlowWatch(db, scenarios, templates)
+        self.flows = FlowWatch(scenarios, templates)
         self.alerts = Alerts(scenarios, handoff)
 
     # ---- the steps -------------------------------------------------------------------------

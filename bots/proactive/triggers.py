@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,7 @@ __all__ = [
     "cancel",
     "consents",
     "history",
+    "job_rows",
     "set_consent",
     "signal",
     "trigger",
@@ -93,16 +94,18 @@ class JobView:
         return {**out, "decisions": [d.as_dict() for d in self.decisions]}
 
 
+class Occurrence(TypedDict):
+    """The keyword arguments of `trigger` and `job_rows`: whose, which occurrence, when."""
+
+    customer_id: int
+    occurrence: str
+    anchor: datetime
+    variables: dict[str, Any]
+    now: NotRequired[datetime | None]
+
+
 async def trigger(
-    session: AsyncSession,
-    scenarios: Scenarios,
-    name: str,
-    *,
-    customer_id: int,
-    occurrence: str,
-    anchor: datetime,
-    variables: dict[str, Any],
-    now: datetime | None = None,
+    session: AsyncSession, scenarios: Scenarios, name: str, **plan: Unpack[Occurrence]
 ) -> int:
     """Schedule scenario ``name``'s steps for the customer: due at ``anchor`` ± each step's
     delay, in the caller's transaction. Returns how many jobs were inserted (0 when this
@@ -111,6 +114,14 @@ async def trigger(
     ``now`` (the bot's clock): a `before:` step whose time has passed is left out (a visit
     booked 3 hours ahead gets its 2-hour reminder, not the one of the day before); an
     `after:` step is kept and goes out as soon as possible unless it has expired."""
+    rows = job_rows(scenarios, name, **plan)
+    return await ProactiveRepository(session).add_jobs(rows)
+
+
+def job_rows(scenarios: Scenarios, name: str, **plan: Unpack[Occurrence]) -> list[dict[str, Any]]:
+    """The job rows `trigger` inserts (see there)."""
+    customer_id, occurrence = plan["customer_id"], plan["occurrence"]
+    anchor, variables, now = plan["anchor"], plan["variables"], plan.get("now")
     scenario = scenarios.get(name)
     if scenario is None:
         raise UnknownScenario(f"no scenario named {name!r} in {scenarios.source}")
@@ -119,7 +130,7 @@ async def trigger(
     planned = scenario.schedule(anchor)
     if now is not None:
         planned = [p for p in planned if p[0].offset >= timedelta(0) or p[1] >= now]
-    rows = [
+    return [
         {
             "customer_id": customer_id,
             "scenario": name,
@@ -137,7 +148,6 @@ async def trigger(
         }
         for step, due, expires in planned
     ]
-    return await ProactiveRepository(session).add_jobs(rows)
 
 
 async def cancel(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bots.messages import InboundMessage, OutboundMessage
 from storage.sessions import Session
+from storage.turns import TurnWrite
 
 if TYPE_CHECKING:
     from nlu import ParseResult
@@ -24,3 +25,4 @@ class TurnView(Protocol):
     replies: list[OutboundMessage]
     escalation: str | None
     gated: bool  # set: the message was answered here, no NLU and no flows this turn
+    writes: list[TurnWrite]  # done in the turn's own commit, with its message

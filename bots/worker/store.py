@@ -138,6 +138,7 @@ class TurnStore:
             fence=fences.current(),
             claimed_by=self.outbox.owner,
             events=events,
+            writes=ctx.writes,
             # a shared contact has no text: the transcript keeps its phone for the timeline,
             # and whether the platform vouched it is the sender's own (typed is not)
             body=(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from bots.flows.tasks import TaskNotes
 from bots.messages import Button, InboundMessage, OutboundMessage, PendingSend
 from storage.sessions import Session
+from storage.turns import TurnWrite
 
 if TYPE_CHECKING:
     from handoff.service import Notice
@@ -51,6 +52,8 @@ class TurnContext:
     tasks: TaskNotes = field(default_factory=TaskNotes)  # flows started / stopped (analytics)
     # the proactive message this one answers, as the session held it before the turn
     answers: dict[str, Any] | None = None
+    # more writes for the turn's commit (`storage.turns.TurnWrite`: an unfinished flow's nudge)
+    writes: list[TurnWrite] = field(default_factory=list)
 
 
 StepFn = Callable[[TurnContext], Awaitable[None]]

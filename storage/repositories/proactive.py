@@ -10,18 +10,19 @@ on the bot's clock.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, or_, select, update
+from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from storage.analytics import events as analytics
 from storage.models import Customer
 from storage.proactive_models import Consent, ProactiveDecision, ProactiveJob
 from storage.repositories._sql import claim_first, insert_ignoring_conflicts
 
-__all__ = ["JOB_KEY", "ProactiveRepository"]
+__all__ = ["JOB_KEY", "ProactiveRepository", "add_jobs_sync", "cancel_scheduled"]
 
 JOBS = cast(Table, ProactiveJob.__table__)
 JOB_KEY = ["customer_id", "scenario", "occurrence", "step"]
@@ -161,6 +162,59 @@ class ProactiveRepository:
         if job_ids is not None:
             stmt = stmt.where(ProactiveDecision.job_id.in_(list(job_ids)))
         return list(await self.session.scalars(stmt.order_by(ProactiveDecision.id)))
+
+
+# ---- in a synchronous unit of work (a turn's group commit, `storage.turns.TurnWrite`) ---------
+
+
+def add_jobs_sync(s: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """`ProactiveRepository.add_jobs` in one statement (the count is not returned)."""
+    if rows:
+        s.execute(insert_ignoring_conflicts(s, JOBS, JOB_KEY), list(rows))
+
+
+def cancel_scheduled(
+    s: Session,
+    customer_id: int,
+    scenarios: Collection[str],
+    reason: str,
+    now: dt.datetime,
+    *,
+    keep: str | None = None,
+) -> list[analytics.Event]:
+    """`ProactiveRepository.cancel_jobs` of the customer's scheduled jobs of ``scenarios``
+    (all but those of occurrence ``keep``), in two statements; the decisions' analytics events
+    are returned for the caller to record with its own."""
+    job = ProactiveJob
+    stmt = update(job).where(
+        job.customer_id == customer_id,
+        job.status == "scheduled",
+        job.scenario.in_(sorted(scenarios)),
+    )
+    if keep is not None:
+        stmt = stmt.where(job.occurrence != keep)
+    stmt = stmt.values(status="cancelled", decision="cancelled", reason=reason, updated_at=now)
+    cancelled = s.execute(
+        stmt.returning(job.id, job.customer_id, job.scenario, job.topic).execution_options(
+            synchronize_session=False
+        )
+    ).all()
+    rows = [  # `_decision`'s columns
+        {
+            "job_id": r.id,
+            "customer_id": r.customer_id,
+            "scenario": r.scenario,
+            "topic": r.topic,
+            "decision": "cancelled",
+            "reason": reason,
+            "channel": None,
+            "at": now,
+        }
+        for r in sorted(cancelled, key=lambda r: r.id)
+    ]
+    if rows:
+        s.execute(insert(ProactiveDecision), rows)
+    return analytics.decisions(rows)
 
 
 def _decision(
