@@ -123,6 +123,7 @@ async def worker_stall(ctx: Context) -> None:
         ctx.notes["takeover_s"] = round(time.monotonic() - began, 2)
     finally:
         stalled.send(signal.SIGCONT)
+        ctx.notes["sigcont_s"] = round(time.monotonic() - began, 2)
     ctx.end(began)
 
 

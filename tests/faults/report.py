@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tests.faults.ledger import Ledger, Reply
+from tests.faults.ledger import Key, Ledger, Reply
 
 
 @dataclass
@@ -97,14 +97,29 @@ def summarise(
             **notes,
             "webhook_statuses": dict(sorted(ledger.statuses.items())),
             "replies_to_earlier_cases": foreign,
+            # every copy sent while the fault lasted: none was in flight when it began
+            "doubled_inside_fault": sum(
+                1
+                for rs in doubled.values()
+                if window is not None and all(window[0] < r.at < window[1] for r in rs)
+            ),
         },
         examples={
             "lost": [f"{m.channel}:{m.customer}#{m.seq}" for m in lost[:5]],
-            "duplicated": [f"{k[0]}:{k[1]}#{k[2]} x{len(v)}" for k, v in list(doubled.items())[:5]],
+            "duplicated": [_doubled(k, v, window) for k, v in list(doubled.items())[:5]],
             "out_of_order": disorder[:5],
             "unattributed": [f"{r.channel}:{r.customer}: {r.text[:80]!r}" for r in stray[:5]],
         },
     )
+
+
+def _doubled(key: Key, copies: list[Reply], window: tuple[float, float] | None) -> str:
+    """``channel:customer#seq xN``, with each copy's arrival in seconds from the fault's start
+    (to tell a send in flight at the fault from a fencing gap)."""
+    text = f"{key[0]}:{key[1]}#{key[2]} x{len(copies)}"
+    if window is None:
+        return text
+    return text + " at " + ", ".join(f"{r.at - window[0]:+.2f}s" for r in copies)
 
 
 def _out_of_order(ledger: Ledger) -> list[str]:
