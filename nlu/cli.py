@@ -114,6 +114,8 @@ def _train(args: Args) -> int:
     val = _load_all(args.val) if args.val else None
     previous = None if args.full else previous_model(args.out)
     model = train_data(data, val=val, extractors=rules, progress=say, previous=previous)
+    if args.full:
+        model.meta["training"]["reason"] = "asked for (--full)"
     model.save(args.out)
     n_intents, digest = len(model.classifier.labels), model.meta["data_hash"][:12]
     kind = model.meta["training"]["kind"]

@@ -183,4 +183,7 @@ def test_the_cli_trains_incrementally_unless_told_full(tiny_data: Path, tmp_path
     assert main(["train", str(tiny_data), "--out", str(out), "--quiet"]) == 0
     assert load_model(out).meta["training"]["kind"] == "incremental"
     assert main(["train", str(tiny_data), "--out", str(out), "--quiet", "--full"]) == 0
-    assert load_model(out).meta["training"]["kind"] == "full"
+    assert load_model(out).meta["training"] == {
+        "kind": "full", "reason": "asked for (--full)", "added": None, "crf_kept": False,
+        "tuned_on_examples": 24,
+    }  # fmt: skip
