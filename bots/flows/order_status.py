@@ -6,9 +6,20 @@ under their profile or with a phone the platform verified for them (a contact sh
 or Viber, or a phone confirmed with a code: `OrderBackend.for_customer`); anyone else who knows
 the number gets its status and dates alone, and is told how to see the rest: share their phone
 where the messenger vouches for it, or, where a phone can only be typed (the web chat), link
-the chat to the messenger where they did."""
+the chat to the messenger where they did. That notice is said in full once a session (trial
+F19: every answer repeated its five lines); later answers say why in one line and keep its
+button.
+
+An order number typed without its letter ("1003", "#1003", trial F19) where one is asked for (a
+customer with orders of their own is shown them instead) is looked for with the letter of the
+order last asked about in the session, then as typed (a business may number orders without
+letters); only then is the customer asked for the letter, and the number is not counted as
+misunderstood.
+"""
 
 from __future__ import annotations
+
+import re
 
 from bots.flows.backends import OrderBackend, OrderView
 from bots.flows.base import Turn, payload
@@ -16,6 +27,9 @@ from bots.flows.understanding import find_order_number, normalise_order_number
 from bots.messages import Button, OutboundMessage
 
 STOP_INTENTS = frozenset({"stop", "deny"})
+NOTICE_SAID = "order_notices_said"  # session.data: the hidden-details notices said
+LAST_LETTER = "order_letter"  # session.data: the letter of the order last asked about
+_BARE = re.compile(r"^\s*(?:#|№)?\s*(\d{4,8})\s*[.!?]*\s*$")
 MAX_LISTED = 5
 NUMBER_INTENTS = frozenset({"inform", "nlu_fallback", "out_of_scope", "check_order_status"})
 # Channels whose shared contact the platform vouches for (`InboundMessage.contact_verified`):
@@ -43,9 +57,13 @@ class OrderStatusFlow:
         turn.say("ask_order_number")
 
     async def step(self, turn: Turn) -> bool:
-        number = self._number(turn)
+        number = self._number(turn) or await self._without_letter(turn)
         if number:
             await self._answer(turn, number)
+            return True
+        bare = _BARE.match(turn.text or "")
+        if bare is not None:
+            turn.say("order_needs_letter", number=bare.group(1))
             return True
         if turn.understanding.intent in STOP_INTENTS:
             turn.finish()
@@ -85,6 +103,18 @@ class OrderStatusFlow:
         turn.say("orders_list", buttons=buttons, orders=lines)
         return True
 
+    async def _without_letter(self, turn: Turn) -> str | None:
+        """The order a number typed without its letter means ("1003"): see the module."""
+        bare = _BARE.match(turn.text or "")
+        if bare is None:
+            return None
+        digits = bare.group(1)
+        letter = turn.session.data.get(LAST_LETTER)
+        for number in (f"{letter}{digits}" if letter else None, digits):
+            if number and await self._orders.get(number) is not None:
+                return number
+        return None
+
     def _number(self, turn: Turn) -> str | None:
         return normalise_order_number(turn.understanding.first("order_number")) or (
             find_order_number(turn.text)
@@ -97,20 +127,32 @@ class OrderStatusFlow:
             turn.say("order_not_found", number=number)
             return
         turn.finish()
+        turn.session.data[LAST_LETTER] = order.number[:1] if order.number[:1].isalpha() else ""
         if await self._owns(turn, order):
             turn.say_text(describe(turn, order))
             return
-        # one message, as for the owner: the status and dates, and how to see the rest
+        # one message, as for the owner: the status and dates, and how to see the rest (in
+        # full once a session, each of the two notices; its button stays)
         text = describe(turn, order, details=False)
         if turn.ctx.message.channel in SHARED_PHONE_VERIFIED:
             label = turn.tr("share_phone_button")
-            text = f"{text}\n{turn.tr('order_details_hidden')}"
+            text = self._once(turn, text, "order_details_hidden")
             turn.replies.append(OutboundMessage(text, request_phone=True, phone_label=label))
             return
         # a phone given here is typed, never verified: linking to a messenger is the way
         link = Button(turn.tr("link_account_button"), payload("link_account"))
-        text = f"{text}\n{turn.tr('order_details_hidden_typed')}"
+        text = self._once(turn, text, "order_details_hidden_typed")
         turn.replies.append(OutboundMessage(text, buttons=(link,)))
+
+    @staticmethod
+    def _once(turn: Turn, text: str, key: str) -> str:
+        """``text`` and the notice ``key`` under it: in full the first time this session, then
+        the one line of it that says why the details are missing (``<key>_short``)."""
+        said = turn.session.data.setdefault(NOTICE_SAID, [])
+        if key in said:
+            return f"{text}\n{turn.tr(key + '_short')}"
+        said.append(key)
+        return f"{text}\n{turn.tr(key)}"
 
     async def _owns(self, turn: Turn, order: OrderView) -> bool:
         """The order is this customer's: under their profile or a phone verified for them."""
