@@ -61,11 +61,17 @@ def detect_language(text: str, default: str = "en") -> str:
     return "uk" if translit > en_hint and translit >= 1 else "en"
 
 
+def translit_word(word: str) -> bool:
+    """A lower-case Latin word common in Ukrainian typed in Latin letters ("zapys"), or with
+    such a word's ending ("skasuvaty")."""
+    return word in _UK_TRANSLIT or bool(_TRANSLIT_END.search(word))
+
+
 def looks_english(text: str) -> bool:
     """Whether Latin-letter ``text`` shows English: a common English word (`_EN_WORDS`), and
     more of them than words of Ukrainian typed in Latin letters. Stricter than
     `detect_language`, for which any Latin text without a sign of Ukrainian is English."""
     words = _LATIN_WORD.findall(text.lower().replace("’", "'"))
     english = sum(w in _EN_WORDS for w in words)
-    translit = sum(w in _UK_TRANSLIT or bool(_TRANSLIT_END.search(w)) for w in words)
+    translit = sum(map(translit_word, words))
     return english >= 1 and english > translit

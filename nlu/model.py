@@ -29,6 +29,7 @@ from nlu.lang import detect_language
 from nlu.modelfile import library_versions, read_model_file, write_model_file
 from nlu.normalise import normalise_text
 from nlu.training_data import TrainingData, load_data
+from nlu.translit import to_cyrillic, worth_reading_in_cyrillic
 from nlu.types import FALLBACK_INTENT, Entity, IntentScore, ParseResult
 from nlu.vectors import WordVectors
 
@@ -128,6 +129,17 @@ class BuiltinModel:
         millisecond, cheaper than an executor hop); when the cascade wants the sentence encoder
         (about 20 ms), it runs on the encoder's own thread meanwhile."""
         text = normalise_text(text)
+        proba, score = await self._score(text)
+        if worth_reading_in_cyrillic(text, self._known):
+            other = await self._score(to_cyrillic(text))
+            if other[1] > score:
+                proba, score = other
+        return self._result(text, proba, score, self.crf.extract(text), language, now, tz)
+
+    def _known(self, word: str) -> bool:
+        return self.vectors is not None and self.vectors.known(word)
+
+    async def _score(self, text: str) -> tuple[npt.NDArray[np.float64], float]:
         clf = self.classifier
         proba, score = clf.score_cheap(text)
         cascade = clf.cascade
@@ -136,7 +148,17 @@ class BuiltinModel:
             proba, score = await loop.run_in_executor(
                 encoder_thread(), cascade.score_text, text, clf.threshold
             )
-        return self._result(text, proba, score, self.crf.extract(text), language, now, tz)
+        return proba, score
+
+    def _score_sync(self, text: str) -> tuple[npt.NDArray[np.float64], float]:
+        """`IntentClassifier.score_one`, and for Ukrainian typed in Latin letters the surer of
+        the typed and the Cyrillic reading (`nlu.translit`)."""
+        proba, score = self.classifier.score_one(text)
+        if worth_reading_in_cyrillic(text, self._known):
+            other = self.classifier.score_one(to_cyrillic(text))
+            if other[1] > score:
+                return other
+        return proba, score
 
     def parse_sync(
         self,
@@ -150,7 +172,7 @@ class BuiltinModel:
 
         The text is normalised first (`nlu.normalise`); the result carries the normalised text."""
         text = normalise_text(text)
-        proba, score = self.classifier.score_one(text)
+        proba, score = self._score_sync(text)
         return self._result(text, proba, score, self.crf.extract(text), language, now, tz)
 
     def parse_batch(
@@ -166,7 +188,7 @@ class BuiltinModel:
         out = []
         for raw in texts:
             text = normalise_text(raw)
-            proba, score = self.classifier.score_one(text)
+            proba, score = self._score_sync(text)
             found = self.crf.extract(text) if entities else None
             out.append(self._result(text, proba, score, found, language, now, tz))
         return out

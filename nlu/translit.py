@@ -1,0 +1,79 @@
+"""Ukrainian typed in Latin letters, read back in Cyrillic for the intent classifier.
+
+Customers without a Ukrainian keyboard write "koly vy pratsiuiete", "skasuvaty zapys", "privit".
+Each spelling is a different string to character n-grams learned from Cyrillic examples, so
+such messages were misread ("privit" as a question about prices). `to_cyrillic` spells them back
+(the national transliteration and the chat habits around it: "g" for "г", "w" for "в", "y" for
+"и"), and the model classifies both spellings, keeping the reading it is surer of
+(`nlu.model.BuiltinModel`). Entities are still taken from what the customer typed. English is
+left alone (`nlu.lang.looks_english`), and so is every token with a digit, "@" or "/" (order
+numbers, e-mails, links).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from nlu.lang import looks_english, translit_word
+
+__all__ = ["to_cyrillic", "worth_reading_in_cyrillic"]
+
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_LATIN_WORD = re.compile(r"[A-Za-z']+")
+_KEEP = re.compile(r"[\d@/_.]")
+# Longest first: "shch" before "sh" and "ch", "zh" before "z"...
+_PAIRS = [
+    ("shch", "щ"), ("zh", "ж"), ("kh", "х"), ("ts", "ц"), ("ch", "ч"), ("sh", "ш"),
+    ("yu", "ю"), ("iu", "ю"), ("ju", "ю"), ("ya", "я"), ("ia", "я"), ("ja", "я"),
+    ("ye", "є"), ("ie", "є"), ("je", "є"), ("yi", "ї"), ("ji", "ї"), ("yo", "йо"),
+    ("a", "а"), ("b", "б"), ("c", "ц"), ("d", "д"), ("e", "е"), ("f", "ф"), ("g", "г"),
+    ("h", "г"), ("i", "і"), ("j", "й"), ("k", "к"), ("l", "л"), ("m", "м"), ("n", "н"),
+    ("o", "о"), ("p", "п"), ("q", "к"), ("r", "р"), ("s", "с"), ("t", "т"), ("u", "у"),
+    ("v", "в"), ("w", "в"), ("x", "кс"), ("y", "и"), ("z", "з"), ("'", "ь"),
+]  # fmt: skip
+_PATTERN = re.compile("|".join(re.escape(latin) for latin, _ in _PAIRS))
+_MAP = dict(_PAIRS)
+
+
+def worth_reading_in_cyrillic(text: str, known: Callable[[str], bool] | None = None) -> bool:
+    """Latin letters and no Cyrillic, not English by its words, and (given ``known``, the
+    model's vocabulary: its Latin words are English ones, bar a few) not half or more of its
+    words known as they are typed: "block messages" is English the bot was taught, though
+    neither word is on `looks_english`'s list."""
+    if _CYRILLIC.search(text) or looks_english(text):
+        return False
+    words = _latin_words(text)
+    if not words:
+        return False
+    if known is None:
+        return True
+    return 2 * sum(known(w) and not translit_word(w) for w in words) < len(words)
+
+
+def _word(match: re.Match[str]) -> str:
+    word = match.group(0)
+    core = word.strip("'")  # quotes around a word, not soft signs
+    if not core:
+        return word
+    start = word.index(core)
+    spelled = _PATTERN.sub(lambda m: _MAP[m.group(0)], core.lower())
+    return word[:start] + spelled + word[start + len(core) :]
+
+
+def _latin_words(text: str) -> list[str]:
+    """The Latin words of the tokens `to_cyrillic` would spell (no codes, e-mails, links)."""
+    words = []
+    for token in text.split():
+        if not _KEEP.search(token.strip(".,!?")):
+            words += [w.strip("'").lower() for w in _LATIN_WORD.findall(token) if w.strip("'")]
+    return words
+
+
+def to_cyrillic(text: str) -> str:
+    """``text`` with each Latin word spelled in Cyrillic; tokens with digits, "@", "/", "_"
+    or "." inside (order numbers, e-mails, links) as they were."""
+    out = []
+    for token in re.split(r"(\s+)", text):
+        out.append(token if _KEEP.search(token.strip(".,!?")) else _LATIN_WORD.sub(_word, token))
+    return "".join(out)

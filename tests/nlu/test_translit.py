@@ -1,0 +1,65 @@
+"""Ukrainian typed in Latin letters is also read in Cyrillic (`nlu.translit`): the trial's
+"koly vy pratsiuiete" had been read as a request to erase everything (F1), "vidminyty vizyt"
+as an opt-out; English, order numbers and e-mails are left as typed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nlu.model import BuiltinModel, load_model
+from nlu.translit import to_cyrillic, worth_reading_in_cyrillic
+
+
+def test_latin_words_are_spelled_in_cyrillic_and_codes_are_kept() -> None:
+    assert to_cyrillic("koly vy pratsiuiete?") == "коли ви працюєте?"
+    assert to_cyrillic("skasuvaty zapys") == "скасувати запис"
+    assert to_cyrillic("shcho z zamovlenniam A1234") == "що з замовленням A1234"
+    assert to_cyrillic("moia poshta olena@example.com") == "моя пошта olena@example.com"
+    assert to_cyrillic("dyv. https://x.ua/map") == "див. https://x.ua/map"
+    assert to_cyrillic("'zavtra'") == "'завтра'"  # quotes stay quotes
+
+
+def test_only_latin_text_that_is_not_english_is_worth_a_second_reading() -> None:
+    assert worth_reading_in_cyrillic("koly vy pratsiuiete")
+    assert not worth_reading_in_cyrillic("when are you open?")
+    assert not worth_reading_in_cyrillic("коли ви працюєте")
+    assert not worth_reading_in_cyrillic("A1234")
+    english = {"block", "messages"}.__contains__
+    assert not worth_reading_in_cyrillic("block messages", english)
+    # a transliterated word the vocabulary holds does not make a message English
+    assert worth_reading_in_cyrillic("skasuvaty zapys", {"skasuvaty", "zapys"}.__contains__)
+
+
+@pytest.fixture(scope="module")
+def bundled(nlu_model_path: Path) -> BuiltinModel:
+    return load_model(nlu_model_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("koly vy pratsiuiete", "ask_opening_hours"),
+        ("vidminyty vizyt", "cancel_appointment"),
+        ("skilky koshtuie manikiur", "ask_prices"),
+        ("de moje zamovlennia", "check_order_status"),
+        # English stays English
+        ("block messages", "stop"),
+        ("cancel my booking", "cancel_appointment"),
+        ("where is my parcel", "check_order_status"),
+    ],
+)
+async def test_ukrainian_in_latin_letters_is_understood(
+    bundled: BuiltinModel, text: str, intent: str
+) -> None:
+    result = await bundled.parse(text)
+    assert (result.intent, result.text) == (intent, text)
+    assert bundled.parse_sync(text).intent == intent
+    assert bundled.parse_batch([text])[0].intent == intent
+
+
+def test_entities_come_from_what_was_typed(bundled: BuiltinModel) -> None:
+    result = bundled.parse_sync("de moje zamovlennia A1234")
+    assert result.intent == "check_order_status"
+    assert [e.value for e in result.entities if e.entity == "order_number"] == ["A1234"]
