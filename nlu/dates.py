@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import dateparser
 
+from nlu.dates_merge import merge
 from nlu.dates_words import TRIGGER_STEMS as _WORD_TIME_STEMS
 from nlu.dates_words import WORD_TIME, clock_hour, resolve_word_time
 from nlu.normalise import normalise_text
@@ -69,7 +70,7 @@ _NOT_A_DAY = (
     r"поверх\w*|раз\w*|клас\w*|рок\w*|замовлен\w*|візит\w*|запис\w*|місц\w*"
 )
 _TIME = (
-    r"(?:(?P<pre>at|о|об|в|на|o|@)\s*)?"
+    r"(?:(?P<pre>at|о|об|в|на|o|@|around|about|близько|приблизно)\s*)?"
     rf"(?:(?P<wt>{WORD_TIME})"
     r"|(?P<h>[01]?\d|2[0-3])[:.](?P<m>[0-5]\d)\s*(?P<ap>am|pm|a\.m\.|p\.m\.)?"
     r"|(?P<h2>1[0-2]|0?\d)\s*(?P<ap2>am|pm|a\.m\.|p\.m\.)"
@@ -245,12 +246,13 @@ _END = re.compile(r"\s*(?:$|[.,!?;:)…])")
 def _bare_hour_is_time(m: re.Match[str]) -> bool:
     """A bare number is a time after "о"/"at" ("о 15", "at 3"), and after "в"/"на" with a part
     of the day ("в 9 ранку", "на 7 вечора") or at the end of a sentence ("давайте в 9",
-    "завтра на 11"); after "в" also with "годині"; not before another word ("в 5 класі"):
+    "завтра на 11"), and so after "around"/"близько" ("smth around 10"); after "в" also with
+    "годині"; not before another word ("в 5 класі", "about 3 people"):
     "на 2 години" is a duration."""
     pre = (m.group("pre") or "").lower()
     if pre in ("о", "об", "at", "o"):
         return True
-    if pre not in ("в", "на"):
+    if pre not in ("в", "на", "around", "about", "близько", "приблизно"):
         return False
     if m.group("part3"):
         return True
@@ -318,8 +320,21 @@ def extract_dates(
     for i, (tm, tv) in enumerate(times):
         if i not in used_times:
             out.append(_match(text, tm.start(), tm.end(), today, tv, ref))
-    return sorted((DateMatch(d.start, d.end, raw[d.start : d.end], d.value) for d in out),
-                  key=lambda d: d.start)  # fmt: skip
+    found = sorted(out, key=lambda d: d.start)
+    joined = merge(
+        text,
+        found,
+        lambda d: (d.start, d.end, d.value),
+        lambda s, e, v: DateMatch(s, e, text[s:e], v),
+        _clock_only,
+    )
+    return [DateMatch(d.start, d.end, raw[d.start : d.end], d.value) for d in joined]
+
+
+def _clock_only(piece: str) -> bool:
+    """The piece is one clock time ("о 10", "16:30", "10"), no part of the day."""
+    m = _TIME_RE.fullmatch(piece.strip())
+    return m is not None and not m.group("tod") and not m.group("part3")
 
 
 def _this_weekday_passed(m: re.Match[str], when: date, at: time, ref: datetime) -> bool:
@@ -352,7 +367,9 @@ def _time_in_date(t: re.Match[str], dates: list[re.Match[str]]) -> bool:
     return any(d.start() <= start and end <= d.end() for d in dates)
 
 
-_LEADING = re.compile(r"(?:(?:at|on|о|об|у|в|на|o|@)\s+|@)", re.IGNORECASE)
+_LEADING = re.compile(
+    r"(?:(?:at|on|о|об|у|в|на|o|around|about|близько|приблизно)\s+|@)", re.IGNORECASE
+)
 
 
 def _match(text: str, start: int, end: int, day: date, at: time | None, ref: datetime) -> DateMatch:
