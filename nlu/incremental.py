@@ -91,8 +91,19 @@ class Plan:
 
     reuse: bool
     reason: str
+    tuned_examples: int  # the examples of the full training whose tuning the model uses
     added: list[Example] = dataclasses.field(default_factory=list)
     keep_crf: bool = False
+
+    def record(self, crf_kept: bool) -> dict[str, Any]:
+        """The model's ``meta["training"]``."""
+        return {
+            "kind": "incremental" if self.reuse else "full",
+            "reason": self.reason,
+            "added": len(self.added) if self.reuse else None,
+            "crf_kept": crf_kept,
+            "tuned_on_examples": self.tuned_examples,
+        }
 
 
 def make_basis(
@@ -111,20 +122,20 @@ def plan(
 ) -> Plan:
     """Whether the data and settings allow an incremental training from ``previous`` (the
     previous model's basis, ``labels`` its intents)."""
+    n = len(data.examples)
     if previous is None:
-        return Plan(False, "no previous model to start from")
+        return Plan(False, "no previous model to start from", n)
     if previous.settings != settings:
-        return Plan(False, "the classifier, extractor, CRF or encoder settings changed")
+        return Plan(False, "the classifier, extractor, CRF or encoder settings changed", n)
     if previous.val != val_hash(val):
-        return Plan(False, "the validation data changed")
+        return Plan(False, "the validation data changed", n)
     rules_same = previous.rules == rules_hash(data)
     new = Counter(example_key(e) for e in data.examples)
     missing = Counter(previous.examples) - new
     if missing:
-        n = sum(missing.values())
-        return Plan(False, f"{n} previous example(s) removed or changed")
+        return Plan(False, f"{sum(missing.values())} previous example(s) removed or changed", n)
     if set(labels) != {e.intent for e in data.examples}:
-        return Plan(False, "the intents changed")
+        return Plan(False, "the intents changed", n)
     extra = new - Counter(previous.examples)
     added = []
     for e in data.examples:
@@ -132,11 +143,11 @@ def plan(
         if extra[k] > 0:
             extra[k] -= 1
             added.append(e)
-    drift = len(data.examples) - previous.tuned_examples
+    drift = n - previous.tuned_examples
     if drift > MAX_ADDED * previous.tuned_examples:
-        return Plan(False, f"{drift} examples added since the last full training (over 2%)")
+        return Plan(False, f"{drift} examples added since the last full training (over 2%)", n)
     keep_crf = rules_same and not any(e.entities for e in added)
-    return Plan(True, f"{len(added)} example(s) added", added, keep_crf)
+    return Plan(True, f"{len(added)} example(s) added", previous.tuned_examples, added, keep_crf)
 
 
 def refit(

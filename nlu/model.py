@@ -277,27 +277,14 @@ def train_data(
     say(f"intent classifier done (threshold {clf.threshold:.3f}); entity CRF")
     keep = how.keep_crf and previous is not None
     crf = keep_or_fit_crf(keep, previous.crf if previous else None, examples, rules)
-    tuned = old.tuned_examples if how.reuse and old is not None else len(texts)
-    meta = _meta(data, rules, clf, cfg, len(texts), t0)
-    meta["training"] = {
-        "kind": "incremental" if how.reuse else "full",
-        "reason": how.reason,
-        "added": len(how.added) if how.reuse else None,
-        "crf_kept": keep,
-        "tuned_on_examples": tuned,
-    }
+    meta = {**_meta(data, rules, clf, t0), "training": how.record(keep)}
     say(f"done in {meta['train_seconds']} s")
-    basis = make_basis(data, val, settings, tuned)
+    basis = make_basis(data, val, settings, how.tuned_examples)
     return BuiltinModel(clf, crf, rules, dict(data.synonyms), meta, table, basis)
 
 
 def _meta(
-    data: TrainingData,
-    rules: RuleExtractor,
-    clf: IntentClassifier,
-    cfg: ClassifierConfig,
-    n_examples: int,
-    t0: float,
+    data: TrainingData, rules: RuleExtractor, clf: IntentClassifier, t0: float
 ) -> dict[str, Any]:
     return {
         "data_hash": data_hash(data),
@@ -309,9 +296,9 @@ def _meta(
         "unknown_power": clf.unknown_power,
         "fallback_base": clf.fallback_base,
         "sim_weight": clf.sim_weight,
-        "dense": cfg.dense.source,
-        "encoder": _encoder_record(cfg.dense.source),
-        "examples": n_examples,
+        "dense": clf.config.dense.source,
+        "encoder": _encoder_record(clf.config.dense.source),
+        "examples": len(data.examples),
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "train_seconds": round(time.perf_counter() - t0, 2),
         "versions": library_versions(),
