@@ -187,3 +187,10 @@ def test_the_cli_trains_incrementally_unless_told_full(tiny_data: Path, tmp_path
         "kind": "full", "reason": "asked for (--full)", "added": None, "crf_kept": False,
         "tuned_on_examples": 24,
     }  # fmt: skip
+
+
+def test_changed_lookups_keep_the_tuning_but_retrain_the_crf(base_model: BuiltinModel) -> None:
+    data = dataclasses.replace(_base(), lookups={"bank": ["monobank", "privatbank"]})
+    model = train_data(data, classifier=SPARSE, previous=base_model)
+    assert model.meta["training"]["kind"] == "incremental"
+    assert not model.meta["training"]["crf_kept"] and model.crf is not base_model.crf
