@@ -25,6 +25,7 @@ from bots.channels.errors import TransientSendError
 from bots.channels.webchat_auth import Signer, WebchatConfig
 from bots.channels.webchat_log import MemoryVisitorLog, RedisVisitorLog, VisitorLog
 from bots.channels.webchat_render import LIMITS, render
+from bots.channels.webchat_secret import kept_secret
 from bots.identity.service import IdentityService
 from bots.messages import OutboundMessage, SentMessage, now_utc
 from storage.errors import BackendUnavailable
@@ -56,7 +57,8 @@ def webchat_config(settings: Settings) -> WebchatConfig | None:
             "the web chat also needs OMNIRELAY_WEBCHAT_COOKIE_SECRET with Redis "
             "(every gateway must read the visitors' cookies)"
         )
-    if cookie is None:
+    kept = kept_secret(settings.database_url) if cookie is None else None
+    if cookie is None and kept is None:
         log.warning("webchat: no OMNIRELAY_WEBCHAT_COOKIE_SECRET; visitors are new after a restart")
     identity = settings.webchat_identity_secret
     continue_in = tuple(
@@ -71,7 +73,9 @@ def webchat_config(settings: Settings) -> WebchatConfig | None:
         public_key=key,
         allowed_origins=tuple(settings.webchat_allowed_origins),
         cookie_secret=(
-            cookie.get_secret_value().encode() if cookie is not None else secrets.token_bytes(32)
+            cookie.get_secret_value().encode()
+            if cookie is not None
+            else kept or secrets.token_bytes(32)
         ),
         cookie_secure=settings.webchat_cookie_secure,
         identity_secret=identity.get_secret_value() if identity is not None else None,
