@@ -211,13 +211,15 @@ def report(doc: dict[str, Any]) -> None:
             f"interleaved {mixed['slice_s']} s slices: CPU per message with events"
             f" {on['cpu_ms_per_message']} ms ({on['messages']} messages), without"
             f" {off['cpu_ms_per_message']} ms ({off['messages']}):"
-            f" cost {mixed['cpu_cost_percent']}%"
+            f" cost {mixed['cpu_cost_percent']}%; median over {mixed['pairs']} pairs of slices"
+            f" {mixed['cpu_cost_percent_median_of_pairs']}%"
         )
         same = doc["interleaved_calibration"]
         print(
             f"  the same with the writers off in both halves (the method's noise):"
             f" {same['on']['cpu_ms_per_message']} vs {same['off']['cpu_ms_per_message']} ms,"
-            f" {same['cpu_cost_percent']}%"
+            f" {same['cpu_cost_percent']}%; median of pairs"
+            f" {same['cpu_cost_percent_median_of_pairs']}%"
         )
         fold = mixed["folding"]
         print(

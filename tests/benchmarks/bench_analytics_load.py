@@ -14,6 +14,7 @@ import asyncio
 import bisect
 import itertools
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -165,11 +166,16 @@ async def interleaved(
     finally:
         services.stop()
     halves = {"on": [0.0, 0, 0.0], "off": [0.0, 0, 0.0]}  # CPU s, answers, seconds
+    slices: dict[int, float] = {}  # slice index -> CPU ms per message
     for (t0, cpu0), (t1, cpu1) in list(itertools.pairwise(edges))[2:]:
-        half = halves["on" if slice_on(int((t0 + t1) / 2 // slice_s)) else "off"]
+        index = int((t0 + t1) / 2 // slice_s)
+        half = halves["on" if slice_on(index) else "off"]
+        n = bisect.bisect_left(answered, t1) - bisect.bisect_left(answered, t0)
         half[0] += cpu1 - cpu0
-        half[1] += bisect.bisect_left(answered, t1) - bisect.bisect_left(answered, t0)
+        half[1] += n
         half[2] += t1 - t0
+        if n:
+            slices[index] = (cpu1 - cpu0) * 1000 / n
     out: dict[str, Any] = {"mode": mode, "slice_s": slice_s, "p50_ms": result["p50_ms"]}
     for name, (cpu, n, seconds) in halves.items():
         out[name] = {
@@ -180,11 +186,25 @@ async def interleaved(
         }
     on, off = out["on"]["cpu_ms_per_message"], out["off"]["cpu_ms_per_message"]
     out["cpu_cost_percent"] = round((on - off) / off * 100, 2) if on and off else None
+    out["pairs"], out["cpu_cost_percent_median_of_pairs"] = _median_of_pairs(slices)
     if not calibrate:
         out["folding"] = await _fold_afterwards(workdir / "bench.db")
         fold = out["folding"]["cpu_ms_per_message"]
         out["total_cost_percent"] = round((on - off + fold) / off * 100, 2) if on and off else None
     return out
+
+
+def _median_of_pairs(slices: dict[int, float]) -> tuple[int, float | None]:
+    """The median over the slice pairs (`slice_on`: one of each kind) of the on slice's CPU
+    per message against its partner's: one slice that a neighbour's burst or a collection hit
+    moves the sums of the halves, not the median."""
+    costs = []
+    for pair in sorted({i // 2 for i in slices}):
+        a, b = slices.get(2 * pair), slices.get(2 * pair + 1)
+        if a is not None and b is not None:
+            on, off = (a, b) if slice_on(2 * pair) else (b, a)
+            costs.append((on - off) / off * 100)
+    return len(costs), round(statistics.median(costs), 2) if costs else None
 
 
 async def _fold_afterwards(path: Path) -> dict[str, Any]:
