@@ -194,3 +194,12 @@ def test_changed_lookups_keep_the_tuning_but_retrain_the_crf(base_model: Builtin
     model = train_data(data, classifier=SPARSE, previous=base_model)
     assert model.meta["training"]["kind"] == "incremental"
     assert not model.meta["training"]["crf_kept"] and model.crf is not base_model.crf
+
+
+def test_the_same_validation_data_allows_reuse() -> None:
+    val = TrainingData(examples=[Example("balance?", "check_balance"), Example("lost it", "card_lost")])
+    first = train_data(_base(), classifier=SPARSE, val=val)
+    more = _with(_base(), Example("my balance pls", "check_balance"))
+    model = train_data(more, classifier=SPARSE, val=val, previous=first)
+    assert model.meta["training"]["kind"] == "incremental"
+    assert model.threshold == first.threshold
