@@ -197,7 +197,7 @@ def test_changed_lookups_keep_the_tuning_but_retrain_the_crf(base_model: Builtin
 
 
 def test_the_same_validation_data_allows_reuse() -> None:
-    val = TrainingData(examples=[Example("balance?", "check_balance"), Example("lost it", "card_lost")])
+    val = TrainingData([Example("balance?", "check_balance"), Example("lost it", "card_lost")])
     first = train_data(_base(), classifier=SPARSE, val=val)
     more = _with(_base(), Example("my balance pls", "check_balance"))
     model = train_data(more, classifier=SPARSE, val=val, previous=first)
