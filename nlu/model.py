@@ -29,7 +29,7 @@ from nlu.lang import detect_language
 from nlu.modelfile import library_versions, read_model_file, write_model_file
 from nlu.normalise import normalise_text
 from nlu.training_data import TrainingData, load_data
-from nlu.translit import to_cyrillic, worth_reading_in_cyrillic
+from nlu.translit import cyrillic_reading
 from nlu.types import FALLBACK_INTENT, Entity, IntentScore, ParseResult
 from nlu.vectors import WordVectors
 
@@ -130,8 +130,8 @@ class BuiltinModel:
         (about 20 ms), it runs on the encoder's own thread meanwhile."""
         text = normalise_text(text)
         proba, score = await self._score(text)
-        if worth_reading_in_cyrillic(text, self._known):
-            other = await self._score(to_cyrillic(text))
+        if (cyrillic := cyrillic_reading(text, self._known)) is not None:
+            other = await self._score(cyrillic)
             if other[1] > score:
                 proba, score = other
         return self._result(text, proba, score, self.crf.extract(text), language, now, tz)
@@ -154,8 +154,8 @@ class BuiltinModel:
         """`IntentClassifier.score_one`, and for Ukrainian typed in Latin letters the surer of
         the typed and the Cyrillic reading (`nlu.translit`)."""
         proba, score = self.classifier.score_one(text)
-        if worth_reading_in_cyrillic(text, self._known):
-            other = self.classifier.score_one(to_cyrillic(text))
+        if (cyrillic := cyrillic_reading(text, self._known)) is not None:
+            other = self.classifier.score_one(cyrillic)
             if other[1] > score:
                 return other
         return proba, score

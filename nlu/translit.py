@@ -17,9 +17,10 @@ from collections.abc import Callable
 
 from nlu.lang import looks_english, translit_word
 
-__all__ = ["to_cyrillic", "worth_reading_in_cyrillic"]
+__all__ = ["cyrillic_reading", "to_cyrillic", "worth_reading_in_cyrillic"]
 
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_CYRILLIC_WORD = re.compile(r"[\u0400-\u04ff']+")
 _LATIN_WORD = re.compile(r"[A-Za-z']+")
 _KEEP = re.compile(r"[\d@/_.]")
 # Longest first: "shch" before "sh" and "ch", "zh" before "z"...
@@ -77,3 +78,18 @@ def to_cyrillic(text: str) -> str:
     for token in re.split(r"(\s+)", text):
         out.append(token if _KEEP.search(token.strip(".,!?")) else _LATIN_WORD.sub(_word, token))
     return "".join(out)
+
+
+def cyrillic_reading(text: str, known: Callable[[str], bool] | None = None) -> str | None:
+    """``text`` in Cyrillic when it is worth a second reading (`worth_reading_in_cyrillic`) and,
+    given the model's vocabulary, half or more of the Cyrillic words are in it: "Hope" spelled
+    "гопе" is no Ukrainian word, and at a name step its Cyrillic reading was taken for a request
+    for a person; "koly vy pratsiuiete" gives three words the model knows."""
+    if not worth_reading_in_cyrillic(text, known):
+        return None
+    cyrillic = to_cyrillic(text)
+    if known is not None:
+        words = [w.strip("'") for w in _CYRILLIC_WORD.findall(cyrillic.lower()) if w.strip("'")]
+        if not words or 2 * sum(map(known, words)) < len(words):
+            return None
+    return cyrillic

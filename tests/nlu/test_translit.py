@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nlu.model import BuiltinModel, load_model
-from nlu.translit import to_cyrillic, worth_reading_in_cyrillic
+from nlu.translit import cyrillic_reading, to_cyrillic, worth_reading_in_cyrillic
 
 
 def test_latin_words_are_spelled_in_cyrillic_and_codes_are_kept() -> None:
@@ -30,6 +30,12 @@ def test_only_latin_text_that_is_not_english_is_worth_a_second_reading() -> None
     assert not worth_reading_in_cyrillic("block messages", english)
     # a transliterated word the vocabulary holds does not make a message English
     assert worth_reading_in_cyrillic("skasuvaty zapys", {"skasuvaty", "zapys"}.__contains__)
+
+
+def test_a_reading_that_makes_no_known_words_is_not_taken() -> None:
+    known = {"коли", "ви", "працюєте"}.__contains__
+    assert cyrillic_reading("koly vy pratsiuiete", known) == "коли ви працюєте"
+    assert cyrillic_reading("Hope", known) is None  # "гопе": a name, not Ukrainian
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +69,9 @@ def test_entities_come_from_what_was_typed(bundled: BuiltinModel) -> None:
     result = bundled.parse_sync("de moje zamovlennia A1234")
     assert result.intent == "check_order_status"
     assert [e.value for e in result.entities if e.entity == "order_number"] == ["A1234"]
+
+
+def test_a_name_in_latin_letters_is_read_as_typed(bundled: BuiltinModel) -> None:
+    """ "Hope" spelled "гопе" had been read as asking for a person at a name step."""
+    proba, _ = bundled.classifier.score_one("Hope")
+    assert bundled.parse_sync("Hope").ranking[0].name == bundled.classifier.labels[proba.argmax()]
