@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import dateparser
 
-from nlu.dates_merge import merge
+from nlu.dates_merge import Pieces, merge
 from nlu.dates_words import TRIGGER_STEMS as _WORD_TIME_STEMS
 from nlu.dates_words import WORD_TIME, clock_hour, resolve_word_time
 from nlu.normalise import normalise_text
@@ -326,7 +326,7 @@ def extract_dates(
         found,
         lambda d: (d.start, d.end, d.value),
         lambda s, e, v: DateMatch(s, e, text[s:e], v),
-        _clock_only,
+        _PIECES,
     )
     return [DateMatch(d.start, d.end, raw[d.start : d.end], d.value) for d in joined]
 
@@ -335,6 +335,21 @@ def _clock_only(piece: str) -> bool:
     """The piece is one clock time ("о 10", "16:30", "10"), no part of the day."""
     m = _TIME_RE.fullmatch(piece.strip())
     return m is not None and not m.group("tod") and not m.group("part3")
+
+
+def _part_of_day(piece: str) -> time | None:
+    """The time of the part of the day the piece ends with ("середу після обіду" -> 14:00)."""
+    last = ([None, *_TIME_RE.finditer(piece)])[-1]
+    ends = last is not None and last.group("tod") and not piece[last.end() :].strip()
+    return _resolve_time(last) if last is not None and ends else None
+
+
+def _weekday_only(piece: str) -> bool:
+    m = _DATE_RE.fullmatch(piece.strip())
+    return m is not None and m.group("wd") is not None
+
+
+_PIECES = Pieces(_clock_only, _part_of_day, _weekday_only)
 
 
 def _this_weekday_passed(m: re.Match[str], when: date, at: time, ref: datetime) -> bool:

@@ -4,17 +4,19 @@
 booking take the first one (09:00 for "зранку ... о 10", 14:00 for "після обіду ... о 16", and
 Tuesday the 8th for "вівторок 15 грудня", a week early). `merge` joins each such pair into one
 match: the day of the first piece, the clock time of the second (in the afternoon when the part
-of the day says so); the date that names the day of the month over the weekday.
+of the day is after noon); the date that names the day of the month over the weekday. What a
+piece is, `nlu.dates` tells (`Pieces`), with its own grammar.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, time
+from dataclasses import dataclass
+from datetime import datetime, time
 from typing import TypeVar
 
-__all__ = ["merge"]
+__all__ = ["Pieces", "merge"]
 
 M = TypeVar("M")
 
@@ -24,26 +26,16 @@ _FILLER = re.compile(
     r"maybe|at|о|об|на)\s*,?\s*)*",
     re.IGNORECASE,
 )
-_PART_OF_DAY = re.compile(
-    r"(?:morning|зранку|вранці|зрання|ранком|з ранку|afternoon|після обіду|по обіді|evening|"
-    r"tonight|ввечері|увечері|вечором|ввечорі)$",
-    re.IGNORECASE,
-)
-_AFTERNOON = re.compile(
-    r"afternoon|після обіду|по обіді|evening|tonight|ввечері|увечері|вечор", re.I
-)
-_WEEKDAY_ONLY = re.compile(
-    r"(?:(?:next|this|on|наступн\w*|цього|цей|цю|у|в)\s+)?"
-    r"(?:mon|tue|wed|thu|fri|sat|sun|понеділ|вівтор|серед|четвер|п.?ятниц|субот|неділ)\w*",
-    re.IGNORECASE,
-)
 
 
-def _moment(value: str) -> tuple[date, time | None, datetime | None]:
-    if "T" not in value:
-        return date.fromisoformat(value), None, None
-    moment = datetime.fromisoformat(value)
-    return moment.date(), moment.time(), moment
+@dataclass(frozen=True, slots=True)
+class Pieces:
+    """What a matched piece of text says: only a clock time ("о 10"); a part of the day at its
+    end (its time: "завтра зранку" -> 09:00); only a weekday ("у вівторок")."""
+
+    clock_only: Callable[[str], bool]
+    part_of_day: Callable[[str], time | None]
+    weekday_only: Callable[[str], bool]
 
 
 def merge(
@@ -51,15 +43,14 @@ def merge(
     found: Sequence[M],
     span: Callable[[M], tuple[int, int, str]],
     make: Callable[[int, int, str], M],
-    clock_only: Callable[[str], bool],
+    pieces: Pieces,
 ) -> list[M]:
     """``found`` (in text order) with each pair of pieces of one moment joined. ``span`` gives
-    a match's (start, end, ISO value), ``make`` builds one; ``clock_only`` tells a match's text
-    names only a clock time (no day, no part of the day)."""
+    a match's (start, end, ISO value), ``make`` builds one."""
     out: list[M] = []
     for m in found:
         if out:
-            joined = _join(text, span(out[-1]), span(m), clock_only)
+            joined = _join(text, span(out[-1]), span(m), pieces)
             if joined is not None:
                 out[-1] = make(*joined)
                 continue
@@ -68,26 +59,18 @@ def merge(
 
 
 def _join(
-    text: str,
-    first: tuple[int, int, str],
-    second: tuple[int, int, str],
-    clock_only: Callable[[str], bool],
+    text: str, first: tuple[int, int, str], second: tuple[int, int, str], pieces: Pieces
 ) -> tuple[int, int, str] | None:
     (s1, e1, v1), (s2, e2, v2) = first, second
-    gap = text[e1:s2]
-    if s2 < e1 or _FILLER.fullmatch(gap) is None:
+    if s2 < e1 or _FILLER.fullmatch(text[e1:s2]) is None:
         return None
     piece1, piece2 = text[s1:e1].strip(), text[s2:e2]
-    day1, at1, moment1 = _moment(v1)
-    day2, at2, moment2 = _moment(v2)
-    if _PART_OF_DAY.search(piece1) and at1 is not None and at2 is not None and clock_only(piece2):
-        assert moment1 is not None
-        hour = at2.hour
-        if hour < 12 and _AFTERNOON.search(piece1):
-            hour += 12
-        joined = moment1.replace(hour=hour, minute=at2.minute)
+    part = pieces.part_of_day(piece1)
+    if part is not None and "T" in v1 and "T" in v2 and pieces.clock_only(piece2):
+        clock = datetime.fromisoformat(v2)
+        hour = clock.hour + 12 if clock.hour < 12 and part.hour >= 12 else clock.hour
+        joined = datetime.fromisoformat(v1).replace(hour=hour, minute=clock.minute)
         return s1, e2, joined.isoformat()
-    if _WEEKDAY_ONLY.fullmatch(piece1) and at1 is None and day2 != day1:
-        # "у вівторок 15 грудня": the date says which Tuesday
-        return s1, e2, v2 if moment2 is None else moment2.isoformat()
+    if pieces.weekday_only(piece1) and "T" not in v1 and v1 != v2[:10]:
+        return s1, e2, v2  # "у вівторок 15 грудня": the date says which Tuesday
     return None
