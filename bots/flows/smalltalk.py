@@ -29,6 +29,19 @@ def is_goodbye(understanding: Understanding, text: str | None) -> bool:
     )
 
 
+# A yes or no with nothing asked is taken as one when short, tapped or sure; a longer message
+# read as one with less confidence was not understood (trial 3's T1: "hmm my tooth kinda hurts
+# whats the deal w/ that" was a yes at 0.63, and the clinic answered "Great.").
+IDLE_ANSWER_MAX_WORDS = 3
+IDLE_ANSWER_MIN_CONFIDENCE = 0.8
+
+
+def _idle_answer(turn: Turn) -> bool:
+    u = turn.understanding
+    short = len((turn.text or "").split()) <= IDLE_ANSWER_MAX_WORDS
+    return u.from_button or short or u.confidence >= IDLE_ANSWER_MIN_CONFIDENCE
+
+
 class SmallTalk:
     def __init__(self, business_name: dict[str, str] | str) -> None:
         self.business = business_name
@@ -59,10 +72,8 @@ class SmallTalk:
         elif intent == "stop":
             turn.finish()
             turn.say("stopped")
-        elif intent == "affirm" and session.flow is None:
-            turn.say("affirm_idle")
-        elif intent == "deny" and session.flow is None:
-            turn.say("deny_idle")
+        elif intent in ("affirm", "deny") and session.flow is None and _idle_answer(turn):
+            turn.say("affirm_idle" if intent == "affirm" else "deny_idle")
         elif turn.miss():
             turn.say("fallback_twice")
             turn.escalate("repeated_misunderstanding")
