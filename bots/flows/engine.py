@@ -18,7 +18,7 @@ from bots.flows.base import Flow, Turn
 from bots.flows.bookings_question import CHECK_BOOKINGS, asks_for_bookings
 from bots.flows.context import FlowContext
 from bots.flows.language import switches_language
-from bots.flows.smalltalk import SmallTalk, is_goodbye
+from bots.flows.smalltalk import SmallTalk, is_goodbye, praise_is_yes
 from bots.flows.templates import LANGUAGES, Templates
 from bots.flows.understanding import (
     FALLBACK,
@@ -293,8 +293,13 @@ class Dialogue:
     def _yes_or_no(self, ctx: FlowContext, understanding: Understanding) -> Understanding:
         """At a yes/no question, a short answer the model ranks as affirm or deny, clearly ahead
         of the next intent, is taken as that even under the fallback threshold ("добре",
-        "alright", "okie"): the question narrows what the customer can mean."""
+        "alright", "okie"): the question narrows what the customer can mean. Thanks with praise
+        are a yes there (`praise_is_yes`)."""
         parse = ctx.parse
+        asked = ctx.session is not None and ctx.session.step in YES_NO_STEPS
+        if asked and praise_is_yes(understanding, ctx.message.text):
+            understanding.intent = "affirm"  # "perfect thx", "чудово, дякую"
+            return understanding
         if (
             understanding.intent != FALLBACK
             or ctx.session is None

@@ -18,6 +18,27 @@ _FAREWELL = re.compile(
 _FAREWELL_WITH = frozenset({"thank", "affirm", "deny", FALLBACK, "out_of_scope"})
 
 
+# Praise that answers "Shall I book it?" ("perfect thx", "чудово, дякую": read as thanks), unless
+# the message also says no (trial 3's T11 took them as thanks and left the booking unconfirmed).
+_PRAISE = re.compile(
+    r"(?<!\w)(?:perfect|great|excellent|awesome|super|wonderful|sounds good|чудово|відмінно|"
+    r"супер|класно|прекрасно|ідеально|чудесно|гаразд)(?!\w)",
+    re.IGNORECASE,
+)
+_NO = re.compile(r"(?<!\w)(?:no|not|nope|don't|ні|не|нє)(?!\w)", re.IGNORECASE)
+
+
+def praise_is_yes(understanding: Understanding, text: str | None) -> bool:
+    """Thanks with praise and no "no" in them, said to a yes/no question: a yes."""
+    said = text or ""
+    return (
+        understanding.intent == "thank"
+        and not understanding.from_button
+        and _PRAISE.search(said) is not None
+        and _NO.search(said) is None
+    )
+
+
 def is_goodbye(understanding: Understanding, text: str | None) -> bool:
     """Whether the customer is leaving: a goodbye, or thanks / "ok" / "no" with a farewell."""
     if understanding.intent == "goodbye":

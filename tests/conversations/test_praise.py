@@ -37,6 +37,22 @@ CASES: dict[str, Case] = {
             {"say": "Відмінно", "bot_not": UK_CANCEL_ASKED, "state": {"flow": None, "bookings": 1}},
         ],
     ),
+    # trial 3's T11: thanks with praise were thanks, and the booking stayed unconfirmed
+    "perfect thx confirms a booking": (
+        "en",
+        [],
+        [EN_BOOK, {"say": "perfect thx", "bot": "Done!", "state": {"flow": None, "bookings": 1}}],
+    ),
+    "чудово, дякую confirms a booking": (
+        "uk",
+        [],
+        [UK_BOOK, {"say": "чудово, дякую", "bot": "Готово!", "state": {"bookings": 1}}],
+    ),
+    "great thanks but no does not": (
+        "en",
+        [],
+        [EN_BOOK, {"say": "great thanks but no", "bot_not": "Done!", "state": {"bookings": 0}}],
+    ),
     "відмініть still cancels": (
         "uk",
         VISIT,
