@@ -34,8 +34,9 @@ NAME_PREFIX = re.compile(
 _NAME = re.compile(r"^[^\W\d_][^\W\d_' .-]*(?:[ '.-]+[^\W\d_]+){0,4}\.?$")
 _WORDS = re.compile(r"[^\W_]+(?:['-][^\W_]+)*")
 # Words no personal name is made of: verbs and nouns of what the bot does, channels, question
-# words, pronouns and prepositions. Names that are also words ("Віра", "Hope", "Grace", "Will",
-# "May", "Can") are left out on purpose.
+# words, pronouns and prepositions, and praise ("чудово" became the name "Чудово": trial 3,
+# T12). Names that are also words ("Віра", "Hope", "Grace", "Will", "May", "Can") are left out
+# on purpose.
 REQUEST_WORDS = frozenset(
     """
     continue switch move book booking appointment cancel change check order orders status
@@ -50,6 +51,8 @@ REQUEST_WORDS = frozenset(
     вартість адреса графік години телеграм телеграмі телеграму вайбер вайбері інстаграм
     інстаграмі месенджер номер телефон код так ні ок окей що коли де чому як який яка скільки
     хто в у на з із зі до від для про по за мені мій моє моя ваш ваша вас вам нам ми ви не
+    чудово відмінно супер класно добре гаразд прекрасно ідеально perfect great excellent awesome
+    super cool fine nice alright
     """.split()  # noqa: SIM905 (a word list reads better as text than as 160 literals)
 )
 # beginnings of the inflected forms ("продовжуємо", "записати", "замовленням", "скасуйте")

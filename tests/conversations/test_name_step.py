@@ -57,6 +57,8 @@ REQUESTS = [
     "я хочу у вайбер",
     "Olena Petrenko Kovalenko Ivanivna Bondar",
     "Olena 2",
+    "чудово",  # praise, not the name "Чудово" (trial 3, T12)
+    "Perfect!",
 ]
 
 
