@@ -62,11 +62,16 @@ def _word(match: re.Match[str]) -> str:
     return word[:start] + spelled + word[start + len(core) :]
 
 
+def _kept(token: str) -> bool:
+    """A token left as typed: a digit, "@", "/", "_" or "." inside (codes, e-mails, links)."""
+    return _KEEP.search(token.strip(".,!?")) is not None
+
+
 def _latin_words(text: str) -> list[str]:
     """The Latin words of the tokens `to_cyrillic` would spell (no codes, e-mails, links)."""
     words = []
     for token in text.split():
-        if not _KEEP.search(token.strip(".,!?")):
+        if not _kept(token):
             words += [w.strip("'").lower() for w in _LATIN_WORD.findall(token) if w.strip("'")]
     return words
 
@@ -76,7 +81,7 @@ def to_cyrillic(text: str) -> str:
     or "." inside (order numbers, e-mails, links) as they were."""
     out = []
     for token in re.split(r"(\s+)", text):
-        out.append(token if _KEEP.search(token.strip(".,!?")) else _LATIN_WORD.sub(_word, token))
+        out.append(token if _kept(token) else _LATIN_WORD.sub(_word, token))
     return "".join(out)
 
 
