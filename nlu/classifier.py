@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -20,6 +19,7 @@ import numpy.typing as npt
 from nlu.cascade import Cascade, build_cascade, fit_both
 from nlu.dense import DenseFeatures, NearestExample, build_table
 from nlu.grams import Runtime, add_block, fit_sparse, pair_grams, word_char_grams, word_grams
+from nlu.holdout import holdout_split
 from nlu.intent_config import ClassifierConfig as ClassifierConfig  # re-exported
 from nlu.thresholds import choose_threshold as choose_threshold  # re-exported (benchmarks)
 from nlu.thresholds import sigmoid, softmax_row, tune_fallback
@@ -177,17 +177,10 @@ class IntentClassifier:
             if clf is not None:
                 clf._memo = {}
         if val is None:
-            # Stratify when every intent can spare an example; tiny data gets a plain split.
-            strat = list(labels) if min(Counter(labels).values()) >= 2 else None
-            n_val = max(int(len(texts) * self.config.holdout), len(set(labels)))
-            if strat is None or n_val >= len(texts) - len(set(labels)):
-                n_val = max(1, len(texts) // 5)
-                strat = None
-            from sklearn.model_selection import train_test_split
-
-            tr_x, va_x, tr_y, va_y = train_test_split(
-                list(texts), list(labels), test_size=n_val, random_state=0, stratify=strat
-            )
+            # by each text's hash: added examples never move an old one (`nlu.holdout`)
+            tr_i, va_i = holdout_split(texts, labels, self.config.holdout)
+            tr_x, tr_y = [texts[i] for i in tr_i], [labels[i] for i in tr_i]
+            va_x, va_y = [texts[i] for i in va_i], [labels[i] for i in va_i]
             # the hold-out's words stay out of the tuning table, as new messages' words do
             tr_table = self._table(tr_x) if dense else None
             fit_both(lambda: self._fit_core(tr_x, tr_y, tr_table), full, tr_x, tr_y)
