@@ -46,23 +46,35 @@ class IntentClassifier(Protocol):
     def _tune(self, texts: Sequence[str], labels: Sequence[str]) -> None: ...
 
     def _fit_core(
-        self, texts: Sequence[str], labels: Sequence[str], table: Any = None, sparse_fit: Any = None
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        table: Any = None,
+        sparse_fit: Any = None,
+        later: list[Callable[[], None]] | None = None,
     ) -> Any: ...
 
 
 def fit_both(
-    fit: Callable[[], Any],
+    cheap: IntentClassifier,
     full: IntentClassifier | None,
     texts: Sequence[str],
     labels: Sequence[str],
+    table: Any,
 ) -> None:
-    """Run ``fit``, then the encoder model's fit on the TF-IDF blocks ``fit`` returned (the
-    same texts and sparse settings: counted once). One after the other: on two threads
-    (liblinear releases the GIL) BANKING77's training took 125 s and 252 s against 99 s and
-    139 s sequentially, measured in alternation on this shared 2-core machine."""
-    shared = fit()
-    if full is not None:
-        full._fit_core(texts, labels, sparse_fit=shared)
+    """Fit the cheap model (``table``: its word vectors), then the encoder model (``full``) on
+    the TF-IDF blocks the cheap model's fit returned (the same texts and sparse settings:
+    counted once). With both, the cheap model's SVM runs in a child process on the second core
+    while this one builds and fits the encoder model's (`nlu.background`): the same weights,
+    bit for bit, as one after the other."""
+    if full is None:
+        cheap._fit_core(texts, labels, table)
+        return
+    later: list[Callable[[], None]] = []
+    shared = cheap._fit_core(texts, labels, table, later=later)
+    full._fit_core(texts, labels, sparse_fit=shared)
+    for step in later:
+        step()
 
 
 @dataclass

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from nlu import background
 from nlu.cascade import Cascade, build_cascade, fit_both
 from nlu.dense import DenseFeatures, NearestExample, build_table
 from nlu.grams import Runtime, add_block, fit_sparse, pair_grams, word_char_grams, word_grams
 from nlu.holdout import holdout_split
 from nlu.intent_config import ClassifierConfig as ClassifierConfig  # re-exported
+from nlu.linear import LinearFit, fit_linear
 from nlu.thresholds import choose_threshold as choose_threshold  # re-exported (benchmarks)
 from nlu.thresholds import sigmoid, softmax_row, tune_fallback
 from nlu.types import OUT_OF_SCOPE_INTENT
@@ -98,11 +100,13 @@ class IntentClassifier:
         labels: Sequence[str],
         table: WordVectors | None = None,
         sparse_fit: tuple[list[Any], SparseVocab] | None = None,
+        later: list[Callable[[], None]] | None = None,
     ) -> tuple[list[Any], SparseVocab]:
-        """Fit features and SVM; return the TF-IDF fit (``sparse_fit`` reuses one)."""
-        # scikit-learn is only needed for training: parsing uses the arrays kept below.
+        """Fit features and SVM; return the TF-IDF fit (``sparse_fit`` reuses one). With
+        ``later``, the SVM is fitted in a child process on the second core (`nlu.background`)
+        and the step that stores its weights is appended to ``later``, for the caller to run
+        when its own work beside it is done."""
         from scipy import sparse
-        from sklearn.svm import LinearSVC
 
         cfg = self.config
         if sparse_fit is None:
@@ -120,13 +124,18 @@ class IntentClassifier:
             blocks.append(sparse.csr_matrix(rows * np.float32(cfg.dense.weight)))
             inside = [i for i, lab in enumerate(labels) if lab != OUT_OF_SCOPE_INTENT]
             self._nearest = NearestExample(rows[inside], [labels[i] for i in inside])
-        svm = LinearSVC(C=cfg.c, class_weight="balanced", random_state=0)  # reproducible fits
-        svm.fit(sparse.hstack(blocks, format="csr"), list(labels))
-        self.labels = [str(c) for c in svm.classes_]
-        coef = np.asarray(svm.coef_, dtype=np.float32)
-        bias = np.asarray(svm.intercept_, dtype=np.float32)
-        if coef.shape[0] == 1:  # binary problem: sklearn keeps one row
-            coef, bias = np.vstack([-coef, coef]), np.concatenate([-bias, bias])
+        x, y = sparse.hstack(blocks, format="csr"), list(labels)
+        if later is None:
+            self._store(fit_linear(x, y, cfg.c), n_sparse)
+        else:
+            job = background.start(lambda: fit_linear(x, y, cfg.c))
+            later.append(lambda: self._store(job.result(), n_sparse))
+        return sparse_fit
+
+    def _store(self, fit: LinearFit, n_sparse: int) -> None:
+        """Keep an SVM fit's weights (columns: the sparse blocks, then the dense block)."""
+        cfg = self.config
+        self.labels, coef, bias = fit
         # The pair and dense blocks were scaled for training; parsing folds the scales into
         # their weights.
         coef[:, len(self._word_vocab) + len(self._char_vocab) : n_sparse] *= np.float32(
@@ -138,7 +147,6 @@ class IntentClassifier:
         self._bias = bias
         self._runtime = None
         self._memo = None if self._memo is None else {}
-        return sparse_fit
 
     def word_features(self, text: str) -> list[str]:
         """Word n-grams, as ``TfidfVectorizer(analyzer="word")`` builds them."""
@@ -183,14 +191,14 @@ class IntentClassifier:
             va_x, va_y = [texts[i] for i in va_i], [labels[i] for i in va_i]
             # the hold-out's words stay out of the tuning table, as new messages' words do
             tr_table = self._table(tr_x) if dense else None
-            fit_both(lambda: self._fit_core(tr_x, tr_y, tr_table), full, tr_x, tr_y)
+            fit_both(self, full, tr_x, tr_y, tr_table)
             self._tune(va_x, va_y)
             self.cascade = build_cascade(self, full, (va_x, va_y))
             # a gate of 0 sends no message to the encoder model: it keeps the hold-out's fit
             used = full if self.cascade is not None and self.cascade.gate > 0 else None
-            fit_both(lambda: self._fit_core(texts, labels, table), used, texts, labels)
+            fit_both(self, used, texts, labels, table)
         else:
-            fit_both(lambda: self._fit_core(texts, labels, table), full, texts, labels)
+            fit_both(self, full, texts, labels, table)
             self._tune(val[0], val[1])
             self.cascade = build_cascade(self, full, val)
         self._memo = None

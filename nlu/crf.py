@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pycrfsuite
 
+from nlu import background
 from nlu.crf_features import Gazetteer, Span, Token, features, tokenize
 from nlu.lang import detect_language
 from nlu.training_data import Example
@@ -162,6 +163,26 @@ class CrfEntityExtractor:
                 self._model = (Path(tmp) / "crf.model").read_bytes()
         self.fit_cpu_seconds = round(time.process_time() - cpu0, 2)
         return self
+
+    def fit_later(
+        self, examples: Sequence[Example], *, rules: RuleExtractor | None = None
+    ) -> Callable[[], CrfEntityExtractor]:
+        """`fit` in a child process on the second core (`nlu.background`), beside the
+        classifier's training; returns the call that waits for it and gives this extractor,
+        fitted. Without annotations (nothing to learn) the fit runs here at once."""
+        if not any(ex.entities for ex in examples):
+            self.fit(examples, rules=rules)
+            return lambda: self
+        job = background.start(lambda: self.fit(examples, rules=rules))
+
+        def done() -> CrfEntityExtractor:
+            fitted = job.result()
+            if fitted is not self:  # a child's copy: its rules are the model's own extractor
+                shared = rules if fitted._rules is not None else None
+                self.__dict__.update({**fitted.__dict__, "_rules": shared})
+            return self
+
+        return done
 
     def _fold_gazetteers(
         self, examples: Sequence[Example], lookups: Mapping[str, Sequence[str]]

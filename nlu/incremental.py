@@ -22,7 +22,7 @@ import dataclasses
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -165,7 +165,7 @@ def refit(
     old = previous.cascade
     # a gate of 0 sends no message to the encoder model: it is kept unfitted again
     full = clf._encoder_model() if old is not None and old.gate > 0 else None
-    fit_both(lambda: clf._fit_core(texts, labels, table), full, texts, labels)
+    fit_both(clf, full, texts, labels, table)
     _copy_tuning(previous, clf)
     if old is not None:
         if full is not None:
@@ -183,10 +183,11 @@ def _copy_tuning(src: Any, dst: Any) -> None:
 
 def keep_or_fit_crf(
     keep: bool, previous: CrfEntityExtractor | None, examples: Sequence[Example], rules: Any
-) -> CrfEntityExtractor:
-    """The previous CRF when ``keep``, else one fitted on ``examples``."""
+) -> Callable[[], CrfEntityExtractor]:
+    """The call that gives the previous CRF when ``keep``, else one fitted on ``examples`` (in
+    a child process on the second core meanwhile: `CrfEntityExtractor.fit_later`)."""
     from nlu.crf import CrfEntityExtractor
 
     if keep and previous is not None:
-        return previous
-    return CrfEntityExtractor().fit(examples, rules=rules)
+        return lambda: previous
+    return CrfEntityExtractor().fit_later(examples, rules=rules)

@@ -260,6 +260,7 @@ def train_data(
     old = previous.basis if previous is not None else None
     how = plan(old, previous.classifier.labels if previous else [], data, val, settings)
     say(("incremental training: " if how.reuse else "full training: ") + how.reason)
+    crf_done = keep_or_fit_crf(how.keep_crf, previous.crf if previous else None, examples, rules)
     say(f"training intent classifier on {len(texts)} examples, {len(set(labels))} intents")
     table = None
     if cfg.dense.source != "none":
@@ -275,9 +276,8 @@ def train_data(
         )
         clf = IntentClassifier(cfg).fit(texts, labels, val=val_xy, table=table)
     say(f"intent classifier done (threshold {clf.threshold:.3f}); entity CRF")
-    keep = how.keep_crf and previous is not None
-    crf = keep_or_fit_crf(keep, previous.crf if previous else None, examples, rules)
-    meta = {**_meta(data, rules, clf, t0), "training": how.record(keep)}
+    crf = crf_done()
+    meta = {**_meta(data, rules, clf, t0), "training": how.record(how.keep_crf)}
     say(f"done in {meta['train_seconds']} s")
     basis = make_basis(data, val, settings, how.tuned_examples)
     return BuiltinModel(clf, crf, rules, dict(data.synonyms), meta, table, basis)
