@@ -8,6 +8,11 @@ its figures, so that the incremental path's accuracy, threshold and gate can be 
 training's on the same data. A root whose ``train_data`` has no ``previous`` (a commit from before
 the incremental path) runs the full one only.
 
+CPU seconds count the child processes that training hands work to (`nlu.background`: the
+cheap model's SVM and the CRF beside the rest on a second core); ``--sequential`` runs every
+part in this process, one after the other, for the comparison; ``digest`` is a hash of the
+trained weights and CRF, equal when two runs trained the same model bit for bit.
+
 Compare two commits by running one copy per commit at the same time, so that both see the same
 load on a shared machine::
 
@@ -20,9 +25,12 @@ load on a shared machine::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import hashlib
 import inspect
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -53,14 +61,36 @@ def _figures(model: Any, test: Any) -> dict[str, Any]:
     }
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its children that have ended (the fits that
+    training hands to a second core, `nlu.background`)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _digest(model: Any) -> str:
+    """The trained arrays (both SVMs' weights and biases, the CRF's model bytes): equal
+    digests are bit-for-bit equal models."""
+    h = hashlib.sha256()
+    clf = model.classifier
+    parts = [clf, clf.cascade.full] if clf.cascade is not None else [clf]
+    for part in parts:
+        for name in ("_weights", "_bias", "_dense_w"):
+            arr = getattr(part, name, None)
+            h.update(b"-" if arr is None else arr.tobytes())
+    h.update(getattr(model.crf, "_model", None) or b"-")
+    return h.hexdigest()[:16]
+
+
 def _timed(train: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
     from nlu.model import train_data
 
     load0 = _loadavg()
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0 = time.perf_counter(), _cpu()
     model = train_data(train, **kwargs)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return model, {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "load": [load0, _loadavg()]}
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    took = {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "load": [load0, _loadavg()]}
+    return model, {**took, "digest": _digest(model)}
 
 
 def run(folder: Path, retrain: bool) -> dict[str, Any]:
@@ -88,6 +118,15 @@ def run(folder: Path, retrain: bool) -> dict[str, Any]:
     return out
 
 
+def _sequential() -> Any:
+    """`nlu.background.inline`, or nothing in a root from before it (always sequential)."""
+    try:
+        from nlu import background
+    except ImportError:
+        return contextlib.nullcontext()
+    return background.inline()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, required=True, help="one dataset folder (train.yml...)")
@@ -98,11 +137,16 @@ def main(argv: list[str] | None = None) -> int:
         help="folder whose nlu/ package is timed (a git archive of another commit)",
     )
     ap.add_argument("--retrain", action="store_true", help="train again with 10 more examples")
+    ap.add_argument(
+        "--sequential", action="store_true", help="one part after the other on one core"
+    )
     args = ap.parse_args(argv)
     sys.path.insert(0, str(args.root.resolve()))
     import nlu
 
-    out = {"root": str(args.root), **run(args.data.resolve(), args.retrain)}
+    with _sequential() if args.sequential else contextlib.nullcontext():
+        out = {"root": str(args.root), **run(args.data.resolve(), args.retrain)}
+    out["sequential"] = args.sequential
     assert nlu.__file__ is not None and nlu.__file__.startswith(str(args.root.resolve()))
     print(json.dumps(out), flush=True)
     return 0
