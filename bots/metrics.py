@@ -92,10 +92,16 @@ class Metrics:
             registry=r,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
-        self.intents = Counter("omnirelay_intents_total", "Parsed intents", ["intent"], registry=r)
+        self.intents = Counter(
+            "omnirelay_intents_total",
+            "The NLU model's top intent of each message it parsed (the model's reading)",
+            ["intent"],
+            registry=r,
+        )
         self.nlu_fallbacks = Counter(
             "omnirelay_nlu_fallbacks_total",
-            "Messages the NLU did not understand (intent fallback)",
+            "Messages the bot answered as not understood (the dialogue's reading, not the "
+            "model's: the analytics' fallback, storage/analytics/METRICS.md)",
             ["channel"],
             registry=r,
         )

@@ -2,8 +2,8 @@
 
 A protocol, not the worker's context itself, so that `bots.flows` imports nothing of
 `bots.worker`: the worker's `bots.worker.turn.TurnContext` has these fields and is passed as it
-is. Everything but `escalation` is read-only here; flows change the session's fields and add to
-`to_send`, never replace them.
+is. Everything but `escalation` and `understood` (the dialogue's, set by it) is read-only here;
+flows change the session's fields and add to `to_send`, never replace them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from bots.flows.tasks import TaskNotes
+    from bots.flows.understood import Understood
     from bots.messages import InboundMessage, PendingSend
     from nlu import ParseResult
     from storage.sessions import Session
@@ -60,3 +61,5 @@ class FlowContext(Protocol):
 
     # a reason, when the turn asks for a person (`bots.flows.base.Turn.escalate`)
     escalation: str | None
+    # what the dialogue made of the message, set when it has answered (`bots.flows.understood`)
+    understood: Understood | None

@@ -29,6 +29,7 @@ from bots.flows.understanding import (
     from_payload,
     from_title,
 )
+from bots.flows.understood import NOT_UNDERSTOOD_INTENTS, effective
 from bots.log_masking import said
 from bots.messages import Button, OutboundMessage
 from nlu.normalise import normalise_text
@@ -97,6 +98,9 @@ class Dialogue:
             turn.escalate("backend_error")
         if not turn.missed:
             session.fallback_count = 0
+        # what the customer got, for the analytics and the review list (`bots.flows.understood`)
+        goodbye = is_goodbye(understanding, turn.text)
+        ctx.understood = effective(understanding, missed=turn.missed, goodbye=goodbye)
         buttons = [[b.title, b.payload] for r in turn.replies for b in r.buttons]
         session.data[LAST_BUTTONS] = buttons[:MAX_REMEMBERED_BUTTONS]  # typed out next: tapped
         return turn.replies
@@ -135,10 +139,11 @@ class Dialogue:
             self.smalltalk.respond(turn)
             self._offer_resume(turn, active)
             return
-        continues = active is not None and (
-            not self._starts_other_flow(u, active) or self._claimed(turn, active)
-        )
-        if continues and active is not None and await active.step(turn):
+        other = active is not None and self._starts_other_flow(u, active)
+        claimed = other and active is not None and self._claimed(turn, active)
+        if active is not None and (not other or claimed) and await active.step(turn):
+            if not turn.missed and (claimed or u.intent in NOT_UNDERSTOOD_INTENTS):
+                u.by = "value"  # the flow read it as the value it asked for
             self._after(turn)
             return
         flow = self.by_intent.get(u.intent) or self._by_entities(u)
@@ -275,10 +280,12 @@ class Dialogue:
             understood = _unsure_at_a_value(ctx, self._yes_or_no(ctx, from_parse(ctx.parse)))
             if asks_for_bookings(ctx.parse.text, understood):
                 understood.intent = CHECK_BOOKINGS  # trial F23: read as an order or a booking
+                understood.by = "rule"
             return command or _unsure_of_harm(understood)
         if ctx.message.contact_phone:
-            return Understanding(intent="inform", entities={"phone": [ctx.message.contact_phone]})
-        return Understanding(intent=FALLBACK, confidence=0.0)
+            phone = {"phone": [ctx.message.contact_phone]}
+            return Understanding(intent="inform", entities=phone, by="button")
+        return Understanding(intent=FALLBACK, confidence=0.0, by="rule")  # nothing to read
 
     @staticmethod
     def _text(ctx: FlowContext) -> str | None:
@@ -298,7 +305,7 @@ class Dialogue:
         parse = ctx.parse
         asked = ctx.session is not None and ctx.session.step in YES_NO_STEPS
         if asked and praise_is_yes(understanding, ctx.message.text):
-            understanding.intent = "affirm"  # "perfect thx", "чудово, дякую"
+            understanding.intent, understanding.by = "affirm", "rule"  # "perfect thx", "чудово"
             return understanding
         if (
             understanding.intent != FALLBACK
@@ -316,7 +323,7 @@ class Dialogue:
         ):
             text, conf = said(parse.text), top.confidence  # the text: DEBUG only (log_masking)
             log.info("yes/no question: %r read as %s (%.2f)", text, top.name, conf)
-            understanding.intent = top.name
+            understanding.intent, understanding.by = top.name, "rule"
         return understanding
 
     def _language(self, ctx: FlowContext, understanding: Understanding) -> str:
@@ -351,7 +358,7 @@ def _unsure_at_a_value(ctx: FlowContext, understanding: Understanding) -> Unders
         understanding.intent,
         understanding.confidence,
     )
-    understanding.intent = FALLBACK
+    understanding.intent, understanding.by = FALLBACK, "rule"
     return understanding
 
 
@@ -367,5 +374,5 @@ def _unsure_of_harm(understanding: Understanding) -> Understanding:
     ):
         intent, confidence = understanding.intent, understanding.confidence
         log.info("%s at %.2f is too unsure to act on", intent, confidence)
-        understanding.intent = FALLBACK
+        understanding.intent, understanding.by = FALLBACK, "rule"
     return understanding

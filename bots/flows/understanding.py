@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 import orjson
 
 FALLBACK = "nlu_fallback"
+
+#: Who decided what a message means (`bots.flows.understood`):
+#: ``nlu``: the model's intent, taken as it was;
+#: ``button``: a tapped button, its title typed out, a shared contact, a payload typed as text;
+#: ``rule``: one of the dialogue's rules, over the model's answer or without one (a yes or no at
+#: a yes/no question, an unsure intent not acted on, the bookings question, a farewell, a slash
+#: command, a bare order number);
+#: ``value``: the flow that asked for a value read the message as one (a name, a date...).
+By: TypeAlias = Literal["nlu", "button", "rule", "value"]
 
 # Button payloads follow Rasa's convention: "/intent" or '/intent{"slot": "value"}'.
 _PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z_][\w.-]*)(?P<entities>\{.*\})?$", re.S)
@@ -28,6 +37,7 @@ class Understanding:
     language: str | None = None
     from_button: bool = False
     texts: dict[str, list[str]] = field(default_factory=dict)  # entity -> the words it came from
+    by: By = "nlu"  # who read it; the dialogue's rules set "rule" where they change the intent
 
     def first(self, entity: str) -> Any:
         values = self.entities.get(entity)
@@ -46,7 +56,9 @@ def from_payload(payload: str) -> Understanding | None:
             return None
         if isinstance(doc, dict):
             entities = {str(k): [v] for k, v in doc.items()}
-    return Understanding(intent=match.group("intent"), entities=entities, from_button=True)
+    return Understanding(
+        intent=match.group("intent"), entities=entities, from_button=True, by="button"
+    )
 
 
 def from_title(text: str | None, buttons: object) -> Understanding | None:
@@ -81,7 +93,7 @@ def from_command(text: str | None, language: str | None = None) -> Understanding
         return None
     command = stripped[1:].split(maxsplit=1)[0].lower() if len(stripped) > 1 else ""
     if command in COMMANDS:
-        return Understanding(intent=COMMANDS[command])
+        return Understanding(intent=COMMANDS[command], by="rule")
     understood = from_payload(stripped)
     if understood is not None:
         understood.language = language

@@ -2,8 +2,9 @@
 the turn writer's commit (`storage.turns`): a redelivered message whose turn is stored already
 writes nothing, and a turn run again after a crash writes the same keys.
 
-From the message: ``message.in`` (handled by the bot, kept for a person, or taken by a gate),
-``fallback``, ``conversation.started`` (the first message after `conversation_gap` of silence),
+From the message: ``message.in`` (handled by the bot, kept for a person, or taken by a gate;
+its intent is what the dialogue understood, `bots.flows.understood`), ``fallback`` (answered as
+not understood), ``conversation.started`` (the first message after `conversation_gap` of silence),
 ``proactive.reply``. From the dialogue's notes (`bots.flows.tasks.TaskNotes`) and the session
 after the turn: ``task.started`` and, once per task, ``task.ended`` (completed, abandoned, or
 ``handoff:<cause>``), ``continuation``. The tracker's state lives in the customer's session
@@ -22,7 +23,7 @@ from bots.flows.engine import SUSPENDED
 from bots.flows.understanding import from_payload
 from bots.messages import InboundMessage
 from bots.proactive.hooks_replies import last_proactive
-from bots.worker.review import REVIEWED
+from bots.worker.review import not_understood
 from bots.worker.turn import TurnContext
 from storage.analytics.events import Event, handoff_cause, phrase
 from storage.sessions import Session
@@ -137,8 +138,10 @@ class TurnAnalytics:
 
 
 def _intent(ctx: TurnContext) -> str | None:
-    if ctx.parse is not None:
-        return str(ctx.parse.intent)
+    """The intent the bot acted on (`bots.flows.understood`: a rule's, a button's, the model's,
+    or not understood); for a message a gate took, its button's; none for the rest."""
+    if ctx.understood is not None:
+        return ctx.understood.intent
     if ctx.message.payload:
         understood = from_payload(ctx.message.payload)
         return understood.intent if understood is not None else None
@@ -146,15 +149,20 @@ def _intent(ctx: TurnContext) -> str | None:
 
 
 def _message(ctx: TurnContext, base: dict[str, Any]) -> list[Event]:
-    """``message.in`` (who handled it, the NLU's confidence) and ``fallback``."""
+    """``message.in`` (who handled it, what the bot understood, the model's confidence) and
+    ``fallback`` (the bot answered it as not understood)."""
     if ctx.bot_silent:
         handled = "person"
-    elif ctx.parse is not None or not ctx.gated:
+    elif ctx.parse is not None or ctx.understood is not None or not ctx.gated:
         handled = "bot"
     else:
         handled = "other"  # a CSAT score, an opt-out word: taken before the bot
     key = message_key(ctx.message)
-    confidence = float(ctx.parse.confidence) if ctx.parse is not None else None
+    parse, understood = ctx.parse, ctx.understood
+    confidence = float(parse.confidence) if parse is not None else None
+    overruled = None  # the model's own reading, kept where the bot acted on another's
+    if parse is not None and understood is not None and understood.by != "nlu":
+        overruled = {"by": understood.by, "nlu": str(parse.intent)}
     events = [
         Event(
             kind="message.in",
@@ -163,13 +171,14 @@ def _message(ctx: TurnContext, base: dict[str, Any]) -> list[Event]:
             intent=_intent(ctx),
             reason=handled,
             value=confidence,
+            data=overruled,
             **base,
         )
     ]
-    if ctx.parse is not None and ctx.parse.intent in REVIEWED and not ctx.answers_a_slot:
-        # not understood (the fallback intent or out of scope: the dialogue answers both alike);
-        # a value the flow asked for (a name, a phone, ...) is no fallback, as for the review
-        text = phrase(ctx.message.text)
+    if not_understood(ctx):
+        # the dialogue's reading, not the model's (`bots.flows.understood`); where the name or
+        # the phone was asked, the text is likely one the flow could not read: not kept
+        text = None if ctx.personal_answer else phrase(ctx.message.text)
         events.append(Event(kind="fallback", key=key, at=ctx.now, text=text, **base))
     return events
 

@@ -5,7 +5,8 @@ failure scope (retry, or the apology on the last attempt). Then the list: repair
 turn, load the session, the handoff gate, proactive (a reply ends sequences waiting for one,
 opt-out / opt-in words), NLU, proactive (an answer to a reminder), dialogue, the handoff's
 after-turn, proactive (an unfinished flow's nudge, alerts), store the transcript and the outbox
-rows in one commit, save the session, send. The message is acked by
+rows in one commit, count a message the dialogue did not understand (Prometheus, the NLU review
+list), save the session, send. The message is acked by
 `bots.worker.consumer.Worker.handle` once all of that returned: after its replies are stored.
 """
 
@@ -19,10 +20,12 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Protocol
 
 from bots.channels.rest import encode_replies
+from bots.flows.understood import Understood
 from bots.flows.when import as_time_answer
 from bots.identity.resolver import Identities
+from bots.proactive.hooks_replies import yes_or_no
 from bots.worker.analytics import note_answer
-from bots.worker.review import REVIEWED, answers_a_slot, record_for_review
+from bots.worker.review import asks_personal_data, not_understood, record_for_review
 from bots.worker.store import TurnStore
 from bots.worker.turn import Step, StepFn, TurnContext, notice_replies
 from storage.errors import BackendUnavailable, FenceLost, LockTimeout
@@ -108,6 +111,7 @@ class TurnSteps:
             Step("handoff after the turn", self.handoff_after_turn, when=for_the_bot),
             Step("proactive: nudges and alerts", self.proactive_after, when=for_the_bot),
             Step("store transcript + outbox", self.store_turn, when=new_turn),
+            Step("count what was not understood", self.count_not_understood, when=new_turn),
             Step("save the session", self.save_session, when=new_turn),
             Step("send", self.send),
         )
@@ -228,6 +232,8 @@ class TurnSteps:
         """A "yes" / "no" to a proactive message ("Still on for tomorrow at 15:00?")."""
         if self.proactive is not None:
             await self.proactive.after_nlu(ctx)
+            if ctx.gated:  # answered there, not by the dialogue: that yes or no was understood
+                ctx.understood = _yes_or_no_answered(ctx)
 
     async def proactive_after(self, ctx: TurnContext) -> None:
         """An unfinished flow's nudge (re)armed or cancelled; a repeated intent's alert."""
@@ -235,17 +241,14 @@ class TurnSteps:
             await self.proactive.after_bot(ctx)
 
     async def understand(self, ctx: TurnContext) -> None:
+        """The model's reading of the text. Whether the message was understood is the
+        dialogue's to say (`TurnContext.understood`), counted once the turn is stored."""
+        ctx.personal_answer = asks_personal_data(ctx)  # before the dialogue moves the session
         text = ctx.message.text
         if text and not ctx.message.payload:
             ctx.parse = await self.nlu.parse(text, now=ctx.now, tz=self.timezone)
             ctx.parse = as_time_answer(ctx.parse, ctx.session)  # bots.flows.when
-            ctx.answers_a_slot = answers_a_slot(ctx)  # before the dialogue moves the session
-            self.metrics.intents.labels(intent=ctx.parse.intent).inc()
-            if ctx.parse.intent not in REVIEWED or ctx.answers_a_slot:
-                return  # understood, or a value the flow asked for: not a fallback anywhere
-            self.metrics.nlu_fallbacks.labels(channel=ctx.message.channel).inc()
-            if self.review_log is not None:
-                await asyncio.to_thread(record_for_review, self.review_log, ctx)
+            self.metrics.intents.labels(intent=ctx.parse.intent).inc()  # the model's reading
 
     async def respond(self, ctx: TurnContext) -> None:
         ctx.replies = await self.dialogue.respond(ctx)
@@ -259,6 +262,16 @@ class TurnSteps:
         """The inbound message, its replies (pending, with this process's send lease) and the
         session snapshot in one commit: from here on a redelivery repairs instead of redoing."""
         await self.store.write(ctx)
+
+    async def count_not_understood(self, ctx: TurnContext) -> None:
+        """A message the dialogue answered as not understood, once its turn is stored (a
+        redelivered or re-run turn is stored once, so it is counted once): Prometheus' fallback
+        counter, and the NLU review list."""
+        if not not_understood(ctx):
+            return
+        self.metrics.nlu_fallbacks.labels(channel=ctx.message.channel).inc()
+        if self.review_log is not None:
+            await asyncio.to_thread(record_for_review, self.review_log, ctx)
 
     async def save_session(self, ctx: TurnContext) -> None:
         assert ctx.session is not None
@@ -292,7 +305,19 @@ class TurnSteps:
             raise RuntimeError("cannot apologise before the customer is known")
         ctx.session.handoff = "pending"
         ctx.session.escalation = EscalationRequest(ctx.escalation, at=ctx.now.isoformat())
-        ctx.parse = None
+        ctx.parse, ctx.understood = None, None  # the turn failed: nothing was answered
         await self.store.write(ctx)
         await self.backends.sessions.save(ctx.session)
         await self.send(ctx)
+
+
+def _yes_or_no_answered(ctx: TurnContext) -> Understood | None:
+    """The reading of a yes or no the proactive step answered (`bots.proactive.hooks_replies`)."""
+    answer = yes_or_no(ctx)
+    if answer is None:
+        return None
+    if ctx.message.payload:
+        return Understood(answer, "button")
+    return Understood(
+        answer, "nlu" if ctx.parse is not None and ctx.parse.intent == answer else "rule"
+    )

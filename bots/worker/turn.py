@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bots.flows.tasks import TaskNotes
+from bots.flows.understood import Understood
 from bots.messages import Button, InboundMessage, OutboundMessage, PendingSend
 from storage.sessions import Session
 from storage.turns import TurnWrite
@@ -39,9 +40,10 @@ class TurnContext:
     last_inbound_at: datetime | None = None
     session: Session | None = None
     parse: ParseResult | None = None
-    # the message answers the dialogue's question for a value, as the session stood before the
-    # dialogue ran (`bots.worker.review.answers_a_slot`): no fallback for review or analytics
-    answers_a_slot: bool = False
+    # the message answers a question for the customer's name or phone, as the session stood
+    # before the dialogue ran (`bots.worker.review.asks_personal_data`): if it is not understood,
+    # its text is kept neither for review nor among the fallback phrases
+    personal_answer: bool = False
     replies: list[OutboundMessage] = field(default_factory=list)
     to_send: list[PendingSend] = field(default_factory=list)
     inbound_row_id: int | None = None
@@ -50,6 +52,9 @@ class TurnContext:
     bot_silent: bool = False  # a human agent owns the conversation
     gated: bool = False  # the handoff gate (or a consent word) took it: no NLU, no flows
     tasks: TaskNotes = field(default_factory=TaskNotes)  # flows started / stopped (analytics)
+    # what the dialogue made of the message (`bots.flows.understood`): the intent it acted on or
+    # not understood, and who decided; None when the bot did not read it (a gate took it)
+    understood: Understood | None = None
     # the proactive message this one answers, as the session held it before the turn
     answers: dict[str, Any] | None = None
     # more writes for the turn's commit (`storage.turns.TurnWrite`: an unfinished flow's nudge)

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from nlu.types import FALLBACK_INTENT, OUT_OF_SCOPE_INTENT
 from tests.bots.conftest import Service, new_chat_id, new_update_id
 from tests.fakes import wait_until
 from tests.fakes.telegram import FakeTelegram, text_update
@@ -80,14 +79,11 @@ async def test_fallbacks_and_handoffs_by_reason(
     )
     assert samples.value("omnirelay_handoffs_total", reason="misses") == 1
     assert samples.value("omnirelay_handoffs_total", reason="request") == 1
-    # gibberish the NLU did not understand (the fallback intent or out of scope) is a fallback;
-    # the model may take a made-up word for a value ("inform"), which the dialogue misses anyway
-    not_understood = sum(
-        samples.value("omnirelay_intents_total", intent=i)
-        for i in (FALLBACK_INTENT, OUT_OF_SCOPE_INTENT)
-    )
-    assert not_understood >= 1
-    assert samples.value("omnirelay_nlu_fallbacks_total", channel="telegram") == not_understood
+    # both were answered as not understood (the second with the handoff): two fallbacks, the
+    # dialogue's reading, whatever the model took them for (a made-up word may read as a
+    # value, "inform"; `omnirelay_intents_total` keeps the model's readings)
+    assert samples.value("omnirelay_nlu_fallbacks_total", channel="telegram") == 2
+    assert samples.value("omnirelay_intents_total") == 3  # the model read all three
 
 
 FAILURES = [
