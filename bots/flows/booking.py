@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bots.flows.backends import BookingBackend, ServiceView
 from bots.flows.base import DIGRESSIONS, Turn, payload
 from bots.flows.business import match_services
+from bots.flows.corrections import part_named
 from bots.flows.names import local_name, read_name, read_name_at_step
 from bots.flows.phones import TYPOS_BEFORE_HANDOFF, mistyped_phone, read_phone
 from bots.flows.when import TimePicker, day_said, day_values, local_moment
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 CHANGEABLE = ("service", "date", "time", "name", "phone")
 REFUSED_NAME = "_refused_name"  # slot: the text last refused at the name step
 PHONE_TYPOS = "_phone_typos"  # slot: mistyped phone numbers in a row
+CHANGING = "_changing"  # slot: "What would you like to change?" was the last question
 
 
 class ContactBook(Protocol):
@@ -63,6 +65,7 @@ class BookingFlow:
     async def step(self, turn: Turn) -> bool:
         slots = turn.session.slots
         intent = turn.understanding.intent
+        changing = bool(slots.pop(CHANGING, False))
         if intent == "change" and turn.understanding.from_button:
             which = turn.understanding.first("slot")
             self._drop(slots, which)
@@ -81,12 +84,17 @@ class BookingFlow:
         if changed:
             await self._advance(turn)
             return True
+        if step == "confirm" and (which := self._part_named(turn, changing)):
+            self._drop(slots, which)  # "the time", "змінити ім'я": as its button would
+            await self._advance(turn)
+            return True
         if intent in DIGRESSIONS:
             return False
         if step == "confirm" and intent == "affirm":
             await self._book(turn)
             return True
         if step == "confirm" and intent == "deny":
+            slots[CHANGING] = True
             turn.say("booking_change_what", buttons=self._change_buttons(turn))
             return True
         if step == "service" and intent == "deny" and "name" not in slots:
@@ -130,7 +138,14 @@ class BookingFlow:
         """A name at the name step, or "make it Friday instead" (read as rescheduling)."""
         if turn.understanding.intent == "reschedule_appointment":
             return True
+        if turn.session.step == "confirm":
+            return self._part_named(turn, bool(turn.session.slots.get(CHANGING))) is not None
         return turn.session.step == "name" and self._name(turn) is not None
+
+    @staticmethod
+    def _part_named(turn: Turn, asked: bool) -> str | None:
+        """The part of the booking a typed correction names (`bots.flows.corrections`)."""
+        return None if turn.understanding.from_button else part_named(turn.text, asked=asked)
 
     @staticmethod
     def _name(turn: Turn) -> str | None:
@@ -193,10 +208,13 @@ class BookingFlow:
 
     @staticmethod
     def _drop(slots: dict[str, Any], which: Any) -> None:
-        if which in CHANGEABLE:
+        if which in ("name", "phone"):
+            # emptied, not removed: `_advance` would fill it again from the profile, and the
+            # customer who asked to change it would see the same name or phone again
+            slots[str(which)] = ""
+        elif which in CHANGEABLE:
             slots.pop(str(which), None)
-            if which in ("service", "date", "time"):
-                slots.pop("starts_at", None)
+            slots.pop("starts_at", None)
 
     # ---- asking --------------------------------------------------------------------------
 

@@ -26,9 +26,12 @@ __all__ = ["is_request", "local_name", "read_name", "read_name_at_step"]
 NAME_INTENTS = frozenset({"inform", "nlu_fallback", "out_of_scope"})
 SURE = 0.6  # an intent at least this sure is what the message asks for, not a name
 MAX_NAME_WORDS = 4
+# An introduction before the name, maybe after a greeting ("hi, im Yurii": trial 3's T10 booked
+# "Im Yurii Bondarenko"); "im" and "its" are "i'm" and "it's" typed without the apostrophe.
 NAME_PREFIX = re.compile(
-    r"^\s*(?:my name is|my name's|i am|i'm|it's|this is|name:?|мене звати|моє ім'я"
-    r"|мене кличуть|я|це|ім'я:?)\s+",
+    r"^\s*(?:(?:hi|hello|hey|привіт|вітаю|добрий день)\s*[,!.]?\s+)?"
+    r"(?:my name is|my name's|name is|i am|i'm|im|it's|its|this is|name:?|мене звати|мене звуть"
+    r"|моє ім'я|мене кличуть|я|це|ім'я:?)\s+",
     re.IGNORECASE,
 )
 _NAME = re.compile(r"^[^\W\d_][^\W\d_' .-]*(?:[ '.-]+[^\W\d_]+){0,4}\.?$")
