@@ -13,7 +13,7 @@ import os
 import secrets
 from pathlib import Path
 
-from sqlalchemy import make_url
+from bots.local_files import beside_database
 
 __all__ = ["kept_secret", "secret_file"]
 
@@ -22,10 +22,7 @@ log = logging.getLogger(__name__)
 
 def secret_file(database_url: str) -> Path | None:
     """Where the secret of an SQLite database file is kept; None without a file."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    return Path(url.database).with_name(Path(url.database).name + ".webchat-secret")
+    return beside_database(database_url, ".webchat-secret")
 
 
 def kept_secret(database_url: str) -> bytes | None:

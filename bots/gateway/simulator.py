@@ -27,6 +27,7 @@ from pydantic import SecretStr
 
 from bots.config import Settings, secret
 from bots.keys import DATABASE
+from bots.local_files import beside_database
 from bots.sandbox import SANDBOX_PREFIX, SandboxCredentials, SandboxLog, sandbox_app
 from bots.sandbox.apis import SANDBOX_BOT_USERNAME, viber_text
 from bots.sandbox.payloads import (
@@ -118,7 +119,8 @@ def simulator_settings(settings: Settings) -> Settings:
 
 def setup_simulator(app: web.Application, settings: Settings) -> None:
     """Mount the sandbox and the simulator routes on `app` (before its router freezes)."""
-    sandbox_log = SandboxLog()
+    # kept beside `make run`'s database: a restart keeps the tabs' conversations (trial 3, T8)
+    sandbox_log = SandboxLog(path=beside_database(settings.database_url, ".simulator.jsonl"))
     app[SANDBOX_LOG] = sandbox_log
     app[_SETTINGS] = settings
     credentials = SandboxCredentials(
