@@ -113,3 +113,20 @@ async def test_the_metrics_count_what_the_bot_understood(shop: Shop) -> None:
     assert len(review_lines(shop)) == 3
     again = await scrape(shop.client)
     assert again.value("omnirelay_nlu_fallbacks_total", channel="rest") == 3
+
+
+async def test_a_miss_at_the_name_question_is_counted_without_its_text(shop: Shop) -> None:
+    """Typed where the name is asked, a message the flow cannot read is likely a name all the
+    same: a fallback, counted, but its text reaches neither the top phrases nor the review."""
+    desk = await supervisor(shop)
+    who = shop.person("rest", "uk")
+    assert "ім'я" in await said(shop, who, "хочу записатися на чистку зубів завтра о 15:00")
+    too_long = "Olena Petrenko Kovalenko Ivanivna Bondar"  # not read as a name: too many words
+    assert "лише ім'я" in await said(shop, who, too_long)
+
+    doc = await desk.summary()
+    assert doc["fallback"]["count"] == 1
+    assert doc["top_fallbacks"] == []
+    assert review_lines(shop) == []
+    samples = await scrape(shop.client)
+    assert samples.value("omnirelay_nlu_fallbacks_total", channel="rest") == 1
