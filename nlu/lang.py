@@ -75,3 +75,23 @@ def looks_english(text: str) -> bool:
     english = sum(w in _EN_WORDS for w in words)
     translit = sum(map(translit_word, words))
     return english >= 1 and english > translit
+
+
+MIN_CLEAR_LETTERS = 3  # "ок", "ok": too short to tell anything
+MIN_CLEAR_ENGLISH_WORDS = 2
+
+
+def clear_language(text: str) -> str | None:
+    """The language ``text`` is written in when its words leave no doubt, whatever a model made
+    of them: ``"uk"`` for Ukrainian Cyrillic (`detect_language`) of at least
+    `MIN_CLEAR_LETTERS` letters; ``"en"`` for Latin text with at least
+    `MIN_CLEAR_ENGLISH_WORDS` common English words (`looks_english`). None for anything else:
+    "ok", "asdfgh", a name, Ukrainian typed in Latin letters ("koly vy pratsiuiete")."""
+    low = text.lower().replace("’", "'")
+    if sum(ch.isalpha() for ch in low) < MIN_CLEAR_LETTERS:
+        return None
+    if _CYRILLIC.search(low):
+        return "uk" if detect_language(low) == "uk" else None
+    words = _LATIN_WORD.findall(low)
+    english = sum(w in _EN_WORDS for w in words)
+    return "en" if english >= MIN_CLEAR_ENGLISH_WORDS and looks_english(low) else None

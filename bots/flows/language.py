@@ -14,6 +14,13 @@ trial F24 answered "can u halp with my stuff" in Ukrainian, the business's defau
 Latin letters are English only with English words in them (`nlu.lang.looks_english`): one
 message of Ukrainian typed in Latin letters ("koly vy pratsiuiete", trial F2), understood or
 not, no longer switches a Ukrainian session, or its ticket, to English.
+
+A later message the bot did not understand still switches when its words leave no doubt
+(`nlu.lang.clear_language`: two English words or more, or Ukrainian Cyrillic): an English
+customer greeted in Ukrainian (Telegram's /start with a Ukrainian app) whose questions the bot
+did not understand was answered in Ukrainian, handed to a person in Ukrainian and asked for the
+rating in Ukrainian (trial 3, T2). While a person has the conversation the handoff package
+follows the language by the same rule (`handoff.hook`).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from bots.flows.context import FlowContext
 from bots.flows.names import read_name_at_step
 from bots.flows.templates import LANGUAGES, Templates
 from bots.flows.understanding import FALLBACK, Understanding
-from nlu.lang import looks_english
+from nlu.lang import clear_language, looks_english
 
 __all__ = ["MIN_LETTERS_FIRST", "MIN_LETTERS_TO_SWITCH_LANGUAGE", "NAME_STEP", "switches_language"]
 
@@ -43,10 +50,15 @@ def switches_language(
     if understanding.language not in LANGUAGES or letters < needed:
         return False
     english = understanding.language == "en"
+    said = ctx.message.text or ""
     if understanding.intent in NOT_UNDERSTOOD:
-        # nothing understood: only a first message whose letters tell its language sets it
-        return first and (not english or looks_english(ctx.message.text or ""))
-    if english and not first and not looks_english(ctx.message.text or ""):
+        # nothing understood: a first message whose letters tell its language sets it; a later
+        # one only when its words leave no doubt
+        if first:
+            return not english or looks_english(said)
+        if clear_language(said) != understanding.language:
+            return False
+    elif english and not first and not looks_english(said):
         return False
     at_name = session is not None and session.flow is not None and session.step == NAME_STEP
     return not (at_name and read_name_at_step(text, understanding, t) is not None)
