@@ -4,8 +4,11 @@ The worker's turn (`bots.worker.steps.TurnSteps`: `handoff_gate`, `handoff_after
 
 - `intercept(ctx)` before the NLU and the dialogue. While a ticket is open (queued, offered
   or with an agent) the message belongs to the ticket and the bot stays silent, so old
-  buttons cannot restart a flow; right after a close the customer's 1-5 answer is stored as
-  the CSAT score. Returns notices to send, or None to let the bot run.
+  buttons cannot restart a flow; after a close the customer's 1-5 answer is stored as the
+  CSAT score, and the task the ticket interrupted is offered again (`handoff.csat`). Returns
+  notices to send, or None to let the bot run. A message it keeps from the bot still sets the
+  language of the session when its words leave no doubt (`nlu.lang.clear_language`): the
+  dialogue does not see it, and the close, the rating and the call back speak that language.
 - `relay(ctx)` once the worker has committed a message `intercept` kept from the bot to the
   transcript: the live event for the consoles and the webhook (so whoever reloads the ticket
   on that event finds the message in it).
@@ -24,10 +27,11 @@ import logging
 import re
 from typing import Any, Protocol
 
-from handoff import callback
+from handoff import callback, csat
 from handoff.delivery import agent_replies, report_delivery
 from handoff.events import HandoffEvent
 from handoff.service import CSAT_PAYLOAD, Escalation, HandoffService, Notice
+from nlu.lang import clear_language
 from nlu.normalise import normalise_text
 from storage.repositories.orders import OrderRepository, normalise_number
 from storage.sessions import EscalationRequest, Session
@@ -122,6 +126,7 @@ class HandoffHook:
             if ticket.status != "closed":
                 # the bot is silent (`relay` passes the message on once it is stored) but
                 # for the answer to an offer of a call back or a message
+                _follow_language(ctx)
                 language, phone = self._language(ctx), self._phone(ctx)
                 chosen = await callback.answer(
                     self.service, session.data, ticket, ctx.message, phone, language, ctx.now
@@ -130,13 +135,27 @@ class HandoffHook:
             session.handoff = None  # closed while the session missed it: the bot is back
             session.ticket_id = None
             session.data.pop(callback.STATE, None)
-        csat = session.data.pop("csat", None)
-        if csat is not None:
-            score = _score(ctx.message.text, ctx.message.payload)
-            if score is not None:
-                await self.service.record_csat(int(csat["ticket_id"]), score)
-                return [Notice(self.service.texts("handoff_csat_thanks", self._language(ctx)))]
-        return None
+        return await self._rated(ctx)
+
+    async def _rated(self, ctx: TurnView) -> list[Notice] | None:
+        """The rating asked after a close, when the message gives it: thanks, and the task the
+        ticket interrupted offered again. Anything else leaves the rating asked (`after_turn`)."""
+        session = ctx.session
+        assert session is not None
+        asked = session.data.get(csat.PENDING)
+        score = _score(ctx.message.text, ctx.message.payload) if asked is not None else None
+        if asked is None or score is None:
+            return None
+        del session.data[csat.PENDING]
+        _follow_language(ctx)  # "five stars"
+        await self.service.record_csat(int(asked["ticket_id"]), score)
+        language = self._language(ctx)
+        told = [Notice(self.service.texts("handoff_csat_thanks", language))]
+        offer = csat.resume_offer(self.service.texts, asked, language)
+        if offer is not None:
+            session.data[csat.RESUME_OFFERED] = True
+            told.append(offer)
+        return told
 
     async def relay(self, ctx: TurnView, ticket_id: int | None = None) -> None:
         """Pass a customer message that `intercept` kept from the bot on to the ticket's
@@ -186,6 +205,9 @@ class HandoffHook:
     async def after_turn(self, ctx: TurnView) -> list[Notice]:
         session = ctx.session
         assert session is not None
+        asked = session.data.get(csat.PENDING)
+        if asked is not None and csat.moved_on(asked, session):
+            session.data.pop(csat.PENDING)  # the customer went on with a task, not the rating
         if session.ticket_id is None:
             if ctx.escalation is None and session.handoff is None:
                 await self._business_rules(ctx)
@@ -226,6 +248,7 @@ class HandoffHook:
         ticket, created = await self.service.open_ticket(customer_id, esc, ctx.now, topic=topic)
         session.handoff = "agent" if ticket.status == "assigned" else "pending"
         session.ticket_id = ticket.id
+        session.data.pop(csat.PENDING, None)  # a rating of the last ticket is no longer asked
         log.info(
             "customer %s escalated (%s): ticket %s %s",
             customer_id,
@@ -301,6 +324,14 @@ class HandoffHook:
         session = ctx.session
         language = session.language if session is not None else None
         return language or self.service.config.default_language
+
+
+def _follow_language(ctx: TurnView) -> None:
+    """The session speaks the language of a message kept from the dialogue, when its words
+    leave no doubt (the dialogue's rule for a message it did not understand)."""
+    spoken = clear_language(ctx.message.text or "")
+    if spoken is not None and ctx.session is not None:
+        ctx.session.language = spoken
 
 
 def _without_offer(reply: Any) -> Any:

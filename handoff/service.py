@@ -275,7 +275,7 @@ class HandoffService:
             session.escalation = None
             session.data.pop(callback.STATE, None)
             if not quiet:
-                session.data["csat"] = {"ticket_id": ticket.id}
+                session.data[csat.PENDING] = csat.pending(ticket, session)
             session.fallback_count = 0
 
         session = await self.set_session(ticket.customer_id, back_to_bot)
@@ -287,15 +287,9 @@ class HandoffService:
         return ticket
 
     async def _goodbye(self, ticket: Ticket, language: str, now: dt.datetime) -> None:
-        """The closing message, the unfinished task offered again, the CSAT question."""
+        """The closing message and the CSAT question; the unfinished task is offered again
+        after the rating (`csat.resume_offer`)."""
         await self._send(ticket.customer_id, self.texts("handoff_closed", language), (), "bot", now)
-        resume = (ticket.task or {}).get("resume")
-        if resume:
-            tasks = self.texts.raw("handoff_tasks", language)
-            name = tasks.get((ticket.task or {}).get("flow"), tasks.get("other"))
-            button = (self.texts("handoff_resume_button", language), f"/{resume}")
-            text = self.texts("handoff_resume", language, task=name)
-            await self._send(ticket.customer_id, text, (button,), "bot", now)
         scores = tuple((str(n), f'{CSAT_PAYLOAD}{{"score":{n}}}') for n in range(1, 6))
         text = self.texts("handoff_csat", language)
         await self._send(ticket.customer_id, text, scores, "bot", now)

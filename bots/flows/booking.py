@@ -22,6 +22,7 @@ from bots.flows.corrections import part_named
 from bots.flows.names import local_name, read_name, read_name_at_step
 from bots.flows.phones import TYPOS_BEFORE_HANDOFF, mistyped_phone, read_phone
 from bots.flows.when import TimePicker, day_said, day_values, local_moment
+from bots.identity.sessions import note_contact
 from bots.messages import Button
 from storage.booking_errors import InvalidSlot, SlotTaken, UnknownService
 from storage.errors import StorageError
@@ -221,6 +222,9 @@ class BookingFlow:
     async def _advance(self, turn: Turn) -> None:
         """Ask for the first missing slot, or show the summary."""
         session, slots = turn.session, turn.session.slots
+        # the name and phone typed so far, kept beyond this booking: a booking started again
+        # (after a handoff, trial 3's T14) and a call back do not ask for them again
+        note_contact(session, name=slots.get("name"), phone=slots.get("phone"))
         services = await self.backend.services()
         if not slots.get("service"):
             session.step = "service"

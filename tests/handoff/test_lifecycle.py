@@ -132,22 +132,22 @@ async def test_agent_relay_close_and_csat_over_telegram(
     assert detail["first_response_at"] is not None
     assert ("agent", "Перевіряю!") in [(m["from"], m["text"]) for m in detail["transcript"]]
 
-    # close: the bot is back, offers the unfinished task and asks for a score
+    # close: the bot is back and asks for a score; the unfinished task is offered after it
     before = len(fake_telegram.sent_messages(chat))
     closed = await api.ok(
         "POST", f"/api/tickets/{ticket['id']}/close", token, {"resolution": "courier found"}
     )
     assert closed["status"] == "closed" and closed["resolution"] == "courier found"
-    await fake_telegram.wait_for(lambda: len(fake_telegram.sent_messages(chat)) >= before + 3)
+    await fake_telegram.wait_for(lambda: len(fake_telegram.sent_messages(chat)) >= before + 2)
     closing = fake_telegram.sent_messages(chat)[before:]
-    resume = closing[1]["reply_markup"]["inline_keyboard"]
-    assert resume[0][0]["callback_data"] == "/check_order_status"
-    csat = closing[2]
+    csat = closing[1]
     payloads = [b["callback_data"] for row in csat["reply_markup"]["inline_keyboard"] for b in row]
     assert len(payloads) == 5
     await api.telegram(callback_update(chat, payloads[4], update_id=new_update_id()))
     await fake_telegram.wait_for(lambda: len(fake_telegram.sent_messages(chat)) >= before + 4)
-    assert "Дякуємо" in fake_telegram.sent_messages(chat)[-1]["text"]
+    thanks, resume = fake_telegram.sent_messages(chat)[before + 2 :]
+    assert "Дякуємо" in thanks["text"]
+    assert resume["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "/check_order_status"
     done = await api.ok("GET", f"/api/tickets/{ticket['id']}", token)
     assert done["csat"] == 5 and done["resolved_at"] is not None
     agents = (await api.ok("GET", "/api/agents"))["agents"]
