@@ -123,6 +123,9 @@ class OutboundMessage:
     attachment: Attachment | None = None
     sender: Literal["bot", "agent"] = "bot"
     phone_label: str | None = None  # that button's title, in the customer's language
+    # the share-contact request of an earlier reply is over (the phone was typed instead):
+    # channels that keep it on screen (Telegram's reply keyboard) take it away with this one
+    close_phone_request: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,4 +229,5 @@ def decode_outbound(data: dict[str, Any]) -> OutboundMessage:
         attachment=Attachment(**attachment) if attachment else None,
         sender=data.get("sender", "bot"),
         phone_label=data.get("phone_label"),
+        close_phone_request=bool(data.get("close_phone_request")),
     )

@@ -221,7 +221,9 @@ class TelegramChannel:
                 sent = await self.bot.send_message(
                     chat_id=chat_id,
                     text=part,
-                    reply_markup=rendered.markup if i == last else None,
+                    reply_markup=rendered.markup
+                    if i == last
+                    else (rendered.first_markup if i == 0 else None),
                 )
             except AiogramError as e:
                 raise map_error(e) from e

@@ -22,6 +22,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     KeyboardButton,
     ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
 )
 
 from bots.channels.base import ChannelLimits, fit_buttons, links_in_text, split_text
@@ -50,15 +51,21 @@ LIMITS = ChannelLimits(
     global_rate=30.0,
 )
 
-Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+# Where the text of a message that must both take the share-phone keyboard away and show inline
+# buttons is cut in two (one markup per message): its last line, else its last sentence.
+_LAST_SENTENCE = re.compile(r"(?<=[.!?:])\s+(?=\S[^.!?]*[.!?]?\s*$)")
+POINTER = "👇"  # the buttons' own message when the text cannot be cut
 
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """The sendMessage calls one OutboundMessage becomes; the markup goes on the last part."""
+    """The sendMessage calls one OutboundMessage becomes; the markup goes on the last part,
+    ``first_markup`` on the first one (the share-phone keyboard taken away)."""
 
     parts: list[str]
     markup: Markup | None
+    first_markup: Markup | None = None
 
 
 def callback_data(payload: str) -> str:
@@ -115,7 +122,29 @@ def render(message: OutboundMessage, limits: ChannelLimits = LIMITS) -> Rendered
         markup = InlineKeyboardMarkup(inline_keyboard=[[_inline(b)] for b in buttons])
     else:
         markup = None
-    return Rendered(parts=split_for_telegram(text, limits.max_text), markup=markup)
+    parts = split_for_telegram(text, limits.max_text)
+    if not message.close_phone_request or message.request_phone:
+        return Rendered(parts=parts, markup=markup)
+    # The reply keyboard of an earlier phone request stays on screen until a message takes it
+    # away (a one-time keyboard only hides once it is used: trial 3, T3, the phone typed
+    # instead). One message cannot carry both that and inline buttons: the text is cut in two.
+    removal = ReplyKeyboardRemove(remove_keyboard=True)
+    if markup is None:
+        return Rendered(parts=parts, markup=removal)
+    if len(parts) == 1:
+        parts = _cut(parts[0])
+    return Rendered(parts=parts, markup=markup, first_markup=removal)
+
+
+def _cut(text: str) -> list[str]:
+    """``text`` in two messages: all but its last line (or sentence), and that line; the text
+    and `POINTER` when it is one sentence."""
+    text = text.strip()
+    head, _, tail = text.rpartition("\n")
+    if head.strip() and tail.strip():
+        return [head.rstrip(), tail.strip()]
+    pieces = _LAST_SENTENCE.split(text, maxsplit=1)
+    return [pieces[0], pieces[1]] if len(pieces) == 2 else [text, POINTER]
 
 
 def _linkable(url: str) -> bool:

@@ -18,6 +18,7 @@ from bots.flows.base import Flow, Turn
 from bots.flows.bookings_question import CHECK_BOOKINGS, asks_for_bookings
 from bots.flows.context import FlowContext
 from bots.flows.language import switches_language
+from bots.flows.phone_request import close_phone_request
 from bots.flows.smalltalk import SmallTalk, is_goodbye, praise_is_yes
 from bots.flows.templates import LANGUAGES, Templates
 from bots.flows.understanding import (
@@ -101,6 +102,7 @@ class Dialogue:
         # what the customer got, for the analytics and the review list (`bots.flows.understood`)
         goodbye = is_goodbye(understanding, turn.text)
         ctx.understood = effective(understanding, missed=turn.missed, goodbye=goodbye)
+        turn.replies[:] = close_phone_request(session, turn.replies)  # a typed phone: T3
         buttons = [[b.title, b.payload] for r in turn.replies for b in r.buttons]
         session.data[LAST_BUTTONS] = buttons[:MAX_REMEMBERED_BUTTONS]  # typed out next: tapped
         return turn.replies
