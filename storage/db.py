@@ -55,6 +55,18 @@ class Database:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Read units (`run` with ``write=False``) on PostgreSQL: one statement each on its own
+        # (autocommit: no BEGIN and ROLLBACK round trips around it), or, with ``snapshot``, in a
+        # read-only REPEATABLE READ transaction whose statements all see one state. The
+        # connection's setting is client-side on asyncpg (no round trip) and reset on return.
+        self._reads = self._snapshots = self._sessions
+        if self.engine.dialect.name == "postgresql":
+            autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._reads = async_sessionmaker(autocommit, expire_on_commit=False)
+            one_state = self.engine.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+            self._snapshots = async_sessionmaker(one_state, expire_on_commit=False)
         # SQLite has one writer at a time, and a transaction that reads first and writes later
         # fails with "database is locked" instead of waiting when another writer got there
         # first. In-process, writers queue on this lock instead (no busy-wait sleeps either).
@@ -92,26 +104,36 @@ class Database:
             await fences.check(s)
             yield s
 
-    async def run(self, work: Callable[[Session], T], *, write: bool = True) -> T:
-        """Run ``work(session)`` (plain synchronous SQLAlchemy code) as one unit of work,
-        committed on success (``write``) or rolled back (reads).
+    async def run(
+        self, work: Callable[[Session], T], *, write: bool = True, snapshot: bool = False
+    ) -> T:
+        """Run ``work(session)`` (plain synchronous SQLAlchemy code) as one unit of work:
+        committed on success (``write``), or a read, whose writes (if any) never persist.
+
+        A read's statements each see the database as it is when they run, without a
+        transaction around them on PostgreSQL (a one-statement read is one round trip, not
+        three). A read whose statements must agree with each other (or that streams rows with
+        ``yield_per``) passes ``snapshot=True``: one read-only REPEATABLE READ transaction on
+        PostgreSQL, one deferred transaction (one WAL snapshot) on SQLite.
 
         On SQLite the whole unit runs in one hop on a dedicated thread with a synchronous
         connection, instead of one aiosqlite thread hop per statement; writes queue on the
         same lock as `transaction`. On PostgreSQL it runs in an async session (`run_sync`).
         """
+        if not write and snapshot and self.dialect == "sqlite":
+            work = _begun(work)
         if self._sync is None:
-            async with self._sessions() as s:
-                if not write:
+            if not write:
+                async with (self._snapshots if snapshot else self._reads)() as s:
                     return await s.run_sync(work)
-                async with s.begin():
-                    return await s.run_sync(work)
+            async with self._sessions() as s, s.begin():
+                return await s.run_sync(work)
         loop = asyncio.get_running_loop()
         if not write:
-            return await loop.run_in_executor(self._sync.readers, self._sync.unit, work, False)
+            return await loop.run_in_executor(self._sync.readers, self._sync.read, work)
         assert self._write_lock is not None
         async with self._write_lock:
-            return await loop.run_in_executor(self._sync.writer, self._sync.unit, work, True)
+            return await loop.run_in_executor(self._sync.writer, self._sync.write, work)
 
     async def ping(self) -> None:
         """Run ``SELECT 1``; raises `BackendUnavailable` when the database is unreachable."""
@@ -139,17 +161,30 @@ class _SyncSqlite:
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self.readers = ThreadPoolExecutor(2, thread_name_prefix="sqlite-reader")
 
-    def unit(self, work: Callable[[Session], T], write: bool) -> T:
+    def read(self, work: Callable[[Session], T]) -> T:
+        # pysqlite begins a transaction only before a write: each SELECT sees the newest state
         with self.sessions() as s:
-            if not write:
-                return work(s)
-            with s.begin():
-                return work(s)
+            return work(s)
+
+    def write(self, work: Callable[[Session], T]) -> T:
+        with self.sessions() as s, s.begin():
+            return work(s)
 
     def close(self) -> None:
         self.writer.shutdown(wait=True)
         self.readers.shutdown(wait=True)
         self.engine.dispose()
+
+
+def _begun(work: Callable[[Session], T]) -> Callable[[Session], T]:
+    """``work`` in an explicit (deferred) SQLite transaction: its first read fixes the WAL
+    snapshot that the unit's later reads see too (the driver begins one only before a write)."""
+
+    def begun(s: Session) -> T:
+        s.connection().exec_driver_sql("BEGIN")
+        return work(s)
+
+    return begun
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

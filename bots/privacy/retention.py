@@ -170,7 +170,7 @@ async def retention_run(
     """Count (``dry_run``) or clear every store's rows due at ``now`` (the bot clock's)."""
     cutoffs = policy.cutoffs(now)
     if dry_run:
-        counts = await db.run(lambda s: count_due(s, cutoffs), write=False)
+        counts = await db.run(lambda s: count_due(s, cutoffs), write=False, snapshot=True)
     else:
         counts = {}
         for name, data_class, _ in CLASSES:

@@ -189,7 +189,7 @@ async def export_csv(db: Database, query: Query, kind: str) -> AsyncIterator[str
             anchors = _anchors(s, anchor, query, after)
             return (anchors[-1].id if anchors else after), rows_of(s, anchors, zone)
 
-        after, rows = await db.run(chunk, write=False)
+        after, rows = await db.run(chunk, write=False, snapshot=True)
         if not rows:
             return
         yield _lines(rows)

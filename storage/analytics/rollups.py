@@ -324,4 +324,4 @@ async def reconcile(db: Database, *, timezone: str = DEFAULT_TIMEZONE) -> Reconc
     """Recount the events up to the watermark and compare each cell with the rollups (days
     local to ``timezone``, as they were folded)."""
     folder = Folder(timezone)
-    return await db.run(lambda s: _reconcile(s, folder), write=False)
+    return await db.run(lambda s: _reconcile(s, folder), write=False, snapshot=True)

@@ -90,7 +90,7 @@ def _read(s: Session, query: Query) -> tuple[Tally, dict[str, Any]]:
 
 async def summary(db: Database, query: Query, *, review_queue: int | None = None) -> dict[str, Any]:
     """Every metric of the range, shaped as `GET /api/metrics/summary` answers."""
-    tally, raw = await db.run(lambda s: _read(s, query), write=False)
+    tally, raw = await db.run(lambda s: _read(s, query), write=False, snapshot=True)
     zone = ZoneInfo(query.timezone)
     return {
         "range": {
