@@ -7,8 +7,14 @@ An agent who claims the ticket takes the conversation over as with any ticket; i
 asks for a person meanwhile, that ticket is this one (one open ticket per customer).
 
 What the customer asked is counted in their session (``session.data["asked"]``: the intent and
-what the message names -> recent times and words), so a turn costs no query; after an alert the
-count starts again. Three different order numbers are three questions, not one asked thrice.
+what the message names -> recent times and words), so a turn costs no query. Three different
+order numbers are three questions, not one asked thrice.
+
+One question alerts once: after its ticket it is not counted again until the rule's window has
+passed since (``session.data["alerted"]``: the question -> until when). A customer who keeps
+asking about an order that does not move would otherwise reach the count again every few
+messages, each time trying to open a ticket (the one already open, or a new one after an agent
+closed it) at several database round trips.
 """
 
 from __future__ import annotations
@@ -26,11 +32,12 @@ from handoff.contracts import Escalation
 if TYPE_CHECKING:
     from handoff.hook import HandoffHook
 
-__all__ = ["ASKED", "Alerts"]
+__all__ = ["ALERTED", "ASKED", "Alerts"]
 
 log = logging.getLogger(__name__)
 
 ASKED = "asked"
+ALERTED = "alerted"
 # Conversation, not a request: asking these three times is no reason to call a person.
 CHATTER = frozenset(
     {"greet", "goodbye", "thank", "affirm", "deny", "inform", "stop", "resume", FALLBACK}
@@ -66,13 +73,34 @@ class Alerts:
         if not watched:
             return
         subject = _subject(ctx, intent)
+        if self._alerted(ctx, subject):
+            return
         asked = self._remember(ctx, subject)
         for alert in watched:
             times = [at for at, _ in asked if ctx.now - at <= alert.within]
             if len(times) >= alert.times:
                 await self._raise(ctx, alert, intent, asked[-alert.times :])
-                ctx.session.data[ASKED].pop(subject, None)  # the count starts again
+                ctx.session.data[ASKED].pop(subject, None)
+                quiet = ctx.session.data.setdefault(ALERTED, {})
+                quiet[subject] = (ctx.now + alert.within).isoformat()
                 return
+
+    def _alerted(self, ctx: TurnView, subject: str) -> bool:
+        """Whether ``subject`` alerted within its rule's window (the lapsed ones dropped)."""
+        assert ctx.session is not None
+        quiet = ctx.session.data.get(ALERTED)
+        if not isinstance(quiet, dict):
+            return False
+        for key, until in list(quiet.items()):
+            try:
+                lapsed = dt.datetime.fromisoformat(str(until)) <= ctx.now
+            except ValueError:
+                lapsed = True
+            if lapsed:
+                del quiet[key]
+        if not quiet:
+            ctx.session.data.pop(ALERTED, None)
+        return subject in quiet
 
     def _remember(self, ctx: TurnView, subject: str) -> list[tuple[dt.datetime, str]]:
         """This message added to the subject's recent asks (older than every window dropped)."""

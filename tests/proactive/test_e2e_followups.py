@@ -111,6 +111,29 @@ async def test_the_same_question_three_times_alerts_the_agents(shop: Shop) -> No
     assert len(await tickets(shop, customer)) == 1
 
 
+async def test_a_question_asked_on_after_its_alert_opens_no_second_ticket(shop: Shop) -> None:
+    """One question alerts once in the rule's week: asked three more times after an agent
+    closed its ticket, it opens no other (a customer asking on about an order that does not
+    move would otherwise reach the count every third message)."""
+    who = shop.person("telegram")
+    customer = await shop.customer_id_after(who, "what are your opening hours?")
+    for _ in range(2):
+        await shop.say(who, "what are your opening hours?")
+    (alert,) = await wait_until(lambda: tickets(shop, customer), timeout=30, what="the alert")
+    resp = await shop.client.post(
+        f"/api/tickets/{alert['id']}/close",
+        json={"resolution": "called the customer"},
+        headers={"Authorization": f"Bearer {ADMIN}"},
+    )
+    assert resp.status == 200, await resp.text()
+    for _ in range(3):
+        answer = await shop.say(who, "what are your opening hours?")
+        assert answer and not any("colleague" in m.text for m in answer)
+    assert [(t["id"], t["status"]) for t in await tickets(shop, customer)] == [
+        (alert["id"], "closed")
+    ]
+
+
 async def test_three_different_orders_are_three_questions_not_one_asked_thrice(
     shop: Shop,
 ) -> None:
