@@ -77,6 +77,8 @@ class _PrivacyApi:
             job = await service.request_erasure(_id(request), _actor(request))
         except LegalHoldRefused as e:
             return _error(409, str(e))
+        if job.state == "done":  # erased already: that job, nothing run (or audited) again
+            return web.json_response(job_view(job), status=200)
         service.start(job.id)
         return web.json_response(job_view(job), status=202)
 

@@ -38,7 +38,12 @@ from storage.backends import Backends
 from storage.db import Database
 from storage.errors import NotFound
 from storage.models import Customer, Message
-from storage.repositories.privacy import ErasureJob, load_job, open_job_for
+from storage.repositories.privacy import (
+    ErasureJob,
+    finished_job_for,
+    load_job,
+    open_job_for,
+)
 
 __all__ = ["STEP_NAMES", "Eraser", "LegalHoldRefused", "WebhookTarget", "job_view"]
 
@@ -115,12 +120,16 @@ class Eraser:
     send_grace: float = 30.0
 
     async def request(self, customer_id: int, requested_by: str) -> ErasureJob:
-        """The job erasing ``customer_id``: their unfinished one, or a new one. Raises
-        `NotFound` and `LegalHoldRefused`."""
+        """The job erasing ``customer_id``: their unfinished one, the finished one of a customer
+        erased already (`finished_job_for`), or a new one. Raises `NotFound` and
+        `LegalHoldRefused`."""
         async with self.db.transaction() as s:
             ids = await customer_ids(s, customer_id)
             await _refuse_held(s, ids)
             job = await open_job_for(s, customer_id)
+            if job is None and (done := await finished_job_for(s, customer_id)) is not None:
+                log.info("customer %d was erased already (erasure %d)", customer_id, done.id)
+                return done
             if job is None:
                 job = ErasureJob(
                     customer_id=customer_id,

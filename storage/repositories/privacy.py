@@ -45,6 +45,19 @@ async def load_job(session: AsyncSession, job_id: int) -> ErasureJob | None:
     return await session.get(ErasureJob, job_id)
 
 
+async def finished_job_for(session: AsyncSession, customer_id: int) -> ErasureJob | None:
+    """The customer's last finished job, if any. An erased customer takes no new data (each
+    identity lost its chat id: a person who writes again is a new customer), so a later request
+    is answered with it rather than erasing nothing again under a second audit entry."""
+    result = await session.scalars(
+        select(ErasureJob)
+        .where(ErasureJob.customer_id == customer_id, ErasureJob.state == "done")
+        .order_by(ErasureJob.id.desc())
+        .limit(1)
+    )
+    return result.first()
+
+
 async def open_job_for(session: AsyncSession, customer_id: int) -> ErasureJob | None:
     """The customer's unfinished job (pending, running or failed), if any: a second request
     resumes it instead of starting another."""

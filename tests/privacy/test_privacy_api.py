@@ -4,6 +4,7 @@ CLI's export and erase (its receipt, and exit 3 under legal hold)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 
@@ -117,3 +118,26 @@ async def test_cli_exports_and_erases(
     async with db.transaction() as s:
         await s.execute(update(Customer).where(Customer.id == other).values(legal_hold=True))
     assert run_in_thread(cli_main, ["privacy", "erase", str(other)]) == 3
+
+
+async def test_erasing_an_erased_customer_answers_with_the_finished_job(
+    shop: Api, db: Database
+) -> None:
+    customer_id = await _customer(shop, db, "twice-olha-1", "hello, Olha Dvichi here")
+    status, first = await shop.call("POST", f"/api/customers/{customer_id}/erase")
+    assert status == 202
+    for _ in range(600):  # the job runs in the background: wait for it to finish
+        status, job = await shop.call("GET", f"/api/erasures/{first['id']}")
+        if job["state"] == "done":
+            break
+        await asyncio.sleep(0.1)
+    assert job["state"] == "done"
+    status, again = await shop.call("POST", f"/api/customers/{customer_id}/erase")
+    assert status == 200 and again["id"] == first["id"] and again["state"] == "done"
+    async with db.session() as s:
+        jobs = list(await s.scalars(select(ErasureJob)))
+        audits = list(
+            await s.scalars(select(AuditEntry).where(AuditEntry.action == "customer.erased"))
+        )
+    assert [j.id for j in jobs] == [first["id"]]
+    assert len(audits) == 1
