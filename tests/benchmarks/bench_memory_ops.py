@@ -1,10 +1,14 @@
 """`bench_memory.py --parts ops`: what one message costs Redis and PostgreSQL in the scale-out
 shape (one gateway, two workers), for the README's sizing: Redis commands and Redis CPU per
-message, PostgreSQL transactions and rows per message.
+message, PostgreSQL transactions, rows and round trips per message.
 
 Redis's counters (`INFO commandstats`, `INFO cpu`) are the whole server's, and the shared Redis
 serves the other tests too: this part starts a private `redis-server` (no persistence) on a free
-port for its run. PostgreSQL's are read from `pg_stat_database` of the run's own database.
+port for its run. PostgreSQL's are read from `pg_stat_database` of the run's own database; its
+round trips are the data segments the services' sockets to it sent (`ss -ti`: asyncpg writes
+each message, BEGIN, a statement's Bind/Execute/Sync or COMMIT, at once, and TCP_NODELAY sends
+each write as a segment), sampled while the run goes so that a connection closed meanwhile
+(the pool's overflow) is counted up to its last sample.
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio as aioredis
@@ -46,15 +52,15 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-async def _pg_counters(url: str) -> tuple[int, int, float]:
-    """(transactions committed, rows inserted + updated + deleted) of the run's database, and
-    the CPU seconds of the server processes connected to it."""
+async def _pg_counters(url: str) -> tuple[int, int, int, float]:
+    """(transactions committed, rolled back, rows inserted + updated + deleted) of the run's
+    database, and the CPU seconds of the server processes connected to it."""
     import asyncpg
 
     pg = await asyncpg.connect(url)
     try:
         row = await pg.fetchrow(
-            "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted AS rows "
+            "SELECT xact_commit, xact_rollback, tup_inserted + tup_updated + tup_deleted AS rows "
             "FROM pg_stat_database WHERE datname = current_database()"
         )
         pids = await pg.fetch(
@@ -62,9 +68,59 @@ async def _pg_counters(url: str) -> tuple[int, int, float]:
             "AND pid <> pg_backend_pid()"
         )
         cpu = cpu_seconds([int(p["pid"]) for p in pids])
-        return int(row["xact_commit"]), int(row["rows"]), cpu
+        return int(row["xact_commit"]), int(row["xact_rollback"]), int(row["rows"]), cpu
     finally:
         await pg.close()
+
+
+async def pg_segments(pids: set[int], port: int) -> dict[tuple[int, str], int]:
+    """Data segments sent so far on each connection of these processes to PostgreSQL's
+    ``port``: (pid, local address) -> count (`ss -tinp`)."""
+    proc = await asyncio.create_subprocess_exec(
+        *["ss", "-tinpH", "state", "established", f"( dport = :{port} )"],
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    counts: dict[tuple[int, str], int] = {}
+    for block in re.split(r"\n(?=\S)", out.decode().strip()):
+        owner = re.search(r"pid=(\d+)", block)
+        if owner is None or int(owner.group(1)) not in pids:
+            continue
+        sent = re.search(r"data_segs_out:(\d+)", block)
+        counts[(int(owner.group(1)), block.split()[2])] = int(sent.group(1)) if sent else 0
+    return counts
+
+
+class SegmentWatch:
+    """The PostgreSQL round trips of some processes between `start` and `stop`."""
+
+    def __init__(self, pids: list[int], port: int) -> None:
+        self.pids, self.port = set(pids), port
+        self.first: dict[tuple[int, str], int] = {}
+        self.last: dict[tuple[int, str], int] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.first = await pg_segments(self.pids, self.port)
+        self.last = dict(self.first)
+        self._task = asyncio.create_task(self._sample())
+
+    async def _sample(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            self.last.update(await pg_segments(self.pids, self.port))
+
+    async def stop(self) -> dict[int, int]:
+        """Round trips per process."""
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self.last.update(await pg_segments(self.pids, self.port))
+        per_pid = dict.fromkeys(self.pids, 0)
+        for key, sent in self.last.items():
+            per_pid[key[0]] += sent - self.first.get(key, 0)
+        return per_pid
 
 
 async def ops_part(n: int, model: Path, drive: Any) -> dict[str, Any]:
@@ -124,16 +180,19 @@ async def _measure(services: Services, r: aioredis.Redis, n: int, drive: Any) ->
     await drive(services.port, n // 5, customers, 32, lambda _: False)
     await r.config_resetstat()
     cpu0 = (await _redis_counters(r))[2]
-    xacts0, rows0, pg_cpu0 = await _pg_counters(db_url)
+    xacts0, rolled0, rows0, pg_cpu0 = await _pg_counters(db_url)
     gateway, workers = services.procs[0].pid, [p.pid for p in services.procs[1:]]
     gw_cpu0, w_cpu0 = cpu_seconds([gateway]), cpu_seconds(workers)
+    wire = SegmentWatch([gateway, *workers], int(urlsplit(db_url).port or 5432))
+    await wire.start()
     t0 = time.monotonic()
     errors = await drive(services.port, n, customers, 32, lambda _: False)
     elapsed = time.monotonic() - t0
+    trips = await wire.stop()
     calls, usec, cpu1 = await _redis_counters(r)
     gw_cpu, w_cpu = cpu_seconds([gateway]) - gw_cpu0, cpu_seconds(workers) - w_cpu0
     await asyncio.sleep(1.0)  # PostgreSQL publishes a backend's counters within a second
-    xacts1, rows1, pg_cpu1 = await _pg_counters(db_url)
+    xacts1, rolled1, rows1, pg_cpu1 = await _pg_counters(db_url)
     return {
         "messages": n,
         "errors": errors,
@@ -142,6 +201,9 @@ async def _measure(services: Services, r: aioredis.Redis, n: int, drive: Any) ->
         "redis_command_us_per_message": round(usec / n, 1),
         "redis_cpu_us_per_message": round((cpu1 - cpu0) * 1e6 / n, 1),
         "postgres_transactions_per_message": round((xacts1 - xacts0) / n, 2),
+        "postgres_rollbacks_per_message": round((rolled1 - rolled0) / n, 2),
+        "postgres_round_trips_per_message_gateway": round(trips[gateway] / n, 2),
+        "postgres_round_trips_per_message_workers": round(sum(trips[w] for w in workers) / n, 2),
         "postgres_rows_written_per_message": round((rows1 - rows0) / n, 2),
         "postgres_backend_cpu_us_per_message": round((pg_cpu1 - pg_cpu0) * 1e6 / n, 1),
         "gateway_cpu_us_per_message": round(gw_cpu * 1e6 / n, 1),
