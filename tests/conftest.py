@@ -228,6 +228,7 @@ def _nlu_fingerprint() -> str:
 
 
 CHROMIUM = "/usr/bin/chromium"
+BROWSER_WAIT_MS = 120_000  # navigation, actions and expect() in browser tests (see `browser`)
 # Debian's chromium, started as the machine notes say: without the background-networking flags
 # it keeps trying (and failing) to reach Google's hosts on this offline network.
 CHROMIUM_ARGS = [
@@ -247,12 +248,25 @@ async def browser() -> AsyncIterator[Any]:
     when it is not installed, fails in CI (`.ci/run` installs it)."""
     if shutil.which(CHROMIUM) is None:
         _unavailable("chromium", CHROMIUM, FileNotFoundError("apt-get install chromium"))
-    from playwright.async_api import async_playwright
+    from playwright.async_api import async_playwright, expect
 
+    # Generous on a busy machine (CI shares two cores; a load of 26 was seen with a page load
+    # over 30 s, Playwright's default): a wait ends when its condition holds, so this costs a
+    # passing test nothing. A test's own timeouts still apply where it gives one.
+    expect.set_options(timeout=BROWSER_WAIT_MS)
     async with async_playwright() as pw:
         chromium = await pw.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
+        real_new_context = chromium.new_context
+
+        async def new_context(*args: Any, **kwargs: Any) -> Any:
+            context = await real_new_context(*args, **kwargs)
+            context.set_default_timeout(BROWSER_WAIT_MS)
+            context.set_default_navigation_timeout(BROWSER_WAIT_MS)
+            return context
+
+        chromium.new_context = new_context
         try:
             yield chromium
         finally:
