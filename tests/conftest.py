@@ -266,7 +266,7 @@ async def browser() -> AsyncIterator[Any]:
             context.set_default_navigation_timeout(BROWSER_WAIT_MS)
             return context
 
-        chromium.new_context = new_context
+        chromium.new_context = new_context  # type: ignore[method-assign]
         try:
             yield chromium
         finally:
