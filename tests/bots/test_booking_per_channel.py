@@ -215,7 +215,10 @@ async def book(driver: Driver, opening: str, service_title: str) -> str:
         else:
             replies = await driver.say("Olena Petrenko")
     summary = replies[-1]
-    assert "380" in summary.text.replace(" ", ""), summary.text  # the shared phone
+    # the shared phone (on Telegram the summary's details come in a message of their own, the
+    # one that takes the share-phone keyboard away)
+    said = " ".join(r.text for r in replies)
+    assert "380" in said.replace(" ", ""), said
     yes = next(t for t, p in summary.buttons if p == "/affirm" or p.endswith("/affirm"))
     done = (await driver.tap(summary, yes))[-1]
     match = re.search(r"BK-[A-Z0-9]{6}", done.text)
