@@ -7,11 +7,17 @@ the customer wrote from, a call back (on the phone they shared before, or one th
 leave a message. `answer` takes the customer's choice while the ticket waits: it is recorded on the
 ticket (slots ``customer_chose`` and ``callback_phone``, shown with the ticket in the console, and
 a ``callback_requested`` / ``message_chosen`` ticket event) and confirmed.
+
+A customer who asks to be called back in so many words ("call me back", "передзвоніть мені":
+`asks_for_call_back`) has made that choice already: `call_back_asked` confirms the number the
+bot knows (recorded as above) or asks for one, instead of offering what they asked for, or
+saying a colleague will answer in the chat (trial 3, T13).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -26,13 +32,33 @@ from storage.db import Database
 from storage.models import Customer
 from storage.sessions import Session
 
-__all__ = ["CALLBACK", "MESSAGE", "STATE", "answer", "follow_up", "normalise_phone", "notice"]
+__all__ = [
+    "CALLBACK",
+    "MESSAGE",
+    "STATE",
+    "answer",
+    "asks_for_call_back",
+    "call_back_asked",
+    "follow_up",
+    "normalise_phone",
+    "notice",
+]
 
 CALLBACK = "/handoff_callback"
 MESSAGE = "/handoff_message"
 # session.data: offered | phone (a number is asked for) | callback (a number sent replaces it) |
 # done (a message is asked for) | left (it was written and acknowledged)
 STATE = "handoff_choice"
+_CALL_BACK = re.compile(
+    r"\b(?:call (?:me|us) back|call me|callback|call back|ring me|give me a call)\b"
+    r"|передзвон\w*|зателефонуй\w*|подзвоні\w*|перезвон\w*|зворотн\w* дзв\w*",
+    re.IGNORECASE,
+)
+
+
+def asks_for_call_back(text: str | None) -> bool:
+    """Whether a message asks for a call ("call me back", "передзвоніть мені")."""
+    return bool(text) and _CALL_BACK.search(text or "") is not None
 
 
 class HandoffService(Protocol):
@@ -137,6 +163,8 @@ async def answer(
         return None
     texts = service.texts
     payload = (message.payload or "").strip()
+    if not payload and state == "offered" and asks_for_call_back(message.text):
+        payload = CALLBACK  # the offer's "Call me back" in words
     if payload == MESSAGE:
         session_data[STATE] = "done"
         await _record(service, ticket, {"customer_chose": "message"}, "message_chosen", now)
@@ -166,6 +194,30 @@ async def answer(
         text = f"{texts(key, language)} {ask}" if key else ask
         return [Notice(text, request_phone=True, phone_label=label)]
     return None
+
+
+async def call_back_asked(
+    service: HandoffService,
+    session_data: dict[str, Any],
+    ticket: Ticket,
+    wait: Wait,
+    known_phone: str | None,
+    language: str,
+    now: dt.datetime,
+) -> Notice:
+    """The notice for a customer who asked for a call when ``ticket`` opened: the number the
+    bot knows, confirmed and recorded (a number sent next replaces it), with when; else the
+    question for one."""
+    if known_phone is None:
+        session_data[STATE] = "phone"
+        label = service.texts("share_phone_button", language)
+        ask = service.texts("handoff_callback_ask_phone", language)
+        return Notice(ask, request_phone=True, phone_label=label)
+    told = await _callback(service, session_data, ticket, known_phone, language, now)
+    if not wait.soon(service.config.callback_after_minutes):
+        return told
+    text = service.texts("handoff_callback_soon", language, phone=known_phone, minutes=wait.minutes)
+    return Notice(text)
 
 
 async def _callback(

@@ -30,7 +30,9 @@ from typing import Any, Protocol
 from handoff import callback, csat
 from handoff.delivery import agent_replies, report_delivery
 from handoff.events import HandoffEvent
+from handoff.models import Ticket
 from handoff.service import CSAT_PAYLOAD, Escalation, HandoffService, Notice
+from handoff.waiting import estimate
 from nlu.lang import clear_language
 from nlu.normalise import normalise_text
 from storage.repositories.orders import OrderRepository, normalise_number
@@ -257,6 +259,8 @@ class HandoffHook:
             "opened" if created else "already open",
         )
         prefix = self._one_voice(ctx, reason, language) if created else ""
+        if created and callback.asks_for_call_back(ctx.message.text):
+            return [await self._call_back(ctx, ticket, language, prefix)]
         notice, offered = await self.service.wait_notice(
             ticket, language, ctx.now, phone=self._phone(ctx), prefix=prefix
         )
@@ -265,6 +269,19 @@ class HandoffHook:
         else:
             session.data.pop(callback.STATE, None)
         return [notice]
+
+    async def _call_back(self, ctx: TurnView, ticket: Ticket, language: str, prefix: str) -> Notice:
+        """A call asked for ("call me back"): the bot's "a colleague will answer here" is
+        dropped, and the known number confirmed (or one asked for) in its place."""
+        session = ctx.session
+        assert session is not None
+        service = self.service
+        ctx.replies.clear()
+        wait = await estimate(service.db, service.config, service.hours, ticket, ctx.now)
+        told = await callback.call_back_asked(
+            service, session.data, ticket, wait, self._phone(ctx), language, ctx.now
+        )
+        return dataclasses.replace(told, text=prefix + told.text)
 
     def _one_voice(self, ctx: TurnView, reason: str, language: str) -> str:
         """The turn opens a ticket, so no reply of it may still offer a person: the offer's
