@@ -45,6 +45,7 @@ SECURITY_HEADERS = {
 
 # The only files served from handoff/static/, with their content types.
 ASSETS = {
+    "i18n.js": "application/javascript",  # the language choice of every console page
     "console.js": "application/javascript",
     "ticket.js": "application/javascript",
     "conversations.js": "application/javascript",

@@ -1,6 +1,5 @@
 // omnirelay dashboard: the interface texts in English and Ukrainian, and the number formats.
-// The language: ?lang= in the address, else the last choice (localStorage), else the browser's
-// languages, else the business default (the page's data-language, OMNIRELAY_DEFAULT_LANGUAGE).
+// The language and `t()` are shared with the console (i18n.js, loaded first).
 "use strict";
 
 // key: [English, Ukrainian]
@@ -10,7 +9,6 @@ const TEXTS = {
   offline: ["offline", "офлайн"],
   live: ["live", "наживо"],
   reconnecting: ["reconnecting…", "перепід’єднання…"],
-  language_ui: ["Interface language", "Мова інтерфейсу"],
   to_console: ["Console", "Консоль"],
   filters: ["Filters", "Фільтри"],
   period: ["Period", "Період"],
@@ -92,92 +90,20 @@ const TEXTS = {
   table: ["Data table", "Таблиця даних"],
   no_data: ["No data for this period.", "Даних за цей період немає."],
   chart_summary: ["{title}: {n} values; the data table below has them all.", "{title}: значень — {n}; усі вони в таблиці нижче."],
-  sec: ["{n} s", "{n} с"],
-  min: ["{n} min", "{n} хв"],
-  min_sec: ["{m} min {s} s", "{m} хв {s} с"],
-  hr: ["{h} h", "{h} год"],
-  hr_min: ["{h} h {m} min", "{h} год {m} хв"],
-  days_only: ["{d} d", "{d} д"],
-  day_hr: ["{d} d {h} h", "{d} д {h} год"],
 };
-const LANGUAGES = ["en", "uk"];
-const LOCALES = { en: "en-GB", uk: "uk-UA" };
-const I18N = { lang: "en" };
-
-function pickLanguage() {
-  const asked = new URLSearchParams(location.search).get("lang");
-  let saved = null;
-  try { saved = localStorage.getItem("omnirelay.lang"); } catch (_) { saved = null; }
-  const browser = (navigator.languages || [navigator.language || ""]).map((l) => String(l).slice(0, 2));
-  const candidates = [asked, saved, ...browser, document.body.dataset.language, "en"];
-  return candidates.find((l) => LANGUAGES.includes(l)) || "en";
-}
-
-function setLanguage(lang, remember) {
-  I18N.lang = LANGUAGES.includes(lang) ? lang : "en";
-  if (remember) { try { localStorage.setItem("omnirelay.lang", I18N.lang); } catch (_) { /* private mode */ } }
-  document.documentElement.lang = I18N.lang;
-  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
-  for (const node of document.querySelectorAll("[data-i18n-label]")) {
-    node.setAttribute("aria-label", t(node.dataset.i18nLabel));
-  }
-  document.title = "omnirelay — " + t("title");
-}
-
-// t("s_frt", {n: 3, p90: "5 min"}): the text in the current language with {names} filled in.
-// A text with forms "one|other" (English) or "one|few|many" (Ukrainian) takes the form of
-// values.count by the language's plural rules.
-function t(key, values) {
-  const texts = TEXTS[key];
-  let text = texts ? texts[LANGUAGES.indexOf(I18N.lang)] ?? texts[0] : key;
-  if (text.includes("|")) text = pluralForm(text.split("|"), values && values.count);
-  return text.replace(/\{(\w+)\}/g, (_, name) => (values && name in values ? String(values[name]) : ""));
-}
-
-const PLURAL_FORMS = { en: ["one", "other"], uk: ["one", "few", "many"] };
-
-function pluralForm(forms, count) {
-  const category = new Intl.PluralRules(locale()).select(Number(count) || 0);
-  const index = PLURAL_FORMS[I18N.lang].indexOf(category);
-  return forms[index >= 0 ? index : forms.length - 1];
-}
-
-function locale() { return LOCALES[I18N.lang] || "en-GB"; }
-
 function fmtCount(n) {
   return n === null || n === undefined || Number.isNaN(n) ? "—" : new Intl.NumberFormat(locale()).format(n);
 }
 
-// The intents of the top-intents chart, in words a supervisor knows (key: [English, Ukrainian]).
 // Replies inside a conversation (a slot answer, yes/no, a CSAT score, the choice after a handoff,
-// small talk) say nothing about why customers came: the chart leaves them out.
-const INTENT_LABELS = {
-  book_appointment: ["Book a visit", "Запис на прийом"],
-  reschedule_appointment: ["Reschedule a visit", "Перенесення запису"],
-  cancel_appointment: ["Cancel a visit", "Скасування запису"],
-  check_order_status: ["Order status", "Статус замовлення"],
-  ask_prices: ["Prices", "Ціни"],
-  ask_opening_hours: ["Opening hours", "Години роботи"],
-  ask_address: ["Address", "Адреса"],
-  request_human: ["Asked for a person", "Попросили людину"],
-  complaint: ["Complaint", "Скарга"],
-  link_account: ["Link messenger accounts", "Прив’язка месенджерів"],
-  data_request: ["Copy of their data", "Копія своїх даних"],
-  forget_me: ["Delete their data", "Видалення своїх даних"],
-  stop: ["Stop messages", "Відписка від повідомлень"],
-  resume: ["Resume messages", "Поновлення повідомлень"],
-  out_of_scope: ["Off-topic questions", "Питання не за темою"],
-};
+// small talk) say nothing about why customers came: the top-intents chart leaves them out.
 const REPLY_INTENTS = new Set(["inform", "affirm", "deny", "csat_score", "handoff_message",
   "handoff_callback", "link_result", "greet", "goodbye", "thank", "nlu_fallback", "menu", "help", "start"]);
 
 // [[intent, n], …] from the API -> [[label, n], …] of the intents that are a customer's request;
 // a business's own intent without a label is shown by its name in words.
 function requestIntents(items) {
-  return (items || []).filter(([name]) => !REPLY_INTENTS.has(name)).map(([name, n]) => {
-    const texts = INTENT_LABELS[name];
-    return [texts ? texts[LANGUAGES.indexOf(I18N.lang)] ?? texts[0] : String(name).replaceAll("_", " "), n];
-  });
+  return (items || []).filter(([name]) => !REPLY_INTENTS.has(name)).map(([name, n]) => [intentLabel(name), n]);
 }
 
 function fmtRate(r, digits) {
@@ -188,21 +114,6 @@ function fmtRate(r, digits) {
 function fmtScore(x) {
   if (x === null || x === undefined || Number.isNaN(x)) return "—";
   return new Intl.NumberFormat(locale(), { minimumFractionDigits: 1, maximumFractionDigits: 2 }).format(x);
-}
-
-// Seconds, the way a person reads a waiting time: "45 s", "4 min 30 s", "2 h 5 min", "1 d 3 h".
-function fmtDuration(seconds) {
-  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "—";
-  const s = Math.round(seconds);
-  if (s < 60) return t("sec", { n: s });
-  if (s < 600) return s % 60 ? t("min_sec", { m: Math.floor(s / 60), s: s % 60 }) : t("min", { n: s / 60 });
-  const minutes = Math.round(s / 60);
-  if (minutes < 60) return t("min", { n: minutes });
-  if (minutes < 48 * 60) {
-    return t(minutes % 60 ? "hr_min" : "hr", { h: Math.floor(minutes / 60), m: minutes % 60 });
-  }
-  const hours = Math.floor((minutes % 1440) / 60);
-  return t(hours ? "day_hr" : "days_only", { d: Math.floor(minutes / 1440), h: hours });
 }
 
 function fmtDate(iso) {

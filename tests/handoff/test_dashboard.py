@@ -46,6 +46,7 @@ async def test_a_supervisor_gets_the_dashboard(api: Api) -> None:
     page.feed(await resp.text())
     # scripts only from the console's own asset route: nothing inline, nothing from outside
     assert page.sources == [
+        "/console/static/i18n.js",
         "/console/static/dashboard.i18n.js",
         "/console/static/dashboard.charts.js",
         "/console/static/dashboard.js",
@@ -59,6 +60,7 @@ async def test_a_supervisor_gets_the_dashboard(api: Api) -> None:
         ("dashboard.js", "application/javascript"),
         ("dashboard.charts.js", "application/javascript"),
         ("dashboard.i18n.js", "application/javascript"),
+        ("i18n.js", "application/javascript"),
         ("dashboard.css", "text/css"),
     ]:
         asset = await api.client.get(f"/console/static/{name}")
@@ -98,10 +100,11 @@ async def test_the_console_page_links_the_dashboard_only_when_allowed(api: Api) 
 
 
 def test_every_text_of_the_dashboard_is_in_english_and_ukrainian() -> None:
-    """One table, `key: [English, Ukrainian]`; every key the page names is in it, every text
-    is non-empty, and the Ukrainian ones use the typographic apostrophe and quotes."""
+    """One table, `key: [English, Ukrainian]` (with the texts shared with the console); every key
+    the page names is in it, every text is non-empty, and the Ukrainian ones use the typographic
+    apostrophe and quotes."""
     static = resources.files("handoff").joinpath("static")
-    table = static.joinpath("dashboard.i18n.js").read_text("utf-8")
+    table = "".join(static.joinpath(f).read_text("utf-8") for f in ("i18n.js", "dashboard.i18n.js"))
     texts = {
         key: json.loads(pair)
         for key, pair in re.findall(r'^  (\w+): (\[".*"\]),$', table, flags=re.MULTILINE)
