@@ -6,8 +6,9 @@ Filters: ``action``, ``actor``, ``target_type`` (+ ``target_id``), ``since`` (in
 ``until`` (exclusive) as ISO 8601 dates or times (UTC when no offset is given), ``limit``
 (1-200, default 50) and ``cursor`` (the previous page's ``next_cursor``).
 
-The page (`handoff/static/audit.html`; its `audit.js` and `audit.css` are served with the
-console's files, ``/console/static/``) is for an admin's console session: an agent's or
+The page (`handoff/static/audit.html`; its `audit.js`, `audit.i18n.js` and `audit.css` are
+served with the console's files, ``/console/static/``; English or Ukrainian as the console, with
+the business default language filled in here) is for an admin's console session: an agent's or
 supervisor's session gets 403, no session is sent to the console's login. The page puts every
 value in with ``textContent``; the console's Content-Security-Policy is the second line of defence.
 """
@@ -24,7 +25,7 @@ from handoff import auth
 from handoff.api import HANDOFF
 from handoff.auth import Principal
 from handoff.config import HandoffConfig
-from handoff.console import SECURITY_HEADERS, static_text
+from handoff.console import SECURITY_HEADERS, static_text, with_language
 from handoff.errors import Forbidden, HandoffError
 from handoff.login import COOKIE, gate
 from storage.audit import list_audit
@@ -62,9 +63,12 @@ def routes(config: HandoffConfig) -> list[web.RouteDef]:
         except HandoffError as e:
             return web.json_response({"error": str(e)}, status=e.status)
 
+    async def audit_page(request: web.Request) -> web.StreamResponse:
+        return await page(request, config)
+
     return [
         web.get(API_PATH, guard),
-        web.get(PAGE_PATH, page),
+        web.get(PAGE_PATH, audit_page),
     ]
 
 
@@ -121,7 +125,7 @@ def _instant(query: Mapping[str, str], name: str) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-async def page(request: web.Request) -> web.StreamResponse:
+async def page(request: web.Request, config: HandoffConfig) -> web.StreamResponse:
     """The page, for an admin's console session only (checked before any of it is sent)."""
     cookie = request.cookies.get(COOKIE)
     principal = await auth.session_principal(request.app[HANDOFF].db, cookie) if cookie else None
@@ -130,7 +134,7 @@ async def page(request: web.Request) -> web.StreamResponse:
     admin = principal.role == "admin"
     return web.Response(
         status=200 if admin else 403,
-        text=static_text("audit.html") if admin else FORBIDDEN,
+        text=with_language(static_text("audit.html"), config) if admin else FORBIDDEN,
         content_type="text/html",
         charset="utf-8",
         headers=SECURITY_HEADERS,

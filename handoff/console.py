@@ -1,7 +1,8 @@
 """`GET /console`: the agent console, one static page over the agent JSON API.
 
 The page (`handoff/static/console.html`, `console.js`, `ticket.js`, `conversations.js`,
-`console.css`) is plain HTML and vanilla JavaScript with no build step and nothing fetched from
+`console.css`; its texts in `console.i18n.js`, the language choice shared with the dashboard in
+`i18n.js`) is plain HTML and vanilla JavaScript with no build step and nothing fetched from
 outside: it logs in through `POST /console/login`, then reads `/api/me`, `/api/tickets`,
 `/api/conversations`, `/api/events` and friends. Canned
 replies come from `handoff/canned.yml`, by language, through `GET /console/canned`.
@@ -9,17 +10,23 @@ replies come from `handoff/canned.yml`, by language, through `GET /console/canne
 Every response carries a strict Content-Security-Policy: scripts and styles only from this
 origin, no inline script, no framing. The page itself never puts customer text into HTML
 (it builds DOM nodes and sets `textContent`), and the policy is the second line of defence.
+
+The interface speaks English and Ukrainian: `?lang=`, else the agent's last choice, else the
+browser's languages, else the business default, which the page reads from its `<body
+data-language>` (`OMNIRELAY_DEFAULT_LANGUAGE`), filled in here as the dashboard's is.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from html import escape
 from importlib import resources
 from typing import Any
 
 import yaml
 from aiohttp import web
 
+from handoff.config import HandoffConfig
 from storage.errors import OmnirelayError
 
 CSP = "; ".join(
@@ -46,6 +53,7 @@ SECURITY_HEADERS = {
 # The only files served from handoff/static/, with their content types.
 ASSETS = {
     "i18n.js": "application/javascript",  # the language choice of every console page
+    "console.i18n.js": "application/javascript",
     "console.js": "application/javascript",
     "ticket.js": "application/javascript",
     "conversations.js": "application/javascript",
@@ -57,6 +65,7 @@ ASSETS = {
     "dashboard.css": "text/css",
     # the admins' audit log page (handoff/audit_api.py)
     "audit.js": "application/javascript",
+    "audit.i18n.js": "application/javascript",
     "audit.css": "text/css",
 }
 
@@ -65,8 +74,18 @@ class CannedRepliesError(OmnirelayError, ValueError):
     """`handoff/canned.yml` is not a mapping of language to a list of {title, text}."""
 
 
-def routes() -> list[web.RouteDef]:
+def routes(config: HandoffConfig) -> list[web.RouteDef]:
     """The console's routes: the page, its assets and the canned replies."""
+
+    async def page(request: web.Request) -> web.Response:
+        """The console page; who is logged in is asked by the page itself (`GET /api/me`)."""
+        return web.Response(
+            text=with_language(static_text("console.html"), config),
+            content_type="text/html",
+            charset="utf-8",
+            headers=SECURITY_HEADERS,
+        )
+
     return [
         web.get("/console", page),
         web.get("/console/static/{name}", asset),
@@ -79,14 +98,9 @@ def static_text(name: str) -> str:
     return resources.files("handoff").joinpath("static", name).read_text("utf-8")
 
 
-async def page(request: web.Request) -> web.Response:
-    """The console page; who is logged in is asked by the page itself (`GET /api/me`)."""
-    return web.Response(
-        text=static_text("console.html"),
-        content_type="text/html",
-        charset="utf-8",
-        headers=SECURITY_HEADERS,
-    )
+def with_language(page_text: str, config: HandoffConfig) -> str:
+    """A page of `handoff/static/` with the business default language filled in."""
+    return page_text.replace("{{language}}", escape(config.default_language))
 
 
 async def asset(request: web.Request) -> web.Response:

@@ -76,7 +76,7 @@ def setup(
     app.cleanup_ctx.append(lifecycle)
     if role in ("all", "gateway"):
         app.add_routes(routes(config))
-        app.add_routes(console.routes())  # the page the agents work in
+        app.add_routes(console.routes(config))  # the page the agents work in
         app.add_routes(dashboard.routes(config))  # the supervisors' metrics
         app.add_routes(openapi.routes())  # GET /api/openapi.json
         app.add_routes(audit_api.routes(config))  # the admins' audit log

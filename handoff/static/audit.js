@@ -1,5 +1,6 @@
 /* omnirelay audit log page: reads GET /api/audit with the console session's cookie and shows
-   the entries newest first. Every value goes in with textContent, never as HTML. */
+   the entries newest first. Every value goes in with textContent, never as HTML. The interface
+   texts are in audit.i18n.js, the language choice in i18n.js (shared with the console). */
 "use strict";
 
 (function () {
@@ -8,6 +9,13 @@
   const more = document.getElementById("more");
   const form = document.getElementById("filters");
   let cursor = null;
+  let said = null;  // the status line's [key, values], said again after a change of language
+
+  function say(key, values, bad) {
+    said = [key, values, bad];
+    status.className = bad ? "error" : "";
+    status.textContent = t(key, values);
+  }
 
   function instant(id) {
     const value = document.getElementById(id).value;
@@ -40,7 +48,8 @@
   function show(entry) {
     const row = document.createElement("tr");
     row.dataset.action = entry.action;
-    cell(row, new Date(entry.at).toLocaleString());
+    row.dataset.at = entry.at;
+    cell(row, new Date(entry.at).toLocaleString(locale()));
     cell(row, entry.actor, "actor");
     cell(row, entry.role);
     cell(row, entry.action, "action");
@@ -54,20 +63,21 @@
   async function load(append) {
     const params = query();
     if (append && cursor) params.set("cursor", cursor);
-    status.className = "";
-    status.textContent = "Loading…";
+    say("loading");
     let response;
     try {
       response = await fetch("/api/audit?" + params.toString(), { credentials: "same-origin" });
     } catch (e) {
-      status.className = "error";
-      status.textContent = "The server cannot be reached.";
+      say("unreachable", {}, true);
       return;
     }
     const doc = await response.json().catch(() => ({}));
     if (!response.ok) {
-      status.className = "error";
-      status.textContent = doc.error || "Error " + response.status;
+      if (doc.error) {
+        said = null;
+        status.className = "error";
+        status.textContent = doc.error;
+      } else say("error_status", { status: response.status }, true);
       return;
     }
     if (!append) body.replaceChildren();
@@ -75,7 +85,8 @@
     cursor = doc.next_cursor;
     more.hidden = !cursor;
     const count = body.children.length;
-    status.textContent = count ? count + (count === 1 ? " entry" : " entries") : "No entries.";
+    if (count) say("entries", { n: count, count });
+    else say("no_entries");
   }
 
   form.addEventListener("submit", (event) => {
@@ -83,5 +94,12 @@
     load(false);
   });
   more.addEventListener("click", () => load(true));
+  setLanguage(pickLanguage(), false);
+  wireLanguageSelects(() => {
+    if (said) say(...said);
+    for (const row of body.children) row.firstChild.textContent = new Date(row.dataset.at).toLocaleString(locale());
+    document.getElementById("to-console").href = withLanguage("/console");
+  });
+  document.getElementById("to-console").href = withLanguage("/console");
   load(false);
 })();

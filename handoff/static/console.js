@@ -14,7 +14,8 @@ const EVENT_KINDS = ["ticket.created", "ticket.offered", "ticket.offer_expired",
   "ticket.wait_lapsed", "ticket.message_left", "ticket.callback_requested", "ticket.message_chosen",
   "ticket.assigned", "ticket.transferred", "ticket.closed", "ticket.csat", "message.customer",
   "message.agent", "message.delivery"];
-const FROM_LABEL = { customer: "Customer", bot: "Bot", agent: "Agent" };
+const FROM = new Set(["customer", "bot", "agent"]);
+function fromLabel(from) { return t("from_" + (FROM.has(from) ? from : "bot")); }
 
 // ---- small helpers ---------------------------------------------------------------------
 
@@ -45,6 +46,14 @@ function badge(channel) {
   return el("span", { class: "badge " + name.replace(/[^a-z]/g, ""), "data-channel": name }, name);
 }
 
+// Set a node's text by its key and remember the key, so a change of language says it again.
+function say(node, key, values) {
+  node.textContent = t(key, values);
+  if (values) delete node.dataset.i18n;
+  else node.dataset.i18n = key;
+  return node;
+}
+
 function notice(text, bad) {
   const box = $("notice");
   box.textContent = text;
@@ -64,16 +73,13 @@ function since(iso) {
   const start = parseTime(iso);
   if (!iso || Number.isNaN(start)) return "";
   const minutes = Math.max(0, Math.floor((Date.now() - start) / 60000));
-  if (minutes < 1) return "just now";
-  if (minutes < 60) return minutes + " min";
-  const hours = Math.floor(minutes / 60);
-  return hours < 48 ? hours + " h " + (minutes % 60) + " min" : Math.floor(hours / 24) + " d";
+  return minutes < 1 ? t("just_now") : fmtDuration(minutes * 60);
 }
 
 function clock(iso, timeOnly) {
   const at = new Date(parseTime(iso));
   if (Number.isNaN(at.getTime())) return "";
-  return timeOnly ? at.toLocaleTimeString() : at.toLocaleString();
+  return timeOnly ? at.toLocaleTimeString(locale()) : at.toLocaleString(locale());
 }
 
 class ApiError extends Error {
@@ -90,7 +96,7 @@ async function api(method, path, body) {
   });
   let doc = null;
   try { doc = await res.json(); } catch (_) { doc = null; }
-  if (res.status === 401) { showLogin(); throw new ApiError(401, "Please log in again."); }
+  if (res.status === 401) { showLogin(); throw new ApiError(401, t("log_in_again")); }
   if (!res.ok) {
     const message = (doc && (doc.error || doc.message)) || "HTTP " + res.status;
     throw new ApiError(res.status, message);
@@ -99,8 +105,9 @@ async function api(method, path, body) {
 }
 
 // Run an action from a button or form; report failures without losing what was typed.
+// `what` is the key of the action's name.
 async function act(what, fn) {
-  try { await fn(); } catch (e) { if (e.status !== 401) notice(what + ": " + e.message, true); }
+  try { await fn(); } catch (e) { if (e.status !== 401) notice(t("failed", { what: t(what), error: e.message }), true); }
 }
 
 // ---- what the API sends, read in one place -------------------------------------------------
@@ -110,7 +117,7 @@ function customerOf(t) { return t.customer || {}; }
 function customerName(t) {
   const c = customerOf(t);
   const named = (c.identities || []).find((i) => i.name);
-  return t.customer_name || c.name || (named && named.name) || "Customer #" + (c.id || t.customer_id || "?");
+  return t.customer_name || c.name || (named && named.name) || tr("customer_n", { id: c.id || t.customer_id || "?" });
 }
 function queueName(t) {
   const q = t.queue;
@@ -128,7 +135,13 @@ function assigneeOf(t) {
   const a = t.agent || t.assigned_to || t.assignee;
   return a && typeof a === "object" ? a.name : a;
 }
-// "customer_asked_for_a_person" -> "Customer asked for a person"
+// A ticket's reason in words: a known code from the table, a proactive alert by its name, else
+// the code itself ("customer_asked_for_a_person" -> "Customer asked for a person").
+function reasonText(code) {
+  const reason = String(code || "");
+  if (reason.startsWith("alert:")) return tr("reason_alert", { name: reason.slice(6) });
+  return TEXTS["reason_" + reason] ? tr("reason_" + reason) : humanize(reason);
+}
 function humanize(code) {
   const text = String(code || "").replaceAll("_", " ").trim();
   return text ? text[0].toUpperCase() + text.slice(1) : "";
@@ -144,6 +157,7 @@ function showLogin(message) {
   $("login").hidden = false;
   $("login-error").hidden = !message;
   $("login-error").textContent = message || "";
+  for (const select of document.querySelectorAll("select.ui-lang")) select.value = I18N.lang;
   $("login-name").focus();
 }
 
@@ -158,14 +172,14 @@ async function login(ev) {
 
 // Why a login was refused: a wrong password, too many of them (the wait), or a foreign page.
 function loginError(res) {
-  if (res.status === 401) return "Wrong name or password.";
-  if (res.status === 429) return "Too many failed logins. Try again in " + (res.headers.get("Retry-After") || "a few") + " s.";
-  if (res.status === 403) return "Log in from this site's own console page.";
-  return "Login failed (HTTP " + res.status + ").";
+  if (res.status === 401) return t("wrong_password");
+  if (res.status === 429) return t("locked", { s: res.headers.get("Retry-After") || t("a_few") });
+  if (res.status === 403) return t("foreign_page");
+  return t("login_failed", { status: res.status });
 }
 
 async function logout() {
-  await act("Log out", async () => {
+  await act("a_logout", async () => {
     await fetch("/console/logout", { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": state.csrf } });
     showLogin();
   });
@@ -179,9 +193,10 @@ async function start() {
   $("login").hidden = true;
   $("app").hidden = false;
   $("me-name").textContent = me.name || "";
-  $("me-role").textContent = me.role || "agent";
+  say($("me-role"), "role_" + (["supervisor", "admin"].includes(me.role) ? me.role : "agent"));
   // the metrics dashboard is for supervisors (the server refuses it to agents as well)
   $("dashboard-link").hidden = !["supervisor", "admin"].includes(me.role);
+  linkLanguage();
   // the audit log is for admins (the server refuses it to everyone else as well)
   $("audit-link").hidden = me.role !== "admin";
   renderStatus();
@@ -201,16 +216,16 @@ function isOnline() {
 function renderStatus() {
   const online = isOnline();
   const status = $("my-status");
-  status.textContent = online ? "online" : "away";
+  say(status, online ? "online" : "away");
   status.className = "status " + (online ? "online" : "away");
-  status.title = online ? "You get new tickets." : "You get no new tickets.";
+  status.title = t(online ? "online_title" : "away_title");
   const button = $("status-toggle");
-  button.textContent = online ? "Go away" : "Go online";
-  button.title = online ? "Stop getting new tickets" : "Start getting new tickets";
+  say(button, online ? "go_away" : "go_online");
+  button.title = t(online ? "go_away_title" : "go_online_title");
 }
 
 async function toggleStatus() {
-  await act("Status", async () => {
+  await act("a_status", async () => {
     const next = isOnline() ? "away" : "online";
     const doc = await api("POST", "/api/me/status", { status: next });
     state.me = Object.assign({}, state.me, doc && doc.status ? doc : { status: next });
@@ -222,7 +237,7 @@ async function toggleStatus() {
 
 async function loadTickets() {
   if (state.tab === "conversations") { await loadConversations(); return; }
-  await act("Tickets", async () => {
+  await act("a_tickets", async () => {
     const tab = state.tab;
     const doc = await api("GET", "/api/tickets?status=" + encodeURIComponent(TAB_STATUSES[tab]));
     if (tab !== state.tab) return;
@@ -246,10 +261,10 @@ function renderTickets() {
     const waited = state.tab === "closed" ? "" : since(t.created_at);
     const li = el("li", { tabIndex: 0, "data-ticket": t.id, class: state.current && state.current.id === t.id ? "current" : "" },
       el("div", { class: "row1" }, el("span", { class: "name" }, customerName(t)), badge(channelOf(t)),
-        el("span", { class: "tag", title: "language" }, languageOf(t))),
-      el("div", { class: "row2" }, el("span", { class: "reason" }, humanize(t.reason)),
-        assigneeOf(t) ? el("span", {}, (t.status === "offered" ? "offered → " : "→ ") + assigneeOf(t)) : null,
-        waited ? el("span", { class: "waiting", title: "waiting" }, waited) : null));
+        el("span", { class: "tag", title: tr("language") }, languageOf(t))),
+      el("div", { class: "row2" }, el("span", { class: "reason" }, reasonText(t.reason)),
+        assigneeOf(t) ? el("span", {}, t.status === "offered" ? tr("offered_to", { name: assigneeOf(t) }) : "→ " + assigneeOf(t)) : null,
+        waited ? el("span", { class: "waiting", title: tr("waiting") }, waited) : null));
     li.addEventListener("click", () => openTicket(t.id));
     li.addEventListener("keydown", (ev) => { if (ev.key === "Enter") openTicket(t.id); });
     return li;
@@ -272,9 +287,9 @@ function listen() {
   const source = new EventSource("/api/events");
   state.events = source;
   const live = $("live");
-  source.onopen = () => { live.textContent = "live"; live.className = "live on"; };
+  source.onopen = () => { say(live, "live"); live.className = "live on"; };
   source.onerror = () => {
-    live.textContent = "reconnecting…";
+    say(live, "reconnecting");
     live.className = "live";
     if (source.readyState === EventSource.CLOSED) setTimeout(start, 3000);
   };
@@ -308,7 +323,7 @@ function onEvent(name, raw) {
       if (m.id === d.message_id) { m.status = d.delivery; m.error = d.error; }
     }
     renderTimeline(withLive(current.transcript || []), false);
-    if (d.delivery && d.delivery !== "sent") notice("Reply not delivered: " + (d.error || d.delivery), true);
+    if (d.delivery && d.delivery !== "sent") notice(t("not_delivered", { error: d.error || d.delivery }), true);
   }
   // Coalesce bursts: one queue refresh (and one ticket refresh) per 150 ms.
   clearTimeout(state.refreshTimer);
@@ -319,14 +334,34 @@ function onEvent(name, raw) {
       openTicket(state.current.id);
     }
   }, 150);
-  if (name === "ticket.created") notice("New ticket");
-  else if (name === "ticket.offered" && state.me && data.agent_id === state.me.id) notice("A ticket is offered to you");
+  if (name === "ticket.created") notice(t("new_ticket"));
+  else if (name === "ticket.offered" && state.me && data.agent_id === state.me.id) notice(t("offered_to_you"));
+}
+
+// ---- the interface language --------------------------------------------------------------
+
+// After a change of language: what the scripts wrote is said again (the texts with a
+// data-i18n key are, by setLanguage), and the links to the other pages keep the language.
+function relabel() {
+  linkLanguage();
+  if (!state.me) return;
+  renderStatus();
+  renderTickets();
+  if (state.current) renderTicket(false);
+  loadTransferTargets();
+}
+
+function linkLanguage() {
+  $("dashboard-link").href = withLanguage("/console/dashboard");
+  $("audit-link").href = withLanguage("/console/audit");
 }
 
 // ---- wiring --------------------------------------------------------------------------------
 
 document.addEventListener("DOMContentLoaded", () => {
-  $("login-form").addEventListener("submit", (ev) => act("Log in", () => login(ev)));
+  setLanguage(pickLanguage(), false);
+  wireLanguageSelects(relabel);
+  $("login-form").addEventListener("submit", (ev) => act("a_login", () => login(ev)));
   $("logout").addEventListener("click", logout);
   $("status-toggle").addEventListener("click", toggleStatus);
   for (const button of $("tabs").querySelectorAll("button")) {

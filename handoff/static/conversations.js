@@ -8,7 +8,7 @@ state.conversations = [];
 state.query = "";
 
 async function loadConversations() {
-  await act("Conversations", async () => {
+  await act("a_conversations", async () => {
     const query = state.query;
     const path = "/api/conversations" + (query ? "?q=" + encodeURIComponent(query) : "");
     const doc = await api("GET", path);
@@ -20,8 +20,9 @@ async function loadConversations() {
 
 function ticketNote(t) {
   if (!t) return null;
-  const who = t.agent ? (t.status === "offered" ? " offered → " : " → ") + t.agent : "";
-  return el("span", { class: "tag open", title: "open ticket #" + t.id }, "ticket " + t.status + who);
+  const status = wordFor("st_", t.status);
+  const who = t.agent ? " " + (t.status === "offered" ? tr("offered_to", { name: t.agent }) : "→ " + t.agent) : "";
+  return el("span", { class: "tag open", title: tr("open_ticket_n", { id: t.id }) }, tr("ticket_note", { status }) + who);
 }
 
 function renderConversations() {
@@ -33,13 +34,13 @@ function renderConversations() {
     const last = c.last_message || {};
     const mine = c.open_ticket && c.open_ticket.status === "assigned" && c.open_ticket.agent_id === me.id;
     const take = el("button", { type: "button", class: "take-over", "data-customer": c.customer_id,
-      title: "Open a ticket for this customer, assigned to you" }, mine ? "Open" : "Take over");
+      title: t("take_over_customer") }, t(mine ? "open" : "take_over"));
     take.addEventListener("click", () => (mine ? openTicket(c.open_ticket.id) : takeOverCustomer(c.customer_id)));
     return el("li", { "data-customer": c.customer_id },
-      el("div", { class: "row1" }, el("span", { class: "name" }, c.name || "Customer #" + c.customer_id),
-        badge(c.last_channel || last.channel), el("span", { class: "tag", title: "language" }, c.language || "")),
+      el("div", { class: "row1" }, el("span", { class: "name" }, c.name || t("customer_n", { id: c.customer_id })),
+        badge(c.last_channel || last.channel), el("span", { class: "tag", title: t("language") }, c.language || "")),
       el("div", { class: "last", title: last.shown || last.text || "" },
-        (FROM_LABEL[last.from] || "Bot") + ": " + (last.shown || last.text || "…")),
+        fromLabel(last.from) + ": " + (last.shown || last.text || "…")),
       el("div", { class: "row3" }, ticketNote(c.open_ticket), c.phone ? el("span", {}, c.phone) : null,
         el("span", { class: "waiting" }, since(last.at)), el("span", { class: "spacer" }), take));
   });
@@ -48,9 +49,9 @@ function renderConversations() {
 }
 
 async function takeOverCustomer(customerId) {
-  await act("Take over", async () => {
+  await act("a_take_over", async () => {
     const taken = await api("POST", "/api/tickets", { customer_id: customerId });
-    notice("The conversation is yours");
+    notice(t("yours"));
     switchTab("assigned");
     await openTicket(taken.id);
   });

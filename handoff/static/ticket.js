@@ -5,14 +5,14 @@
 // ---- ticket view ---------------------------------------------------------------------------
 
 async function openTicket(id) {
-  await act("Ticket", async () => {
+  await act("a_ticket", async () => {
     let t;
     try {
       t = await api("GET", "/api/tickets/" + encodeURIComponent(id));
     } catch (e) {
       if (e.status !== 403 && e.status !== 404) throw e;
       if (state.current && String(state.current.id) === String(id)) closeView();
-      notice("That ticket is no longer in your queues.");
+      notice(t("gone"));
       return;
     }
     const switched = !state.current || state.current.id !== t.id;
@@ -36,16 +36,17 @@ function field(list, label, value) {
   list.append(el("dt", {}, label), el("dd", {}, typeof value === "object" ? JSON.stringify(value) : value));
 }
 
-// The bot's context in words: a slot's name as a label, a known value as what it means
-// ("customer_chose: message" read as a raw key); names starting with "_" are the flow's own.
-const SLOT_LABEL = { customer_chose: "Customer chose", callback_phone: "Call back on",
-  order_number: "Order", staff_id: "Specialist (id)", starts_at: "Starts at" };
-const SLOT_VALUE = { customer_chose: { message: "to leave a message", callback: "a call back" } };
-function slotLabel(name) { return SLOT_LABEL[name] || humanize(name); }
+// The bot's context in words: a slot's name as a label (`slot_<name>` in the texts), a known
+// value as what it means ("customer_chose: message" read as a raw key); names starting with "_"
+// are the flow's own. A business's own slot without a text is shown by its name in words.
+const SLOT_VALUE = { customer_chose: { message: "chose_message", callback: "chose_callback" } };
+function slotLabel(name) { return TEXTS["slot_" + name] ? t("slot_" + name) : humanize(name); }
 function slotValue(name, value) {
   const known = SLOT_VALUE[name];
-  return known && typeof value === "string" && known[value] ? known[value] : value;
+  return known && typeof value === "string" && known[value] ? t(known[value]) : value;
 }
+// A ticket's status, a language code, a proactive decision: in words where the texts know them.
+function wordFor(prefix, code) { return TEXTS[prefix + code] ? t(prefix + code) : String(code || ""); }
 
 function renderTicket(switched) {
   const t = state.current;
@@ -55,35 +56,35 @@ function renderTicket(switched) {
   $("ticket").dataset.status = t.status || "";
   $("ticket-title").textContent = customerName(t);
   fill($("ticket-meta"),
-    badge(channelOf(t)), el("span", { class: "tag", title: "language" }, languageOf(t)),
-    el("span", { class: "tag", id: "ticket-status" }, t.status || ""),
-    t.queue ? el("span", { class: "tag", title: "queue" }, "queue: " + queueName(t)) : null,
-    t.priority ? el("span", { class: "tag", title: "priority" }, "priority: " + t.priority) : null,
-    assigneeOf(t) ? el("span", { class: "tag" }, "agent: " + assigneeOf(t)) : null,
-    el("span", {}, humanize(t.reason)));
+    badge(channelOf(t)), el("span", { class: "tag", title: tr("language") }, languageOf(t)),
+    el("span", { class: "tag", id: "ticket-status", "data-status": t.status || "" }, wordFor("st_", t.status)),
+    t.queue ? el("span", { class: "tag", title: tr("queue_title") }, tr("queue_tag", { name: queueName(t) })) : null,
+    t.priority ? el("span", { class: "tag", title: tr("priority_title") }, tr("priority_tag", { n: t.priority })) : null,
+    assigneeOf(t) ? el("span", { class: "tag" }, tr("agent_tag", { name: assigneeOf(t) })) : null,
+    el("span", {}, reasonText(t.reason)));
 
   const c = customerOf(t);
   const profile = $("profile-fields");
   profile.replaceChildren();
-  field(profile, "Name", c.name);
-  field(profile, "Phone", c.phone);
-  field(profile, "E-mail", c.email);
-  field(profile, "Language", c.language || t.language);
+  field(profile, tr("f_name"), c.name);
+  field(profile, tr("f_phone"), c.phone);
+  field(profile, tr("f_email"), c.email);
+  field(profile, tr("language"), wordFor("lang_", c.language || t.language));
   for (const id of c.identities || []) {
-    field(profile, id.channel || "channel", [id.name, id.external_id].filter(Boolean).join(" · "));
+    field(profile, id.channel || tr("f_channel"), [id.name, id.external_id].filter(Boolean).join(" · "));
   }
-  field(profile, "Since", c.created_at && clock(c.created_at));
+  field(profile, tr("f_since"), c.created_at && clock(c.created_at));
   const context = $("context-fields");
   context.replaceChildren();
-  field(context, "Reason", humanize(t.reason));
-  field(context, "Intent", t.intent);
+  field(context, tr("f_reason"), reasonText(t.reason));
+  field(context, tr("f_intent"), t.intent && intentLabel(t.intent));
   for (const [name, value] of Object.entries(t.slots || {})) {
     if (!name.startsWith("_")) field(context, slotLabel(name), slotValue(name, value));
   }
-  field(context, "Unfinished task", t.task && (t.task.flow || t.task));
-  field(context, "Created", t.created_at && clock(t.created_at));
-  field(context, "Resolution", t.resolution);
-  field(context, "CSAT", t.csat);
+  field(context, tr("f_task"), t.task && (t.task.flow || t.task));
+  field(context, tr("f_created"), t.created_at && clock(t.created_at));
+  field(context, tr("resolution"), t.resolution);
+  field(context, tr("f_csat"), t.csat);
 
   renderTimeline(withLive(t.transcript || []), switched);
   const open = t.status !== "closed";
@@ -94,7 +95,8 @@ function renderTicket(switched) {
   $("close-form").hidden = !open;
   $("reply-form").hidden = !open;
   $("reply-send").disabled = !mine;
-  $("reply-text").placeholder = mine ? "Reply to the customer…" : "Claim the ticket to reply.";
+  $("reply-text").dataset.i18nPlaceholder = mine ? "reply_placeholder" : "claim_to_reply";
+  $("reply-text").placeholder = tr($("reply-text").dataset.i18nPlaceholder);
   fillCanned(languageOf(t));
 }
 
@@ -116,8 +118,8 @@ function withLive(transcript) {
 }
 
 // How an agent's reply fared: from its transcript line, updated live by `message.delivery`.
-const DELIVERY_LABEL = { pending: "sending…", sent: "✓ sent", delivered: "✓ delivered", seen: "✓ seen",
-  failed: "✗ not delivered", undeliverable: "✗ undeliverable" };
+// (`d_<status>` in the texts)
+const DELIVERY = new Set(["pending", "sent", "delivered", "seen", "failed", "undeliverable"]);
 
 // What was decided about proactive messages (deferred to the morning, capped, suppressed after an
 // opt-out, unreachable, expired, cancelled), between the messages, at its time. A sent one is in
@@ -134,9 +136,9 @@ function withDecisions(transcript) {
 }
 
 function decisionLine(d) {
-  const what = d.scenario + " #" + (Number(d.step) + 1) + ": " + d.decision + (d.reason ? " (" + d.reason + ")" : "");
+  const what = d.scenario + " #" + (Number(d.step) + 1) + ": " + wordFor("dec_", d.decision) + (d.reason ? " (" + d.reason + ")" : "");
   return el("div", { class: "msg decision", "data-decision": d.decision, "data-job": d.job_id },
-    el("div", { class: "who" }, d.channel ? badge(d.channel) : null, el("span", {}, "Proactive · " + d.topic),
+    el("div", { class: "who" }, d.channel ? badge(d.channel) : null, el("span", {}, t("proactive_by", { topic: d.topic })),
       el("time", { dateTime: d.at || "", title: clock(d.at) }, clock(d.at, true))),
     el("div", { class: "text" }, what));
 }
@@ -153,14 +155,14 @@ function renderTimeline(transcript, switched) {
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   box.replaceChildren(...withDecisions(transcript).map((m) => {
     if (m.kind === "decision") return decisionLine(m);
-    const from = FROM_LABEL[m.from] ? m.from : "bot";
-    const status = from === "agent" && DELIVERY_LABEL[m.status] ? m.status : null;
+    const from = FROM.has(m.from) ? m.from : "bot";
+    const status = from === "agent" && DELIVERY.has(m.status) ? m.status : null;
     const failed = status === "failed" || status === "undeliverable";
     return el("div", { class: "msg from-" + from, "data-from": from, "data-message": m.id, "data-delivery": status },
-      el("div", { class: "who" }, badge(m.channel), el("span", {}, FROM_LABEL[from]),
-        m.proactive ? el("span", { class: "tag proactive", title: "sent first by the bot" }, "proactive · " + m.proactive.scenario) : null,
+      el("div", { class: "who" }, badge(m.channel), el("span", {}, fromLabel(from)),
+        m.proactive ? el("span", { class: "tag proactive", title: t("proactive_title") }, t("proactive_tag", { scenario: m.proactive.scenario })) : null,
         el("time", { dateTime: m.at || "", title: clock(m.at) }, clock(m.at, true)),
-        status ? el("span", { class: "delivery " + status, title: m.error || "" }, DELIVERY_LABEL[status]) : null),
+        status ? el("span", { class: "delivery " + status, title: m.error || "" }, t("d_" + status)) : null),
       el("div", { class: "text" + (m.kind ? " " + m.kind : ""), "data-kind": m.kind || null },
         shownText(m)),
       failed && m.error ? el("div", { class: "delivery-error" }, m.error) : null);
@@ -168,26 +170,27 @@ function renderTimeline(transcript, switched) {
   if (switched || atBottom) box.scrollTop = box.scrollHeight;
 }
 
-async function ticketAction(path, body, done) {
+// `what` names the action, `done` what the notice says after it (keys of the texts).
+async function ticketAction(path, body, what, done) {
   const t = state.current;
   if (!t) return;
-  await act(done, async () => {
+  await act(what, async () => {
     await api("POST", "/api/tickets/" + encodeURIComponent(t.id) + path, body);
-    notice(done);
+    notice(tr(done));
     await Promise.all([openTicket(t.id), loadTickets()]);
   });
 }
 
-function claim() { return ticketAction("/claim", undefined, "Claimed"); }
+function claim() { return ticketAction("/claim", undefined, "a_claim", "claimed"); }
 
 // Take a customer's conversation over on one's own (`POST /api/tickets`): a new ticket,
 // assigned to me, or the customer's open one if they escalated meanwhile.
 async function takeOver() {
   const t = state.current;
   if (!t) return;
-  await act("Take over", async () => {
+  await act("a_take_over", async () => {
     const taken = await api("POST", "/api/tickets", { customer_id: t.customer_id });
-    notice("The conversation is yours");
+    notice(tr("yours"));
     if (state.tab !== "assigned") switchTab("assigned");
     await openTicket(taken.id);
   });
@@ -199,7 +202,7 @@ async function reply(ev) {
   if (!text || !state.current || $("reply-send").disabled) return;
   $("reply-send").disabled = true;
   const t = state.current;
-  await act("Reply", async () => {
+  await act("a_reply", async () => {
     await api("POST", "/api/tickets/" + encodeURIComponent(t.id) + "/messages", { text });
     $("reply-text").value = "";
     await openTicket(t.id);
@@ -211,7 +214,7 @@ async function closeTicket(ev) {
   ev.preventDefault();
   const resolution = $("resolution").value.trim();
   if (!resolution) return;
-  await ticketAction("/close", { resolution }, "Closed");
+  await ticketAction("/close", { resolution }, "a_close", "closed");
   $("resolution").value = "";
 }
 
@@ -224,9 +227,9 @@ async function transfer(ev) {
   const t = state.current;
   if (!t) return;
   state.leaving = t.id;  // its events may arrive before the answer: don't reload it meanwhile
-  await act("Transfer", async () => {
+  await act("a_transfer", async () => {
     await api("POST", "/api/tickets/" + encodeURIComponent(t.id) + "/transfer", body);
-    notice("Transferred");
+    notice(tr("transferred"));
     // the ticket has left this agent; a supervisor still sees it where it went
     if (state.me && (state.me.role === "supervisor" || state.me.role === "admin")) await openTicket(t.id);
     else closeView();
@@ -237,17 +240,17 @@ async function transfer(ev) {
 
 async function loadTransferTargets() {
   const select = $("transfer-target");
-  const options = [el("option", { value: "" }, "queue or agent…")];
+  const options = [el("option", { value: "" }, t("pick_target"))];
   // Every queue a ticket may go to (also teams this agent is not part of), then the agents.
-  await act("Transfer targets", async () => {
+  await act("a_targets", async () => {
     for (const q of listOf(await api("GET", "/api/queues?all=1"), "queues")) {
-      const note = " (" + (q.waiting || 0) + " waiting, " + (q.online || 0) + " online)";
-      options.push(el("option", { value: "queue:" + q.topic + ":" + q.language },
-        "Queue: " + q.topic + " / " + q.language + note));
+      options.push(el("option", { value: "queue:" + q.topic + ":" + q.language }, t("target_queue",
+        { topic: q.topic, language: q.language, waiting: q.waiting || 0, online: q.online || 0 })));
     }
     for (const a of listOf(await api("GET", "/api/agents/names"), "agents")) {
       if (state.me && a.id === state.me.id) continue;
-      options.push(el("option", { value: "agent:" + a.id }, "Agent: " + a.name + " (" + (a.status || "away") + ")"));
+      const status = t(a.status === "online" ? "online" : "away");
+      options.push(el("option", { value: "agent:" + a.id }, t("target_agent", { name: a.name, status })));
     }
   });
   select.replaceChildren(...options);
@@ -261,7 +264,7 @@ async function loadCanned() {
 
 function fillCanned(language) {
   const replies = state.canned[language] || state.canned.en || [];
-  $("canned").replaceChildren(el("option", { value: "" }, "Canned replies…"),
+  $("canned").replaceChildren(el("option", { value: "" }, t("canned_pick")),
     ...replies.map((r, i) => el("option", { value: String(i) }, r.title)));
   $("canned").dataset.language = state.canned[language] ? language : "en";
 }

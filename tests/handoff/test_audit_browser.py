@@ -68,7 +68,7 @@ async def test_an_admin_reads_and_filters_the_audit_log(
         # the console's header links an admin to it
         await expect(page.locator("#audit-link")).to_be_visible(timeout=LIVE)
         await page.click("#audit-link")
-        await page.wait_for_url(f"{base}/console/audit")
+        await page.wait_for_url(f"{base}/console/audit?lang=en")  # the console's language
         await expect(page.locator("h1")).to_have_text("Audit log")
         rows = page.locator("#entries tbody tr")
         merged = page.locator("#entries tbody tr[data-action='customer.merged']")
@@ -95,6 +95,15 @@ async def test_an_admin_reads_and_filters_the_audit_log(
         await expect(rows).to_have_count(1, timeout=LIVE)
         await expect(rows.first).to_have_attribute("data-action", "customer.merged")
         await expect(page.locator("#more")).to_be_hidden()
+
+        # in Ukrainian, switched live; the entries stay as recorded
+        await page.select_option("#ui-lang", "uk")
+        await expect(page.locator("h1")).to_have_text("Журнал аудиту")
+        await expect(page.locator("#status")).to_have_text("1 запис")
+        await expect(page.locator("#entries thead")).to_contain_text("Коли")
+        await expect(page.locator("#f-apply")).to_have_text("Показати")
+        await expect(rows.first.locator("td.action")).to_have_text("customer.merged")
+        assert await page.title() == "omnirelay — журнал аудиту"
     finally:
         await context.close()
     assert errors.errors == []
