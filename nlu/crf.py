@@ -8,6 +8,8 @@ clusters were tried and gave nothing on SNIPS (`nlu/README.md`, Entities).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -50,6 +52,15 @@ class CrfConfig:
     min_freq: int = 1
     gazetteer_folds: int = 2
     rule_spans: bool = True
+
+
+def _seed_c_rand() -> None:
+    """CRFsuite's SGD shuffles the examples with the C library's ``rand()``, which nothing
+    seeds: a fit depended on how many fits the process had run before it (a retraining in the
+    same process gave another CRF). Seeding it with 1, the C standard's initial seed, makes
+    every fit the first fit of a fresh process, as before in `omnirelay nlu train`."""
+    with contextlib.suppress(OSError, AttributeError):  # no C library to reach: as before
+        ctypes.CDLL(None).srand(1)
 
 
 def _bio(tokens: list[Token], ex: Example) -> list[str]:
@@ -159,6 +170,7 @@ class CrfEntityExtractor:
                 trainer.append(x, y)
             trainer.set_params(self._params(algorithm))
             with tempfile.TemporaryDirectory() as tmp:
+                _seed_c_rand()
                 trainer.train(str(Path(tmp) / "crf.model"))
                 self._model = (Path(tmp) / "crf.model").read_bytes()
         self.fit_cpu_seconds = round(time.process_time() - cpu0, 2)

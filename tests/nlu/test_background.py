@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from nlu import background
+from nlu.crf import CrfConfig, CrfEntityExtractor
 from nlu.model import BuiltinModel, train_data
 from nlu.training_data import load_data
 
@@ -96,3 +97,15 @@ def test_two_cores_train_the_model_one_core_trains(
     assert two.crf._rules is two.rules  # the model's own extractor, not a child's copy
     for text in ("де моє замовлення A1001", "хочу записатись на манікюр завтра", "яка погода"):
         assert two.parse_sync(text) == one.parse_sync(text)
+
+
+def test_a_crf_fit_does_not_depend_on_the_fits_before_it(tiny_data: Path) -> None:
+    """CRFsuite's SGD (SNIPS's algorithm) shuffles with the C library's rand(): seeded for each
+    fit, a second fit in the same process, or one in a child, is the first one again."""
+    examples = load_data([tiny_data]).examples
+    cfg = CrfConfig(algorithm="l2sgd")
+    with background.inline():
+        first = CrfEntityExtractor(cfg).fit(examples)._model
+        second = CrfEntityExtractor(cfg).fit(examples)._model
+    in_child = CrfEntityExtractor(cfg).fit_later(examples)()._model
+    assert first is not None and first == second == in_child
