@@ -2,8 +2,8 @@
 temperature-scaled softmax.
 
 Temperature, the fallback threshold and the unknown-word exponent are fitted on validation data:
-the caller's, or a stratified hold-out of the training data when there is none (never the test
-data).
+the caller's, or a hold-out of the training data chosen by each text's hash when there is none
+(`nlu.holdout`; never the test data).
 """
 
 from __future__ import annotations
