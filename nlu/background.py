@@ -104,13 +104,16 @@ def start(fn: Callable[[], _T]) -> Job[_T]:
     ctx = multiprocessing.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
     # daemonic: ended with the parent should the parent exit without waiting
-    proc = ctx.Process(target=_child, args=(fn, send), daemon=True, name="nlu-train")
+    proc = ctx.Process(target=_child, args=(fn, send, recv), daemon=True, name="nlu-train")
     proc.start()
     send.close()
     return Job(None, proc, recv)
 
 
-def _child(fn: Callable[[], Any], send: Connection) -> None:
+def _child(fn: Callable[[], Any], send: Connection, recv: Connection) -> None:
+    # the parent's end, inherited by the fork: closed, so that should the parent die, sending
+    # fails (a broken pipe) and this process ends instead of waiting on a full pipe for ever
+    recv.close()
     text = ""
     try:
         out: tuple[bool, Any] = (True, fn())
@@ -118,6 +121,8 @@ def _child(fn: Callable[[], Any], send: Connection) -> None:
         out, text = (False, e), traceback.format_exc()
     try:
         send.send(out)
+    except BrokenPipeError:
+        return  # the parent is gone: nobody to tell
     except Exception:  # a result or exception that does not pickle: its text
         text = text or traceback.format_exc()
         send.send((False, RuntimeError(f"in a training child process:\n{text}")))
