@@ -22,13 +22,13 @@ from nlu.dates_words import WORD_TIME, clock_hour, resolve_word_time
 from nlu.normalise import normalise_text
 
 _WEEKDAYS = {
-    0: r"monday|mon|понеділ\w*|пн",
-    1: r"tuesday|tue|tues|вівтор\w*|вт",
-    2: r"wednesday|wed|серед\w*|ср",
-    3: r"thursday|thu|thurs|четвер(?:г\w*)?|чт",  # not "четвертій" (four o'clock)
-    4: r"friday|fri|п'?ятниц\w*|п’ятниц\w*|пт",
-    5: r"saturday|sat|субот\w*|сб",
-    6: r"sunday|sun|неділ\w*|нд",
+    0: r"monday|mon|понеділ\w*|пн|ponedil\w*",  # and in Latin letters, as "zavtra" below
+    1: r"tuesday|tue|tues|вівтор\w*|вт|vivtor\w*",
+    2: r"wednesday|wed|серед\w*|ср|sered[auiy]",
+    3: r"thursday|thu|thurs|четвер(?:г\w*)?|чт|chetver(?:h\w*|g\w*)?",  # not "четвертій" (4:00)
+    4: r"friday|fri|п'?ятниц\w*|п’ятниц\w*|пт|p'?[iy]?atny(?:ts|c)\w*",
+    5: r"saturday|sat|субот\w*|сб|subot\w*",
+    6: r"sunday|sun|неділ\w*|нд|nedil\w*",
 }
 _REL_DAYS = {
     # Ukrainian in Latin letters too ("zavtra o 10"), as it is typed on a phone without Cyrillic
@@ -101,15 +101,15 @@ _DATE_RE = re.compile(rf"(?<![\w.])(?:{_DATE})(?![\w])", re.IGNORECASE)
 # with neither a digit nor one of these skips the (slow) grammar entirely.
 _TRIGGER_STEMS = (
     "today", "tonight", "tomor", "tommor", "tmr", "yesterday", "day", "week", "hour", "minute",
-    "mon",
-    "tue", "wed", "thu", "fri", "sat", "sun", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
-    "sep", "oct", "nov", "dec", "сьо", "седн", "завтр", "післязавтр", "вчор", "учор", "понед",
-    "вівт", "серед", "четв", "п'ят", "п’ят", "пят", "субот", "неділ", "через", "січ", "лют",
-    "берез", "квіт", "травн", "черв", "лип", "серп", "верес", "жовт", "листоп", "груд",
+    "mon", "tue", "wed", "thu", "fri", "sat", "sun", "jan", "feb", "mar", "apr", "jun", "jul",
+    "aug", "sep", "oct", "nov", "dec", "сьо", "седн", "завтр", "післязавтр", "вчор", "учор",
+    "понед", "вівт", "серед", "четв", "п'ят", "п’ят", "пят", "субот", "неділ", "через", "січ",
+    "лют", "берез", "квіт", "травн", "черв", "лип", "серп", "верес", "жовт", "листоп", "груд",
     "дн", "день", "доб", "тиж", "годин", "хвилин", "пн", "вт", "ср", "чт", "пт", "сб", "нд",
-    "morning", "noon", "midday", "afternoon", "evening", "зран", "вран", "ранк", "обід", "вечер",
-    "ввеч", "увеч", "опівдн", "полуд", "sohodn", "sogodn", "s'ogodn", "zavtr", "pislazavtr",
-    "pisliazavtr", "pislyazavtr", "vchor", *_WORD_TIME_STEMS,
+    "morning", "noon", "midday", "afternoon", "evening", "зран", "вран", "ранк", "обід",
+    "вечер", "ввеч", "увеч", "опівдн", "полуд", "sohodn", "sogodn", "s'ogodn", "zavtr",
+    "pislazavtr", "pisliazavtr", "pislyazavtr", "vchor", "ponedil", "vivtor", "sered",
+    "chetver", "piatn", "pyatn", "p'yatn", "p'iatn", "patn", "subot", "nedil", *_WORD_TIME_STEMS,
 )  # fmt: skip
 _DIGIT = re.compile(r"\d")
 _WORDS = re.compile(r"[^\W\d_][\w'’]*")

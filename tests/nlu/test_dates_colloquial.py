@@ -36,6 +36,15 @@ def _values(text: str) -> list[str]:
         ("zavtra", "2026-12-08"),
         ("zavtra o 10", "2026-12-08T10:00:00"),
         ("pislyazavtra", "2026-12-09"),
+        # weekdays in Latin letters (trial 4, G14)
+        ("na subotu", "2026-12-12"),
+        ("v subotu o 12", "2026-12-12T12:00:00"),
+        ("u ponedilok o 9", "2026-12-14T09:00:00"),
+        ("v chetver o 15", "2026-12-10T15:00:00"),
+        ("na piatnytsiu", "2026-12-11"),
+        ("v p'yatnytsyu o 10", "2026-12-11T10:00:00"),
+        ("v seredu", "2026-12-09"),
+        ("u nediliu", "2026-12-13"),
     ],
 )
 def test_read_as_people_type_it(text: str, value: str) -> None:
@@ -50,7 +59,7 @@ def test_numbers_that_are_no_time(text: str) -> None:
 
 
 def test_a_latin_day_names_a_day_and_a_bare_hour_does_not() -> None:
-    assert names_a_day("zavtra o 10") and names_a_day("sohodni")
+    assert names_a_day("zavtra o 10") and names_a_day("sohodni") and names_a_day("na subotu")
     assert not names_a_day("давайте в 9") and not names_a_day("at 2.30")
 
 
