@@ -81,7 +81,9 @@ function renderTicket(switched) {
   for (const [name, value] of Object.entries(t.slots || {})) {
     if (!name.startsWith("_")) field(context, slotLabel(name), slotValue(name, value));
   }
-  field(context, tr("f_task"), t.task && (t.task.flow || t.task));
+  const task = t.task && (t.task.flow || t.task);
+  const taskWords = typeof task === "string" ? wordFor("task_", task) : task;  // a flow's name
+  field(context, tr("f_task"), taskWords);
   field(context, tr("f_created"), t.created_at && clock(t.created_at));
   field(context, tr("resolution"), t.resolution);
   field(context, tr("f_csat"), t.csat);

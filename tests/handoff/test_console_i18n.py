@@ -11,6 +11,9 @@ import re
 from html.parser import HTMLParser
 from importlib import resources
 
+from bots.flows.booking import BookingFlow
+from bots.flows.manage_booking import ManageBookingFlow
+from bots.flows.order_status import OrderStatusFlow
 from bots.metrics import HANDOFF_REASONS
 from tests.handoff.conftest import Api
 
@@ -103,6 +106,7 @@ def test_the_codes_the_scripts_put_in_words_all_have_their_texts() -> None:
     decisions = ("deferred", "capped", "suppressed", "unreachable", "expired", "cancelled")
     made |= {f"dec_{decision}" for decision in decisions}
     made |= {f"lang_{language}" for language in ("en", "uk")}
+    made |= {f"task_{flow.name}" for flow in (BookingFlow, ManageBookingFlow, OrderStatusFlow)}
     assert made <= set(texts), made - set(texts)
 
 
