@@ -179,6 +179,7 @@ class Dialogue:
             await flow.start(turn)
             return
         saved = {"flow": session.flow, "step": session.step, "slots": dict(session.slots)}
+        said = len(turn.replies)
         await flow.start(turn)
         if session.flow is None and not turn.ctx.escalation:
             # Answered in one turn (opening hours, an order found by number): same step again.
@@ -186,6 +187,9 @@ class Dialogue:
             self._back(turn, active, paused)
         elif session.flow is not None and session.flow != saved["flow"]:
             session.data[SUSPENDED] = saved
+            # said first, so that the task set aside is not taken for dropped (trial 3, T11)
+            aside = turn.tr("flow_set_aside", flow=self._flow_name(turn, active.name))
+            turn.replies.insert(said, OutboundMessage(text=aside))
 
     def _after(self, turn: Turn) -> None:
         """A flow that ended while another was suspended: go back to the suspended one."""
