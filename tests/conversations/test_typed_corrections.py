@@ -105,3 +105,24 @@ async def test_a_question_at_the_summary_is_no_correction(
         {"say": "what time do you open?", "bot": ["We're open", SUMMARY["en"]]},
     ]
     await talk(request, tmp_path, nlu_model_path, turns, customer={**KNOWN, "language": "en"})
+
+
+@pytest.mark.parametrize("language", ["en", "uk"])
+async def test_a_booking_started_again_keeps_the_name_and_phone(
+    request: pytest.FixtureRequest, tmp_path: Path, nlu_model_path: Path, language: str
+) -> None:
+    """Trial 3, T14: the name and phone typed into a booking were asked again when it started
+    over (after a handoff, or a "stop"): they are kept with the session's contact."""
+    again = {
+        "en": ("stop", "book a teeth cleaning on Friday at 11", "Name: Yurii Bondarenko"),
+        "uk": ("стоп", "запишіть на чистку зубів у пʼятницю об 11", "Ім'я: Юрій Бондаренко"),
+    }[language]
+    name = {"en": "Yurii Bondarenko", "uk": "Юрій Бондаренко"}[language]
+    turns: list[dict[str, Any]] = [
+        BOOK[language],
+        {"say": name, "state": {"step": "phone"}},
+        {"say": "0671234567", "state": {"step": "confirm"}},
+        {"say": again[0], "state": {"flow": None}},
+        {"say": again[1], "bot": [again[2], "+380671234567"], "state": {"step": "confirm"}},
+    ]
+    await talk(request, tmp_path, nlu_model_path, turns, customer={"language": language})
