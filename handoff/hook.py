@@ -59,6 +59,12 @@ _WORD = "|".join(sorted(map(re.escape, _SCORE_WORDS), key=len, reverse=True))
 _SCALE = r"(?:stars?|зірк[аиу]|зірок|бал(?:и|ів)?|/ ?5|out of 5|(?:з|із) 5)"
 _SCORE_WORD = re.compile(rf"^({_WORD})(?: {_SCALE})?[.!⭐*]*$")
 _SCORE_SAID = re.compile(rf"(?<![\w/])([1-5]|{_WORD}) ?{_SCALE}(?![\w/])")
+# a score first, then a word of thanks or a comment with no other number ("5, дуже дякую",
+# "4 - nice, but slow", "5 thanks"; trial 4, G5)
+_THANKS = r"дякую|дуже дякую|спасибі|thanks?|thank you|thx|ty"
+_SCORE_FIRST = re.compile(
+    rf"^([1-5]|{_WORD})(?: {_SCALE})?(?:\s*[,.!;:)\-–—]++|\s+(?={_THANKS}))\D*$"
+)
 _ORDER = re.compile(r"\b([A-Za-z]\d{3,})\b")
 
 
@@ -383,6 +389,10 @@ def _score(text: str | None, payload: str | None) -> int | None:
     match = _SCORE_WORD.match(said)
     if match:
         return _SCORE_WORDS[match.group(1)]
+    match = _SCORE_FIRST.match(said)
+    if match:
+        first = match.group(1)
+        return int(first) if first.isdigit() else _SCORE_WORDS[first]
     found = {m.group(1) for m in _SCORE_SAID.finditer(said)}
     scores = {int(f) if f.isdigit() else _SCORE_WORDS[f] for f in found}
     return scores.pop() if len(scores) == 1 else None

@@ -26,6 +26,12 @@ from tests.handoff.conftest import Api
         ("п'ять зірок", 5),
         ("it was great, 5 stars", 5),
         ("2 зірки", 2),
+        # a score first, then thanks or a comment (trial 4, G5)
+        ("5, дуже дякую", 5),
+        ("4 - nice, but slow", 4),
+        ("5 thanks", 5),
+        ("п'ять, дякую", 5),
+        ("2. погано", 2),
     ],
 )
 def test_a_score_in_words_or_with_its_scale(text: str, score: int) -> None:
@@ -33,7 +39,18 @@ def test_a_score_in_words_or_with_its_scale(text: str, score: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["I want 2 appointments", "6", "1 2", "5 stars or 4 stars", "відмінно", "завтра о 5"]
+    "text",
+    [
+        "I want 2 appointments",
+        "6",
+        "1 2",
+        "5 stars or 4 stars",
+        "відмінно",
+        "завтра о 5",
+        "5 хвилин чекала",
+        "3, 4 і 5",
+        "дякую",
+    ],
 )
 def test_what_is_no_score(text: str) -> None:
     assert _score(text, None) is None
