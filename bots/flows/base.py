@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 import orjson
 
 from bots.flows.bookings_question import CHECK_BOOKINGS
+from bots.flows.bot_question import ASKS_IF_BOT
 from bots.flows.templates import Templates
 from bots.flows.understanding import Understanding
 from bots.messages import Button, OutboundMessage
@@ -52,6 +53,7 @@ DIGRESSIONS = frozenset(
         "forget_me",
         "stop",
         CHECK_BOOKINGS,
+        ASKS_IF_BOT,
     }
 )
 

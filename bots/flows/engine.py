@@ -16,6 +16,7 @@ from typing import Any
 
 from bots.flows.base import Flow, Turn
 from bots.flows.bookings_question import CHECK_BOOKINGS, asks_for_bookings
+from bots.flows.bot_question import ASKS_IF_BOT, asks_if_bot
 from bots.flows.context import FlowContext
 from bots.flows.language import switches_language
 from bots.flows.phone_request import close_phone_request
@@ -287,6 +288,8 @@ class Dialogue:
             if asks_for_bookings(ctx.parse.text, understood):
                 understood.intent = CHECK_BOOKINGS  # trial F23: read as an order or a booking
                 understood.by = "rule"
+            elif asks_if_bot(ctx.parse.text):  # trial G10: read as a request for a person
+                understood.intent, understood.by = ASKS_IF_BOT, "rule"
             return command or _unsure_of_harm(understood)
         if ctx.message.contact_phone:
             phone = {"phone": [ctx.message.contact_phone]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bots.flows.base import Turn
+from bots.flows.bot_question import ASKS_IF_BOT
 from bots.flows.understanding import FALLBACK, Understanding
 
 # A farewell inside a message the NLU reads as something else ("ок дякую, бувай" is a thank).
@@ -86,6 +87,8 @@ class SmallTalk:
         elif intent == "request_human":
             turn.say("human_requested")
             turn.escalate("customer_asked_for_a_person")
+        elif intent == ASKS_IF_BOT:  # what it is, and a person on offer (not handed over)
+            turn.say("bot_identity", menu="fallback_buttons", business=turn.local(self.business))
         elif intent == "complaint":
             # Whether a complaint goes straight to a person is the handoff package's business
             # rule (OMNIRELAY_HANDOFF_COMPLAINT_INTENTS); the bot only acknowledges it.

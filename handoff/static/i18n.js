@@ -131,6 +131,8 @@ const INTENT_LABELS = {
   stop: ["Stop messages", "Відписка від повідомлень"],
   resume: ["Resume messages", "Поновлення повідомлень"],
   out_of_scope: ["Off-topic questions", "Питання не за темою"],
+  check_bookings: ["Their booked visits", "Свої записи"],
+  ask_if_bot: ["Bot or person?", "Бот чи людина?"],
 };
 
 function intentLabel(name) { return pick(INTENT_LABELS, name) || String(name).replaceAll("_", " "); }
