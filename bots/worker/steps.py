@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Protocol
 
 from bots.channels.rest import encode_replies
+from bots.flows.phone_request import close_phone_request
 from bots.flows.understood import Understood
 from bots.flows.when import as_time_answer
 from bots.identity.resolver import Identities
@@ -216,7 +217,7 @@ class TurnSteps:
             notices = await self.handoff.intercept(ctx)
             if notices is not None:
                 ctx.bot_silent = ctx.session.handoff is not None
-                ctx.replies.extend(notice_replies(notices))
+                ctx.replies.extend(close_phone_request(ctx.session, notice_replies(notices)))
                 ctx.gated = True
                 return
         if ctx.session.handoff == "agent":
@@ -256,7 +257,11 @@ class TurnSteps:
     async def handoff_after_turn(self, ctx: TurnContext) -> None:
         """An escalation of this turn (or a business rule) opens the ticket: say the wait."""
         if self.handoff is not None:
-            ctx.replies.extend(notice_replies(await self.handoff.after_turn(ctx)))
+            # a call back's "which number?" carries the share button: the next reply, the
+            # dialogue's or the handoff's, takes it away (`bots.flows.phone_request`, T3)
+            notices = notice_replies(await self.handoff.after_turn(ctx))
+            assert ctx.session is not None
+            ctx.replies.extend(close_phone_request(ctx.session, notices))
 
     async def store_turn(self, ctx: TurnContext) -> None:
         """The inbound message, its replies (pending, with this process's send lease) and the

@@ -95,3 +95,23 @@ def test_a_message_that_cannot_be_cut_keeps_its_text_whole() -> None:
     plain = render(OutboundMessage("Thanks!", close_phone_request=True))
     assert plain.parts == ["Thanks!"] and plain.first_markup is None
     assert isinstance(plain.markup, ReplyKeyboardRemove)
+
+
+async def test_a_call_backs_typed_phone_takes_the_keyboard_away(
+    service: Service, fake_telegram: FakeTelegram
+) -> None:
+    """The handoff's own "which number?" (a call back, no phone known) shows the share button
+    too; the reply to the typed number takes it away."""
+    chat = Chat(service, fake_telegram)
+    await service.telegram(text_update(chat.id, "передзвоніть мені", update_id=new_update_id()))
+
+    def asked() -> bool:
+        return any(_keyboard(m) for m in fake_telegram.sent_messages(chat.id))
+
+    await fake_telegram.wait_for(asked)
+    chat.seen = len(fake_telegram.sent_messages(chat.id))
+    asking = fake_telegram.sent_messages(chat.id)[-1]
+    assert [b.get("request_contact") for b in _keyboard(asking)] == [True]
+    [confirmed] = await chat.say("0671234567")
+    assert "+380671234567" in confirmed["text"]
+    assert confirmed["reply_markup"] == REMOVE
