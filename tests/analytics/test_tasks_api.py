@@ -20,9 +20,11 @@ KYIV = ZoneInfo("Europe/Kyiv")
 
 
 def days(api: Api) -> str:
-    """From yesterday to the day after tomorrow on the bot's clock, in the business's zone."""
+    """From two days ago to the day after tomorrow on the bot's clock, in the business's zone:
+    a test that advances the clock by 25 hours after 23:00 local lands two dates later (from
+    "yesterday" the range lost the first day's resolution between 21:00 and 22:00 UTC)."""
     today = api.client.app[CLOCK]().astimezone(KYIV).date()
-    first, last = today - dt.timedelta(days=1), today + dt.timedelta(days=2)
+    first, last = today - dt.timedelta(days=2), today + dt.timedelta(days=2)
     return f"from={first.isoformat()}&to={last.isoformat()}"
 
 
