@@ -18,9 +18,8 @@ import datetime as dt
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, or_, select, true, update
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from handoff import analytics
@@ -29,6 +28,7 @@ from handoff.config import DEFAULT_TOPIC, HandoffConfig
 from handoff.errors import Conflict, Forbidden, NotFound
 from handoff.hours import BusinessHours
 from handoff.models import ANY_TOPIC, Agent, HandoffQueue, Ticket, TicketEvent
+from handoff.moves import Lost, give_back, move, release_an_offer, take_capacity
 from storage.analytics.events import Event
 from storage.db import Database
 
@@ -52,10 +52,6 @@ Emit = Callable[[str, Ticket, "int | None", "dict[str, Any] | None"], Awaitable[
 #: told of a ticket whose offer lapsed with nobody else to take it (the customer's promised
 #: wait is broken: `handoff.callback.follow_up`)
 Lapsed = Callable[[Ticket, dt.datetime], Awaitable[None]]
-
-
-class _Lost(Exception):
-    """The ticket moved under us: roll the transaction back."""
 
 
 def in_queue(
@@ -94,39 +90,6 @@ def present(config: HandoffConfig, now: dt.datetime) -> ColumnElement[bool]:
     stops counting on its own; a logout sets the agent away (`handoff.auth.logout`)."""
     since = now - dt.timedelta(seconds=config.presence_timeout)
     return and_(Agent.status == "online", Agent.last_seen_at >= since)
-
-
-async def take_capacity(s: AsyncSession, agent_id: int, *, online: bool) -> bool:
-    """One more open ticket for the agent, only while under their limit."""
-    stmt = update(Agent).where(Agent.id == agent_id, Agent.load < Agent.max_tickets)
-    if online:
-        stmt = stmt.where(Agent.status == "online")
-    result = await s.execute(stmt.values(load=Agent.load + 1))
-    return bool(getattr(result, "rowcount", 0))
-
-
-async def give_back(s: AsyncSession, agent_id: int | None) -> None:
-    if agent_id is not None:
-        await s.execute(
-            update(Agent).where(Agent.id == agent_id, Agent.load > 0).values(load=Agent.load - 1)
-        )
-
-
-async def move(
-    s: AsyncSession, ticket: Ticket, values: dict[str, Any], *, statuses: Iterable[str]
-) -> None:
-    """UPDATE the ticket if it is still as we read it (status and agent); else `_Lost`."""
-    agent_match = (
-        Ticket.agent_id.is_(None) if ticket.agent_id is None else Ticket.agent_id == ticket.agent_id
-    )
-    result = await s.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket.id, Ticket.status.in_(list(statuses)), agent_match)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if not getattr(result, "rowcount", 0):
-        raise _Lost
 
 
 class Router:
@@ -204,7 +167,7 @@ class Router:
                         statuses=("queued",),
                     )
                     s.add(TicketEvent(ticket_id=ticket.id, kind="offered", agent_id=agent.id))
-            except _Lost:
+            except Lost:
                 return None  # claimed, routed or closed by somebody else meanwhile
             ticket.status, ticket.agent_id, ticket.offered_at = "offered", agent.id, now
             await self.emit("ticket.offered", ticket, agent.id, {"agent": agent.name})
@@ -255,7 +218,7 @@ class Router:
                     await move(s, ticket, values, statuses=("offered",))
                     kind = "escalated" if escalate else "offer_expired"
                     s.add(TicketEvent(ticket_id=ticket.id, kind=kind, agent_id=previous))
-            except _Lost:
+            except Lost:
                 continue
             expired += 1
             for key, value in values.items():
@@ -307,22 +270,29 @@ class Router:
             ):
                 raise Conflict(f"ticket {ticket_id} is {ticket.status}; it cannot be claimed")
             values = {"status": "assigned", "agent_id": me, "assigned_at": now}
+            released: int | None = None
             try:
                 async with self.db.transaction() as s:
                     mine = ticket.status == "offered" and ticket.agent_id == me
                     if not mine and not await take_capacity(s, me, online=False):
-                        raise Conflict("you are at your limit of open tickets")
+                        released = await release_an_offer(s, me, ticket.id)
+                        if released is None or not await take_capacity(s, me, online=False):
+                            raise Conflict("you are at your limit of open tickets")
                     await move(s, ticket, values, statuses=(ticket.status,))
                     if not mine:
                         await give_back(s, ticket.agent_id)
                     s.add(TicketEvent(ticket_id=ticket.id, kind="assigned", agent_id=me))
                     facts = analytics.handed_to(ticket, queue.topic, me, now, self.hours)
                     await analytics.record_async(s, facts)
-            except _Lost:
+            except Lost:
                 continue
             for key, value in values.items():
                 setattr(ticket, key, value)
             await self.emit("ticket.assigned", ticket, me, {"agent": principal.name})
+            if released is not None:  # back in the queue: to another agent
+                given_back, _ = await self.load(released)
+                await self.emit("ticket.offer_expired", given_back, me, {"given_back": True})
+                await self.route(released, now, exclude={me})
             return ticket
         raise Conflict(f"ticket {ticket_id} keeps changing; try again")
 
@@ -375,7 +345,7 @@ class Router:
                     await give_back(s, ticket.agent_id)
                 s.add(TicketEvent(ticket_id=ticket.id, kind=kind, agent_id=actor, data=data or {}))
                 await analytics.record_async(s, facts)
-        except _Lost as e:
+        except Lost as e:
             raise Conflict(f"ticket {ticket.id} changed meanwhile; reload it") from e
         for key, value in values.items():
             setattr(ticket, key, value)

@@ -116,6 +116,32 @@ async def test_waits_when_nobody_is_free_then_offered_when_one_is(db: Database) 
     assert ticket.status == "offered" and ticket.agent_id == solo.id
 
 
+async def test_claiming_another_at_the_limit_gives_an_offer_back(db: Database) -> None:
+    """Trial 4, G7: offers fill an agent's limit; claiming a queued ticket gives back the
+    oldest offered one (to the queue, then to another agent) instead of "at your limit"."""
+    router = Router(db, HandoffConfig(), _no_emit)
+    solo = await _agent(db, "solo", ["orders"], ["uk"], limit=1)
+    first, second = await _tickets(db, router, "orders", "uk", 2)
+    assert await router.route_waiting(NOW) == 1  # first offered to solo, second waits
+    helper = await _agent(db, "helper", ["orders"], ["uk"], limit=1)
+    claimed = await router.claim(second, Principal.of(solo), NOW)
+    assert claimed.status == "assigned" and claimed.agent_id == solo.id
+    tickets, agents, events = await _state(db)
+    by_id = {t.id: t for t in tickets}
+    assert by_id[first].status == "offered" and by_id[first].agent_id == helper.id
+    assert {a.name: a.load for a in agents} == {"solo": 1, "helper": 1}
+    given = [e for e in events if e.ticket_id == first and e.kind == "offer_expired"]
+    assert [(e.agent_id, e.data) for e in given] == [(solo.id, {"given_back": True})]
+    # with nothing offered to give back, the limit holds
+    [third] = await _tickets(db, router, "orders", "uk", 1)
+    try:
+        await router.claim(third, Principal.of(solo), NOW)
+    except Conflict as e:
+        assert "limit" in str(e)
+    else:
+        raise AssertionError("a claim over the limit went through")
+
+
 async def test_unclaimed_offer_moves_on_then_goes_to_supervisors(db: Database) -> None:
     # everybody still counts as present at NOW + 200 s (they were seen at NOW)
     router = Router(db, HandoffConfig(offer_timeout=60, presence_timeout=600), _no_emit)
