@@ -228,7 +228,9 @@ def _nlu_fingerprint() -> str:
 
 
 CHROMIUM = "/usr/bin/chromium"
-BROWSER_WAIT_MS = 120_000  # navigation, actions and expect() in browser tests (see `browser`)
+# navigation, actions and expect() (see `browser`): under the 120 s test timeout, so that a
+# wait that fails says what it waited for
+BROWSER_WAIT_MS = 60_000
 # Debian's chromium, started as the machine notes say: without the background-networking flags
 # it keeps trying (and failing) to reach Google's hosts on this offline network.
 CHROMIUM_ARGS = [

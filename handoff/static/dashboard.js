@@ -13,7 +13,7 @@ const LIVE_DELAY_MS = 400; // coalesce a burst of events into one fetch
 const THROTTLE_MS = 3000; // at most one live refetch per this
 const POLL_MS = 60000; // conversations the bot finishes alone send no event: poll today as well
 const D = {
-  tz: "", today: "", seq: 0, data: null, previous: null, todayData: null, events: null,
+  tz: "", today: "", seq: 0, todaySeq: 0, data: null, previous: null, todayData: null, events: null,
   timer: 0, lastLive: 0, seen: new Set(), channels: new Set(KNOWN_CHANNELS), languages: new Set(["uk", "en"]),
 };
 
@@ -274,6 +274,7 @@ async function refresh() {
   if (bad) return;
   syncLinks(from, to);
   const seq = ++D.seq;
+  const todaySeq = ++D.todaySeq;
   const days = spanDays(from, to);
   say("loading");
   try {
@@ -281,7 +282,10 @@ async function refresh() {
       summary(addDays(from, -days), addDays(from, -1)).catch(() => null),
       from === D.today && to === D.today ? null : summary(D.today, D.today)]);
     if (seq !== D.seq) return;
-    Object.assign(D, { data: current, previous, todayData: today || current });
+    Object.assign(D, { data: current, previous });
+    // today's numbers only if no later fetch of them (a live one) started meanwhile: an older
+    // answer arriving last must not put back what a live update replaced
+    if (todaySeq === D.todaySeq || !D.todayData) D.todayData = today || current;
     render();
     sayUpdated();
   } catch (e) {
@@ -292,10 +296,10 @@ async function refresh() {
 // Live: today's numbers again (and the period's, when it reaches today).
 async function refreshToday() {
   if ($("f-to").value >= D.today && $("f-from").value <= D.today) { await refresh(); return; }
-  const seq = D.seq;
+  const todaySeq = ++D.todaySeq;
   try {
     const today = await summary(D.today, D.today);
-    if (seq !== D.seq) return;
+    if (todaySeq !== D.todaySeq) return;
     D.todayData = today;
     renderToday();
     sayUpdated();
