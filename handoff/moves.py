@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.models import Agent, Ticket, TicketEvent
 
-__all__ = ["Lost", "give_back", "move", "release_an_offer", "take_capacity"]
+__all__ = ["Lost", "give_back", "move", "offer_back", "release_an_offer", "take_capacity"]
 
 
 class Lost(Exception):
@@ -67,11 +67,21 @@ async def release_an_offer(s: AsyncSession, me: int, keep: int) -> int | None:
     if other is None:
         return None
     back = {"status": "queued", "agent_id": None, "offered_at": None}
-    await move(s, other, back, statuses=("offered",))
-    await give_back(s, me)
-    s.add(
-        TicketEvent(
-            ticket_id=other.id, kind="offer_expired", agent_id=me, data={"given_back": True}
-        )
-    )
+    await offer_back(s, other, back, kind="offer_expired", data={"given_back": True})
     return other.id
+
+
+async def offer_back(
+    s: AsyncSession,
+    ticket: Ticket,
+    values: dict[str, Any],
+    *,
+    kind: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """An offered ticket back from its agent (their load given back, ``values`` set, the
+    ``kind`` event on its timeline); `Lost` if it is no longer offered to them."""
+    previous = ticket.agent_id
+    await give_back(s, previous)
+    await move(s, ticket, values, statuses=("offered",))
+    s.add(TicketEvent(ticket_id=ticket.id, kind=kind, agent_id=previous, data=data or {}))

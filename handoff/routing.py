@@ -28,7 +28,7 @@ from handoff.config import DEFAULT_TOPIC, HandoffConfig
 from handoff.errors import Conflict, Forbidden, NotFound
 from handoff.hours import BusinessHours
 from handoff.models import ANY_TOPIC, Agent, HandoffQueue, Ticket, TicketEvent
-from handoff.moves import Lost, give_back, move, release_an_offer, take_capacity
+from handoff.moves import Lost, give_back, move, offer_back, release_an_offer, take_capacity
 from storage.analytics.events import Event
 from storage.db import Database
 
@@ -214,10 +214,8 @@ class Router:
                 values.update(escalated=True, priority=ticket.priority + 1)
             try:
                 async with self.db.transaction() as s:
-                    await give_back(s, previous)
-                    await move(s, ticket, values, statuses=("offered",))
                     kind = "escalated" if escalate else "offer_expired"
-                    s.add(TicketEvent(ticket_id=ticket.id, kind=kind, agent_id=previous))
+                    await offer_back(s, ticket, values, kind=kind)
             except Lost:
                 continue
             expired += 1
