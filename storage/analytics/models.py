@@ -80,7 +80,8 @@ class AnalyticsEvent(Base):
     __tablename__ = "analytics_events"
     __table_args__ = (
         UniqueConstraint("kind", "key"),
-        # the summary's reads of a range's times and fallback phrases come out of the index
+        # the summary's reads of a range's times and fallback phrases come out of the index,
+        # filtered by channel, language, team or agent as well (0019)
         Index(
             "ix_analytics_events_reads",
             "kind",
@@ -88,6 +89,10 @@ class AnalyticsEvent(Base):
             "value",
             "value_bh",
             "text",
+            "channel",
+            "language",
+            "team",
+            "agent_id",
             sqlite_where=READS,
             postgresql_where=READS,
         ),

@@ -1,7 +1,8 @@
 """The summary's covering index holds only the kinds read by kind and time (migration 0016):
 its definition carries the predicate on both databases, the summary and the CSV still find every
 row, and on SQLite (whose planner takes a partial index only when the query says the index's
-own terms) each of those reads goes through it."""
+own terms) each of those reads goes through it; filtered by channel, language, team or agent
+(migration 0019) too, without a look-up of the table's rows."""
 
 from __future__ import annotations
 
@@ -78,3 +79,36 @@ async def test_the_reads_find_every_row_through_the_partial_index(db: Database) 
             write=False,
         )
         assert any("ix_analytics_events_reads" in str(row) for row in plan), (statement, plan)
+
+
+async def test_filtered_reads_come_out_of_the_index_alone(db: Database) -> None:
+    await seed(db)
+    definition = await index_definition(db)
+    for column in ("channel", "language", "team", "agent_id"):
+        assert column in definition, definition
+    filtered = Query(QUERY.first, QUERY.last, "UTC", channel="rest", language="uk", team="x")
+    reads: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if str(READS) in statement:
+            reads.append((statement, params))
+
+    event.listen(Engine, "before_cursor_execute", capture)
+    try:
+        doc = await summary(db, filtered)
+    finally:
+        event.remove(Engine, "before_cursor_execute", capture)
+    unfiltered = await summary(db, Query(QUERY.first, QUERY.last, "UTC", channel="rest"))
+    assert doc["top_fallbacks"] == [] and doc["first_response"]["count"] == 0
+    assert unfiltered["top_fallbacks"] == [["blah blah", 1]]
+    assert len(reads) == 2
+    if db.dialect != "sqlite":
+        return
+    for statement, params in reads:
+        plan = await db.run(
+            lambda s, st=statement, p=params: (
+                s.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + st, tuple(p)).all()
+            ),
+            write=False,
+        )
+        assert any("COVERING INDEX ix_analytics_events_reads" in str(row) for row in plan), plan
