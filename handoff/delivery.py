@@ -17,6 +17,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from handoff.models import Ticket, TicketEvent
 from storage.models import Message
@@ -36,16 +37,13 @@ async def agent_replies(
     service: HandoffService, channel: str, platform_message_id: str
 ) -> list[int]:
     """Ids of the agents' replies a platform receipt is about."""
-    async with service.db.session() as s:
-        rows = await s.scalars(
-            select(Message.id).where(
-                Message.channel == channel,
-                Message.direction == "out",
-                Message.sender_kind == "agent",
-                Message.platform_message_id == platform_message_id,
-            )
-        )
-        return list(rows)
+    query = select(Message.id).where(
+        Message.channel == channel,
+        Message.direction == "out",
+        Message.sender_kind == "agent",
+        Message.platform_message_id == platform_message_id,
+    )
+    return list(await service.db.run(lambda s: s.scalars(query).all(), write=False))
 
 
 async def report_delivery(
@@ -53,19 +51,10 @@ async def report_delivery(
 ) -> bool:
     """Publish the outcome of an agent's reply; False when the row is not an agent's reply
     of a ticket (nothing to report)."""
-    async with service.db.session() as s:
-        row = await s.get(Message, message_id)
-        if row is None or row.sender_kind != "agent":
-            return False
-        ticket_id = (row.body or {}).get("ticket_id")
-        ticket = await s.get(Ticket, ticket_id) if isinstance(ticket_id, int) else None
-        if ticket is None:  # a reply stored before replies named their ticket
-            ticket = await s.scalar(
-                select(Ticket)
-                .where(Ticket.customer_id == row.customer_id, Ticket.created_at <= row.created_at)
-                .order_by(Ticket.created_at.desc(), Ticket.id.desc())
-                .limit(1)
-            )
+    found = await service.db.run(lambda s: _reply_and_ticket(s, message_id), write=False)
+    if found is None:
+        return False
+    row, ticket = found
     if ticket is None:
         log.warning(
             "agent reply %s has no ticket to report its delivery (%s) to", message_id, status
@@ -84,3 +73,21 @@ async def report_delivery(
             s.add(TicketEvent(ticket_id=ticket.id, kind="delivery_failed", data=data))
     await service.emit(DELIVERY_EVENT, ticket, ticket.agent_id, data)
     return True
+
+
+def _reply_and_ticket(s: Session, message_id: int) -> tuple[Message, Ticket | None] | None:
+    """The agent's reply and its ticket (None: the row is not an agent's reply). Reads without
+    a transaction around them (`Database.run`): the ticket was there before its reply."""
+    row = s.get(Message, message_id)
+    if row is None or row.sender_kind != "agent":
+        return None
+    ticket_id = (row.body or {}).get("ticket_id")
+    ticket = s.get(Ticket, ticket_id) if isinstance(ticket_id, int) else None
+    if ticket is None:  # a reply stored before replies named their ticket
+        ticket = s.scalar(
+            select(Ticket)
+            .where(Ticket.customer_id == row.customer_id, Ticket.created_at <= row.created_at)
+            .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+            .limit(1)
+        )
+    return row, ticket

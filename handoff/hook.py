@@ -35,7 +35,7 @@ from handoff.service import CSAT_PAYLOAD, Escalation, HandoffService, Notice
 from handoff.waiting import estimate
 from nlu.lang import clear_language
 from nlu.normalise import normalise_text
-from storage.repositories.orders import OrderRepository, normalise_number
+from storage.repositories.orders import by_number_query, normalise_number
 from storage.sessions import EscalationRequest, Session
 
 __all__ = ["HandoffHook", "TurnView"]
@@ -314,8 +314,7 @@ class HandoffHook:
         number = _order_number(ctx)
         if number is None:
             return
-        async with self.service.db.session() as s:
-            order = await OrderRepository(s).by_number(number)
+        order = await self.service.db.run(lambda s: s.scalar(by_number_query(number)), write=False)
         if order is None or order.status not in UNDELIVERED:
             return
         if ctx.now - order.created_at >= dt.timedelta(days=config.stale_order_days):

@@ -109,8 +109,8 @@ class Router:
         query = select(HandoffQueue).where(
             HandoffQueue.topic == topic, HandoffQueue.language == language
         )
-        async with self.db.session() as s:
-            found = await s.scalar(query)
+        # reads of one statement each: no transaction around them (`Database.run`)
+        found = await self.db.run(lambda s: s.scalar(query), write=False)
         if found is not None:
             return found
         try:
@@ -118,8 +118,7 @@ class Router:
                 s.add(HandoffQueue(topic=topic, language=language))
         except IntegrityError:
             pass  # another process created it first
-        async with self.db.session() as s:
-            created = await s.scalar(query)
+        created = await self.db.run(lambda s: s.scalar(query), write=False)
         assert created is not None
         return created
 
@@ -128,13 +127,12 @@ class Router:
     async def _candidates(
         self, queue: HandoffQueue, escalated: bool, exclude: set[int], now: dt.datetime
     ) -> list[Agent]:
-        async with self.db.session() as s:
-            rows = await s.scalars(
-                select(Agent)
-                .where(present(self.config, now), Agent.load < Agent.max_tickets)
-                .order_by(Agent.load, Agent.id)
-            )
-            agents = list(rows)
+        query = (
+            select(Agent)
+            .where(present(self.config, now), Agent.load < Agent.max_tickets)
+            .order_by(Agent.load, Agent.id)
+        )
+        agents = await self.db.run(lambda s: s.scalars(query).all(), write=False)
         if escalated:
             picked = [a for a in agents if a.role in ("supervisor", "admin")]
         else:
@@ -147,12 +145,10 @@ class Router:
     ) -> Agent | None:
         """Offer a queued ticket to the least-loaded present agent who serves its queue (those
         in ``exclude`` last; ``gone``, whose offer lapsed unseen, not at all)."""
-        async with self.db.session() as s:
-            ticket = await s.get(Ticket, ticket_id)
-            if ticket is None or ticket.status != "queued":
-                return None
-            queue = await s.get(HandoffQueue, ticket.queue_id)
-        assert queue is not None
+        found = await self._ticket_and_queue(ticket_id)
+        if found is None or found[0].status != "queued":
+            return None
+        ticket, queue = found
         for agent in await self._candidates(queue, ticket.escalated, set(exclude), now):
             if agent.id == gone:
                 continue
@@ -176,15 +172,13 @@ class Router:
 
     async def route_waiting(self, now: dt.datetime, limit: int = 100) -> int:
         """Offer waiting tickets (highest priority, oldest first) to whoever is free now."""
-        async with self.db.session() as s:
-            ids = list(
-                await s.scalars(
-                    select(Ticket.id)
-                    .where(Ticket.status == "queued")
-                    .order_by(Ticket.priority.desc(), Ticket.created_at, Ticket.id)
-                    .limit(limit)
-                )
-            )
+        query = (
+            select(Ticket.id)
+            .where(Ticket.status == "queued")
+            .order_by(Ticket.priority.desc(), Ticket.created_at, Ticket.id)
+            .limit(limit)
+        )
+        ids = await self.db.run(lambda s: s.scalars(query).all(), write=False)
         offered = 0
         for ticket_id in ids:
             if await self.route(ticket_id, now) is not None:
@@ -197,8 +191,8 @@ class Router:
         ticket to supervisors (and raises its priority)."""
         cutoff = now - dt.timedelta(seconds=self.config.offer_timeout)
         lapsed = Ticket.offered_at <= cutoff if of_agent is None else Ticket.agent_id == of_agent
-        async with self.db.session() as s:
-            stale = list(await s.scalars(select(Ticket).where(Ticket.status == "offered", lapsed)))
+        query = select(Ticket).where(Ticket.status == "offered", lapsed)
+        stale = await self.db.run(lambda s: s.scalars(query).all(), write=False)
         expired = 0
         for ticket in stale:
             previous, offered_at = ticket.agent_id, ticket.offered_at
@@ -238,8 +232,8 @@ class Router:
         `lapsed` listener tells the customer."""
         gone = None
         if previous is not None:
-            async with self.db.session() as s:
-                seen = await s.scalar(select(Agent.last_seen_at).where(Agent.id == previous))
+            query = select(Agent.last_seen_at).where(Agent.id == previous)
+            seen = await self.db.run(lambda s: s.scalar(query), write=False)
             if seen is None or offered_at is None or seen <= offered_at:
                 gone = previous
         agent = await self.route(ticket.id, now, exclude={previous} if previous else (), gone=gone)
@@ -349,10 +343,22 @@ class Router:
             setattr(ticket, key, value)
 
     async def load(self, ticket_id: int) -> tuple[Ticket, HandoffQueue]:
-        async with self.db.session() as s:
-            ticket = await s.get(Ticket, ticket_id)
-            if ticket is None:
-                raise NotFound(f"no ticket {ticket_id}")
-            queue = await s.get(HandoffQueue, ticket.queue_id)
-        assert queue is not None
+        """The ticket and its queue; `NotFound` when there is no such ticket."""
+        found = await self._ticket_and_queue(ticket_id)
+        if found is None:
+            raise NotFound(f"no ticket {ticket_id}")
+        return found
+
+    async def _ticket_and_queue(self, ticket_id: int) -> tuple[Ticket, HandoffQueue] | None:
+        # one statement without a transaction around it: one round trip on PostgreSQL (the
+        # worker's handoff gate and relay read the ticket on every message while it is open)
+        query = (
+            select(Ticket, HandoffQueue)
+            .join(HandoffQueue, HandoffQueue.id == Ticket.queue_id)
+            .where(Ticket.id == ticket_id)
+        )
+        row = await self.db.run(lambda s: s.execute(query).first(), write=False)
+        if row is None:
+            return None
+        ticket, queue = row
         return ticket, queue

@@ -127,12 +127,10 @@ class HandoffService:
         return fresh, True
 
     async def open_ticket_of(self, customer_id: int) -> Ticket | None:
-        async with self.db.session() as s:
-            return await s.scalar(
-                select(Ticket).where(
-                    Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_STATUSES)
-                )
-            )
+        query = select(Ticket).where(
+            Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_STATUSES)
+        )
+        return await self.db.run(lambda s: s.scalar(query), write=False)  # one round trip
 
     async def wait_notice(
         self, ticket: Ticket, language: str, now: dt.datetime, *, phone: str | None, prefix: str
@@ -209,8 +207,7 @@ class HandoffService:
         access.in_hands(principal, ticket, "transfer")
         now = self.clock()
         if agent_id is not None:
-            async with self.db.session() as s:
-                target = await s.get(Agent, agent_id)
+            target = await self.db.run(lambda s: s.get(Agent, agent_id), write=False)
             if target is None:
                 raise NotFound(f"no agent {agent_id}")
             values: dict[str, Any] = {"status": "assigned", "agent_id": target.id}

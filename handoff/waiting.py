@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
 
 from handoff.config import HandoffConfig
 from handoff.hours import BusinessHours
@@ -53,16 +54,18 @@ async def estimate(
     opens = None if open_now else hours.next_open(now)
     if ticket.status in ("offered", "assigned"):
         return Wait(1, 0, 1, 0, open_now, opens)  # a person has it in hand already
-    async with db.session() as s:
-        queue = await s.get(HandoffQueue, ticket.queue_id)
+
+    def read(s: Session) -> tuple[int, list[Any], list[Agent]]:
+        queue = s.get(HandoffQueue, ticket.queue_id)
         assert queue is not None
-        ahead = int(await s.scalar(_ahead(ticket)) or 0)
-        recent = list((await s.execute(_recent(ticket.queue_id))).all())
-        online = [
-            a
-            for a in await s.scalars(select(Agent).where(present(config, now)))
-            if serves(a, queue)
-        ]
+        ahead = int(s.scalar(_ahead(ticket)) or 0)
+        recent = list(s.execute(_recent(ticket.queue_id)).all())
+        agents = s.scalars(select(Agent).where(present(config, now)))
+        return ahead, recent, [a for a in agents if serves(a, queue)]
+
+    # One state of the database: a ticket offered between the count of those ahead and the
+    # read of the agents' loads would count twice (ahead, and a slot taken).
+    ahead, recent, online = await db.run(read, write=False, snapshot=True)
     free = sum(max(0, a.max_tickets - a.load) for a in online)
     if not online:
         return Wait(None, ahead, 0, 0, open_now, opens)
