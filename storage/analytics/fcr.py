@@ -49,11 +49,14 @@ def contacts(s: Session, after: int, upto: int | None, days: int) -> list[CameBa
     A task's window ends where its conversation began (the ``conversation.started`` with the
     conversation's key; the task's own time without one), a ticket's at its creation."""
     c = EVENTS.c
-    where = [c.id > after, c.kind.in_(CONTACT_KINDS), c.customer_id.is_not(None)]
+    where = [c.id > after]
     if upto is not None:
         where.append(c.id <= upto)
+    # the ids alone narrow the read (a few rows after the watermark, or the round's batch), the
+    # kind and the customer are picked here: given those, SQLite's planner read every task and
+    # ticket of all time through the (kind, key) index
     rows = s.execute(select(c.kind, c.customer_id, c.team, c.at, c.conversation_key).where(*where))
-    found = rows.all()
+    found = [r for r in rows if r.kind in CONTACT_KINDS and r.customer_id is not None]
     keys = sorted({r.conversation_key for r in found if r.kind == "task.started"} - {None})
     began: dict[str, dt.datetime] = {}
     if keys:

@@ -50,12 +50,13 @@ class Filters:
 
     def where(self, table: Table, time_column: str) -> list[ColumnElement[bool]]:
         c = table.c
-        clauses = [c[time_column] >= self.start, c[time_column] < self.end]
-        for name in ("channel", "language", "team", "agent_id"):
-            value = getattr(self, name)
-            if value is not None:
-                clauses.append(c[name] == value)
-        return clauses
+        return [c[time_column] >= self.start, c[time_column] < self.end, *self.dimensions(table)]
+
+    def dimensions(self, table: Table) -> list[ColumnElement[bool]]:
+        """The filters without the time range."""
+        c = table.c
+        names = ("channel", "language", "team", "agent_id")
+        return [c[name] == getattr(self, name) for name in names if getattr(self, name) is not None]
 
     def admit(self, event: Event) -> bool:
         """Does ``event`` (counted at its ``at``) fall in the range and the filters?"""
@@ -157,9 +158,13 @@ def _tail(
     s: Session, filters: Filters, folder: Folder, after: int, tally: Tally, fcr_days: int
 ) -> None:
     """The events after the watermark, and the returns their contacts make that the next
-    round will write (`storage.analytics.fcr.pending`)."""
-    where = (EVENTS.c.id > after, *filters.where(EVENTS, "at"))
-    tally.add_cells(folder.fold(s.execute(select(*event_columns()).where(*where))))
+    round will write (`storage.analytics.fcr.pending`). The ids alone narrow the read, the time
+    range is applied here: given a time range and the planner's statistics (`ANALYZE`, which
+    `storage.planner_stats` keeps fresh), SQLite skip-scanned the first-contact index over every
+    event in the range (140 ms at a million messages) for the few rows after the watermark."""
+    where = (EVENTS.c.id > after, *filters.dimensions(EVENTS))
+    rows = s.execute(select(*event_columns()).where(*where))
+    tally.add_cells(folder.fold(r for r in rows if filters.start <= r.at < filters.end))
     tally.add_cells(folder.fold(e for e in pending(s, after, fcr_days) if filters.admit(e)))
 
 
