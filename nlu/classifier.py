@@ -101,11 +101,12 @@ class IntentClassifier:
         table: WordVectors | None = None,
         sparse_fit: tuple[list[Any], SparseVocab] | None = None,
         later: list[Callable[[], None]] | None = None,
+        warm: Callable[[IntentClassifier, int], tuple[Matrix, Matrix]] | None = None,
     ) -> tuple[list[Any], SparseVocab]:
         """Fit features and SVM; return the TF-IDF fit (``sparse_fit`` reuses one). With
         ``later``, the SVM is fitted in a child process on the second core (`nlu.background`)
         and the step that stores its weights is appended to ``later``, for the caller to run
-        when its own work beside it is done."""
+        when its own work beside it is done. ``warm``: a start for the SVM (`nlu.incremental`)."""
         from scipy import sparse
 
         cfg = self.config
@@ -125,10 +126,14 @@ class IntentClassifier:
             inside = [i for i, lab in enumerate(labels) if lab != OUT_OF_SCOPE_INTENT]
             self._nearest = NearestExample(rows[inside], [labels[i] for i in inside])
         x, y = sparse.hstack(blocks, format="csr"), list(labels)
+
+        def fit() -> LinearFit:
+            return fit_linear(x, y, cfg.c, None if warm is None else warm(self, n_sparse))
+
         if later is None:
-            self._store(fit_linear(x, y, cfg.c), n_sparse)
+            self._store(fit(), n_sparse)
         else:
-            job = background.start(lambda: fit_linear(x, y, cfg.c))
+            job = background.start(fit)
             later.append(lambda: self._store(job.result(), n_sparse))
         return sparse_fit
 

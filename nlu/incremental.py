@@ -4,10 +4,11 @@ keep what a full training would compute again from nearly the same data.
 A full training fits each linear SVM twice: on an 85% split, to tune the temperature, the
 fallback parameters, the thresholds and the cascade's gate on the rest, then on all the data.
 Adding a few examples to thousands moves none of those tuned figures beyond noise, so an
-incremental training reuses them and runs only the final fits, which are the same fits a full
-training ends with (scikit-learn's liblinear, which cannot start from previous weights:
-nlu/README.md, "Training time", has what was tried). The entity CRF is kept as it is when no
-new example is annotated and the lookups and regexes are the same.
+incremental training reuses them and runs only the final fits: the same problems a full
+training ends with, each started from the previous model's weights (`start_from`; LIBLINEAR's
+primal solver, `nlu.linear`), which are near the new optimum when a few examples were added
+(nlu/README.md, "Training time"). The entity CRF is kept as it is when no new example is
+annotated and the lookups and regexes are the same.
 
 Reuse is refused (a full training runs) when an example was removed or changed, an intent
 appeared or went, the classifier, extractor or CRF settings or the validation data differ, the
@@ -24,7 +25,10 @@ import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+import numpy.typing as npt
 
 from nlu.training_data import Example, TrainingData
 
@@ -35,6 +39,10 @@ if TYPE_CHECKING:
     from nlu.vectors import WordVectors
 
 MAX_ADDED = 0.02  # of the examples of the last full training
+# Refits start from the previous model's weights (`start_from`); False: from zero, with
+# scikit-learn's solver, exactly the final fits of a full training (benchmark comparisons).
+WARM = True
+Matrix = npt.NDArray[np.float32]
 
 
 def example_key(ex: Example) -> str:
@@ -157,7 +165,8 @@ def refit(
     table: WordVectors | None,
 ) -> IntentClassifier:
     """A classifier fitted on all of ``texts`` (the final fits of a full training) with the
-    temperature, fallback parameters, threshold and cascade gate of ``previous``."""
+    temperature, fallback parameters, threshold and cascade gate of ``previous``; each SVM
+    started from ``previous``'s weights when `WARM` (`start_from`)."""
     from nlu.cascade import Cascade, fit_both
     from nlu.classifier import IntentClassifier
 
@@ -165,13 +174,59 @@ def refit(
     old = previous.cascade
     # a gate of 0 sends no message to the encoder model: it is kept unfitted again
     full = clf._encoder_model() if old is not None and old.gate > 0 else None
-    fit_both(clf, full, texts, labels, table)
+    if not WARM:
+        fit_both(clf, full, texts, labels, table)
+    elif full is None or old is None:
+        clf._fit_core(texts, labels, table, warm=start_from(previous))
+    else:  # as `fit_both`: the cheap model's fit in a child process beside the encoder model's
+        later: list[Callable[[], None]] = []
+        shared = clf._fit_core(texts, labels, table, later=later, warm=start_from(previous))
+        old_full = cast("IntentClassifier", old.full)  # the cascade's, a classifier too
+        full._fit_core(texts, labels, sparse_fit=shared, warm=start_from(old_full))
+        for step in later:
+            step()
     _copy_tuning(previous, clf)
     if old is not None:
         if full is not None:
             _copy_tuning(old.full, full)
         clf.cascade = Cascade(full if full is not None else old.full, old.gate, dict(old.info))
     return clf
+
+
+def start_from(
+    previous: IntentClassifier,
+) -> Callable[[IntentClassifier, int], tuple[Matrix, Matrix]]:
+    """The warm start of a refit (`nlu.linear.fit_linear`'s ``init``): ``previous``'s weights
+    on the new model's features, matched by n-gram (a feature the previous model did not have
+    starts at 0), and its dense weights and biases, in the training's scale (the pair and dense
+    blocks' weights unscaled). Called with the new classifier once its features are fitted, and
+    the width of its sparse blocks."""
+
+    def start(new: IntentClassifier, n_sparse: int) -> tuple[Matrix, Matrix]:
+        weights, bias = previous._weights, previous._bias
+        if weights is None or bias is None or list(previous.labels) != sorted(previous.labels):
+            raise ValueError("the previous classifier is not trained")
+        dense = new._dense.dim if new._dense is not None else 0
+        coef = np.zeros((len(bias), n_sparse + dense), dtype=np.float32)
+        pair_scale = new.config.pair_weight or 1.0
+        blocks = [
+            (previous._word_vocab, new._word_vocab, 1.0),
+            (previous._char_vocab, new._char_vocab, 1.0),
+            (previous._pair_vocab, new._pair_vocab, pair_scale),
+        ]
+        old_at = new_at = 0
+        for old_vocab, new_vocab, scale in blocks:
+            both = [(j, old_vocab[g]) for g, j in new_vocab.items() if g in old_vocab]
+            if both:
+                cols, rows = np.array(both, dtype=np.int64).T
+                coef[:, new_at + cols] = weights[old_at + rows].T / np.float32(scale)
+            old_at, new_at = old_at + len(old_vocab), new_at + len(new_vocab)
+        dense_w = previous._dense_w
+        if dense and dense_w is not None and dense_w.shape[0] == dense:
+            coef[:, n_sparse:] = dense_w.T / np.float32(new.config.dense.weight or 1.0)
+        return coef, np.asarray(bias, dtype=np.float32)
+
+    return start
 
 
 def _copy_tuning(src: Any, dst: Any) -> None:

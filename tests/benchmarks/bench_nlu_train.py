@@ -56,6 +56,7 @@ def _figures(model: Any, test: Any) -> dict[str, Any]:
     ]
     cascade = model.classifier.cascade
     return {
+        "answers": [r.intent for r in res],  # for `_agreement`, not printed
         "top_intent_accuracy": round(sum(right) / len(right), 4),
         "answer_accuracy": round(sum(answer) / len(answer), 4),
         "threshold": model.threshold,
@@ -84,6 +85,42 @@ def _digest(model: Any) -> str:
     return h.hexdigest()[:16]
 
 
+def _agreement(a: dict[str, Any], b: dict[str, Any], ma: Any, mb: Any) -> dict[str, Any]:
+    """How far two models of the same data are apart (a warm-started and an exact refit):
+    the share of test messages answered alike and the largest weight difference per SVM."""
+    same = [x == y for x, y in zip(a.pop("answers"), b.pop("answers"), strict=True)]
+    ca, cb = ma.classifier, mb.classifier
+    pairs = [(ca, cb)]
+    if ca.cascade is not None and cb.cascade is not None:
+        pairs.append((ca.cascade.full, cb.cascade.full))
+    diffs = []
+    for x, y in pairs:
+        wa = [getattr(x, n) for n in ("_weights", "_bias", "_dense_w")]
+        wb = [getattr(y, n) for n in ("_weights", "_bias", "_dense_w")]
+        d = [float(abs(p - q).max()) for p, q in zip(wa, wb, strict=True) if p is not None]
+        diffs.append(round(max(d), 5))
+    return {"answers_alike": round(sum(same) / len(same), 4), "max_weight_diff": diffs}
+
+
+def _split(folder: Path, name: str) -> Path:
+    """``name.yml`` in a benchmark folder, or the folder ``name`` (the bundled data: nlu/data)."""
+    path = folder / f"{name}.yml"
+    return path if path.exists() or not (folder / name).is_dir() else folder / name
+
+
+@contextlib.contextmanager
+def _exact() -> Any:
+    """Incremental refits from zero with scikit-learn's solver (`nlu.incremental.WARM`)."""
+    from nlu import incremental
+
+    before = getattr(incremental, "WARM", False)
+    incremental.WARM = False
+    try:
+        yield
+    finally:
+        incremental.WARM = before
+
+
 def _timed(train: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
     from nlu.model import train_data
 
@@ -102,29 +139,39 @@ def _timed(train: Any, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
     return model, {**took, "crf_fit_cpu_s": crf_cpu, "digest": _digest(model)}
 
 
-def run(folder: Path, retrain: bool, incremental_only: bool = False) -> dict[str, Any]:
+def run(
+    folder: Path, retrain: bool, incremental_only: bool = False, exact: bool = False
+) -> dict[str, Any]:
     from nlu.classifier import ClassifierConfig
     from nlu.model import train_data
     from nlu.training_data import load_data
 
-    train = load_data([folder / "train.yml"])
-    test = load_data([folder / "test.yml"])
+    train = load_data([_split(folder, "train")])
+    test = load_data([_split(folder, "test")])
     val = load_data([folder / "val.yml"]) if (folder / "val.yml").exists() else None
     cfg = ClassifierConfig(min_oos_recall=0.75 if val is not None else None)
     model, took = _timed(train, val=val, classifier=cfg)
     out: dict[str, Any] = {"dataset": folder.name, **took, **_figures(model, test)}
+    out.pop("answers")
     if retrain:
         more = dataclasses.replace(train, examples=[*train.examples, *test.examples[:10]])
         if "previous" in inspect.signature(train_data).parameters:
             again, took = _timed(more, val=val, classifier=cfg, previous=model)
-            out["plus_10_incremental"] = {
-                **took,
-                **_figures(again, test),
-                "training": again.meta.get("training"),
-            }
+            inc = {**took, **_figures(again, test), "training": again.meta.get("training")}
+            out["plus_10_incremental"] = inc
+            if exact:  # the same retraining with exact refits from zero, and again warm
+                with _exact():
+                    ref, took = _timed(more, val=val, classifier=cfg, previous=model)
+                ref_fig = _figures(ref, test)
+                inc.update(_agreement(inc, ref_fig, again, ref))
+                out["plus_10_incremental_exact"] = {**took, **ref_fig}
+                _, took = _timed(more, val=val, classifier=cfg, previous=model)
+                inc["digest_again"] = took["digest"]
+            inc.pop("answers", None)
         if not incremental_only:
             again, took = _timed(more, val=val, classifier=cfg)
             out["plus_10_full"] = {**took, **_figures(again, test)}
+            out["plus_10_full"].pop("answers")
     return out
 
 
@@ -155,6 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--sequential", action="store_true", help="one part after the other on one core"
     )
+    ap.add_argument(
+        "--compare-exact",
+        action="store_true",
+        help="with --retrain: the incremental retraining also with exact refits from zero "
+        "(scikit-learn, no warm start), how far the two models are apart, and the warm one again "
+        "(its digest twice)",
+    )
     args = ap.parse_args(argv)
     sys.path.insert(0, str(args.root.resolve()))
     import nlu
@@ -162,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     with _sequential() if args.sequential else contextlib.nullcontext():
         out = {
             "root": str(args.root),
-            **run(args.data.resolve(), args.retrain, args.incremental_only),
+            **run(args.data.resolve(), args.retrain, args.incremental_only, args.compare_exact),
         }
     out["sequential"] = args.sequential
     assert nlu.__file__ is not None and nlu.__file__.startswith(str(args.root.resolve()))
