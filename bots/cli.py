@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -139,7 +140,12 @@ def _serve(settings: Settings, role: str, host: str | None, port: int | None) ->
     if role in ("run", "worker"):  # one process at a time runs it (a lease in the database)
         app.cleanup_ctx.append(retention.retention_task)
     freeze_heap(app)  # this process runs this one app
-    return serve(app, host, port, app[DRAIN])
+    code = serve(app, host, port, app[DRAIN])
+    # The process exits next. Python's last garbage collection at exit would walk the whole heap
+    # (the NLU model's objects: seconds after "shutdown complete", on a supervisor's clock);
+    # nothing left needs collecting, so it is spared that walk.
+    gc.freeze()
+    return code
 
 
 def _safe_url(url: str) -> str:
