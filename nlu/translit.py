@@ -12,6 +12,7 @@ numbers, e-mails, links).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 
@@ -35,6 +36,16 @@ _PAIRS = [
 ]  # fmt: skip
 _PATTERN = re.compile("|".join(re.escape(latin) for latin, _ in _PAIRS))
 _MAP = dict(_PAIRS)
+# Latin letters and pairs that also spell other Ukrainian letters: "miy" is "мій", "skasuyte"
+# "скасуйте", "hochu" "хочу", "dobryi" "добрий", "moi" "мої", "sim'ia" "сім'я". Tried, the fewest
+# changes first, when the plain spelling is no word the model knows (`to_cyrillic`).
+_OTHER: dict[str, tuple[str, ...]] = {
+    "i": ("и", "й", "ї"), "y": ("й", "і"), "h": ("х",), "e": ("є",), "yi": ("ий",),
+    "ts": ("тс",), "'": ("'",),
+}  # fmt: skip
+# A soft sign customers leave out at the end of a word: "bud" "будь", "den" "день".
+_SOFT_END = frozenset("дтсзлнц")
+_MAX_CHANGES = 2
 
 
 def worth_reading_in_cyrillic(text: str, known: Callable[[str], bool] | None = None) -> bool:
@@ -52,14 +63,36 @@ def worth_reading_in_cyrillic(text: str, known: Callable[[str], bool] | None = N
     return 2 * sum(known(w) and not translit_word(w) for w in words) < len(words)
 
 
-def _word(match: re.Match[str]) -> str:
+def _word(match: re.Match[str], known: Callable[[str], bool] | None = None) -> str:
     word = match.group(0)
     core = word.strip("'")  # quotes around a word, not soft signs
     if not core:
         return word
     start = word.index(core)
-    spelled = _PATTERN.sub(lambda m: _MAP[m.group(0)], core.lower())
-    return word[:start] + spelled + word[start + len(core) :]
+    return word[:start] + _spell(core.lower(), known) + word[start + len(core) :]
+
+
+def _spell(core: str, known: Callable[[str], bool] | None) -> str:
+    """``core`` (lower-case Latin) in Cyrillic: the plain spelling, or, given the model's
+    vocabulary and when the plain one is not in it, the first spelling that is, with one or
+    two letters read the other way (`_OTHER`, a soft sign at the end)."""
+    units = [m.group(0) for m in _PATTERN.finditer(core)]
+    plain = [_MAP[u] for u in units]
+    if known is None or known("".join(plain)):
+        return "".join(plain)
+    options = [_OTHER.get(u, ()) for u in units]
+    if plain and plain[-1] in _SOFT_END:
+        options[-1] = (*options[-1], plain[-1] + "ь")
+    where = [i for i, alts in enumerate(options) if alts]
+    for changes in range(1, _MAX_CHANGES + 1):
+        for picks in itertools.combinations(where, changes):
+            for alts in itertools.product(*(options[i] for i in picks)):
+                spelled = list(plain)
+                for i, alt in zip(picks, alts, strict=True):
+                    spelled[i] = alt
+                if known(candidate := "".join(spelled)):
+                    return candidate
+    return "".join(plain)
 
 
 def _kept(token: str) -> bool:
@@ -76,12 +109,14 @@ def _latin_words(text: str) -> list[str]:
     return words
 
 
-def to_cyrillic(text: str) -> str:
+def to_cyrillic(text: str, known: Callable[[str], bool] | None = None) -> str:
     """``text`` with each Latin word spelled in Cyrillic; tokens with digits, "@", "/", "_"
-    or "." inside (order numbers, e-mails, links) as they were."""
+    or "." inside (order numbers, e-mails, links) as they were. Given ``known`` (the model's
+    vocabulary), a word whose plain spelling it lacks is spelled as a word it has, where one or
+    two letters read the other way make one ("miy": "мій", not "мии")."""
     out = []
     for token in re.split(r"(\s+)", text):
-        out.append(token if _kept(token) else _LATIN_WORD.sub(_word, token))
+        out.append(token if _kept(token) else _LATIN_WORD.sub(lambda m: _word(m, known), token))
     return "".join(out)
 
 
@@ -92,7 +127,7 @@ def cyrillic_reading(text: str, known: Callable[[str], bool] | None = None) -> s
     for a person; "koly vy pratsiuiete" gives three words the model knows."""
     if not worth_reading_in_cyrillic(text, known):
         return None
-    cyrillic = to_cyrillic(text)
+    cyrillic = to_cyrillic(text, known)
     if known is not None:
         words = [w.strip("'") for w in _CYRILLIC_WORD.findall(cyrillic.lower()) if w.strip("'")]
         if not words or 2 * sum(map(known, words)) < len(words):
