@@ -84,6 +84,43 @@ def test_default_rule_weighs_recall_by_the_oos_share() -> None:
     assert t_low < t_high  # more out-of-scope traffic expected: fall back more often
 
 
+def test_plateau_rule_takes_the_middle_of_the_near_best_thresholds() -> None:
+    conf, correct, oos, oos_pred = _arrays(*_validation())
+    lowest, best = choose_threshold(conf, correct, oos, oos_pred)
+    t, score = choose_threshold(conf, correct, oos, oos_pred, plateau=1.0)
+    within = 0.25 / int(oos.sum())  # one out-of-scope message's worth of the objective
+    assert best - within - 1e-9 <= score <= best + 1e-9
+    near = []
+    for c in np.unique(np.concatenate([[0.0], np.round(conf, 3)])):
+        in_acc = float(np.mean((correct & (conf >= c))[~oos]))
+        if 0.75 * in_acc + 0.25 * _recall(conf, oos, oos_pred, c) >= best - within - 1e-12:
+            near.append(c)
+    assert t == pytest.approx(float(np.median(near)))
+    assert lowest in near
+
+
+def _perturbed(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A small validation set like the bundled hold-out's (about 35 of 480 out of scope), with
+    a different tenth of its messages left out each time."""
+    conf, correct, oos, oos_pred = _arrays(*_validation())
+    keep = np.random.default_rng(seed).random(len(conf)) < 0.9
+    keep &= ~oos | (np.arange(len(conf)) % 12 == 0)
+    return conf[keep], correct[keep], oos[keep], oos_pred[keep]
+
+
+def test_plateau_rule_steadies_the_threshold_on_a_small_validation_set() -> None:
+    best, middle = [], []
+    for seed in range(20):
+        arrays = _perturbed(seed)
+        best.append(choose_threshold(*arrays)[0])
+        middle.append(choose_threshold(*arrays, plateau=1.0)[0])
+    assert 0 < np.std(middle) < np.std(best)
+
+
+def test_the_classifier_uses_the_plateau_rule() -> None:
+    assert ClassifierConfig().threshold_plateau == 1.0
+
+
 def test_without_oos_examples_the_threshold_costs_at_most_the_allowed_loss() -> None:
     conf, correct, oos, oos_pred = _arrays(*_validation())
     keep = ~oos
