@@ -27,7 +27,6 @@ from storage.sessions import Session
 
 __all__ = [
     "PENDING",
-    "RESUME_OFFERED",
     "CsatDesk",
     "moved_on",
     "pending",
@@ -36,9 +35,6 @@ __all__ = [
 ]
 
 PENDING = "csat"  # session.data: the rating asked after a close (`pending`)
-# session.data: the dialogue's mark of an unfinished task offered again, so that a typed "yes"
-# continues it and a "no" drops it (the key of `bots.flows.engine.RESUME_OFFERED`)
-RESUME_OFFERED = "resume_offered"
 
 
 class CsatDesk(Protocol):

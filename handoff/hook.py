@@ -36,7 +36,7 @@ from handoff.waiting import estimate
 from nlu.lang import clear_language
 from nlu.normalise import normalise_text
 from storage.repositories.orders import by_number_query, normalise_number
-from storage.sessions import EscalationRequest, Session
+from storage.sessions import RESUME_OFFERED, EscalationRequest, Session
 
 __all__ = ["HandoffHook", "TurnView"]
 
@@ -161,7 +161,7 @@ class HandoffHook:
         told = [Notice(self.service.texts("handoff_csat_thanks", language))]
         offer = csat.resume_offer(self.service.texts, asked, language)
         if offer is not None:
-            session.data[csat.RESUME_OFFERED] = True
+            session.data[RESUME_OFFERED] = True
             told.append(offer)
         return told
 

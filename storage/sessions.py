@@ -29,6 +29,7 @@ from storage.errors import BackendUnavailable, StaleSession, StorageError
 from storage.keys import SESSION_TTL_SECONDS, Keys
 
 __all__ = [
+    "RESUME_OFFERED",
     "EscalationRequest",
     "MemorySessionStore",
     "RecoveryLoader",
@@ -38,6 +39,10 @@ __all__ = [
     "reads_kept",
 ]
 
+#: `Session.data`: an unfinished task was offered again, so a typed "yes" continues it and a
+#: "no" drops it. Written by the dialogue (`bots.flows.engine`), the proactive replies and the
+#: handoff's rating (`handoff.csat`): one name, here, where all of them may import it.
+RESUME_OFFERED = "resume_offered"
 _FIELDS: frozenset[str] = frozenset()
 # Fields that were keys of `Session.data` in sessions saved before they became fields.
 _ONCE_IN_DATA = ("conversation_id", "ticket_id", "escalation")

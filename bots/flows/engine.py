@@ -36,6 +36,7 @@ from bots.log_masking import said
 from bots.messages import Button, OutboundMessage
 from nlu.normalise import normalise_text
 from storage.errors import StorageError
+from storage.sessions import RESUME_OFFERED
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ SHORT_REPLIES = frozenset({"affirm", "deny", "greet", "goodbye", "thank", "out_o
 DESTRUCTIVE = frozenset({"forget_me"})
 DESTRUCTIVE_MIN_CONFIDENCE = 0.8
 RESUME_AFTER = timedelta(minutes=30)  # a pause after which an unfinished flow is offered again
-LAST_AT, SUSPENDED, RESUME_OFFERED = "last_at", "suspended", "resume_offered"
+LAST_AT, SUSPENDED = "last_at", "suspended"
 MAX_REMEMBERED_BUTTONS = 12  # of the last reply, whose titles typed out are taps
 
 

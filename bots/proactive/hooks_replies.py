@@ -20,12 +20,12 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from bots.flows.base import payload
-from bots.flows.engine import RESUME_OFFERED
 from bots.flows.templates import LANGUAGES, Templates
 from bots.flows.understanding import from_payload
 from bots.messages import Button, OutboundMessage
 from bots.proactive.scenarios import Scenarios, localise
 from bots.proactive.turn_view import TurnView
+from storage.sessions import RESUME_OFFERED
 
 if TYPE_CHECKING:
     from storage.sessions import Session
