@@ -16,6 +16,7 @@ import re
 from functools import cache
 
 from bots.flows.phones import without_phone
+from bots.flows.smalltalk import PRAISE_WORDS
 from bots.flows.templates import LANGUAGES, Templates
 from bots.flows.understanding import Understanding
 
@@ -37,10 +38,10 @@ NAME_PREFIX = re.compile(
 _NAME = re.compile(r"^[^\W\d_][^\W\d_' .-]*(?:[ '.-]+[^\W\d_]+){0,4}\.?$")
 _WORDS = re.compile(r"[^\W_]+(?:['-][^\W_]+)*")
 # Words no personal name is made of: verbs and nouns of what the bot does, channels, question
-# words, pronouns and prepositions, and praise ("чудово" became the name "Чудово": trial 3,
-# T12). Names that are also words ("Віра", "Hope", "Grace", "Will", "May", "Can") are left out
-# on purpose.
-REQUEST_WORDS = frozenset(
+# words, pronouns and prepositions, and praise (`PRAISE_WORDS`: "чудово" became the name
+# "Чудово", trial 3, T12). Names that are also words ("Віра", "Hope", "Grace", "Will", "May",
+# "Can") are left out on purpose.
+REQUEST_WORDS = PRAISE_WORDS | frozenset(
     """
     continue switch move book booking appointment cancel change check order orders status
     help please thanks thank bye goodbye hello hi stop start want need like talk speak call
@@ -54,8 +55,6 @@ REQUEST_WORDS = frozenset(
     вартість адреса графік години телеграм телеграмі телеграму вайбер вайбері інстаграм
     інстаграмі месенджер номер телефон код так ні ок окей що коли де чому як який яка скільки
     хто в у на з із зі до від для про по за мені мій моє моя ваш ваша вас вам нам ми ви не
-    чудово відмінно супер класно добре гаразд прекрасно ідеально perfect great excellent awesome
-    super cool fine nice alright
     """.split()  # noqa: SIM905 (a word list reads better as text than as 160 literals)
 )
 # beginnings of the inflected forms ("продовжуємо", "записати", "замовленням", "скасуйте")

@@ -19,12 +19,18 @@ _FAREWELL = re.compile(
 _FAREWELL_WITH = frozenset({"thank", "affirm", "deny", FALLBACK, "out_of_scope"})
 
 
-# Praise that answers "Shall I book it?" ("perfect thx", "чудово, дякую": read as thanks), unless
-# the message also says no (trial 3's T11 took them as thanks and left the booking unconfirmed).
+#: Words of praise, one definition: said with thanks to "Shall I book it?" ("perfect thx",
+#: "чудово, дякую": read as thanks) they are a yes, unless the message also says no (trial 3's
+#: T11 took them as thanks and left the booking unconfirmed); and no name is made of them
+#: (`bots.flows.names`: "чудово" became the name "Чудово", trial 3's T12).
+PRAISE_WORDS = frozenset(
+    """
+    perfect great excellent awesome super wonderful cool fine nice alright
+    чудово відмінно супер класно прекрасно ідеально чудесно гаразд добре
+    """.split()  # noqa: SIM905 (a word list reads better as text)
+)
 _PRAISE = re.compile(
-    r"(?<!\w)(?:perfect|great|excellent|awesome|super|wonderful|sounds good|чудово|відмінно|"
-    r"супер|класно|прекрасно|ідеально|чудесно|гаразд)(?!\w)",
-    re.IGNORECASE,
+    rf"(?<!\w)(?:sounds good|{'|'.join(sorted(PRAISE_WORDS))})(?!\w)", re.IGNORECASE
 )
 _NO = re.compile(r"(?<!\w)(?:no|not|nope|don't|ні|не|нє)(?!\w)", re.IGNORECASE)
 
