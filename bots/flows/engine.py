@@ -32,6 +32,7 @@ from bots.flows.understanding import (
     from_title,
 )
 from bots.flows.understood import NOT_UNDERSTOOD_INTENTS, effective
+from bots.flows.unsure import YES_NO_STEPS, unsure_at_a_value, unsure_of_harm, unsure_takeover
 from bots.log_masking import said
 from bots.messages import Button, OutboundMessage
 from nlu.normalise import normalise_text
@@ -40,18 +41,9 @@ from storage.sessions import RESUME_OFFERED
 
 log = logging.getLogger(__name__)
 
-# steps that ask a yes/no question, where a low-confidence affirm/deny is still taken
-YES_NO_STEPS = frozenset({"confirm"})
 YES_NO_MAX_WORDS = 3
 YES_NO_MIN_CONFIDENCE = 0.25
 YES_NO_MIN_MARGIN = 0.1
-#: At a step that asks for a value, a short reply's intent (a yes, a no, a greeting...) read
-#: with less confidence than this is no answer to anything: the flow reads the value itself.
-VALUE_STEP_MIN_CONFIDENCE = 0.8
-SHORT_REPLIES = frozenset({"affirm", "deny", "greet", "goodbye", "thank", "out_of_scope"})
-# Intents whose flow leads to something that cannot be undone: typed, never guessed at
-DESTRUCTIVE = frozenset({"forget_me"})
-DESTRUCTIVE_MIN_CONFIDENCE = 0.8
 RESUME_AFTER = timedelta(minutes=30)  # a pause after which an unfinished flow is offered again
 LAST_AT, SUSPENDED = "last_at", "suspended"
 MAX_REMEMBERED_BUTTONS = 12  # of the last reply, whose titles typed out are taps
@@ -150,6 +142,8 @@ class Dialogue:
                 u.by = "value"  # the flow read it as the value it asked for
             self._after(turn)
             return
+        if active is not None and session.flow is None and await self._hand_back(turn):
+            return
         flow = self.by_intent.get(u.intent) or self._by_entities(u)
         if flow is not None:
             await self._start(turn, flow, active, paused)
@@ -211,6 +205,21 @@ class Dialogue:
     def _restore(turn: Turn, saved: dict[str, Any]) -> None:
         turn.session.flow, turn.session.step = saved["flow"], saved["step"]
         turn.session.slots = dict(saved["slots"])
+
+    async def _hand_back(self, turn: Turn) -> bool:
+        """A flow that left, letting go of the message (`step` False), and the task it had set
+        aside takes that message: account linking asked for a phone and was given the time the
+        rescheduling had asked for ("13:30", trial 4, G1). False with no task set aside."""
+        saved = turn.session.data.get(SUSPENDED)
+        flow = self.flows.get(saved["flow"]) if saved else None
+        if flow is None or saved is None:
+            return False
+        del turn.session.data[SUSPENDED]
+        self._restore(turn, saved)
+        if not await flow.step(turn):
+            flow.remind(turn)
+        self._after(turn)
+        return True
 
     def _stop(self, turn: Turn) -> None:
         turn.ctx.tasks.stop()
@@ -285,17 +294,23 @@ class Dialogue:
             return typed
         if ctx.parse is not None:
             command = from_command(ctx.parse.text, ctx.parse.language)
-            understood = _unsure_at_a_value(ctx, self._yes_or_no(ctx, from_parse(ctx.parse)))
+            understood = unsure_at_a_value(ctx, self._yes_or_no(ctx, from_parse(ctx.parse)))
+            understood = unsure_takeover(ctx, understood, self._own_intents(ctx))
             if asks_for_bookings(ctx.parse.text, understood):
                 understood.intent = CHECK_BOOKINGS  # trial F23: read as an order or a booking
                 understood.by = "rule"
             elif asks_if_bot(ctx.parse.text):  # trial G10: read as a request for a person
                 understood.intent, understood.by = ASKS_IF_BOT, "rule"
-            return command or _unsure_of_harm(understood)
+            return command or unsure_of_harm(understood)
         if ctx.message.contact_phone:
             phone = {"phone": [ctx.message.contact_phone]}
             return Understanding(intent="inform", entities=phone, by="button")
         return Understanding(intent=FALLBACK, confidence=0.0, by="rule")  # nothing to read
+
+    def _own_intents(self, ctx: FlowContext) -> frozenset[str]:
+        """The intents of the flow the session is in (none when idle)."""
+        active = self.flows.get(ctx.session.flow or "") if ctx.session is not None else None
+        return active.intents if active is not None else frozenset()
 
     @staticmethod
     def _text(ctx: FlowContext) -> str | None:
@@ -344,45 +359,3 @@ class Dialogue:
             return current
         hint = (ctx.message.language_hint or "")[:2].lower()
         return hint if hint in LANGUAGES else self.default_language
-
-
-def _unsure_at_a_value(ctx: FlowContext, understanding: Understanding) -> Understanding:
-    """At a step that asks for a value (a name, an order number, a time: not a yes/no
-    question), a short reply's intent read without confidence is taken as not understood, so
-    the flow reads the message itself and counts a miss. The dense model reads noise and names
-    as something ("blah blah" a no at 0.67, "Grace" a goodbye at 0.54), which dropped the task
-    or left it; a clear "ні" or "bye" still does what it says."""
-    session = ctx.session
-    if (
-        understanding.intent not in SHORT_REPLIES
-        or understanding.confidence >= VALUE_STEP_MIN_CONFIDENCE
-        or session is None
-        or session.flow is None
-        or session.step is None
-        or session.step in YES_NO_STEPS
-    ):
-        return understanding
-    log.info(
-        "step %s asks for a value: %s (%.2f) read as not understood",
-        session.step,
-        understanding.intent,
-        understanding.confidence,
-    )
-    understanding.intent, understanding.by = FALLBACK, "rule"
-    return understanding
-
-
-def _unsure_of_harm(understanding: Understanding) -> Understanding:
-    """An intent that leads to erasing the customer's data is taken only when the model is
-    sure of it (trial F1: "koly vy pratsyuiete", "when are you open" in Latin letters, read as
-    `forget_me` at 0.54 and asked whether to erase everything). Unsure, it is not understood;
-    "забудьте мене", the command and the button still start it."""
-    if (
-        understanding.intent in DESTRUCTIVE
-        and not understanding.from_button
-        and understanding.confidence < DESTRUCTIVE_MIN_CONFIDENCE
-    ):
-        intent, confidence = understanding.intent, understanding.confidence
-        log.info("%s at %.2f is too unsure to act on", intent, confidence)
-        understanding.intent, understanding.by = FALLBACK, "rule"
-    return understanding

@@ -17,7 +17,7 @@ from bots.identity.service import (
     LinkResult,
     normalise_phone,
 )
-from bots.identity.sessions import adoptable_by_code, continue_here, note_contact
+from bots.identity.sessions import SUSPENDED, adoptable_by_code, continue_here, note_contact
 from bots.messages import Button, OutboundMessage
 from storage.repositories.customers import CustomerRepository
 
@@ -36,6 +36,17 @@ RESULT_TEMPLATES = {
     "rate_limited": "link_rate_limited",
 }
 _CHANNELS = {"telegram": "Telegram", "viber": "Viber", "instagram": "Instagram"}
+# Not now: the customer lets the linking go ("нічого", "never mind") while it asks for a phone.
+_LET_GO = re.compile(
+    r"(?<!\w)(?:нічого|не\s+треба|не\s+потрібно|не\s+хочу|не\s+зараз|пізніше|ні|nothing"
+    r"|never\s*mind|nvm|no(?:\s+thanks?)?|not\s+now|later|skip|forget\s+it)(?!\w)",
+    re.IGNORECASE,
+)
+LET_GO_INTENTS = frozenset({"deny", "stop"})
+# Values another task asks for: given while a phone is asked, they answer the task set aside.
+_OTHER_ANSWERS = frozenset({"time", "service", "order_number", "booking"})
+TRIES = "_tries"  # slot: messages in a row that were no phone number (or code)
+MAX_TRIES = 2  # ... after which the linking lets the customer go
 
 
 class LinkingFlow:
@@ -94,8 +105,18 @@ class LinkingFlow:
         if phone is not None:
             await self._got_phone(turn, phone)
             return True
-        if u.intent not in ("inform", FALLBACK, "link_account"):
+        if self._answers_aside(turn):
+            turn.finish()  # "13:30" for the rescheduling set aside: it takes the message
+            return False
+        let_go = u.intent in LET_GO_INTENTS or _LET_GO.search(turn.text or "") is not None
+        if not let_go and u.intent not in ("inform", FALLBACK, "link_account"):
             return False  # a digression: the dialogue answers it and reminds
+        slots = turn.session.slots
+        slots[TRIES] = int(slots.get(TRIES, 0)) + 1
+        if let_go or slots[TRIES] >= MAX_TRIES:
+            turn.finish()  # never a trap: a task set aside goes on (`Dialogue._after`)
+            turn.say("link_dropped")
+            return True
         if step == "await_code":
             turn.say("link_ask_code")
         else:
@@ -107,6 +128,13 @@ class LinkingFlow:
             turn.say("link_ask_code")
 
     # ---- steps --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _answers_aside(turn: Turn) -> bool:
+        """The message gives a value (a time, a service...) and a task was set aside for the
+        linking: it answers that task's question, not this one's."""
+        given = _OTHER_ANSWERS & turn.understanding.entities.keys()
+        return bool(given) and bool(turn.session.data.get(SUSPENDED))
 
     def _result(self, turn: Turn) -> None:
         result = str(turn.understanding.first("result") or "invalid")

@@ -23,6 +23,14 @@ from storage.errors import Conflict
 
 # Intents a customer's "can I come at 3?" may be read as while a visit is being moved.
 BOOKING_INTENTS = frozenset({"book_appointment", "reschedule_appointment"})
+# "Same time as before", "в той самий час", "о тій же годині": the visit's own time of day, on
+# the new day (trial 4, G1: read as account linking, which then asked for a phone).
+_SAME_TIME = re.compile(
+    r"(?<!\w)(?:same\s+(?:time|hour)|same\s+as\s+(?:before|now|it\s+was)|(?:той|тій|ту|тієї|тим|та)"
+    r"\s+(?:самий|самій|саму|самої|самим|сама|же|ж)\s+(?:час|годині|годину|години|година|часом))"
+    r"(?!\w)",
+    re.IGNORECASE,
+)
 _REFERENCE = re.compile(r"\bBK-?[A-Z0-9]{6}\b", re.IGNORECASE)
 MAX_LISTED = 8  # visits listed, as many as `_ask_which` offers buttons for
 
@@ -71,7 +79,7 @@ class ManageBookingFlow:
             if chosen is not None:
                 await self._chosen(turn, chosen)
                 return True
-        elif self._picking(step, slots) and self.picker.apply(turn, slots):
+        elif self._picking(step, slots) and self._new_time(turn, slots):
             await self._settle(turn)
             return True
         if intent in DIGRESSIONS:
@@ -125,12 +133,28 @@ class ManageBookingFlow:
 
     def claims(self, turn: Turn) -> bool:
         """A day or time read as a new booking ("можна о 15?", "can I come tomorrow?") while
-        a visit is chosen or its new time is asked: it answers this flow's question."""
+        a visit is chosen or its new time is asked: it answers this flow's question; so does
+        "the same time", whatever it was read as."""
         u = turn.understanding
-        if u.intent not in BOOKING_INTENTS or u.from_button or not u.entities.get("time"):
-            return False
         step, slots = turn.session.step, turn.session.slots
+        if u.from_button:
+            return False
+        if self._picking(step, slots) and _said_same_time(turn):
+            return True
+        if u.intent not in BOOKING_INTENTS or not u.entities.get("time"):
+            return False
         return step == "choose" or self._picking(step, slots)
+
+    def _new_time(self, turn: Turn, slots: dict[str, Any]) -> bool:
+        """A new day and/or time from the message into ``slots``, "the same time" (with no
+        time of day named beside it) being the visit's own; True if anything changed."""
+        changed = self.picker.apply(turn, slots)
+        named = read_when(turn, self.tz)[1] is not None
+        same = slots.get("current_time") if _said_same_time(turn) and not named else None
+        if same and same != slots.get("time"):
+            slots["time"], changed = same, True
+            slots.pop("starts_at", None)
+        return changed
 
     @staticmethod
     def _picking(step: str | None, slots: dict[str, Any]) -> bool:
@@ -193,6 +217,7 @@ class ManageBookingFlow:
             booking=booking.reference, service=booking.service_code, staff_id=booking.staff_id
         )
         slots["current"] = self._title(turn, booking)
+        slots["current_time"] = f"{booking.starts_at.astimezone(self.tz):%H:%M}"
         if slots["mode"] == "cancel":
             turn.session.step = "confirm"
             turn.ask(
@@ -263,3 +288,7 @@ class ManageBookingFlow:
             **day_said(local.date(), turn),
             time=f"{local:%H:%M}",
         )
+
+
+def _said_same_time(turn: Turn) -> bool:
+    return not turn.understanding.from_button and _SAME_TIME.search(turn.text or "") is not None

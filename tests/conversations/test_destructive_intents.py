@@ -5,22 +5,22 @@ it (trial F1: "koly vy pratsyuiete", "when are you open" typed in Latin letters,
 
 from __future__ import annotations
 
-from bots.flows.engine import DESTRUCTIVE_MIN_CONFIDENCE, _unsure_of_harm
 from bots.flows.understanding import FALLBACK, Understanding
+from bots.flows.unsure import DESTRUCTIVE_MIN_CONFIDENCE, unsure_of_harm
 
 
 def test_an_unsure_erase_request_is_not_understood() -> None:
-    assert _unsure_of_harm(Understanding("forget_me", confidence=0.54)).intent == FALLBACK
+    assert unsure_of_harm(Understanding("forget_me", confidence=0.54)).intent == FALLBACK
 
 
 def test_a_sure_one_or_a_button_is_taken() -> None:
     sure = Understanding("forget_me", confidence=DESTRUCTIVE_MIN_CONFIDENCE)
-    assert _unsure_of_harm(sure).intent == "forget_me"
+    assert unsure_of_harm(sure).intent == "forget_me"
     tapped = Understanding("forget_me", confidence=0.0, from_button=True)
-    assert _unsure_of_harm(tapped).intent == "forget_me"
+    assert unsure_of_harm(tapped).intent == "forget_me"
 
 
 def test_other_intents_keep_their_confidence_rules() -> None:
-    assert _unsure_of_harm(Understanding("ask_opening_hours", confidence=0.5)).intent == (
+    assert unsure_of_harm(Understanding("ask_opening_hours", confidence=0.5)).intent == (
         "ask_opening_hours"
     )
