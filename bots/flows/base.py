@@ -179,7 +179,8 @@ class Flow(Protocol):
     calls `remind`).
 
     Optional: ``claims(turn) -> bool``: while active, take a message whose intent would start
-    another flow (a name that the NLU reads as something else)."""
+    another flow (a name that the NLU reads as something else); ``stop_key``: the template said
+    when the customer stops it (default "stopped")."""
 
     name: str
     intents: frozenset[str]  # intents that start this flow

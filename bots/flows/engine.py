@@ -126,7 +126,7 @@ class Dialogue:
             active.remind(turn)
             return
         if active is not None and (self._is_stop(u, active) or (offered and u.intent == "deny")):
-            self._stop(turn)
+            self._stop(turn, active)
             return
         if u.intent == "stop" and session.data.get(SUSPENDED):
             self._stop(turn)
@@ -221,11 +221,12 @@ class Dialogue:
         self._after(turn)
         return True
 
-    def _stop(self, turn: Turn) -> None:
+    def _stop(self, turn: Turn, active: Flow | None = None) -> None:
         turn.ctx.tasks.stop()
         turn.finish()
         turn.session.data.pop(SUSPENDED, None)
-        turn.say("stopped", menu="greet_buttons")
+        # a flow may say what stopping it leaves as it was ("your visit stays as it is")
+        turn.say(getattr(active, "stop_key", "stopped"), menu="greet_buttons")
 
     def _offer_resume(self, turn: Turn, active: Flow) -> None:
         turn.session.data[RESUME_OFFERED] = True

@@ -31,6 +31,14 @@ _SAME_TIME = re.compile(
     r"(?!\w)",
     re.IGNORECASE,
 )
+# "Nvm, keep it", "хоча ні, залиште як є": the visit stays as it is (trial 4, G15).
+_KEEP = re.compile(
+    r"(?<!\w)(?:keep\s+(?:it|the\s+(?:visit|booking|appointment|old\s+one))|leave\s+it"
+    r"|(?:as|like)\s+it\s+(?:is|was)|nvm|never\s*mind|forget\s+it|changed\s+my\s+mind"
+    r"|no\s+need|don'?t\s+(?:move|change|reschedule)\s+it|залиш\w*|як\s+(?:є|було)"
+    r"|не\s+треба|не\s+потрібно|не\s+переносьте|передумал\w*)(?!\w)",
+    re.IGNORECASE,
+)
 _REFERENCE = re.compile(r"\bBK-?[A-Z0-9]{6}\b", re.IGNORECASE)
 MAX_LISTED = 8  # visits listed, as many as `_ask_which` offers buttons for
 
@@ -39,6 +47,7 @@ class ManageBookingFlow:
     name = "manage_booking"
     intents = frozenset({"reschedule_appointment", "cancel_appointment", CHECK_BOOKINGS})
     entity_triggers: frozenset[str] = frozenset()
+    stop_key = "manage_stopped"  # stopped: the visit is said to stay as it was
 
     def __init__(self, backend: BookingBackend, timezone: str) -> None:
         self.backend = backend
@@ -73,6 +82,10 @@ class ManageBookingFlow:
     async def step(self, turn: Turn) -> bool:
         slots, step = turn.session.slots, turn.session.step
         intent = turn.understanding.intent
+        if self._keeps(turn):
+            turn.finish()
+            turn.say("manage_kept")
+            return True
         if step == "choose":
             bookings = await self._upcoming(turn)
             chosen = self._pick(turn, bookings)
@@ -133,17 +146,25 @@ class ManageBookingFlow:
 
     def claims(self, turn: Turn) -> bool:
         """A day or time read as a new booking ("можна о 15?", "can I come tomorrow?") while
-        a visit is chosen or its new time is asked: it answers this flow's question; so does
-        "the same time", whatever it was read as."""
+        a visit is chosen or its new time is asked: it answers this flow's question; so do
+        "the same time" and "keep it as it is", whatever they were read as."""
         u = turn.understanding
         step, slots = turn.session.step, turn.session.slots
         if u.from_button:
             return False
-        if self._picking(step, slots) and _said_same_time(turn):
+        if self._keeps(turn) or (self._picking(step, slots) and _said_same_time(turn)):
             return True
         if u.intent not in BOOKING_INTENTS or not u.entities.get("time"):
             return False
         return step == "choose" or self._picking(step, slots)
+
+    @staticmethod
+    def _keeps(turn: Turn) -> bool:
+        """Whether the message says to keep the visit as it is ("nvm, keep it"), with no new
+        day or time in it, nor "the same time"."""
+        u = turn.understanding
+        said = not u.from_button and _KEEP.search(turn.text or "") is not None
+        return said and not u.entities.get("time") and not _said_same_time(turn)
 
     def _new_time(self, turn: Turn, slots: dict[str, Any]) -> bool:
         """A new day and/or time from the message into ``slots``, "the same time" (with no

@@ -16,6 +16,7 @@ import pytest
 from tests.conversations.inline import talk
 
 CLEANING = [{"service": "cleaning", "at": "2026-03-11 15:00"}]
+KEPT = {"flow": None, "bookings": 1, "booking": {"service": "cleaning", "at": "2026-03-11 15:00"}}
 AT_TIME = {"flow": "manage_booking", "step": "time", "slots": {"date": "2026-03-13"}}
 CONFIRM = {"flow": "manage_booking", "step": "confirm", "slots": {"date": "2026-03-13"}}
 EN_FRIDAY = {"say": "I want to reschedule", "bot": "When would you like to come"}
@@ -68,6 +69,30 @@ CASES: dict[str, tuple[str, list[dict[str, Any]]]] = {
                 "state": AT_TIME,
             },
         ],
+    ),
+    "nvm, keep it (en)": (
+        "en",
+        [
+            EN_FRIDAY,
+            EN_ASKED,
+            {"say": "nvm, keep it", "bot": "your visit stays as it is", "state": KEPT},
+        ],
+    ),
+    "хоча ні, залиште як є (uk)": (
+        "uk",
+        [
+            UK_FRIDAY,
+            UK_ASKED,
+            {"say": "хоча ні, залиште як є", "bot": "візит залишається без змін", "state": KEPT},
+        ],
+    ),
+    "keep it at the first question (en)": (
+        "en",
+        [EN_FRIDAY, {"say": "never mind, keep it", "bot": "stays as it is", "state": KEPT}],
+    ),
+    "stop says the visit stays (uk)": (
+        "uk",
+        [UK_FRIDAY, {"say": "стоп", "bot": ["зупинився", "без змін"], "state": KEPT}],
     ),
 }
 
