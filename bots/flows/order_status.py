@@ -15,20 +15,35 @@ customer with orders of their own is shown them instead) is looked for with the 
 order last asked about in the session, then as typed (a business may number orders without
 letters); only then is the customer asked for the letter, and the number is not counted as
 misunderstood.
+
+Asked when it arrives right after ("when will it arrive?", "коли приїде?"), the order last told
+about in the session is the one meant: its delivery date is the answer, no number asked again.
 """
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from bots.flows.backends import OrderBackend, OrderView
 from bots.flows.base import Turn, payload
 from bots.flows.understanding import find_order_number, normalise_order_number
 from bots.messages import Button, OutboundMessage
 
+if TYPE_CHECKING:
+    from storage.sessions import Session
+
 STOP_INTENTS = frozenset({"stop", "deny"})
 NOTICE_SAID = "order_notices_said"  # session.data: the hidden-details notices said
 LAST_LETTER = "order_letter"  # session.data: the letter of the order last asked about
+LAST_ORDER = "order_last"  # session.data: the order last told about (`asks_about_last_order`)
+# When an order arrives ("when will it arrive?", "коли приїде?"): said of the order just told
+# about, it is that order's delivery date (trial 4, G4: the order number was asked for again).
+_ARRIVAL = re.compile(
+    r"(?<!\w)(?:arriv\w*|deliver\w*|get\s+(?:here|to\s+me)|ship\w*|приїде|прийде|приїдуть"
+    r"|прийдуть|доставк\w*|доставлять|доставите|привезуть|привезете|отримаю|буде\s+в\s+мене)(?!\w)",
+    re.IGNORECASE,
+)
 _BARE = re.compile(r"^\s*(?:#|№)?\s*(\d{4,8})\s*[.!?]*\s*$")
 MAX_LISTED = 5
 NUMBER_INTENTS = frozenset({"inform", "nlu_fallback", "out_of_scope", "check_order_status"})
@@ -50,6 +65,9 @@ class OrderStatusFlow:
         number = self._number(turn)
         if number:
             await self._answer(turn, number)
+            return
+        last = turn.session.data.get(LAST_ORDER)
+        if last and _ARRIVAL.search(turn.text or "") and await self._arrival(turn, str(last)):
             return
         if await self._list_known(turn):
             return
@@ -91,6 +109,7 @@ class OrderStatusFlow:
         if not orders:
             return False
         if len(orders) == 1:
+            turn.session.data[LAST_ORDER] = orders[0].number
             turn.say_text(describe(turn, orders[0]))
             return True
         names = turn.t.raw("order_status_names", turn.language)
@@ -101,6 +120,23 @@ class OrderStatusFlow:
             Button(o.number, payload("inform", order_number=o.number)) for o in orders[:MAX_LISTED]
         )
         turn.say("orders_list", buttons=buttons, orders=lines)
+        return True
+
+    async def _arrival(self, turn: Turn, number: str) -> bool:
+        """When ``number`` (the order just told about) arrives; False if it is gone."""
+        order = await self._orders.get(number)
+        if order is None:
+            return False
+        names = turn.t.raw("order_status_names", turn.language)
+        if order.status == "delivered":
+            turn.say("order_arrived", number=order.number)
+        elif order.eta and order.status not in ("cancelled", "returned"):
+            turn.say("order_arrives", number=order.number, eta=f"{order.eta:%d.%m.%Y}")
+        elif order.status in ("cancelled", "returned"):
+            turn.say_text(describe(turn, order, details=False))
+        else:
+            status = names.get(order.status, order.status)
+            turn.say("order_no_eta", number=order.number, status=status)
         return True
 
     async def _without_letter(self, turn: Turn) -> str | None:
@@ -128,6 +164,7 @@ class OrderStatusFlow:
             return
         turn.finish()
         turn.session.data[LAST_LETTER] = order.number[:1] if order.number[:1].isalpha() else ""
+        turn.session.data[LAST_ORDER] = order.number
         if await self._owns(turn, order):
             turn.say_text(describe(turn, order))
             return
@@ -184,3 +221,11 @@ def describe(turn: Turn, order: OrderView, *, details: bool = True) -> str:
     if order.tracking_number and details and order.status in ("shipped", "delivered"):
         lines.append(turn.t("order_tracking", turn.language, tracking=order.tracking_number))
     return "\n".join(lines)
+
+
+def asks_about_last_order(text: str | None, session: Session | None) -> bool:
+    """Whether ``text`` asks when the order just told about arrives ("коли приїде?"), with no
+    other order number in it: whatever the NLU read it as, the order status answers it."""
+    if session is None or not session.data.get(LAST_ORDER) or find_order_number(text):
+        return False
+    return _ARRIVAL.search(text or "") is not None
