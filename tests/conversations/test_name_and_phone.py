@@ -95,3 +95,30 @@ async def test_a_mistyped_phone_is_explained_not_misunderstood(
 ) -> None:
     language, turns = TYPOS[case]
     await talk(request, tmp_path, nlu_model_path, turns, customer={"language": language})
+
+
+# Trial 4, G3: the name the messenger gave is on the booking, so only the phone is asked for;
+# typed beside it, the customer's own name replaces it.
+OVER_PROFILE = [
+    ("en", "Olena Koval", "Olena Petrenko +380671234567", "Name: Olena Petrenko"),
+    ("uk", "Олена Коваль", "Олена Петренко 0671234567", "Ім'я: Олена Петренко"),
+]
+
+
+@pytest.mark.parametrize(
+    ("language", "profile", "say", "reply"), OVER_PROFILE, ids=[c[2] for c in OVER_PROFILE]
+)
+async def test_a_name_typed_beside_the_phone_wins_over_the_messengers(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    nlu_model_path: Path,
+    language: str,
+    profile: str,
+    say: str,
+    reply: str,
+) -> None:
+    book = {**BOOK[language], "state": {"step": "phone", "slots": {"name": profile}}}
+    name = reply.split(": ", 1)[1]
+    turns = [book, {"say": say, "bot": reply, "bot_not": profile, "state": _confirm(name)}]
+    customer = {"language": language, "name": profile}
+    await talk(request, tmp_path, nlu_model_path, turns, customer=customer)
