@@ -19,6 +19,7 @@ from bots.flows.bookings_question import CHECK_BOOKINGS, asks_for_bookings
 from bots.flows.bot_question import ASKS_IF_BOT, asks_if_bot
 from bots.flows.context import FlowContext
 from bots.flows.language import switches_language
+from bots.flows.linking import asks_to_continue_in
 from bots.flows.order_status import asks_about_last_order
 from bots.flows.phone_request import close_phone_request
 from bots.flows.smalltalk import SmallTalk, is_goodbye, praise_is_yes
@@ -305,6 +306,9 @@ class Dialogue:
                 understood.intent, understood.by = ASKS_IF_BOT, "rule"
             elif asks_about_last_order(ctx.parse.text, ctx.session):  # trial 4, G4
                 understood.intent, understood.by = "check_order_status", "rule"
+            elif asks_to_continue_in(ctx.parse.text):  # trial 4, G11: sure, as a tap would be
+                understood.intent, understood.by = "link_account", "rule"
+                understood.confidence = 1.0
             return command or unsure_of_harm(understood)
         if ctx.message.contact_phone:
             phone = {"phone": [ctx.message.contact_phone]}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 from bots.flows.base import ASK, Turn
 from bots.flows.templates import LANGUAGES
@@ -36,6 +37,19 @@ RESULT_TEMPLATES = {
     "rate_limited": "link_rate_limited",
 }
 _CHANNELS = {"telegram": "Telegram", "viber": "Viber", "instagram": "Instagram"}
+# The messenger a customer asks to continue in ("continue in Telegram", "перейти у вайбер").
+_NAMED = {
+    "telegram": re.compile(r"(?<!\w)(?:telegram|телеграм\w*|телеграмм\w*|tg|тг)(?!\w)", re.I),
+    "viber": re.compile(r"(?<!\w)(?:viber|вайбер\w*)(?!\w)", re.I),
+    "instagram": re.compile(r"(?<!\w)(?:instagram|insta|інстаграм\w*|інста\w*)(?!\w)", re.I),
+}
+# Words of going on elsewhere: with a messenger named, a request to continue there, whatever
+# the NLU read ("хочу продовжити у вайбері" was not understood at all).
+_CONTINUE = re.compile(
+    r"(?<!\w)(?:continue|move|switch|carry\s+on|go\s+on|продовж\w*|перей\w*|переход\w*"
+    r"|перебер\w*|переїд\w*)(?!\w)",
+    re.IGNORECASE,
+)
 # Not now: the customer lets the linking go ("нічого", "never mind") while it asks for a phone.
 _LET_GO = re.compile(
     r"(?<!\w)(?:нічого|не\s+треба|не\s+потрібно|не\s+хочу|не\s+зараз|пізніше|ні|nothing"
@@ -79,6 +93,11 @@ class LinkingFlow:
         links = await self.identity.continue_links(
             turn.session.customer_id, turn.ctx.now, exclude=turn.ctx.message.channel
         )
+        named = _named(turn.text)
+        if named in links:
+            turn.finish()  # the link is all it takes: no phone to ask for (trial 4, G11)
+            self._continue_in(turn, str(named), links[str(named)])
+            return
         turn.ask("link_ask_phone", request_phone=True)
         if links:
             # "Continue in Telegram": a link button carrying the one-time code in the
@@ -135,6 +154,20 @@ class LinkingFlow:
         linking: it answers that task's question, not this one's."""
         given = _OTHER_ANSWERS & turn.understanding.entities.keys()
         return bool(given) and bool(turn.session.data.get(SUSPENDED))
+
+    @staticmethod
+    def _continue_in(turn: Turn, channel: str, url: str) -> None:
+        """How to go on in ``channel``: its link button, and for Telegram what to send there
+        without the button (the deep link's own "/start CODE", `bots.channels.telegram_parse`)."""
+        title = _CHANNELS.get(channel, channel)
+        button = Button(turn.tr("link_continue_in", channel=title), url=url)
+        text = turn.tr("link_continue_named", channel=title)
+        query = urlsplit(url)
+        code = (parse_qs(query.query).get("start") or [""])[0]
+        if channel == "telegram" and code:
+            bot = query.path.strip("/")
+            text = f"{text}\n{turn.tr('link_continue_typed', bot=bot, code=code)}"
+        turn.replies.append(OutboundMessage(text, buttons=(button,)))
 
     def _result(self, turn: Turn) -> None:
         result = str(turn.understanding.first("result") or "invalid")
@@ -249,6 +282,17 @@ def _local(value: Any, language: str | None) -> str:
     if isinstance(value, dict):
         return str(value.get(language) or value.get("en") or next(iter(value.values()), ""))
     return str(value)
+
+
+def _named(text: str | None) -> str | None:
+    """The messenger ``text`` names ("telegram", "viber", "instagram"), or None."""
+    return next((c for c, said in _NAMED.items() if said.search(text or "")), None)
+
+
+def asks_to_continue_in(text: str | None) -> bool:
+    """Whether ``text`` asks to go on in a messenger it names ("continue in Telegram",
+    "можна продовжити в телеграмі?"): account linking, whatever the NLU read it as."""
+    return _CONTINUE.search(text or "") is not None and _named(text) is not None
 
 
 def _code(text: str | None) -> str | None:
