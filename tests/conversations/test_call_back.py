@@ -80,6 +80,17 @@ CASES: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {
             {"say": "+380671234567", "bot": "will call you at +380671234567"},
         ],
     ),
+    "Call me back, capitalised and bare (trial 4, G6)": (
+        {"language": "en", "name": "Iryna Koval", "phone": "+380931112233"},
+        [
+            {
+                "say": "Call me back",
+                "bot": "A colleague will call you at +380931112233",
+                "bot_not": ["call you back or", "leave a message", EN_ANSWER_HERE],
+                "state": PENDING,
+            },
+        ],
+    ),
     "the offer of a call back answered in words (en)": (
         {"language": "en", "name": "Iryna Koval", "phone": "+380931112233"},
         [
