@@ -62,9 +62,14 @@ class OrderStatusFlow:
 
     async def start(self, turn: Turn) -> None:
         turn.finish()
-        number = self._number(turn)
+        number = self._number(turn) or await self._without_letter(turn)
         if number:
             await self._answer(turn, number)
+            return
+        digits = _digits(turn)
+        if digits is not None:  # "#1004" with no flow asking: its letter, not the whole number
+            turn.session.flow, turn.session.step = self.name, "ask_number"
+            turn.say("order_needs_letter", number=digits)
             return
         last = turn.session.data.get(LAST_ORDER)
         if last and _ARRIVAL.search(turn.text or "") and await self._arrival(turn, str(last)):
@@ -79,9 +84,9 @@ class OrderStatusFlow:
         if number:
             await self._answer(turn, number)
             return True
-        bare = _BARE.match(turn.text or "")
-        if bare is not None:
-            turn.say("order_needs_letter", number=bare.group(1))
+        digits = _digits(turn)
+        if digits is not None:
+            turn.say("order_needs_letter", number=digits)
             return True
         if turn.understanding.intent in STOP_INTENTS:
             turn.finish()
@@ -141,10 +146,9 @@ class OrderStatusFlow:
 
     async def _without_letter(self, turn: Turn) -> str | None:
         """The order a number typed without its letter means ("1003"): see the module."""
-        bare = _BARE.match(turn.text or "")
-        if bare is None:
+        digits = _digits(turn)
+        if digits is None:
             return None
-        digits = bare.group(1)
         letter = turn.session.data.get(LAST_LETTER)
         for number in (f"{letter}{digits}" if letter else None, digits):
             if number and await self._orders.get(number) is not None:
@@ -221,6 +225,16 @@ def describe(turn: Turn, order: OrderView, *, details: bool = True) -> str:
     if order.tracking_number and details and order.status in ("shipped", "delivered"):
         lines.append(turn.t("order_tracking", turn.language, tracking=order.tracking_number))
     return "\n".join(lines)
+
+
+def _digits(turn: Turn) -> str | None:
+    """An order number typed without its letter: the message alone ("1003", "#1004"), or the
+    NLU's order number when it has no letter ("order 1004", "#1004 please")."""
+    bare = _BARE.match(turn.text or "")
+    if bare is not None:
+        return bare.group(1)
+    value = str(turn.understanding.first("order_number") or "")
+    return value if value.isdigit() else None
 
 
 def asks_about_last_order(text: str | None, session: Session | None) -> bool:

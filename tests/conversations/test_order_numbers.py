@@ -36,3 +36,16 @@ async def test_a_number_without_its_letter_and_the_notice_said_once(
         {"say": "а A1001?", "bot": ["Замовлення A1001", SHORT], "bot_not": NOTICE},
     ]
     await talk(request, tmp_path, nlu_model_path, turns, customer={"language": "uk"})
+
+
+async def test_a_hash_number_with_no_flow_asking_is_that_number(
+    request: pytest.FixtureRequest, tmp_path: Path, nlu_model_path: Path
+) -> None:
+    """Trial 4: "#1004" typed first was not taken for an order number at all (the number was
+    asked for); it is 1004, whose letter is asked for, or taken from the order asked about."""
+    turns: list[dict[str, Any]] = [
+        {"say": "#1004", "bot": "Which letter comes before 1004", "state": ASKED},
+        {"say": "A1004", "bot": "Order A1004", "state": {"flow": None}},
+        {"say": "#1005", "bot": "Order A1005", "bot_not": "Which letter"},
+    ]
+    await talk(request, tmp_path, nlu_model_path, turns, customer={"language": "en"})
