@@ -24,6 +24,7 @@ class BusinessProfile:
     address: dict[str, str]
     phone: str | None
     hours: dict[str, str] = field(default_factory=dict)  # "mon" -> "08:00-20:00"
+    payment: dict[str, str] = field(default_factory=dict)  # how to pay, per language
 
     @classmethod
     def load(cls, path: Path | None = None) -> BusinessProfile:
@@ -46,7 +47,13 @@ class BusinessProfile:
         unknown = hours.keys() - set(WEEKDAYS)
         if unknown:
             raise ValueError(f"business profile: unknown weekdays {sorted(unknown)}")
-        return cls(per_language("name"), per_language("address"), doc.get("phone"), hours)
+        return cls(
+            per_language("name"),
+            per_language("address"),
+            doc.get("phone"),
+            hours,
+            per_language("payment"),
+        )
 
 
 _WORD = re.compile(r"[^\W\d_]{3,}")

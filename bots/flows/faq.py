@@ -3,9 +3,27 @@ profile), services and prices (the booking backend). One turn each: nothing is k
 
 from __future__ import annotations
 
+import re
+
 from bots.flows.backends import BookingBackend, ServiceView
 from bots.flows.base import Turn
 from bots.flows.business import WEEKDAYS, BusinessProfile, match_services
+
+# How to pay ("can I pay by card?", "можна оплатити карткою?"), read as a question about prices:
+# answered with how to pay, not the price list (trial 4); "how much do I pay" is a price.
+_PAYMENT = re.compile(
+    r"(?<!\w)(?:pay|paying|payment\w*|by\s+card|cards?|cash|visa|mastercard|apple\s+pay"
+    r"|google\s+pay|instal+ments?|оплат\w*|платит\w*|заплатит\w*|платіж\w*|карт(?:к\w*|ою)"
+    r"|готівк\w*|безготів\w*|розстрочк\w*|переказ\w*)(?!\w)",
+    re.IGNORECASE,
+)
+_PRICE = re.compile(r"(?<!\w)(?:how\s+much|price\w*|cost\w*|скільки|цін\w*|вартіст\w*)(?!\w)", re.I)
+
+
+def asks_how_to_pay(text: str | None) -> bool:
+    """A question about paying, not about how much (`_PAYMENT`)."""
+    said = text or ""
+    return _PAYMENT.search(said) is not None and _PRICE.search(said) is None
 
 
 class FaqFlow:
@@ -28,6 +46,10 @@ class FaqFlow:
                 address=turn.local(self.profile.address),
                 phone=self.profile.phone or "",
             )
+        elif asks_how_to_pay(turn.text) and self.profile.payment:
+            turn.say("faq_payment", payment=turn.local(self.profile.payment))
+        elif asks_how_to_pay(turn.text):
+            turn.say("faq_payment_unknown", menu="fallback_buttons")
         else:
             await self._prices(turn)
 
