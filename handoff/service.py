@@ -10,7 +10,6 @@ worker process's outbox sweeper sends them).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -33,6 +32,7 @@ from handoff.webhook import WebhookSender
 from storage.backends import Backends
 from storage.db import Database
 from storage.errors import StaleSession
+from storage.loops import every
 from storage.models import Message, utcnow
 from storage.repositories.messages import MessageRepository
 from storage.sessions import Session
@@ -322,13 +322,8 @@ class HandoffService:
         await self.router.route_waiting(now)
 
     async def run_ticker(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("handoff routing tick failed; will try again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.config.tick)
+        """`tick` now and every ``config.tick`` seconds until ``stop``."""
+        await every(self.config.tick, self.tick, stop, name="handoff routing tick")
 
     # ---- plumbing -------------------------------------------------------------------------------
 

@@ -34,8 +34,8 @@ from collections import defaultdict
 from storage.errors import StorageError
 from storage.inbox import Inbox, InboxRow, mark_swept
 from storage.inbox_queue import WorkQueue
+from storage.loops import every
 from storage.models import utcnow
-from storage.queue import wait_event
 
 __all__ = ["InboxSweeper"]
 
@@ -122,12 +122,15 @@ class InboxSweeper:
         return len(sent)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Sweep until ``stop`` is set; errors are logged and the next round tries again."""
+        """Sweep every ``interval`` (the first after one) until ``stop`` is set; errors are
+        logged and the next round tries again."""
         loop = asyncio.get_running_loop()
         stale_every = max(self.interval, self.grace.total_seconds() / 4)
         next_stale = loop.time() + stale_every
         next_prune = loop.time()
-        while not await wait_event(stop, self.interval):
+
+        async def one_round() -> None:
+            nonlocal next_stale, next_prune
             try:
                 await self.restore_lost()
                 if loop.time() >= next_stale:
@@ -138,3 +141,5 @@ class InboxSweeper:
                     await self.inbox.prune(utcnow() - self.keep_done)
             except StorageError as e:
                 log.warning("inbox sweeper: %s; trying again", e)
+
+        await every(self.interval, one_round, stop, name="inbox sweeper", at_once=False)

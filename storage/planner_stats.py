@@ -13,13 +13,13 @@ next run. PostgreSQL keeps its own (autovacuum's ANALYZE); there it does nothing
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from storage.db import Database
+from storage.loops import every
 
 __all__ = ["ANALYSIS_LIMIT", "MIN_PAGES", "keep_fresh", "refresh"]
 
@@ -46,11 +46,9 @@ async def keep_fresh(
     is logged and tried again next time: stale statistics slow queries, they break none."""
     if db.dialect != "sqlite":
         return
-    while not stop.is_set():
-        try:
-            if await db.run(lambda s: refresh(s, min_pages)):
-                log.info("sqlite: planner statistics refreshed (ANALYZE, sampled)")
-        except Exception:
-            log.exception("sqlite: refreshing the planner statistics failed; will try again")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    async def one_round() -> None:
+        if await db.run(lambda s: refresh(s, min_pages)):
+            log.info("sqlite: planner statistics refreshed (ANALYZE, sampled)")
+
+    await every(interval, one_round, stop, name="sqlite: refreshing the planner statistics")

@@ -11,7 +11,6 @@ delivery is abandoned (neither acked, retried nor dead-lettered; the new holder 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 from collections import deque
@@ -25,6 +24,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from storage.errors import BackendUnavailable, FenceLost
 from storage.fences import FenceToken
+from storage.loops import wait_event
 
 __all__ = ["Delivery", "Handler", "KeyedDispatcher", "MessageQueue"]
 
@@ -253,13 +253,3 @@ _ASYNCPG_CONNECT_ERRORS = frozenset(
 def _cancelling() -> bool:
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
-
-
-async def wait_event(event: asyncio.Event, seconds: float) -> bool:
-    """Wait up to ``seconds`` for ``event``; True when it is set."""
-    if event.is_set():
-        return True
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await event.wait()
-    return event.is_set()

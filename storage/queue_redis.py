@@ -37,7 +37,8 @@ from redis.exceptions import RedisError, ResponseError
 from storage.errors import BackendUnavailable, FenceLost
 from storage.fences import FenceToken
 from storage.keys import PARTITION_LEASE_MS, Keys
-from storage.queue import Delivery, Handler, KeyedDispatcher, wait_event
+from storage.loops import every
+from storage.queue import Delivery, Handler, KeyedDispatcher
 from storage.queue_partitions import OwnedPartition, PartitionLeases
 from storage.queue_redis_reading import StreamReading, as_text, raise_if_cancelling
 
@@ -221,13 +222,15 @@ class RedisStreamQueue(StreamReading):
     # -- partition ownership -------------------------------------------------------------
 
     async def _maintain(self, quit_event: asyncio.Event) -> None:
-        while not quit_event.is_set():
-            try:
-                await self._tick()
-            except RedisError as e:
-                raise_if_cancelling()
-                log.warning("queue consumer %s: Redis error in heartbeat: %s", self.consumer_id, e)
-            await wait_event(quit_event, self._lease_ms / 3000)
+        name = f"queue consumer {self.consumer_id}: heartbeat"
+        await every(self._lease_ms / 3000, self._heartbeat, quit_event, name=name)
+
+    async def _heartbeat(self) -> None:
+        try:
+            await self._tick()
+        except RedisError as e:
+            raise_if_cancelling()
+            log.warning("queue consumer %s: Redis error in heartbeat: %s", self.consumer_id, e)
 
     async def _tick(self) -> None:
         live = await self._leases.announce()

@@ -16,7 +16,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from storage.keys import DEAD_LETTER_MAXLEN, Keys
-from storage.queue import Delivery, KeyedDispatcher, wait_event
+from storage.loops import wait_event
+from storage.queue import Delivery, KeyedDispatcher
 from storage.queue_partitions import Entry, OwnedPartition, PartitionLeases
 
 log = logging.getLogger("storage.queue_redis")  # the queue's own: its log lines keep their name

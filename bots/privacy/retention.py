@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import logging
@@ -27,6 +26,7 @@ from typing import Any
 
 from storage.audit import audit
 from storage.db import Database
+from storage.loops import every
 from storage.repositories.retention import (
     CLASSES,
     Cutoffs,
@@ -203,15 +203,15 @@ async def run_retention(
     twice the interval: the holder renews it each round, another process takes over after two
     silent rounds) and, when it is ours, run retention at ``clock()`` (the bot's time)."""
     holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    while policy.enabled and not stop.is_set():
-        try:
-            now = dt.datetime.now(dt.UTC)
-            if await db.run(partial(take_lease, holder=holder, now=now, seconds=2 * interval)):
-                await retention_run(db, policy, clock())
-        except Exception:
-            log.exception("retention: the run failed; will try again")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+    if not policy.enabled:
+        return
+
+    async def one_round() -> None:
+        now = dt.datetime.now(dt.UTC)
+        if await db.run(partial(take_lease, holder=holder, now=now, seconds=2 * interval)):
+            await retention_run(db, policy, clock())
+
+    await every(interval, one_round, stop, name="retention: the run")
 
 
 # ---- `omnirelay privacy retention [--dry-run]` --------------------------------------------------

@@ -10,7 +10,6 @@ never blocks another. One reply's sending (retries, rate-limit waits, outcomes) 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -23,6 +22,7 @@ from bots.messages import PendingSend, decode_outbound, now_utc
 from bots.metrics import Metrics
 from bots.worker.reply_sender import DeliveryListener, QueuedReply, ReplySender, SendPolicy
 from storage.db import Database
+from storage.loops import every
 from storage.repositories.messages import MessageRepository
 
 __all__ = ["DeliveryListener", "Outbox", "PendingSend"]
@@ -114,15 +114,12 @@ class Outbox:
     async def run_sweeper(self, stop: asyncio.Event, interval: float = 2.0) -> None:
         """Every `interval` (at most a quarter of the lease): renew held leases, then claim
         due rows left by a dead process or scheduled for later."""
-        interval = min(interval, self._lease / 4)
-        while not stop.is_set():
-            try:
-                await self.heartbeat()
-                await self.sweep()
-            except Exception:
-                log.exception("outbox sweep failed; will try again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+        async def one_round() -> None:
+            await self.heartbeat()
+            await self.sweep()
+
+        await every(min(interval, self._lease / 4), one_round, stop, name="outbox sweep")
 
     async def drain(self, grace: float = 10.0) -> None:
         """Wait up to ``grace`` s for queued sends to finish (shutdown). What is left stays

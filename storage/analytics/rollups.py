@@ -20,7 +20,6 @@ integers, so incremental sums and a recount agree exactly).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import functools
 import logging
@@ -37,6 +36,7 @@ from storage.analytics.events import record
 from storage.analytics.fcr import came_back, contacts
 from storage.analytics.models import CELL, EVENTS, ROLLUPS, AnalyticsWatermark
 from storage.db import Database
+from storage.loops import every
 
 __all__ = [
     "BATCH",
@@ -258,15 +258,13 @@ async def run_rollups(
     fcr_days: int = DEFAULT_FCR_DAYS,
 ) -> None:
     """`roll_up` every ``interval`` seconds until ``stop`` is set (the app's periodic task)."""
-    while not stop.is_set():
-        try:
-            folded = await roll_up(db, timezone=timezone, fcr_days=fcr_days)
-            if folded:
-                log.debug("analytics: %d events folded into the rollups", folded)
-        except Exception:
-            log.exception("analytics: folding events into the rollups failed; will try again")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    async def one_round() -> None:
+        folded = await roll_up(db, timezone=timezone, fcr_days=fcr_days)
+        if folded:
+            log.debug("analytics: %d events folded into the rollups", folded)
+
+    await every(interval, one_round, stop, name="analytics: folding events into the rollups")
 
 
 # ---- reconciliation ---------------------------------------------------------------------------
