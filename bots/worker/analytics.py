@@ -21,6 +21,7 @@ from typing import Any
 
 from bots.flows.engine import SUSPENDED
 from bots.flows.understanding import from_payload
+from bots.identity.sessions import LINKING_FLOW
 from bots.messages import InboundMessage
 from bots.proactive.hooks_replies import last_proactive
 from bots.worker.review import not_understood
@@ -276,5 +277,8 @@ class _Tasks:
         self.events.append(
             Event(kind="task.ended", reason=outcome, value=seconds, data=ended_on, **common)
         )
-        if outcome == "completed" and task.get("channel") != ctx.message.channel:
+        moved = task.get("channel") != ctx.message.channel
+        # the linking that carries a customer to another channel is the move, not a task
+        # continued there: one switch mid-booking is one continuation (the booking's)
+        if outcome == "completed" and moved and task.get("flow") != LINKING_FLOW:
             self.events.append(Event(kind="continuation", data=ended_on, **common))

@@ -98,6 +98,21 @@ def test_a_digression_suspends_and_both_end_on_their_own() -> None:
     assert end.channel == "telegram" and end.at == T0 + dt.timedelta(minutes=1)  # its cohort
 
 
+def test_one_switch_of_channel_mid_booking_is_one_continuation() -> None:
+    who = Customer()
+    who.turn(started=("booking",), flow="booking")
+    who.turn(started=("linking",), flow="linking", suspended="booking")  # "continue in Viber"
+    # the link is opened on Viber: the linking completes there, then the booking does
+    assert kinds(who.turn(flow="booking", channel="viber")) == [
+        ("task.ended", "linking", "completed")
+    ]
+    assert kinds(who.turn(flow=None, channel="viber")) == [
+        ("task.ended", "booking", "completed"),
+        ("continuation", "booking", None),
+    ]
+    assert sum(1 for e in who.events if e.kind == "continuation") == 1
+
+
 def test_a_stop_a_restart_and_a_handoff() -> None:
     who = Customer()
     who.turn(started=("booking",), flow="booking")
