@@ -28,6 +28,7 @@ from handoff.routing import can_see
 from handoff.service import HandoffService
 from handoff.views import (
     agent_json,
+    agent_name,
     list_tickets,
     queues_summary,
     ticket_detail,
@@ -234,7 +235,8 @@ class _Api:
     ) -> web.Response:
         service = request.app[HANDOFF]
         ticket, queue = await service.router.load(ticket_id)
-        return web.json_response(ticket_json(ticket, queue), status=status)
+        name = await agent_name(service.db, ticket.agent_id)
+        return web.json_response(ticket_json(ticket, queue, name), status=status)
 
     # ---- live events ----------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from storage.repositories.messages import MessageRepository
 
 __all__ = [
     "agent_json",
+    "agent_name",
     "list_tickets",
     "proactive_timeline",
     "queues_summary",
@@ -49,6 +50,14 @@ def agent_json(agent: Agent) -> dict[str, Any]:
         "open_tickets": agent.load,
         "status": agent.status,
     }
+
+
+async def agent_name(db: Database, agent_id: int | None) -> str | None:
+    """The name of a ticket's agent (None: no agent)."""
+    if agent_id is None:
+        return None
+    stmt = select(Agent.name).where(Agent.id == agent_id)
+    return await db.run(lambda s: s.scalar(stmt), write=False)
 
 
 def ticket_json(

@@ -80,6 +80,7 @@ async def test_agent_relay_close_and_csat_over_telegram(
     assert ticket["task"]["resume"] == "check_order_status"
     claimed = await api.ok("POST", f"/api/tickets/{ticket['id']}/claim", token)
     assert claimed["status"] == "assigned" and claimed["agent_id"] == agent_id
+    assert claimed["agent"] == "taras"  # the answer names its agent, as the ticket's page does
 
     async with sse_events(api.client, token) as events:
         sent_before = len(fake_telegram.sent_messages(chat))
