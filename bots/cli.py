@@ -140,12 +140,25 @@ def _serve(settings: Settings, role: str, host: str | None, port: int | None) ->
     if role in ("run", "worker"):  # one process at a time runs it (a lease in the database)
         app.cleanup_ctx.append(retention.retention_task)
     freeze_heap(app)  # this process runs this one app
-    code = serve(app, host, port, app[DRAIN])
+    welcome = _welcome(settings, host, port) if role == "run" else None
+    code = serve(app, host, port, app[DRAIN], welcome)
     # The process exits next. Python's last garbage collection at exit would walk the whole heap
     # (the NLU model's objects: seconds after "shutdown complete", on a supervisor's clock);
     # nothing left needs collecting, so it is spared that walk.
     gc.freeze()
     return code
+
+
+def _welcome(settings: Settings, host: str, port: int) -> str:
+    """Where to go once `omnirelay run` listens (the README's first screen, in one line)."""
+    from handoff.dashboard import PATH as DASHBOARD
+
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    chat = f"{base}/ to chat as a customer, " if settings.simulator else ""
+    return (
+        f"open {chat}{base}/console for agents (first: .venv/bin/omnirelay agent add NAME"
+        f" --password SECRET), {base}{DASHBOARD} for the numbers"
+    )
 
 
 def _safe_url(url: str) -> str:

@@ -143,12 +143,17 @@ async def _worked_off(queue: MessageQueue, drain: Drain) -> None:
         await asyncio.sleep(min(0.05, drain.remaining()))
 
 
-def serve(app: web.Application, host: str, port: int, drain: Drain) -> int:
-    """Serve ``app`` until SIGTERM/SIGINT, then shut it down within the drain's grace."""
-    return asyncio.run(_serve(app, host, port, drain))
+def serve(
+    app: web.Application, host: str, port: int, drain: Drain, welcome: str | None = None
+) -> int:
+    """Serve ``app`` until SIGTERM/SIGINT, then shut it down within the drain's grace.
+    ``welcome``: a line logged once it listens (where a newcomer goes next)."""
+    return asyncio.run(_serve(app, host, port, drain, welcome))
 
 
-async def _serve(app: web.Application, host: str, port: int, drain: Drain) -> int:
+async def _serve(
+    app: web.Application, host: str, port: int, drain: Drain, welcome: str | None = None
+) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
@@ -187,6 +192,8 @@ async def _serve(app: web.Application, host: str, port: int, drain: Drain) -> in
             )
             return 2
         log.info("serving on %s", " ".join(_addresses(runner)) or f"{host}:{port}")
+        if welcome:
+            log.info("%s", welcome)
         await stop.wait()
         started = loop.time()
     finally:

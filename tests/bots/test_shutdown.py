@@ -192,6 +192,8 @@ async def test_idle_process_exits_promptly_even_with_a_console_stream_open(
             assert code == 0, target.log()
             assert took < IDLE_EXIT_BOUND, target.log()
         resp.release()
+    if stack.gateway is None:  # `omnirelay run` said where a newcomer goes next
+        assert f"open {stack.webhook_url}/console for agents" in proc.log()
 
 
 # ---- turns in flight -------------------------------------------------------------------------
