@@ -207,7 +207,8 @@ def start_from(
         if weights is None or bias is None or list(previous.labels) != sorted(previous.labels):
             raise ValueError("the previous classifier is not trained")
         dense = new._dense.dim if new._dense is not None else 0
-        coef = np.zeros((len(bias), n_sparse + dense), dtype=np.float32)
+        # built feature by feature (rows), handed over transposed (intents × features)
+        by_feature = np.zeros((n_sparse + dense, len(bias)), dtype=np.float32)
         pair_scale = new.config.pair_weight or 1.0
         blocks = [
             (previous._word_vocab, new._word_vocab, 1.0),
@@ -219,12 +220,12 @@ def start_from(
             both = [(j, old_vocab[g]) for g, j in new_vocab.items() if g in old_vocab]
             if both:
                 cols, rows = np.array(both, dtype=np.int64).T
-                coef[:, new_at + cols] = weights[old_at + rows].T / np.float32(scale)
+                by_feature[new_at + cols] = weights[old_at + rows] / np.float32(scale)
             old_at, new_at = old_at + len(old_vocab), new_at + len(new_vocab)
         dense_w = previous._dense_w
         if dense and dense_w is not None and dense_w.shape[0] == dense:
-            coef[:, n_sparse:] = dense_w.T / np.float32(new.config.dense.weight or 1.0)
-        return coef, np.asarray(bias, dtype=np.float32)
+            by_feature[n_sparse:] = dense_w / np.float32(new.config.dense.weight or 1.0)
+        return by_feature.T, np.asarray(bias, dtype=np.float32)
 
     return start
 

@@ -48,8 +48,11 @@ def _fit_from(x: Any, labels: Sequence[str], c: float, init: tuple[Matrix, Matri
     """The warm-started fit (LIBLINEAR ``-s 2`` with ``init_sol``)."""
     from ctypes import POINTER, c_double
 
+    import liblinear.liblinear as ll
     from liblinear.liblinear import liblinear, parameter, problem, toPyModel
     from scipy import sparse
+
+    ll.csr_to_problem_nojit = _csr_to_problem  # its per-row Python loop, as one numpy step
 
     classes = sorted(set(labels))
     index = {k: i for i, k in enumerate(classes)}
@@ -83,3 +86,13 @@ def _fit_from(x: Any, labels: Sequence[str], c: float, init: tuple[Matrix, Matri
     for col, k in enumerate(got):
         out_coef[k], out_bias[k] = w[:-1, col], w[-1, col]
     return [str(k) for k in classes], out_coef, out_bias
+
+
+def _csr_to_problem(
+    rows: int, val: Any, ind: Any, rowptr: Any, out_val: Any, out_ind: Any, _out_rowptr: Any
+) -> None:
+    """``liblinear.liblinear.csr_to_problem_nojit`` without its loop over rows: row i's entries
+    move 2·i places on (each row before it ends with two more nodes: bias and terminator)."""
+    at = np.arange(len(ind)) + 2 * np.repeat(np.arange(rows), np.diff(rowptr[: rows + 1]))
+    out_ind[at] = ind + 1
+    out_val[at] = val
