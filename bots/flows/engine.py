@@ -20,6 +20,7 @@ from bots.flows.bot_question import ASKS_IF_BOT, asks_if_bot
 from bots.flows.context import FlowContext
 from bots.flows.language import switches_language
 from bots.flows.linking import asks_to_continue_in
+from bots.flows.manage_booking import kept_after_cancel
 from bots.flows.order_status import asks_about_last_order
 from bots.flows.phone_request import close_phone_request
 from bots.flows.smalltalk import SmallTalk, is_goodbye, praise_is_yes
@@ -123,6 +124,8 @@ class Dialogue:
             # The customer is leaving: say goodbye and ask nothing. An unfinished task stays as
             # it is (offered again when they come back), but its question is not asked now.
             turn.say("goodbye")
+            return
+        if active is None and kept_after_cancel(turn):
             return
         if active is not None and (u.intent == "resume" or (offered and u.intent == "affirm")):
             active.remind(turn)

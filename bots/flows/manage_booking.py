@@ -36,11 +36,14 @@ _KEEP = re.compile(
     r"(?<!\w)(?:keep\s+(?:it|the\s+(?:visit|booking|appointment|old\s+one))|leave\s+it"
     r"|(?:as|like)\s+it\s+(?:is|was)|nvm|never\s*mind|forget\s+it|changed\s+my\s+mind"
     r"|no\s+need|don'?t\s+(?:move|change|reschedule)\s+it|залиш\w*|як\s+(?:є|було)"
-    r"|не\s+треба|не\s+потрібно|не\s+переносьте|передумал\w*)(?!\w)",
+    r"|не\s+треба|не\s+потрібно|не\s+переносьте|не\s+скасовуйте|не\s+скасовувати"
+    r"|don'?t\s+cancel(?:\s+it)?|передумал\w*)(?!\w)",
     re.IGNORECASE,
 )
 _REFERENCE = re.compile(r"\bBK-?[A-Z0-9]{6}\b", re.IGNORECASE)
 MAX_LISTED = 8  # visits listed, as many as `_ask_which` offers buttons for
+# session.data: the visit cancelled by the last message (its service, start, title), for one turn
+JUST_CANCELLED = "just_cancelled"
 
 
 class ManageBookingFlow:
@@ -82,9 +85,13 @@ class ManageBookingFlow:
     async def step(self, turn: Turn) -> bool:
         slots, step = turn.session.slots, turn.session.step
         intent = turn.understanding.intent
+        if step == "rebook":
+            return self._rebook(turn)
         if self._keeps(turn):
+            # at "which visit to cancel?" none was chosen: nothing cancelled (trial 5, G5)
+            none = step == "choose" and slots.get("mode") == "cancel"
             turn.finish()
-            turn.say("manage_kept")
+            turn.say("manage_kept_none" if none else "manage_kept")
             return True
         if step == "choose":
             bookings = await self._upcoming(turn)
@@ -126,6 +133,22 @@ class ManageBookingFlow:
     def remind(self, turn: Turn) -> None:
         turn.ask_again()
 
+    def _rebook(self, turn: Turn) -> bool:
+        """The answer to "already cancelled; book it again?": yes starts a booking of the same
+        service at the same time (the message read as that request); anything else is routed
+        as usual."""
+        slots, u = turn.session.slots, turn.understanding
+        turn.finish()
+        if u.intent == "affirm":
+            u.intent = "book_appointment"
+            u.entities = {"service": [slots["service"]], "time": [slots["starts_at"]]}
+            u.texts = {}
+            return False
+        if u.intent == "deny" or self._keeps(turn):
+            turn.say("manage_rebook_declined")
+            return True
+        return False
+
     async def _cancel_instead(self, turn: Turn) -> None:
         """ "Actually, cancel it" while a new time is asked (trial F26: the time question
         repeated until "stop"): the same visit, to be cancelled, asked to confirm."""
@@ -152,7 +175,11 @@ class ManageBookingFlow:
         step, slots = turn.session.step, turn.session.slots
         if u.from_button:
             return False
-        if self._keeps(turn) or (self._picking(step, slots) and _said_same_time(turn)):
+        if (
+            step == "rebook"
+            or self._keeps(turn)
+            or (self._picking(step, slots) and _said_same_time(turn))
+        ):
             return True
         if u.intent not in BOOKING_INTENTS or not u.entities.get("time"):
             return False
@@ -239,6 +266,7 @@ class ManageBookingFlow:
         )
         slots["current"] = self._title(turn, booking)
         slots["current_time"] = f"{booking.starts_at.astimezone(self.tz):%H:%M}"
+        slots["starts_at_old"] = booking.starts_at.astimezone(self.tz).isoformat()
         if slots["mode"] == "cancel":
             turn.session.step = "confirm"
             turn.ask(
@@ -286,6 +314,12 @@ class ManageBookingFlow:
         try:
             if slots["mode"] == "cancel":
                 await self.backend.cancel(reference)
+                turn.session.data[JUST_CANCELLED] = {
+                    "reference": reference,
+                    "service": slots["service"],
+                    "starts_at": slots["starts_at_old"],
+                    "current": slots["current"],
+                }
                 turn.finish()
                 turn.say("manage_cancelled", reference=reference)
                 return
@@ -309,6 +343,28 @@ class ManageBookingFlow:
             **day_said(local.date(), turn),
             time=f"{local:%H:%M}",
         )
+
+
+def kept_after_cancel(turn: Turn) -> bool:
+    """ "Хоча ні, залиште" / "nvm, keep it" right after a visit was cancelled (trial 5, G4: "OK"
+    read as kept): it is said to be cancelled already, and booking it again is offered."""
+    cancelled = turn.session.data.pop(JUST_CANCELLED, None)
+    if not cancelled or turn.session.flow is not None or not ManageBookingFlow._keeps(turn):
+        return False
+    turn.goto(ManageBookingFlow.name, "rebook")
+    turn.session.slots = {"service": cancelled["service"], "starts_at": cancelled["starts_at"]}
+    yes_no = [(turn.t.raw("manage_rebook_buttons", lang), lang) for lang in ("uk", "en")]
+    buttons: list[tuple[Localised, str]] = [
+        ({lang: str(t["yes"]) for t, lang in yes_no}, "/affirm"),
+        ({lang: str(t["no"]) for t, lang in yes_no}, "/deny"),
+    ]
+    turn.ask(
+        "manage_already_cancelled",
+        buttons=buttons,
+        reference=cancelled["reference"],
+        booking=cancelled["current"],
+    )
+    return True
 
 
 def _said_same_time(turn: Turn) -> bool:
