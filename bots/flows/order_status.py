@@ -45,6 +45,12 @@ _ARRIVAL = re.compile(
     re.IGNORECASE,
 )
 _BARE = re.compile(r"^\s*(?:#|№)?\s*(\d{4,8})\s*[.!?]*\s*$")
+# "where is my order 1004": a number in a message about an order (trial 5, G6)
+_IN_TEXT = re.compile(r"(?<![\w.:/+-])(?:#|№)?(\d{4,8})(?![\w.:/-])")
+# the letter alone, answering "which letter comes before 1004?" ("A", Cyrillic "А" too)
+_LETTER_ALONE = re.compile(r"^\s*([A-Za-zА-Яа-яЄІЇҐєіїґ])\s*[.!?]*\s*$")
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+DIGITS = "digits"  # slot: the number whose letter was asked for
 MAX_LISTED = 5
 NUMBER_INTENTS = frozenset({"inform", "nlu_fallback", "out_of_scope", "check_order_status"})
 # Channels whose shared contact the platform vouches for (`InboundMessage.contact_verified`):
@@ -69,6 +75,7 @@ class OrderStatusFlow:
         digits = _digits(turn)
         if digits is not None:  # "#1004" with no flow asking: its letter, not the whole number
             turn.session.flow, turn.session.step = self.name, "ask_number"
+            turn.session.slots[DIGITS] = digits
             turn.say("order_needs_letter", number=digits)
             return
         last = turn.session.data.get(LAST_ORDER)
@@ -80,12 +87,13 @@ class OrderStatusFlow:
         turn.say("ask_order_number")
 
     async def step(self, turn: Turn) -> bool:
-        number = self._number(turn) or await self._without_letter(turn)
+        number = self._number(turn) or await self._without_letter(turn) or self._letter_given(turn)
         if number:
             await self._answer(turn, number)
             return True
         digits = _digits(turn)
         if digits is not None:
+            turn.session.slots[DIGITS] = digits
             turn.say("order_needs_letter", number=digits)
             return True
         if turn.understanding.intent in STOP_INTENTS:
@@ -153,7 +161,16 @@ class OrderStatusFlow:
         for number in (f"{letter}{digits}" if letter else None, digits):
             if number and await self._orders.get(number) is not None:
                 return number
-        return None
+        # the only order ending in these digits (a shop with one letter prefix: all of them)
+        found = [f"{c}{digits}" for c in LETTERS if await self._orders.get(f"{c}{digits}")]
+        return found[0] if len(found) == 1 else None
+
+    @staticmethod
+    def _letter_given(turn: Turn) -> str | None:
+        """The letter alone ("A") after its number's letter was asked for: the whole number."""
+        digits = turn.session.slots.get(DIGITS)
+        alone = _LETTER_ALONE.match(turn.text or "") if digits else None
+        return find_order_number(f"{alone.group(1)}{digits}") if alone else None
 
     def _number(self, turn: Turn) -> str | None:
         return normalise_order_number(turn.understanding.first("order_number")) or (
@@ -234,7 +251,15 @@ def _digits(turn: Turn) -> str | None:
     if bare is not None:
         return bare.group(1)
     value = str(turn.understanding.first("order_number") or "")
-    return value if value.isdigit() else None
+    if value.isdigit():
+        return value
+    # "where is my order 1004": the NLU read no number, the message is about an order
+    in_text = _IN_TEXT.search(turn.text or "") if _about_order(turn) else None
+    return in_text.group(1) if in_text else None
+
+
+def _about_order(turn: Turn) -> bool:
+    return turn.understanding.intent == "check_order_status" or turn.session.flow == "order_status"
 
 
 def asks_about_last_order(text: str | None, session: Session | None) -> bool:
