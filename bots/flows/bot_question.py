@@ -27,9 +27,20 @@ _QUESTION = re.compile(
 )
 
 
+# Latin letters typed for their Cyrillic look-alikes inside a Cyrillic word ("бot": trial 5, G15,
+# read as a request for a person and handed over at once).
+_LOOK_ALIKES = str.maketrans("aceiopxykmth", "асеіорхукмтн")
+_CYRILLIC = re.compile(r"[а-яєіїґ]")
+
+
+def cyrillic_words(text: str) -> str:
+    """``text`` (lower case) with each word that has a Cyrillic letter written in Cyrillic only."""
+    return " ".join(w.translate(_LOOK_ALIKES) if _CYRILLIC.search(w) else w for w in text.split())
+
+
 def asks_if_bot(text: str | None) -> bool:
     """Whether ``text`` (as the NLU read it) is nothing but the question "bot or person?"."""
     if not text or len(text) > 80:
         return False
-    said = " ".join(text.lower().replace("?", " ? ").split())
+    said = cyrillic_words(text.lower().replace("?", " ? "))
     return _QUESTION.search(said) is not None

@@ -16,6 +16,17 @@ from tests.conversations.inline import talk
 NO_HANDOFF = {"handoff": None}
 
 CASES: dict[str, tuple[str, list[dict[str, Any]]]] = {
+    "uk with a Latin o and t (trial 5, G15)": (
+        "uk",
+        [
+            {
+                "say": "ти бot чи людина?",
+                "bot": ["Я бот-помічник", "не людина"],
+                "buttons": ["Поговорити з людиною"],
+                "state": NO_HANDOFF,
+            },
+        ],
+    ),
     "uk": (
         "uk",
         [
