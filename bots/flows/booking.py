@@ -83,6 +83,7 @@ class BookingFlow:
             if not slots.get("phone") and (digits := mistyped_phone(turn.text)):
                 self._phone_typo(turn, digits)
         if changed:
+            self._acknowledge(turn, step, before)
             await self._advance(turn)
             return True
         if step == "confirm" and (which := self._part_named(turn, changing)):
@@ -179,6 +180,25 @@ class BookingFlow:
             return True
         turn.say("phone_typo", count=len(digits))
         return False
+
+    @staticmethod
+    def _acknowledge(turn: Turn, step: str | None, before: dict[str, Any]) -> None:
+        """A day or time corrected while another question is open ("хоча ні, краще в пʼятницю"
+        at the service question): said back before the question is asked again (trial 5, G14);
+        at the summary, the new summary says it."""
+        slots = turn.session.slots
+        if step in ("date", "time", "confirm"):
+            return
+        fixed = [k for k in ("date", "time") if before.get(k) and slots.get(k) != before[k]]
+        if not fixed or not all(slots.get(k) for k in fixed):
+            return
+        day = day_said(dt.date.fromisoformat(slots["date"]), turn) if "date" in fixed else None
+        if day and "time" in fixed:
+            turn.say("booking_noted_day_time", **day, time=slots["time"])
+        elif day:
+            turn.say("booking_noted_day", **day)
+        else:
+            turn.say("booking_noted_time", time=slots["time"])
 
     # ---- slots ---------------------------------------------------------------------------
 
