@@ -38,6 +38,18 @@ CASES: dict[str, tuple[str, list[dict[str, Any]]]] = {
     ),
     "в той самий час (uk)": ("uk", [UK_FRIDAY, UK_ASKED, _same("в той самий час", UK_MOVE)]),
     "о тій же годині (uk)": ("uk", [UK_FRIDAY, UK_ASKED, _same("о тій же годині", UK_MOVE)]),
+    "у понеділок в той самий час (uk, trial 5, G2)": (
+        "uk",
+        [
+            UK_FRIDAY,
+            {
+                "say": "у понеділок в той самий час",
+                "bot": "на понеділок, 16.03, о 15:00?",
+                "bot_not": "О котрій",
+                "state": {**CONFIRM, "slots": {"date": "2026-03-16", "time": "15:00"}},
+            },
+        ],
+    ),
     "the day and the same time in one message (en)": (
         "en",
         [EN_FRIDAY, _same("on Friday at the same time", "to Friday, 13.03 at 15:00?")],
