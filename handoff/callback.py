@@ -37,6 +37,7 @@ __all__ = [
     "MESSAGE",
     "STATE",
     "answer",
+    "asked_if_bot",
     "asks_for_call_back",
     "call_back_asked",
     "follow_up",
@@ -194,6 +195,17 @@ async def answer(
         text = f"{texts(key, language)} {ask}" if key else ask
         return [Notice(text, request_phone=True, phone_label=label)]
     return None
+
+
+def asked_if_bot(
+    service: HandoffService, session_data: dict[str, Any], language: str, phone: str | None
+) -> list[Notice]:
+    """ "Ти бот чи людина?" while the ticket waits (trial 5, G13: no answer at all): what the
+    bot is, and the call back or message choice asked again while it is still open."""
+    said = service.texts("handoff_bot_answer", language)
+    if session_data.get(STATE) == "offered":
+        return [_choice(service, said, language, phone)]
+    return [Notice(said)]
 
 
 async def call_back_asked(

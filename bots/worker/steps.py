@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Protocol
 
 from bots.channels.rest import encode_replies
+from bots.flows.bot_question import asks_if_bot
 from bots.flows.phone_request import close_phone_request
 from bots.flows.understood import Understood
 from bots.flows.when import as_time_answer
@@ -29,6 +30,7 @@ from bots.worker.analytics import note_answer
 from bots.worker.review import asks_personal_data, not_understood, record_for_review
 from bots.worker.store import TurnStore
 from bots.worker.turn import Step, StepFn, TurnContext, notice_replies
+from handoff.callback import asked_if_bot
 from storage.errors import BackendUnavailable, FenceLost, LockTimeout
 from storage.sessions import EscalationRequest, reads_kept
 
@@ -215,6 +217,10 @@ class TurnSteps:
         assert ctx.session is not None
         if self.handoff is not None:
             notices = await self.handoff.intercept(ctx)
+            if notices == [] and asks_if_bot(ctx.message.text):  # silent: G13, trial 5
+                language = ctx.session.language or self.handoff.service.config.default_language
+                data, phone = ctx.session.data, ctx.customer_phone
+                notices = asked_if_bot(self.handoff.service, data, language, phone)
             if notices is not None:
                 ctx.bot_silent = ctx.session.handoff is not None
                 ctx.replies.extend(close_phone_request(ctx.session, notice_replies(notices)))
