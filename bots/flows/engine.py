@@ -35,7 +35,13 @@ from bots.flows.understanding import (
     from_title,
 )
 from bots.flows.understood import NOT_UNDERSTOOD_INTENTS, effective
-from bots.flows.unsure import YES_NO_STEPS, unsure_at_a_value, unsure_of_harm, unsure_takeover
+from bots.flows.unsure import (
+    YES_NO_STEPS,
+    unsure_at_a_confirmation,
+    unsure_at_a_value,
+    unsure_of_harm,
+    unsure_takeover,
+)
 from bots.log_masking import said
 from bots.messages import Button, OutboundMessage
 from nlu.normalise import normalise_text
@@ -312,7 +318,8 @@ class Dialogue:
             elif asks_to_continue_in(ctx.parse.text):  # trial 4, G11: sure, as a tap would be
                 understood.intent, understood.by = "link_account", "rule"
                 understood.confidence = 1.0
-            return command or unsure_of_harm(understood)
+            step = ctx.session.step if ctx.session is not None and ctx.session.flow else None
+            return command or unsure_of_harm(unsure_at_a_confirmation(understood, step))
         if ctx.message.contact_phone:
             phone = {"phone": [ctx.message.contact_phone]}
             return Understanding(intent="inform", entities=phone, by="button")

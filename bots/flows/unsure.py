@@ -97,3 +97,29 @@ def unsure_of_harm(understanding: Understanding) -> Understanding:
         log.info("%s at %.2f is too unsure to act on", intent, confidence)
         understanding.intent, understanding.by = FALLBACK, "rule"
     return understanding
+
+
+# Intents about the customer's data (a copy of it, erasing it): at a yes/no question they are
+# taken only when the model is this sure (trial 5, G3: "nvm, keep it" at "Cancel your visit?"
+# was read as a data request, and the bot listed what it keeps about the customer).
+PRIVACY = frozenset({"data_request", "forget_me"})
+CONFIRMATION_MIN_CONFIDENCE = 0.9
+
+
+def unsure_at_a_confirmation(understanding: Understanding, step: str | None) -> Understanding:
+    """At a yes/no question (``step``: the active flow's), a privacy intent read with less
+    confidence than `CONFIRMATION_MIN_CONFIDENCE` is not understood: the flow reads the reply
+    itself (a "no", "keep it"). A button or a sure reading still starts it."""
+    if (
+        understanding.intent in PRIVACY
+        and not understanding.from_button
+        and step in YES_NO_STEPS
+        and understanding.confidence < CONFIRMATION_MIN_CONFIDENCE
+    ):
+        log.info(
+            "%s at %.2f at a yes/no question: not acted on",
+            understanding.intent,
+            understanding.confidence,
+        )
+        understanding.intent, understanding.by = FALLBACK, "rule"
+    return understanding

@@ -6,7 +6,7 @@ it (trial F1: "koly vy pratsyuiete", "when are you open" typed in Latin letters,
 from __future__ import annotations
 
 from bots.flows.understanding import FALLBACK, Understanding
-from bots.flows.unsure import DESTRUCTIVE_MIN_CONFIDENCE, unsure_of_harm
+from bots.flows.unsure import DESTRUCTIVE_MIN_CONFIDENCE, unsure_at_a_confirmation, unsure_of_harm
 
 
 def test_an_unsure_erase_request_is_not_understood() -> None:
@@ -23,4 +23,19 @@ def test_a_sure_one_or_a_button_is_taken() -> None:
 def test_other_intents_keep_their_confidence_rules() -> None:
     assert unsure_of_harm(Understanding("ask_opening_hours", confidence=0.5)).intent == (
         "ask_opening_hours"
+    )
+
+
+def test_an_unsure_data_request_at_a_confirmation_is_not_understood() -> None:
+    """Trial 5, G3: "nvm, keep it" at "Cancel your visit?" was read as a data request."""
+    unsure = Understanding("data_request", confidence=0.7)
+    assert unsure_at_a_confirmation(unsure, "confirm").intent == FALLBACK
+    assert unsure_at_a_confirmation(Understanding("data_request", 0.95), "confirm").intent == (
+        "data_request"
+    )
+    assert unsure_at_a_confirmation(Understanding("data_request", 0.7), "time").intent == (
+        "data_request"
+    )
+    assert unsure_at_a_confirmation(Understanding("data_request", 0.7), None).intent == (
+        "data_request"
     )
