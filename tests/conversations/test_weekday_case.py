@@ -35,6 +35,8 @@ FILLED_BY = {
     "no_slots_day": "flows",
     "booking_summary": "flows",
     "booked": "flows",
+    "booking_noted_day": "flows",
+    "booking_noted_day_time": "flows",
     "manage_reschedule_confirm": "flows",
     "manage_rescheduled": "flows",
     "handoff_after_hours": "handoff",
