@@ -29,6 +29,11 @@ __all__ = ["DeliveryListener", "Outbox", "PendingSend"]
 
 log = logging.getLogger(__name__)
 
+#: at shutdown, after the grace: how long a send already on its way gets for its answer before
+#: it is handed back too (handing back a send the platform took makes another process send it
+#: again: the customer would read it twice)
+IN_FLIGHT_WAIT = 1.0
+
 
 class Outbox:
     """The replies this process sends: a lane per chat, the sweeper that claims due rows, the
@@ -58,6 +63,8 @@ class Outbox:
         self._lanes: dict[tuple[str, str], asyncio.Queue[QueuedReply]] = {}
         self._lane_tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._queued: dict[int, QueuedReply] = {}
+        self._sending: dict[int, asyncio.Event] = {}  # row id -> set once its send returned
+        self._closing = False  # shutdown: lanes take no next reply
 
     def on_delivery(self, listener: DeliveryListener) -> None:
         """Call ``listener`` whenever a reply this process sends is sent or given up on (the
@@ -129,6 +136,8 @@ class Outbox:
         if not tasks:
             return
         _, pending = await asyncio.wait(tasks, timeout=grace)
+        self._closing = True
+        await self._answers_in_flight()
         left = sorted(self._queued)  # row ids grow in storing order, so a chat's stay in order
         for task in pending:
             task.cancel()
@@ -146,6 +155,16 @@ class Outbox:
             log.warning("outbox: handing back %d unsent replies failed: %s", len(left), e)
             return
         log.info("outbox: %d unsent replies left for another process's sweeper", len(left))
+
+    async def _answers_in_flight(self) -> None:
+        """Let the sends already on their way (up to `IN_FLIGHT_WAIT`) learn whether the
+        platform took them; the lanes start no next one."""
+        waiting = [asyncio.ensure_future(done.wait()) for done in self._sending.values()]
+        if not waiting:
+            return
+        await asyncio.wait(waiting, timeout=IN_FLIGHT_WAIT)
+        for waiter in waiting:
+            waiter.cancel()
 
     @property
     def in_flight(self) -> int:
@@ -165,13 +184,15 @@ class Outbox:
 
     async def _run_lane(self, key: tuple[str, str], lane: asyncio.Queue[QueuedReply]) -> None:
         try:
-            while not lane.empty():
+            while not lane.empty() and not self._closing:
                 item = lane.get_nowait()
                 keep_going = await self._deliver(item)
                 if not keep_going:
                     await self._defer_rest(lane, item.deferred_until)
         finally:
-            while not lane.empty():  # never leave a reply held here that nothing will send
+            # never leave a reply held here that nothing will send (at shutdown `drain` hands
+            # the rest back)
+            while not lane.empty() and not self._closing:
                 self._queued.pop(lane.get_nowait().send.row_id, None)
             self._lane_tasks.pop(key, None)
             self._lanes.pop(key, None)
@@ -180,6 +201,7 @@ class Outbox:
         """One reply of the lane; its log lines carry the id of the message it answers (none
         for an agent's or a proactive message), whichever turn started the lane."""
         with correlated(item.send.correlation_id):
+            done = self._sending[item.send.row_id] = asyncio.Event()
             try:
                 return await self._sender.deliver(item)
             except Exception:
@@ -189,6 +211,8 @@ class Outbox:
                 item.deferred_until = now_utc() + timedelta(seconds=self._lease)
                 return False
             finally:
+                done.set()
+                self._sending.pop(item.send.row_id, None)
                 self._queued.pop(item.send.row_id, None)
 
     async def _defer_rest(self, lane: asyncio.Queue[QueuedReply], until: datetime | None) -> None:
