@@ -99,7 +99,9 @@ class AnalyticsEvent(Base):
         # a customer's events of a kind in a window: first-contact resolution (came_back)
         Index(None, "customer_id", "kind", "at"),
         # the conversations CSV: a conversation's events, read out of the index (0020)
-        Index(None, "conversation_key", "kind", "channel", "reason"),
+        Index(
+            "ix_analytics_events_conversation_key", "conversation_key", "kind", "channel", "reason"
+        ),
         Index(
             "ix_analytics_events_ticket_id",
             "ticket_id",
