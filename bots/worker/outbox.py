@@ -63,7 +63,6 @@ class Outbox:
         self._lanes: dict[tuple[str, str], asyncio.Queue[QueuedReply]] = {}
         self._lane_tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._queued: dict[int, QueuedReply] = {}
-        self._sending: dict[int, asyncio.Event] = {}  # row id -> set once its send returned
         self._closing = False  # shutdown: lanes take no next reply
 
     def on_delivery(self, listener: DeliveryListener) -> None:
@@ -136,8 +135,9 @@ class Outbox:
         if not tasks:
             return
         _, pending = await asyncio.wait(tasks, timeout=grace)
-        self._closing = True
-        await self._answers_in_flight()
+        self._closing = True  # each lane finishes the send on its way and takes no next one
+        if pending:  # those sends get up to IN_FLIGHT_WAIT to learn whether the platform took them
+            _, pending = await asyncio.wait(pending, timeout=IN_FLIGHT_WAIT)
         left = sorted(self._queued)  # row ids grow in storing order, so a chat's stay in order
         for task in pending:
             task.cancel()
@@ -155,16 +155,6 @@ class Outbox:
             log.warning("outbox: handing back %d unsent replies failed: %s", len(left), e)
             return
         log.info("outbox: %d unsent replies left for another process's sweeper", len(left))
-
-    async def _answers_in_flight(self) -> None:
-        """Let the sends already on their way (up to `IN_FLIGHT_WAIT`) learn whether the
-        platform took them; the lanes start no next one."""
-        waiting = [asyncio.ensure_future(done.wait()) for done in self._sending.values()]
-        if not waiting:
-            return
-        await asyncio.wait(waiting, timeout=IN_FLIGHT_WAIT)
-        for waiter in waiting:
-            waiter.cancel()
 
     @property
     def in_flight(self) -> int:
@@ -201,7 +191,6 @@ class Outbox:
         """One reply of the lane; its log lines carry the id of the message it answers (none
         for an agent's or a proactive message), whichever turn started the lane."""
         with correlated(item.send.correlation_id):
-            done = self._sending[item.send.row_id] = asyncio.Event()
             try:
                 return await self._sender.deliver(item)
             except Exception:
@@ -211,8 +200,6 @@ class Outbox:
                 item.deferred_until = now_utc() + timedelta(seconds=self._lease)
                 return False
             finally:
-                done.set()
-                self._sending.pop(item.send.row_id, None)
                 self._queued.pop(item.send.row_id, None)
 
     async def _defer_rest(self, lane: asyncio.Queue[QueuedReply], until: datetime | None) -> None:
